@@ -1,0 +1,84 @@
+//! The Go runtime model: version, struct layouts (DWARF or built-in), goroutines.
+
+use crate::addr::Addr;
+
+/// g.sched: where a goroutine that is not running resumes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sched {
+    pub sp: Addr,
+    pub pc: Addr,
+    pub bp: Addr,
+    pub ctxt: Addr,
+    pub lr: Addr,
+}
+
+/// One goroutine, as read from a `runtime.g`.
+#[derive(Debug, Clone, Default)]
+pub struct Goroutine {
+    /// Address of the runtime.g.
+    pub addr: Addr,
+    pub goid: u64,
+    /// Raw atomicstatus, including the _Gscan bit (0x1000).
+    pub status: u32,
+    /// Raw waitreason value.
+    pub wait_reason_code: u8,
+    /// Wait reason as the runtime names it (from runtime.waitReasonStrings).
+    pub wait_reason: Option<String>,
+    /// nanotime() when the goroutine blocked (g.waitsince), 0 if unknown.
+    pub wait_since: i64,
+    pub sched: Sched,
+    pub syscall_sp: Addr,
+    pub syscall_pc: Addr,
+    pub stack_lo: Addr,
+    pub stack_hi: Addr,
+    /// PC of the go statement that created it.
+    pub gopc: Addr,
+    /// PC of the goroutine's function.
+    pub start_pc: Addr,
+    pub parent_goid: Option<u64>,
+    /// The M (runtime.m) running it, null if none.
+    pub m: Addr,
+    /// OS thread id running it, when it is on a thread.
+    pub thread: Option<u32>,
+    /// True for runtime-internal goroutines (the runtime's isSystemGoroutine).
+    pub system: bool,
+    /// Fields that could not be read, if any.
+    pub error: Option<String>,
+}
+
+pub const G_IDLE: u32 = 0;
+pub const G_RUNNABLE: u32 = 1;
+pub const G_RUNNING: u32 = 2;
+pub const G_SYSCALL: u32 = 3;
+pub const G_WAITING: u32 = 4;
+pub const G_DEAD: u32 = 6;
+pub const G_COPYSTACK: u32 = 8;
+pub const G_PREEMPTED: u32 = 9;
+pub const G_SCAN: u32 = 0x1000;
+
+impl Goroutine {
+    /// Status without the _Gscan bit.
+    pub fn state(&self) -> u32 {
+        self.status & !G_SCAN
+    }
+
+    /// The status word the runtime prints in a traceback header
+    /// (`running`, `runnable`, `syscall`, or the wait reason), without the wait time.
+    pub fn traceback_status(&self) -> String {
+        match self.state() {
+            G_IDLE => "idle".into(),
+            G_RUNNABLE => "runnable".into(),
+            G_RUNNING => "running".into(),
+            G_SYSCALL => "syscall".into(),
+            G_WAITING => self
+                .wait_reason
+                .clone()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "waiting".into()),
+            G_DEAD => "dead".into(),
+            G_COPYSTACK => "copystack".into(),
+            G_PREEMPTED => "preempted".into(),
+            s => format!("unknown status {s}"),
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Transparent reading of zstd/xz/lz4-compressed files. OWNER: ELF-layer engineer.

@@ -1,0 +1,1 @@
+//! ELF core backend. OWNER: ELF-layer engineer.

@@ -1,0 +1,141 @@
+//! The snapshot: memory, threads, registers and mapped files of one process at one
+//! instant. Everything above this layer reads the target only through [`Memory`] and
+//! [`Snapshot`], so a live process (ptrace) or an rr replay can implement them later
+//! with on-demand, cached reads.
+
+pub mod compressed;
+pub mod elfcore;
+pub mod regs;
+
+use crate::addr::Addr;
+pub use regs::Registers;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MemError {
+    /// No mapping covers the address (or part of the range).
+    #[error("memory at {0} is not in the snapshot")]
+    Unmapped(Addr),
+    /// The mapping exists but its bytes were not saved (e.g. a truncated core).
+    #[error("memory at {0} was not saved in the core (truncated?)")]
+    NotSaved(Addr),
+}
+
+/// Read access to the target's memory. Implementations must never panic on any address.
+pub trait Memory: Send + Sync {
+    /// Fill `buf` with the bytes at `addr`; fails if any byte is unavailable.
+    fn read(&self, addr: Addr, buf: &mut [u8]) -> Result<(), MemError>;
+
+    /// Zero-copy view of `len` bytes at `addr` when they are contiguous in a mapping
+    /// (the ELF core gives this); `None` otherwise, callers then fall back to `read`.
+    fn slice(&self, _addr: Addr, _len: usize) -> Option<&[u8]> {
+        None
+    }
+
+    fn read_u8(&self, addr: Addr) -> Result<u8, MemError> {
+        let mut b = [0u8; 1];
+        self.read(addr, &mut b)?;
+        Ok(b[0])
+    }
+    fn read_u16(&self, addr: Addr) -> Result<u16, MemError> {
+        let mut b = [0u8; 2];
+        self.read(addr, &mut b)?;
+        Ok(u16::from_le_bytes(b))
+    }
+    fn read_u32(&self, addr: Addr) -> Result<u32, MemError> {
+        let mut b = [0u8; 4];
+        self.read(addr, &mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+    fn read_u64(&self, addr: Addr) -> Result<u64, MemError> {
+        let mut b = [0u8; 8];
+        self.read(addr, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+    fn read_ptr(&self, addr: Addr) -> Result<Addr, MemError> {
+        self.read_u64(addr).map(Addr)
+    }
+    /// Read a Go string header's bytes (data pointer and length), capped at `max` bytes.
+    fn read_bytes(&self, addr: Addr, len: usize) -> Result<Vec<u8>, MemError> {
+        if let Some(s) = self.slice(addr, len) {
+            return Ok(s.to_vec());
+        }
+        let mut v = vec![0u8; len];
+        self.read(addr, &mut v)?;
+        Ok(v)
+    }
+}
+
+/// One thread of the snapshot.
+#[derive(Debug, Clone)]
+pub struct Thread {
+    /// OS thread id (LWP).
+    pub tid: u32,
+    pub regs: Registers,
+    /// Signal pending or being delivered on this thread (pr_cursig), 0 if none.
+    pub signal: i32,
+}
+
+/// A file mapped into the process (from NT_FILE, /proc/PID/maps, ...).
+#[derive(Debug, Clone)]
+pub struct MappedFile {
+    pub start: Addr,
+    pub end: Addr,
+    /// Offset in the file of `start`, in bytes.
+    pub file_offset: u64,
+    pub path: PathBuf,
+}
+
+/// The signal that stopped or killed the process (NT_SIGINFO, or the first thread's
+/// pending signal when there is no siginfo).
+#[derive(Debug, Clone, Default)]
+pub struct SignalInfo {
+    pub signo: i32,
+    pub code: i32,
+    pub errno: i32,
+    /// si_addr for SIGSEGV/SIGBUS/SIGILL/SIGFPE.
+    pub fault_addr: Option<Addr>,
+    /// Sending pid for signals sent by kill(2)/tgkill(2).
+    pub sender_pid: Option<i32>,
+    /// Tid of the thread that received it, when known.
+    pub tid: Option<u32>,
+}
+
+/// Process-wide facts (NT_PRPSINFO).
+#[derive(Debug, Clone, Default)]
+pub struct ProcessInfo {
+    pub pid: i32,
+    /// Short command name (pr_fname).
+    pub name: String,
+    /// Command line as recorded (pr_psargs, truncated to 80 bytes by the kernel).
+    pub args: String,
+}
+
+/// A snapshot of a process: memory plus threads and process metadata.
+pub trait Snapshot: Memory {
+    fn threads(&self) -> &[Thread];
+    fn mapped_files(&self) -> &[MappedFile];
+    /// ELF auxiliary vector (AT_* type, value).
+    fn auxv(&self) -> &[(u64, u64)];
+    fn signal(&self) -> Option<&SignalInfo>;
+    fn process(&self) -> Option<&ProcessInfo>;
+    /// Memory regions that are readable, sorted by start (for `x`, heap scans, ...).
+    fn regions(&self) -> Vec<(Addr, Addr)>;
+    /// A short description of the source ("core file /path", "process 1234").
+    fn describe(&self) -> String;
+
+    /// Value of one auxv entry.
+    fn auxv_value(&self, key: u64) -> Option<u64> {
+        self.auxv().iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+}
+
+/// A snapshot whose target can run. Cores do not implement it; the REPL answers
+/// execution commands on a core with [`NO_EXECUTION`].
+pub trait Execution {
+    fn cont(&mut self) -> Result<(), String>;
+    fn step_instruction(&mut self, tid: u32) -> Result<(), String>;
+}
+
+pub const NO_EXECUTION: &str =
+    "a core file cannot run: execution commands need a live process or an rr recording";

@@ -1,0 +1,1 @@
+//! Go build info from `.go.buildinfo`. OWNER: pclntab engineer.

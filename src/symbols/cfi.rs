@@ -1,0 +1,1 @@
+//! Call frame information (.eh_frame / .debug_frame). OWNER: DWARF engineer.

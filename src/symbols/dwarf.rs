@@ -1,0 +1,1 @@
+//! DWARF, loaded lazily through gimli. OWNER: DWARF engineer.
