@@ -1,6 +1,12 @@
 //! The Go runtime model: version, struct layouts (DWARF or built-in), goroutines.
 
+pub mod layout;
+pub mod locate;
+pub mod model;
+pub mod rtype;
+
 use crate::addr::Addr;
+pub use model::{GoRuntime, GoVersion, RuntimeError, ThreadContext};
 
 /// g.sched: where a goroutine that is not running resumes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -42,6 +48,16 @@ pub struct Goroutine {
     pub thread: Option<u32>,
     /// True for runtime-internal goroutines (the runtime's isSystemGoroutine).
     pub system: bool,
+    /// g.lockedm != 0 (LockOSThread): the traceback says "locked to thread".
+    pub locked_to_thread: bool,
+    /// Signal that made the goroutine panic (g.sig), 0 if none.
+    pub sig: u32,
+    /// si_code and fault address of that signal (g.sigcode0, g.sigcode1), and its PC.
+    pub sigcode0: u64,
+    pub sigcode1: u64,
+    pub sigpc: Addr,
+    /// Head of the g._panic chain, null if not panicking.
+    pub panic: Addr,
     /// Fields that could not be read, if any.
     pub error: Option<String>,
 }
@@ -54,6 +70,7 @@ pub const G_WAITING: u32 = 4;
 pub const G_DEAD: u32 = 6;
 pub const G_COPYSTACK: u32 = 8;
 pub const G_PREEMPTED: u32 = 9;
+pub const G_LEAKED: u32 = 10;
 pub const G_SCAN: u32 = 0x1000;
 
 impl Goroutine {
@@ -62,23 +79,39 @@ impl Goroutine {
         self.status & !G_SCAN
     }
 
-    /// The status word the runtime prints in a traceback header
-    /// (`running`, `runnable`, `syscall`, or the wait reason), without the wait time.
+    /// The status the runtime prints in a traceback header (`running`, `runnable`,
+    /// `syscall`, or the wait reason, with ` (scan)` when the scan bit is set), without
+    /// the wait time and lock note; see runtime.goroutineheader.
     pub fn traceback_status(&self) -> String {
-        match self.state() {
-            G_IDLE => "idle".into(),
+        let st = self.state();
+        let mut s = match st {
+            G_IDLE => "idle".to_string(),
             G_RUNNABLE => "runnable".into(),
             G_RUNNING => "running".into(),
             G_SYSCALL => "syscall".into(),
-            G_WAITING => self
-                .wait_reason
-                .clone()
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| "waiting".into()),
+            G_WAITING => "waiting".into(),
             G_DEAD => "dead".into(),
             G_COPYSTACK => "copystack".into(),
             G_PREEMPTED => "preempted".into(),
-            s => format!("unknown status {s}"),
+            G_LEAKED => "leaked".into(),
+            _ => "???".into(),
+        };
+        if (st == G_WAITING || st == G_LEAKED) && self.wait_reason_code != 0 {
+            if let Some(r) = &self.wait_reason {
+                s = r.clone();
+            }
         }
+        if st == G_LEAKED {
+            s.push_str(" (leaked)");
+        }
+        if self.status & G_SCAN != 0 {
+            s.push_str(" (scan)");
+        }
+        s
+    }
+
+    /// Delve's short status word.
+    pub fn is_waiting(&self) -> bool {
+        self.state() == G_WAITING || self.state() == G_LEAKED
     }
 }

@@ -1,2 +1,65 @@
-//! Delve-compatible REPL commands: parse, run against a [`crate::target::Target`],
-//! format as Delve does (or as JSON). OWNER: REPL engineer.
+//! Delve-compatible REPL commands: parse, run against a target, format as Delve does
+//! (or as JSON). Front-end independent: the line REPL, batch mode, the TUI and the
+//! JSON-RPC server all drive a [`Session`] through [`Session::execute`].
+
+pub mod debuggee;
+pub mod disasm;
+pub mod format;
+pub mod help;
+pub mod json;
+pub mod parse;
+mod session;
+
+#[cfg(test)]
+mod tests;
+
+pub use debuggee::{Debuggee, FuncInfo, Location};
+pub use parse::{parse, Command};
+pub use session::{Config, Session};
+
+/// The result of one command.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Text exactly as it should be printed (newline-terminated lines, or empty).
+    Text(String),
+    /// A machine-readable result (`--json` mode).
+    Json(serde_json::Value),
+    /// The command failed; front ends print `Command failed: {0}` like Delve.
+    Error(String),
+    /// The user asked to leave.
+    Exit,
+}
+
+impl Output {
+    /// The text a line front end prints for this output (JSON pretty-printed).
+    pub fn render(&self) -> String {
+        match self {
+            Output::Text(t) => t.clone(),
+            Output::Json(v) => {
+                let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+                s.push('\n');
+                s
+            }
+            Output::Error(e) => format!("Command failed: {e}\n"),
+            Output::Exit => String::new(),
+        }
+    }
+}
+
+/// Why a command could not run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// Delve's wording for an unknown command.
+    #[error("command not available")]
+    NotAvailable,
+    #[error("{0}")]
+    Invalid(String),
+    /// Execution commands on a snapshot.
+    #[error("{0}")]
+    NoExecution(String),
+    /// Features announced for a later release.
+    #[error("{0}")]
+    NotYet(String),
+    #[error("{0}")]
+    Failed(String),
+}

@@ -1,1 +1,535 @@
 //! ELF core backend. OWNER: ELF-layer engineer.
+//!
+//! The core is memory-mapped (or decompressed once into a mapped temp file) and never
+//! copied: PT_LOAD segments index into the mapping. Headers and notes are parsed by
+//! hand with bounds-checked readers so that a truncated or corrupt core gives an error
+//! or a warning, never a panic.
+
+use super::compressed::{open_file, FileBytes, FileError};
+use super::notes::{c_str, le_i32, le_u16, le_u32, le_u64, parse_notes};
+use super::{MappedFile, MemError, Memory, ProcessInfo, Registers, SignalInfo, Snapshot, Thread};
+use crate::addr::Addr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("{0} is not an ELF file (expected a core dump)")]
+    NotElf(String),
+    #[error("{0} is an executable, not a core; usage: coroner core BIN CORE")]
+    NotCore(String),
+    #[error("{path} is an ELF file of type {etype}, not a core")]
+    OtherType { path: String, etype: u16 },
+    #[error("{path} is a core for {arch}; coroner reads amd64 (x86-64) cores only")]
+    WrongArch { path: String, arch: String },
+    #[error("{path} is truncated: {msg}")]
+    Truncated { path: String, msg: String },
+    #[error("{path}: malformed core: {msg}")]
+    Malformed { path: String, msg: String },
+}
+
+const PT_LOAD: u32 = 1;
+const PT_NOTE: u32 = 4;
+const ET_EXEC: u16 = 2;
+const ET_DYN: u16 = 3;
+const ET_CORE: u16 = 4;
+const EM_X86_64: u16 = 62;
+/// e_phnum value meaning "the real count is in section header 0's sh_info".
+const PN_XNUM: u16 = 0xffff;
+
+const NT_PRSTATUS: u32 = 1;
+const NT_PRPSINFO: u32 = 3;
+const NT_AUXV: u32 = 6;
+const NT_SIGINFO: u32 = 0x5349_4749;
+const NT_FILE: u32 = 0x4649_4c45;
+
+/// Offsets in the x86-64 `struct elf_prstatus` (0x150 bytes).
+const PRSTATUS_CURSIG: usize = 12;
+const PRSTATUS_PID: usize = 32;
+const PRSTATUS_REGS: usize = 112;
+
+/// One PT_LOAD segment of the core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CoreSegment {
+    pub vaddr: u64,
+    pub memsz: u64,
+    /// Offset of the segment's bytes in the core file.
+    pub offset: u64,
+    /// Bytes the kernel wrote; past this the segment was not dumped.
+    pub filesz: u64,
+    /// PF_X=1, PF_W=2, PF_R=4
+    pub flags: u32,
+}
+
+impl CoreSegment {
+    fn end(&self) -> u64 {
+        self.vaddr.saturating_add(self.memsz)
+    }
+}
+
+/// What the core holds at one address, up to the next change of kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoreChunk<'a> {
+    /// Bytes saved in the core, starting at the address.
+    Saved(&'a [u8]),
+    /// Mapped, but past the segment's file size: the kernel did not dump these bytes
+    /// (file-backed text, PROT_NONE reservations); they read as zeros unless another
+    /// source (the binary) has them.
+    NotDumped(u64),
+    /// Dumped, but the core file ends before them (truncated core).
+    Missing(u64),
+    /// No segment covers the address; the value is the distance to the next segment
+    /// (0 when there is none).
+    Unmapped(u64),
+}
+
+pub struct ElfCore {
+    path: PathBuf,
+    data: FileBytes,
+    /// Sorted by vaddr, no empty segments.
+    segments: Vec<CoreSegment>,
+    threads: Vec<Thread>,
+    files: Vec<MappedFile>,
+    auxv: Vec<(u64, u64)>,
+    signal: Option<SignalInfo>,
+    process: Option<ProcessInfo>,
+    warnings: Vec<String>,
+}
+
+impl std::fmt::Debug for ElfCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ElfCore")
+            .field("path", &self.path)
+            .field("segments", &self.segments.len())
+            .field("threads", &self.threads.len())
+            .finish()
+    }
+}
+
+fn mib(n: u64) -> String {
+    format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
+}
+
+fn arch_name(machine: u16) -> String {
+    match machine {
+        3 => "i386".into(),
+        40 => "arm".into(),
+        183 => "arm64".into(),
+        243 => "riscv64".into(),
+        8 => "mips".into(),
+        21 => "ppc64".into(),
+        22 => "s390x".into(),
+        258 => "loong64".into(),
+        m => format!("machine type {m}"),
+    }
+}
+
+impl ElfCore {
+    /// Open a core file (plain or zstd/xz/lz4-compressed).
+    pub fn open(path: &Path) -> Result<ElfCore, CoreError> {
+        let data = open_file(path)?;
+        Self::from_bytes(path, data)
+    }
+
+    /// Parse a core from bytes already opened (e.g. [`FileBytes::from_vec`]).
+    pub fn from_bytes(path: &Path, data: FileBytes) -> Result<ElfCore, CoreError> {
+        let p = path.display().to_string();
+        let d: &[u8] = &data;
+        if !d.starts_with(b"\x7fELF") {
+            return Err(CoreError::NotElf(p));
+        }
+        let truncated = |msg: &str| CoreError::Truncated {
+            path: p.clone(),
+            msg: msg.to_string(),
+        };
+        if d.len() < 64 {
+            return Err(truncated("the ELF header is incomplete"));
+        }
+        let class = d.get(4).copied().unwrap_or(0);
+        let endian = d.get(5).copied().unwrap_or(0);
+        let etype = le_u16(d, 16).unwrap_or(0);
+        let machine = le_u16(d, 18).unwrap_or(0);
+        if etype == ET_EXEC || etype == ET_DYN {
+            return Err(CoreError::NotCore(p));
+        }
+        if etype != ET_CORE {
+            return Err(CoreError::OtherType { path: p, etype });
+        }
+        if class != 2 || endian != 1 || machine != EM_X86_64 {
+            let arch = if class != 2 {
+                format!("a 32-bit {}", arch_name(machine))
+            } else if endian != 1 {
+                format!("big-endian {}", arch_name(machine))
+            } else {
+                arch_name(machine)
+            };
+            return Err(CoreError::WrongArch { path: p, arch });
+        }
+        let phoff = le_u64(d, 32).unwrap_or(0);
+        let shoff = le_u64(d, 40).unwrap_or(0);
+        let phentsize = le_u16(d, 54).unwrap_or(0);
+        let mut phnum = u32::from(le_u16(d, 56).unwrap_or(0));
+        if phnum == u32::from(PN_XNUM) {
+            // More than 65534 segments: the count lives in section header 0's sh_info.
+            phnum = usize::try_from(shoff)
+                .ok()
+                .and_then(|o| le_u32(d, o.checked_add(44)?))
+                .ok_or_else(|| truncated("the extended program header count is missing"))?;
+        }
+        if phentsize != 56 {
+            return Err(CoreError::Malformed {
+                path: p,
+                msg: format!("program header size is {phentsize}, expected 56"),
+            });
+        }
+        let ph_end = u64::from(phnum)
+            .checked_mul(56)
+            .and_then(|n| n.checked_add(phoff))
+            .ok_or_else(|| CoreError::Malformed {
+                path: p.clone(),
+                msg: "program header table offset overflows".into(),
+            })?;
+        if ph_end > d.len() as u64 {
+            return Err(truncated("the program headers are cut off"));
+        }
+
+        let mut segments = Vec::new();
+        let mut note_ranges = Vec::new();
+        let mut expected_len = ph_end;
+        for i in 0..u64::from(phnum) {
+            // In range: checked against the file length above.
+            let Some(o) = i
+                .checked_mul(56)
+                .and_then(|x| x.checked_add(phoff))
+                .and_then(|x| usize::try_from(x).ok())
+            else {
+                break;
+            };
+            let (Some(ptype), Some(flags), Some(offset), Some(vaddr), Some(filesz), Some(memsz)) = (
+                le_u32(d, o),
+                le_u32(d, o + 4),
+                le_u64(d, o + 8),
+                le_u64(d, o + 16),
+                le_u64(d, o + 32),
+                le_u64(d, o + 40),
+            ) else {
+                break;
+            };
+            let align = le_u64(d, o + 48).unwrap_or(4);
+            if let Some(end) = offset.checked_add(filesz) {
+                expected_len = expected_len.max(end);
+            }
+            match ptype {
+                PT_LOAD if memsz > 0 => {
+                    if offset.checked_add(filesz).is_none() || vaddr.checked_add(memsz).is_none() {
+                        continue;
+                    }
+                    segments.push(CoreSegment {
+                        vaddr,
+                        memsz,
+                        offset,
+                        // A file size beyond the memory size means nothing more.
+                        filesz: filesz.min(memsz),
+                        flags,
+                    });
+                }
+                PT_NOTE => note_ranges.push((offset, filesz, align)),
+                _ => {}
+            }
+        }
+        segments.sort_by_key(|s| s.vaddr);
+
+        let mut warnings = Vec::new();
+        let mut notes = NoteFacts::default();
+        let len = d.len() as u64;
+        if len < expected_len {
+            warnings.push(format!(
+                "core is truncated: {} of {} present; some memory is missing",
+                mib(len),
+                mib(expected_len)
+            ));
+        }
+        for (offset, filesz, align) in note_ranges {
+            let start = usize::try_from(offset).unwrap_or(usize::MAX);
+            let end = usize::try_from(offset.saturating_add(filesz)).unwrap_or(usize::MAX);
+            let Some(bytes) = d.get(start..end.min(d.len())) else {
+                continue;
+            };
+            notes.parse(bytes, align);
+        }
+        notes.finish();
+        if notes.threads.is_empty() {
+            warnings
+                .push("the core has no thread (NT_PRSTATUS) notes: no registers are known".into());
+        }
+        Ok(ElfCore {
+            path: path.to_path_buf(),
+            data,
+            segments,
+            threads: notes.threads,
+            files: notes.files,
+            auxv: notes.auxv,
+            signal: notes.signal,
+            process: notes.process,
+            warnings,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The core's bytes (decompressed if the file was compressed).
+    pub fn bytes(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// PT_LOAD segments sorted by address.
+    pub fn segments(&self) -> &[CoreSegment] {
+        &self.segments
+    }
+
+    /// Non-fatal problems found while opening (truncation, missing notes).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Index of the segment containing `addr`, by binary search.
+    fn find(&self, addr: u64) -> Result<usize, usize> {
+        let i = self.segments.partition_point(|s| s.vaddr <= addr);
+        match i.checked_sub(1) {
+            Some(j) if self.segments.get(j).is_some_and(|s| addr < s.end()) => Ok(j),
+            _ => Err(i),
+        }
+    }
+
+    /// What the core holds at `addr`, up to where that changes (at most `max` bytes for
+    /// the lengths of the non-saved kinds; `Saved` may be longer).
+    pub fn chunk(&self, addr: u64) -> CoreChunk<'_> {
+        let seg = match self.find(addr) {
+            Ok(i) => match self.segments.get(i) {
+                Some(s) => *s,
+                None => return CoreChunk::Unmapped(0),
+            },
+            Err(next) => {
+                let dist = self
+                    .segments
+                    .get(next)
+                    .map(|s| s.vaddr.saturating_sub(addr))
+                    .unwrap_or(0);
+                return CoreChunk::Unmapped(dist);
+            }
+        };
+        let off = addr - seg.vaddr; // addr >= vaddr: find() guarantees it.
+        if off >= seg.filesz {
+            return CoreChunk::NotDumped(seg.end() - addr);
+        }
+        let file_len = self.data.len() as u64;
+        let want_end = seg.offset.saturating_add(seg.filesz);
+        let start = seg.offset.saturating_add(off);
+        if start >= file_len {
+            return CoreChunk::Missing(want_end.saturating_sub(start));
+        }
+        let end = want_end.min(file_len);
+        match (usize::try_from(start), usize::try_from(end)) {
+            (Ok(s), Ok(e)) => match self.data.get(s..e) {
+                Some(b) => CoreChunk::Saved(b),
+                None => CoreChunk::Missing(want_end.saturating_sub(start)),
+            },
+            _ => CoreChunk::Missing(want_end.saturating_sub(start)),
+        }
+    }
+}
+
+/// Facts gathered from the core's notes.
+#[derive(Default)]
+struct NoteFacts {
+    threads: Vec<Thread>,
+    files: Vec<MappedFile>,
+    auxv: Vec<(u64, u64)>,
+    signal: Option<SignalInfo>,
+    process: Option<ProcessInfo>,
+}
+
+impl NoteFacts {
+    fn parse(&mut self, notes: &[u8], align: u64) {
+        for n in parse_notes(notes, align) {
+            // Core notes are owned by "CORE" (and "LINUX" for extended register sets).
+            if n.name != b"CORE" {
+                continue;
+            }
+            let desc = n.desc;
+            match n.ntype {
+                NT_PRSTATUS => {
+                    let Some(tid) = le_u32(desc, PRSTATUS_PID) else {
+                        continue;
+                    };
+                    let mut words = [0u64; 27];
+                    for (i, w) in words.iter_mut().enumerate() {
+                        *w = le_u64(desc, PRSTATUS_REGS + 8 * i).unwrap_or(0);
+                    }
+                    let signal = le_u16(desc, PRSTATUS_CURSIG).map(|s| s as i16).unwrap_or(0);
+                                        self.threads.push(Thread {
+                        tid,
+                        regs: Registers::from_user_regs(&words),
+                        signal: i32::from(signal),
+                    });
+                }
+                NT_PRPSINFO => {
+                    self.process = Some(ProcessInfo {
+                        pid: le_i32(desc, 24).unwrap_or(0),
+                        name: c_str(desc.get(40..56).unwrap_or(&[])),
+                        args: c_str(desc.get(56..136).unwrap_or(&[])).trim_end().to_string(),
+                    });
+                }
+                NT_SIGINFO => {
+                    let (Some(signo), Some(errno), Some(code)) =
+                        (le_i32(desc, 0), le_i32(desc, 4), le_i32(desc, 8))
+                    else {
+                        continue;
+                    };
+                    // SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV carry the faulting address
+                    // when the kernel raised them (si_code > 0).
+                    let fault = matches!(signo, 4 | 5 | 7 | 8 | 11) && code > 0;
+                    let union = le_u64(desc, 16);
+                    self.signal = Some(SignalInfo {
+                        signo,
+                        code,
+                        errno,
+                        fault_addr: if fault { union.map(Addr) } else { None },
+                        // si_code <= 0: sent by a process (kill, tgkill, sigqueue).
+                        sender_pid: if code <= 0 { le_i32(desc, 16) } else { None },
+                        // The kernel writes the dumping (signalled) thread's notes first.
+                        tid: self.threads.first().map(|t| t.tid),
+                    });
+                }
+                NT_AUXV => {
+                    let mut off = 0usize;
+                    while let (Some(k), Some(v)) = (le_u64(desc, off), le_u64(desc, off + 8)) {
+                        if k == 0 {
+                            break;
+                        }
+                        self.auxv.push((k, v));
+                        off += 16;
+                    }
+                }
+                NT_FILE => self.files = parse_nt_file(desc),
+                _ => {}
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.signal.is_none() {
+            // No NT_SIGINFO (old kernels, some dumpers): the first thread's pending
+            // signal is the best we have.
+            if let Some(t) = self.threads.iter().find(|t| t.signal != 0) {
+                self.signal = Some(SignalInfo {
+                    signo: t.signal,
+                    tid: Some(t.tid),
+                    ..SignalInfo::default()
+                });
+            }
+        }
+    }
+
+}
+
+/// NT_FILE: count, page size, count × (start, end, page offset), then the paths.
+fn parse_nt_file(desc: &[u8]) -> Vec<MappedFile> {
+    let (Some(count), Some(page)) = (le_u64(desc, 0), le_u64(desc, 8)) else {
+        return Vec::new();
+    };
+    // Each entry needs 24 bytes: bounds the count before allocating.
+    let count = usize::try_from(count).unwrap_or(usize::MAX).min(desc.len() / 24);
+    let names_at = 16 + count * 24;
+    let mut names = desc.get(names_at..).unwrap_or(&[]).split(|&b| b == 0);
+    let mut out = Vec::with_capacity(count);
+    for i in 0..count {
+        let o = 16 + i * 24;
+        let (Some(start), Some(end), Some(pgoff)) =
+            (le_u64(desc, o), le_u64(desc, o + 8), le_u64(desc, o + 16))
+        else {
+            break;
+        };
+        let name = names.next().unwrap_or(&[]);
+        out.push(MappedFile {
+            start: Addr(start),
+            end: Addr(end),
+            file_offset: pgoff.saturating_mul(page),
+            path: PathBuf::from(String::from_utf8_lossy(name).into_owned()),
+        });
+    }
+    out
+}
+
+impl Memory for ElfCore {
+    fn read(&self, addr: Addr, buf: &mut [u8]) -> Result<(), MemError> {
+        let mut done = 0usize;
+        while done < buf.len() {
+            let a = addr.0.checked_add(done as u64).ok_or(MemError::Unmapped(addr))?;
+            let rest = buf.get_mut(done..).unwrap_or(&mut []);
+            let n = match self.chunk(a) {
+                CoreChunk::Saved(b) => {
+                    let n = b.len().min(rest.len());
+                    if let (Some(dst), Some(src)) = (rest.get_mut(..n), b.get(..n)) {
+                        dst.copy_from_slice(src);
+                    }
+                    n
+                }
+                CoreChunk::NotDumped(len) => {
+                    let n = usize::try_from(len).unwrap_or(usize::MAX).min(rest.len());
+                    if let Some(dst) = rest.get_mut(..n) {
+                        dst.fill(0);
+                    }
+                    n
+                }
+                CoreChunk::Missing(_) => return Err(MemError::NotSaved(Addr(a))),
+                CoreChunk::Unmapped(_) => return Err(MemError::Unmapped(Addr(a))),
+            };
+            if n == 0 {
+                return Err(MemError::Unmapped(Addr(a)));
+            }
+            done += n;
+        }
+        Ok(())
+    }
+
+    fn slice(&self, addr: Addr, len: usize) -> Option<&[u8]> {
+        match self.chunk(addr.0) {
+            CoreChunk::Saved(b) => b.get(..len),
+            _ => None,
+        }
+    }
+}
+
+impl Snapshot for ElfCore {
+    fn threads(&self) -> &[Thread] {
+        &self.threads
+    }
+    fn mapped_files(&self) -> &[MappedFile] {
+        &self.files
+    }
+    fn auxv(&self) -> &[(u64, u64)] {
+        &self.auxv
+    }
+    fn signal(&self) -> Option<&SignalInfo> {
+        self.signal.as_ref()
+    }
+    fn process(&self) -> Option<&ProcessInfo> {
+        self.process.as_ref()
+    }
+    fn regions(&self) -> Vec<(Addr, Addr)> {
+        // PF_R: PROT_NONE reservations (Go's arena hints, guard pages) are not memory
+        // anyone can read.
+        self.segments
+            .iter()
+            .filter(|s| s.flags & 4 != 0)
+            .map(|s| (Addr(s.vaddr), Addr(s.end())))
+            .collect()
+    }
+    fn describe(&self) -> String {
+        format!("core file {}", self.path.display())
+    }
+}

@@ -5,9 +5,14 @@
 
 pub mod compressed;
 pub mod elfcore;
+pub mod notes;
+pub mod overlay;
 pub mod regs;
 
 use crate::addr::Addr;
+pub use compressed::{open_file, FileBytes, FileError};
+pub use elfcore::{CoreChunk, CoreError, CoreSegment, ElfCore};
+pub use overlay::{check_match, compute_bias, match_warnings, CoreWithBinary};
 pub use regs::Registers;
 use std::path::PathBuf;
 

@@ -1,1 +1,879 @@
 //! DWARF, loaded lazily through gimli. OWNER: DWARF engineer.
+//!
+//! Loading only copies (and, through [`Binary::section_data`], decompresses) the few
+//! sections needed; no DIE is parsed until the first query. The first name lookup
+//! builds an index of the top-level DIEs of every unit (types, package variables,
+//! functions: name -> DIE offset), one unit per rayon task. Everything else (a type's
+//! fields, a variable's location) is parsed on demand from the DIE offset, so the
+//! index stays small even for 100 MB binaries.
+//!
+//! Handles: a [`TypeId`] is the global `.debug_info` offset of a type DIE. It stays valid
+//! for the life of the [`Dwarf`] and is what later layers (Go types, variables) key on.
+
+use crate::addr::Addr;
+use crate::symbols::{Binary, SymError};
+use gimli::{
+    constants, AttributeValue, DebugInfoOffset, DebugStrOffsetsBase, EndianSlice, LittleEndian,
+    UnitHeader, UnitOffset,
+};
+use rayon::prelude::*;
+use regex::Regex;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+/// A type's name as the compiler spelled it (Go: `runtime.g`, `*runtime.m`, `[]uint8`).
+pub type TypeName = String;
+
+type Slice<'a> = EndianSlice<'a, LittleEndian>;
+
+/// Go's DWARF extensions (cmd/link/internal/dwarf).
+const DW_AT_GO_KIND: constants::DwAt = constants::DwAt(0x2900);
+const DW_AT_GO_KEY: constants::DwAt = constants::DwAt(0x2901);
+const DW_AT_GO_ELEM: constants::DwAt = constants::DwAt(0x2902);
+const DW_AT_GO_EMBEDDED_FIELD: constants::DwAt = constants::DwAt(0x2903);
+
+/// Typedef chains and nested wrappers are short in practice; a cycle in corrupt DWARF
+/// must not loop forever.
+const MAX_TYPE_HOPS: usize = 32;
+
+/// Handle on a type DIE: its offset in `.debug_info`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TypeId(pub u64);
+
+/// What kind of type a DIE describes (its tag, simplified).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypeKind {
+    Base,
+    Struct,
+    Union,
+    Class,
+    Pointer,
+    Typedef,
+    Array,
+    Subroutine,
+    Enum,
+    Const,
+    Volatile,
+    /// Any other tag (its raw value).
+    Other(u16),
+}
+
+/// One member of a struct/union type, as found in the DIE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub name: String,
+    pub offset: u64,
+    pub type_id: Option<TypeId>,
+    /// Go embedded field (`DW_AT_go_embedded_field`) or a C anonymous member.
+    pub embedded: bool,
+}
+
+/// The parsed facts of one type DIE (children included for structs, arrays, enums).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeInfo {
+    pub id: TypeId,
+    pub name: Option<String>,
+    pub kind: TypeKind,
+    /// DW_AT_byte_size, when present.
+    pub byte_size: Option<u64>,
+    /// Pointee, typedef target, array element, const/volatile target.
+    pub target: Option<TypeId>,
+    /// Array element count (first dimension), when known.
+    pub count: Option<u64>,
+    /// Go's `DW_AT_go_kind` (reflect.Kind), for Go types.
+    pub go_kind: Option<u64>,
+    /// Go's `DW_AT_go_elem` (slice/chan/map element) and `DW_AT_go_key` (map key).
+    pub go_elem: Option<TypeId>,
+    pub go_key: Option<TypeId>,
+    pub members: Vec<Member>,
+    /// Enumerators (name, value) for enumeration types.
+    pub enumerators: Vec<(String, i64)>,
+}
+
+/// One field of a [`StructLayout`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    pub name: String,
+    pub offset: u64,
+    /// Name of the field's type ("?" for an anonymous type).
+    pub type_name: TypeName,
+    /// Byte size of the field's type, when DWARF gives or implies it.
+    pub size: Option<u64>,
+}
+
+/// A struct's fields in declaration order, with offsets and sizes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StructLayout {
+    pub name: String,
+    pub size: u64,
+    pub fields: Vec<Field>,
+}
+
+impl StructLayout {
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+/// The sections this module reads, owned (decompressed) so `Dwarf` outlives `Binary`.
+#[derive(Default)]
+struct Sections {
+    info: Vec<u8>,
+    abbrev: Vec<u8>,
+    str: Vec<u8>,
+    line_str: Vec<u8>,
+    str_offsets: Vec<u8>,
+}
+
+/// Name index built on first need from the units' top-level DIEs.
+#[derive(Default)]
+struct Index {
+    /// Type name -> type DIEs, best candidate first (definitions before typedefs and
+    /// declarations, then by offset).
+    types: HashMap<String, Vec<TypeId>>,
+    /// Package/global variable name -> variable DIE offset.
+    globals: HashMap<String, u64>,
+    /// Function names, sorted, deduplicated.
+    functions: Vec<String>,
+    /// Units that failed to parse (offset, error): the index is partial for them.
+    problems: Vec<(u64, String)>,
+}
+
+/// A parsed unit header with what string and reference resolution need.
+struct UnitCtx<'a> {
+    offset: u64,
+    header: UnitHeader<Slice<'a>>,
+    abbrevs: Arc<gimli::Abbreviations>,
+    str_offsets_base: DebugStrOffsetsBase<usize>,
+}
+
+/// Lazily indexed DWARF of one binary. Cheap to share between threads.
+pub struct Dwarf {
+    sec: Sections,
+    /// Offsets of every unit header in `.debug_info`, ascending.
+    units: Vec<u64>,
+    abbrev_cache: Mutex<HashMap<u64, Arc<gimli::Abbreviations>>>,
+    index: OnceLock<Index>,
+    producer: OnceLock<Option<String>>,
+    type_cache: RwLock<HashMap<TypeId, Arc<TypeInfo>>>,
+}
+
+fn gerr(e: gimli::Error) -> SymError {
+    SymError::Dwarf(e.to_string())
+}
+
+impl Dwarf {
+    /// Load the DWARF of `bin`; `Ok(None)` when it has none (e.g. `-ldflags=-s -w`).
+    pub fn load(bin: &Binary) -> Result<Option<Dwarf>, SymError> {
+        Dwarf::from_sections(|name| bin.section_data(name))
+    }
+
+    /// Load from any section provider (name like ".debug_info" -> decompressed bytes).
+    pub fn from_sections<'s, F>(get: F) -> Result<Option<Dwarf>, SymError>
+    where
+        F: Fn(&str) -> Option<Cow<'s, [u8]>>,
+    {
+        let own = |name: &str| get(name).map(Cow::into_owned).unwrap_or_default();
+        let info = own(".debug_info");
+        if info.is_empty() {
+            return Ok(None);
+        }
+        let sec = Sections {
+            info,
+            abbrev: own(".debug_abbrev"),
+            str: own(".debug_str"),
+            line_str: own(".debug_line_str"),
+            str_offsets: own(".debug_str_offsets"),
+        };
+        // Walking unit headers only reads each header and jumps by its length.
+        let mut units = Vec::new();
+        let mut iter = gimli::DebugInfo::new(&sec.info, LittleEndian).units();
+        while let Some(h) = iter.next().map_err(gerr)? {
+            if let Some(off) = h.offset().as_debug_info_offset() {
+                units.push(off.0 as u64);
+            }
+        }
+        if units.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Dwarf {
+            sec,
+            units,
+            abbrev_cache: Mutex::new(HashMap::new()),
+            index: OnceLock::new(),
+            producer: OnceLock::new(),
+            type_cache: RwLock::new(HashMap::new()),
+        }))
+    }
+
+    /// Number of compilation (and type) units.
+    pub fn unit_count(&self) -> usize {
+        self.units.len()
+    }
+
+    /// DW_AT_producer of the first unit, e.g. "Go cmd/compile go1.22.10; regabi".
+    pub fn producer(&self) -> Option<String> {
+        self.producer
+            .get_or_init(|| {
+                let first = *self.units.first()?;
+                let u = self.unit(first).ok()?;
+                let mut tree = u.header.entries_tree(&u.abbrevs, None).ok()?;
+                let root = tree.root().ok()?;
+                let v = root.entry().attr_value(constants::DW_AT_producer).ok()??;
+                self.string(&u, v)
+            })
+            .clone()
+    }
+
+    /// Find a type DIE by its exact name (Go: "runtime.g", "*runtime.m").
+    pub fn type_by_name(&self, name: &str) -> Option<TypeId> {
+        self.index().types.get(name)?.first().copied()
+    }
+
+    /// Parse one type DIE (cached).
+    pub fn type_info(&self, id: TypeId) -> Option<Arc<TypeInfo>> {
+        if let Ok(cache) = self.type_cache.read() {
+            if let Some(t) = cache.get(&id) {
+                return Some(t.clone());
+            }
+        }
+        let info = Arc::new(self.parse_type(id).ok()??);
+        if let Ok(mut cache) = self.type_cache.write() {
+            cache.insert(id, info.clone());
+        }
+        Some(info)
+    }
+
+    /// Follow typedefs and const/volatile qualifiers to the underlying type.
+    pub fn resolve(&self, mut id: TypeId) -> Option<TypeId> {
+        for _ in 0..MAX_TYPE_HOPS {
+            let t = self.type_info(id)?;
+            match t.kind {
+                TypeKind::Typedef | TypeKind::Const | TypeKind::Volatile => id = t.target?,
+                _ => return Some(id),
+            }
+        }
+        None
+    }
+
+    /// Byte size of a type: its DW_AT_byte_size, else implied (pointers: 8, arrays:
+    /// count * element, typedefs: their target).
+    pub fn size_of(&self, id: TypeId) -> Option<u64> {
+        self.size_of_depth(id, 0)
+    }
+
+    fn size_of_depth(&self, id: TypeId, depth: usize) -> Option<u64> {
+        if depth > MAX_TYPE_HOPS {
+            return None;
+        }
+        let t = self.type_info(id)?;
+        if let Some(s) = t.byte_size {
+            return Some(s);
+        }
+        match t.kind {
+            TypeKind::Pointer | TypeKind::Subroutine => Some(8),
+            TypeKind::Typedef | TypeKind::Const | TypeKind::Volatile => {
+                self.size_of_depth(t.target?, depth + 1)
+            }
+            TypeKind::Array => t
+                .count?
+                .checked_mul(self.size_of_depth(t.target?, depth + 1)?),
+            _ => None,
+        }
+    }
+
+    /// Byte size of the type named `name`.
+    pub fn type_size(&self, name: &str) -> Option<u64> {
+        self.size_of(self.type_by_name(name)?)
+    }
+
+    /// The name of a type DIE, "?" when it has none.
+    /// Go names every type; C leaves pointers, qualifiers and arrays anonymous, so
+    /// those get a C spelling ("int *volatile", "char[40]").
+    pub fn type_name(&self, id: TypeId) -> TypeName {
+        self.type_name_depth(id, 0)
+    }
+
+    fn type_name_depth(&self, id: TypeId, depth: usize) -> TypeName {
+        let Some(t) = self.type_info(id) else {
+            return "?".to_string();
+        };
+        if let Some(n) = &t.name {
+            return n.clone();
+        }
+        if depth > MAX_TYPE_HOPS {
+            return "?".to_string();
+        }
+        let inner = |void: &str| {
+            t.target
+                .map_or_else(|| void.to_string(), |i| self.type_name_depth(i, depth + 1))
+        };
+        let qualified = |q: &str| {
+            let i = inner("void");
+            if i.ends_with('*') {
+                format!("{i}{q}")
+            } else {
+                format!("{q} {i}")
+            }
+        };
+        match t.kind {
+            TypeKind::Pointer => format!("{} *", inner("void")),
+            TypeKind::Const => qualified("const"),
+            TypeKind::Volatile => qualified("volatile"),
+            TypeKind::Array => match t.count {
+                Some(n) => format!("{}[{n}]", inner("?")),
+                None => format!("{}[]", inner("?")),
+            },
+            TypeKind::Subroutine => "func".to_string(),
+            TypeKind::Struct => "struct {...}".to_string(),
+            TypeKind::Union => "union {...}".to_string(),
+            _ => "?".to_string(),
+        }
+    }
+
+    /// Layout of the struct (or union) type named `name`, typedefs followed.
+    pub fn struct_layout(&self, name: &str) -> Option<StructLayout> {
+        let id = self.resolve(self.type_by_name(name)?)?;
+        let t = self.type_info(id)?;
+        if !matches!(t.kind, TypeKind::Struct | TypeKind::Union | TypeKind::Class) {
+            return None;
+        }
+        let fields = t
+            .members
+            .iter()
+            .map(|m| Field {
+                name: m.name.clone(),
+                offset: m.offset,
+                type_name: m
+                    .type_id
+                    .map_or_else(|| "?".to_string(), |i| self.type_name(i)),
+                size: m.type_id.and_then(|i| self.size_of(i)),
+            })
+            .collect();
+        Some(StructLayout {
+            name: name.to_string(),
+            size: self.size_of(id)?,
+            fields,
+        })
+    }
+
+    /// Offset of a dotted field path inside the struct named `struct_name`, e.g.
+    /// `("runtime.g", "sched.pc")`.
+    ///
+    /// Go-version tolerant: embedded fields are searched when a name is not a direct
+    /// member; wrapper structs with a single sized field (`atomic.Uint32{noCopy;
+    /// value}`, `atomic.Pointer[T]`) are transparent, and a trailing `value`/`v` on a
+    /// field that is already a plain scalar (older releases) names the field itself.
+    pub fn field_offset(&self, struct_name: &str, path: &str) -> Option<u64> {
+        self.field_path(self.type_by_name(struct_name)?, path)
+            .map(|(off, _)| off)
+    }
+
+    /// Like [`Dwarf::field_offset`] from a type handle; also returns the field's type.
+    pub fn field_path(&self, ty: TypeId, path: &str) -> Option<(u64, Option<TypeId>)> {
+        let mut off = 0u64;
+        let mut cur = Some(ty);
+        let comps: Vec<&str> = path.split('.').collect();
+        for (i, comp) in comps.iter().enumerate() {
+            let last = i + 1 == comps.len();
+            let id = self.resolve(cur?)?;
+            match self.find_member(id, comp, 0) {
+                Some((o, t)) => {
+                    off = off.checked_add(o)?;
+                    cur = t;
+                }
+                None if last && (*comp == "value" || *comp == "v") && self.is_scalar(id) => {
+                    return Some((off, Some(id)));
+                }
+                None => return None,
+            }
+        }
+        Some((off, cur))
+    }
+
+    fn is_scalar(&self, id: TypeId) -> bool {
+        self.type_info(id).is_some_and(|t| {
+            matches!(
+                t.kind,
+                TypeKind::Base | TypeKind::Pointer | TypeKind::Enum | TypeKind::Subroutine
+            )
+        })
+    }
+
+    /// Find `name` in struct `id` (already resolved): direct member, then embedded
+    /// members, then through a single-payload wrapper.
+    fn find_member(&self, id: TypeId, name: &str, depth: usize) -> Option<(u64, Option<TypeId>)> {
+        if depth > 4 {
+            return None;
+        }
+        let t = self.type_info(id)?;
+        if !matches!(t.kind, TypeKind::Struct | TypeKind::Union | TypeKind::Class) {
+            return None;
+        }
+        if let Some(m) = t.members.iter().find(|m| m.name == name) {
+            return Some((m.offset, m.type_id));
+        }
+        for m in t.members.iter().filter(|m| m.embedded) {
+            let Some(inner) = m.type_id.and_then(|i| self.resolve(i)) else {
+                continue;
+            };
+            if let Some((o, ty)) = self.find_member(inner, name, depth + 1) {
+                return Some((m.offset.checked_add(o)?, ty));
+            }
+        }
+        if let Some(m) = self.wrapper_payload(&t) {
+            let inner = self.resolve(m.type_id?)?;
+            let (o, ty) = self.find_member(inner, name, depth + 1)?;
+            return Some((m.offset.checked_add(o)?, ty));
+        }
+        None
+    }
+
+    /// The only member with a non-zero size, if the struct has exactly one.
+    fn wrapper_payload<'t>(&self, t: &'t TypeInfo) -> Option<&'t Member> {
+        let mut sized = t
+            .members
+            .iter()
+            .filter(|m| m.type_id.and_then(|i| self.size_of(i)).unwrap_or(1) != 0);
+        let first = sized.next()?;
+        sized.next().is_none().then_some(first)
+    }
+
+    /// Address and type name of a package/global variable with a static location.
+    pub fn global(&self, name: &str) -> Option<(Addr, Option<TypeName>)> {
+        let off = *self.index().globals.get(name)?;
+        let (addr, ty) = self.parse_global(off).ok()??;
+        Some((addr, ty.map(|t| self.type_name(t))))
+    }
+
+    /// Names of all global variables (sorted), for `vars`-style listings.
+    pub fn globals_matching(&self, re: &Regex) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .index()
+            .globals
+            .keys()
+            .filter(|n| re.is_match(n))
+            .cloned()
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Type names matching `re`, sorted (Delve's `types`).
+    pub fn types_matching(&self, re: &Regex) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .index()
+            .types
+            .keys()
+            .filter(|n| re.is_match(n))
+            .cloned()
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Function names matching `re`, sorted (Delve's `funcs`).
+    pub fn functions_matching(&self, re: &Regex) -> Vec<String> {
+        self.index()
+            .functions
+            .iter()
+            .filter(|n| re.is_match(n))
+            .cloned()
+            .collect()
+    }
+
+    /// Units the index could not read, with the error (the index skips them).
+    pub fn index_problems(&self) -> Vec<(u64, String)> {
+        self.index().problems.clone()
+    }
+
+    // ----- internals -----
+
+    fn gimli_dwarf(&self) -> gimli::Dwarf<Slice<'_>> {
+        let le = LittleEndian;
+        gimli::Dwarf {
+            debug_info: gimli::DebugInfo::new(&self.sec.info, le),
+            debug_abbrev: gimli::DebugAbbrev::new(&self.sec.abbrev, le),
+            debug_str: gimli::DebugStr::new(&self.sec.str, le),
+            debug_line_str: gimli::DebugLineStr::new(&self.sec.line_str, le),
+            debug_str_offsets: gimli::DebugStrOffsets::from(EndianSlice::new(
+                &self.sec.str_offsets,
+                le,
+            )),
+            ..Default::default()
+        }
+    }
+
+    fn abbrevs(
+        &self,
+        header: &UnitHeader<Slice<'_>>,
+    ) -> Result<Arc<gimli::Abbreviations>, SymError> {
+        let key = header.debug_abbrev_offset().0 as u64;
+        if let Ok(cache) = self.abbrev_cache.lock() {
+            if let Some(a) = cache.get(&key) {
+                return Ok(a.clone());
+            }
+        }
+        let a = Arc::new(
+            gimli::DebugAbbrev::new(&self.sec.abbrev, LittleEndian)
+                .abbreviations(header.debug_abbrev_offset())
+                .map_err(gerr)?,
+        );
+        if let Ok(mut cache) = self.abbrev_cache.lock() {
+            cache.insert(key, a.clone());
+        }
+        Ok(a)
+    }
+
+    /// Parse the unit header at `offset` and the root attributes string lookup needs.
+    fn unit(&self, offset: u64) -> Result<UnitCtx<'_>, SymError> {
+        let off = usize::try_from(offset).map_err(|_| SymError::Dwarf("offset".into()))?;
+        let header = gimli::DebugInfo::new(&self.sec.info, LittleEndian)
+            .header_from_offset(DebugInfoOffset(off))
+            .map_err(gerr)?;
+        let abbrevs = self.abbrevs(&header)?;
+        let mut str_offsets_base = DebugStrOffsetsBase(0);
+        {
+            let mut cur = header.entries(&abbrevs);
+            if let Some((_, root)) = cur.next_dfs().map_err(gerr)? {
+                if let Some(AttributeValue::DebugStrOffsetsBase(b)) = root
+                    .attr_value(constants::DW_AT_str_offsets_base)
+                    .map_err(gerr)?
+                {
+                    str_offsets_base = b;
+                }
+            }
+        }
+        Ok(UnitCtx {
+            offset,
+            header,
+            abbrevs,
+            str_offsets_base,
+        })
+    }
+
+    /// The unit containing the DIE at global offset `die`.
+    fn unit_for(&self, die: u64) -> Result<UnitCtx<'_>, SymError> {
+        let i = self.units.partition_point(|&u| u <= die);
+        let start = i
+            .checked_sub(1)
+            .and_then(|i| self.units.get(i))
+            .ok_or_else(|| SymError::Dwarf(format!("no unit contains DIE {die:#x}")))?;
+        self.unit(*start)
+    }
+
+    fn string(&self, u: &UnitCtx<'_>, v: AttributeValue<Slice<'_>>) -> Option<String> {
+        let d = self.gimli_dwarf();
+        let r = match v {
+            AttributeValue::String(s) => s,
+            AttributeValue::DebugStrRef(o) => d.debug_str.get_str(o).ok()?,
+            AttributeValue::DebugLineStrRef(o) => d.debug_line_str.get_str(o).ok()?,
+            AttributeValue::DebugStrOffsetsIndex(i) => {
+                let o = d
+                    .debug_str_offsets
+                    .get_str_offset(u.header.format(), u.str_offsets_base, i)
+                    .ok()?;
+                d.debug_str.get_str(o).ok()?
+            }
+            _ => return None,
+        };
+        Some(String::from_utf8_lossy(r.slice()).into_owned())
+    }
+
+    /// A reference attribute as a global `.debug_info` offset.
+    fn reference(u: &UnitCtx<'_>, v: AttributeValue<Slice<'_>>) -> Option<TypeId> {
+        match v {
+            AttributeValue::UnitRef(UnitOffset(o)) => Some(TypeId(u.offset.checked_add(o as u64)?)),
+            AttributeValue::DebugInfoRef(DebugInfoOffset(o)) => Some(TypeId(o as u64)),
+            _ => None,
+        }
+    }
+
+    fn index(&self) -> &Index {
+        self.index.get_or_init(|| self.build_index())
+    }
+
+    fn build_index(&self) -> Index {
+        let parts: Vec<Result<UnitIndex, (u64, String)>> = self
+            .units
+            .par_iter()
+            .map(|&off| self.index_unit(off).map_err(|e| (off, e.to_string())))
+            .collect();
+        let mut idx = Index::default();
+        let mut types: HashMap<String, Vec<(u8, TypeId)>> = HashMap::new();
+        let mut funcs = Vec::new();
+        for p in parts {
+            match p {
+                Ok(ui) => {
+                    for (name, rank, id) in ui.types {
+                        types.entry(name).or_default().push((rank, id));
+                    }
+                    for (name, off) in ui.globals {
+                        // First definition wins, matching the linker's choice.
+                        idx.globals.entry(name).or_insert(off);
+                    }
+                    funcs.extend(ui.functions);
+                }
+                Err(e) => idx.problems.push(e),
+            }
+        }
+        idx.types = types
+            .into_iter()
+            .map(|(k, mut v)| {
+                v.sort();
+                (k, v.into_iter().map(|(_, id)| id).collect())
+            })
+            .collect();
+        funcs.sort();
+        funcs.dedup();
+        idx.functions = funcs;
+        idx
+    }
+
+    /// One pass over a unit's DIEs, reading attributes of top-level DIEs only.
+    fn index_unit(&self, off: u64) -> Result<UnitIndex, SymError> {
+        let u = self.unit(off)?;
+        let mut out = UnitIndex::default();
+        let mut raw = u.header.entries_raw(&u.abbrevs, None).map_err(gerr)?;
+        while !raw.is_empty() {
+            let die_off = raw.next_offset();
+            let depth = raw.next_depth();
+            let Some(abbrev) = raw.read_abbreviation().map_err(gerr)? else {
+                continue;
+            };
+            if depth != 1 {
+                raw.skip_attributes(abbrev.attributes()).map_err(gerr)?;
+                continue;
+            }
+            let tag = abbrev.tag();
+            let mut name = None;
+            let mut declaration = false;
+            let mut has_location = false;
+            for spec in abbrev.attributes() {
+                let attr = raw.read_attribute(*spec).map_err(gerr)?;
+                match attr.name() {
+                    constants::DW_AT_name => name = Some(attr.value()),
+                    constants::DW_AT_declaration => declaration = true,
+                    constants::DW_AT_location => has_location = true,
+                    _ => {}
+                }
+            }
+            let Some(name) = name.and_then(|v| self.string(&u, v)) else {
+                continue;
+            };
+            let global = u.offset.checked_add(die_off.0 as u64).unwrap_or(u64::MAX);
+            match tag {
+                constants::DW_TAG_subprogram => out.functions.push(name),
+                constants::DW_TAG_variable if has_location => out.globals.push((name, global)),
+                t if is_type_tag(t) => {
+                    // Prefer definitions over declarations, and real types over typedefs
+                    // of the same name (Go emits both for `runtime.g`).
+                    let rank = u8::from(declaration) * 2 + u8::from(t == constants::DW_TAG_typedef);
+                    out.types.push((name, rank, TypeId(global)));
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    fn parse_type(&self, id: TypeId) -> Result<Option<TypeInfo>, SymError> {
+        let u = self.unit_for(id.0)?;
+        let rel =
+            id.0.checked_sub(u.offset)
+                .and_then(|r| usize::try_from(r).ok())
+                .ok_or_else(|| SymError::Dwarf("bad DIE offset".into()))?;
+        let mut tree = u
+            .header
+            .entries_tree(&u.abbrevs, Some(UnitOffset(rel)))
+            .map_err(gerr)?;
+        let root = tree.root().map_err(gerr)?;
+        let e = root.entry();
+        let kind = match e.tag() {
+            constants::DW_TAG_base_type | constants::DW_TAG_unspecified_type => TypeKind::Base,
+            constants::DW_TAG_structure_type => TypeKind::Struct,
+            constants::DW_TAG_union_type => TypeKind::Union,
+            constants::DW_TAG_class_type => TypeKind::Class,
+            constants::DW_TAG_pointer_type | constants::DW_TAG_reference_type => TypeKind::Pointer,
+            constants::DW_TAG_typedef => TypeKind::Typedef,
+            constants::DW_TAG_array_type => TypeKind::Array,
+            constants::DW_TAG_subroutine_type => TypeKind::Subroutine,
+            constants::DW_TAG_enumeration_type => TypeKind::Enum,
+            constants::DW_TAG_const_type => TypeKind::Const,
+            constants::DW_TAG_volatile_type => TypeKind::Volatile,
+            t if is_type_tag(t) => TypeKind::Other(t.0),
+            _ => return Ok(None),
+        };
+        let mut info = TypeInfo {
+            id,
+            name: None,
+            kind,
+            byte_size: None,
+            target: None,
+            count: None,
+            go_kind: None,
+            go_elem: None,
+            go_key: None,
+            members: Vec::new(),
+            enumerators: Vec::new(),
+        };
+        let mut attrs = e.attrs();
+        while let Some(a) = attrs.next().map_err(gerr)? {
+            match a.name() {
+                constants::DW_AT_name => info.name = self.string(&u, a.value()),
+                constants::DW_AT_byte_size => info.byte_size = a.udata_value(),
+                constants::DW_AT_type => info.target = Self::reference(&u, a.value()),
+                n if n == DW_AT_GO_KIND => info.go_kind = a.udata_value(),
+                n if n == DW_AT_GO_ELEM => info.go_elem = Self::reference(&u, a.value()),
+                n if n == DW_AT_GO_KEY => info.go_key = Self::reference(&u, a.value()),
+                _ => {}
+            }
+        }
+        let mut children = root.children();
+        while let Some(child) = children.next().map_err(gerr)? {
+            let c = child.entry();
+            match c.tag() {
+                constants::DW_TAG_member => {
+                    let mut m = Member {
+                        name: String::new(),
+                        offset: 0,
+                        type_id: None,
+                        embedded: false,
+                    };
+                    let mut named = false;
+                    let mut attrs = c.attrs();
+                    while let Some(a) = attrs.next().map_err(gerr)? {
+                        match a.name() {
+                            constants::DW_AT_name => {
+                                if let Some(s) = self.string(&u, a.value()) {
+                                    m.name = s;
+                                    named = true;
+                                }
+                            }
+                            constants::DW_AT_data_member_location => {
+                                m.offset = member_offset(a.value()).unwrap_or(0)
+                            }
+                            constants::DW_AT_type => m.type_id = Self::reference(&u, a.value()),
+                            n if n == DW_AT_GO_EMBEDDED_FIELD => {
+                                m.embedded = matches!(a.value(), AttributeValue::Flag(true))
+                                    || a.udata_value().is_some_and(|v| v != 0)
+                            }
+                            _ => {}
+                        }
+                    }
+                    // C anonymous struct/union members behave like embedded ones.
+                    m.embedded |= !named;
+                    info.members.push(m);
+                }
+                constants::DW_TAG_subrange_type if info.count.is_none() => {
+                    if let Some(v) = c.attr_value(constants::DW_AT_count).map_err(gerr)? {
+                        info.count = v.udata_value();
+                    } else if let Some(v) =
+                        c.attr_value(constants::DW_AT_upper_bound).map_err(gerr)?
+                    {
+                        info.count = v.udata_value().and_then(|n| n.checked_add(1));
+                    }
+                }
+                constants::DW_TAG_enumerator => {
+                    let name = match c.attr_value(constants::DW_AT_name).map_err(gerr)? {
+                        Some(v) => self.string(&u, v),
+                        None => None,
+                    };
+                    let val = c
+                        .attr_value(constants::DW_AT_const_value)
+                        .map_err(gerr)?
+                        .and_then(|v| {
+                            v.sdata_value()
+                                .or_else(|| v.udata_value().map(|x| x as i64))
+                        });
+                    if let (Some(n), Some(v)) = (name, val) {
+                        info.enumerators.push((n, v));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(Some(info))
+    }
+
+    fn parse_global(&self, off: u64) -> Result<Option<(Addr, Option<TypeId>)>, SymError> {
+        let u = self.unit_for(off)?;
+        let rel = off
+            .checked_sub(u.offset)
+            .and_then(|r| usize::try_from(r).ok())
+            .ok_or_else(|| SymError::Dwarf("bad DIE offset".into()))?;
+        let mut cur = u
+            .header
+            .entries_at_offset(&u.abbrevs, UnitOffset(rel))
+            .map_err(gerr)?;
+        let Some((_, e)) = cur.next_dfs().map_err(gerr)? else {
+            return Ok(None);
+        };
+        let ty = match e.attr_value(constants::DW_AT_type).map_err(gerr)? {
+            Some(v) => Self::reference(&u, v),
+            None => None,
+        };
+        let Some(AttributeValue::Exprloc(expr)) =
+            e.attr_value(constants::DW_AT_location).map_err(gerr)?
+        else {
+            return Ok(None);
+        };
+        // Only a plain static address: DW_OP_addr <8 bytes> (what Go and C emit for
+        // package and file-scope variables).
+        let bytes = expr.0.slice();
+        if bytes.first() != Some(&constants::DW_OP_addr.0) {
+            return Ok(None);
+        }
+        let Some(a) = bytes.get(1..9).and_then(|b| <[u8; 8]>::try_from(b).ok()) else {
+            return Ok(None);
+        };
+        Ok(Some((Addr(u64::from_le_bytes(a)), ty)))
+    }
+}
+
+#[derive(Default)]
+struct UnitIndex {
+    types: Vec<(String, u8, TypeId)>,
+    globals: Vec<(String, u64)>,
+    functions: Vec<String>,
+}
+
+fn is_type_tag(t: constants::DwTag) -> bool {
+    matches!(
+        t,
+        constants::DW_TAG_base_type
+            | constants::DW_TAG_unspecified_type
+            | constants::DW_TAG_structure_type
+            | constants::DW_TAG_union_type
+            | constants::DW_TAG_class_type
+            | constants::DW_TAG_pointer_type
+            | constants::DW_TAG_reference_type
+            | constants::DW_TAG_typedef
+            | constants::DW_TAG_array_type
+            | constants::DW_TAG_subroutine_type
+            | constants::DW_TAG_enumeration_type
+            | constants::DW_TAG_const_type
+            | constants::DW_TAG_volatile_type
+    )
+}
+
+/// DW_AT_data_member_location: a constant, or (old producers) `DW_OP_plus_uconst N`.
+fn member_offset(v: AttributeValue<Slice<'_>>) -> Option<u64> {
+    match v {
+        AttributeValue::Exprloc(e) => {
+            let mut r = e.0;
+            if gimli::Reader::read_u8(&mut r).ok()? != constants::DW_OP_plus_uconst.0 {
+                return None;
+            }
+            gimli::Reader::read_uleb128(&mut r).ok()
+        }
+        other => other.udata_value(),
+    }
+}
+
+// The engine shares one `Dwarf` between threads (rayon, servers).
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Dwarf>();
+};

@@ -66,3 +66,6 @@ pub struct Stack {
     /// Why unwinding stopped before reaching the goroutine's or thread's start.
     pub error: Option<String>,
 }
+
+pub mod walk;
+pub use walk::{Start, Unwinder};

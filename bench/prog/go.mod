@@ -1,0 +1,3 @@
+module example.com/bench100k
+
+go 1.19

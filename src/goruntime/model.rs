@@ -1,0 +1,447 @@
+//! Loading the runtime model of one snapshot: which Go, which layouts, where the
+//! goroutines are, and reading them.
+
+use super::layout::{LayoutSource, Layouts};
+use super::locate;
+use super::{Goroutine, Sched, G_DEAD, G_RUNNING, G_SYSCALL};
+use crate::addr::Addr;
+use crate::snapshot::{Memory, Thread};
+use crate::symbols::dwarf::Dwarf;
+use crate::symbols::{Binary, Pclntab};
+use rayon::prelude::*;
+use std::collections::HashMap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("cannot tell which Go release built this binary (no build info, no runtime.buildVersion, no DWARF producer)")]
+    NoVersion,
+    #[error("Go {0} is not supported: coroner reads Go 1.19 and later")]
+    TooOld(String),
+    #[error("cannot find the runtime's goroutine list (runtime.allgs): {0}")]
+    NoAllgs(String),
+    #[error("no layout for runtime.g: {0}")]
+    NoLayout(String),
+}
+
+/// A Go release, as `go1.MINOR.PATCH`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoVersion {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+    /// As the binary states it, e.g. "go1.22.10" or "devel go1.27-abc".
+    pub raw: String,
+}
+
+impl GoVersion {
+    pub fn parse(s: &str) -> Option<GoVersion> {
+        let t = s.trim();
+        let start = t.find("go1.")?;
+        let rest = &t[start + 2..];
+        let mut nums = [0u32; 3];
+        let mut idx = 0;
+        let mut cur = String::new();
+        for ch in rest.chars() {
+            if ch.is_ascii_digit() {
+                cur.push(ch);
+            } else if ch == '.' && idx < 2 {
+                nums[idx] = cur.parse().ok()?;
+                idx += 1;
+                cur.clear();
+            } else {
+                break;
+            }
+        }
+        if !cur.is_empty() {
+            nums[idx] = cur.parse().ok()?;
+        } else if idx == 0 {
+            return None;
+        }
+        Some(GoVersion {
+            major: nums[0],
+            minor: nums[1],
+            patch: nums[2],
+            raw: t.to_string(),
+        })
+    }
+
+    pub fn at_least(&self, minor: u32) -> bool {
+        self.major > 1 || (self.major == 1 && self.minor >= minor)
+    }
+}
+
+/// What the runtime says about one OS thread.
+#[derive(Debug, Clone, Default)]
+pub struct ThreadContext {
+    pub tid: u32,
+    /// The g in the thread's TLS slot (g0, gsignal or a user g).
+    pub tls_g: Addr,
+    /// The M running on this thread.
+    pub m: Addr,
+    /// m.curg: the user goroutine this M runs, null if none.
+    pub curg: Addr,
+    /// m.g0 and m.gsignal.
+    pub g0: Addr,
+    pub gsignal: Addr,
+    /// m.vdsoSP/vdsoPC: set while the M is inside a vDSO call.
+    pub vdso_sp: Addr,
+    pub vdso_pc: Addr,
+}
+
+pub struct GoRuntime {
+    pub version: GoVersion,
+    pub layouts: Layouts,
+    pub layout_source: LayoutSource,
+    /// Start of allgs' backing array and its length.
+    pub allgs: Addr,
+    pub allglen: u64,
+    /// runtime.waitReasonStrings, as found in the snapshot.
+    pub wait_reasons: Vec<String>,
+    pub firstmoduledata: Option<Addr>,
+    /// Load bias: runtime address minus link-time address (non-zero for PIE).
+    pub bias: u64,
+    pub warnings: Vec<String>,
+}
+
+/// Everything the runtime model is read from.
+pub struct Inputs<'a> {
+    pub mem: &'a dyn Memory,
+    pub bin: &'a Binary,
+    pub pcln: &'a Pclntab,
+    pub dwarf: Option<&'a Dwarf>,
+    pub threads: &'a [Thread],
+    pub bias: u64,
+    /// Go version from .go.buildinfo, when the binary has it.
+    pub buildinfo_version: Option<String>,
+}
+
+impl<'a> Inputs<'a> {
+    /// A package variable's runtime address: ELF symbol first (cheap), then DWARF.
+    pub fn global(&self, name: &str) -> Option<Addr> {
+        if let Some(s) = self.bin.symbol(name) {
+            return Some(s.addr.add(self.bias));
+        }
+        self.dwarf
+            .and_then(|d| d.global(name))
+            .map(|(a, _)| a.add(self.bias))
+    }
+}
+
+impl GoRuntime {
+    pub fn load(inp: &Inputs<'_>) -> Result<GoRuntime, RuntimeError> {
+        let mut warnings = Vec::new();
+        let version = find_version(inp).ok_or(RuntimeError::NoVersion)?;
+        if !version.at_least(19) {
+            return Err(RuntimeError::TooOld(version.raw.clone()));
+        }
+        let (layouts, layout_source) = match inp.dwarf.and_then(Layouts::from_dwarf) {
+            Some(l) => (l, LayoutSource::Dwarf),
+            None => {
+                let (l, src) = Layouts::builtin(version.major, version.minor)
+                    .ok_or_else(|| RuntimeError::NoLayout(version.raw.clone()))?;
+                if inp.dwarf.is_some() {
+                    warnings.push(
+                        "DWARF lacks some runtime.g fields; using built-in layouts".to_string(),
+                    );
+                }
+                (l, src)
+            }
+        };
+        let (allgs, allglen) = locate::find_allgs(inp, &layouts)
+            .map_err(RuntimeError::NoAllgs)?;
+        let wait_reasons = match locate::find_wait_reasons(inp) {
+            Some(w) => w,
+            None => {
+                warnings.push(
+                    "runtime.waitReasonStrings not found: wait reasons show as numbers"
+                        .to_string(),
+                );
+                Vec::new()
+            }
+        };
+        let firstmoduledata = inp.global("runtime.firstmoduledata");
+        Ok(GoRuntime {
+            version,
+            layouts,
+            layout_source,
+            allgs,
+            allglen,
+            wait_reasons,
+            firstmoduledata,
+            bias: inp.bias,
+            warnings,
+        })
+    }
+
+    /// Addresses of every g in allgs.
+    pub fn g_addrs(&self, mem: &dyn Memory) -> Vec<Addr> {
+        let n = self.allglen as usize;
+        let mut out = Vec::with_capacity(n.min(1 << 24));
+        if let Some(bytes) = mem.slice(self.allgs, n * 8) {
+            for c in bytes.chunks_exact(8) {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(c);
+                out.push(Addr(u64::from_le_bytes(w)));
+            }
+            return out;
+        }
+        for i in 0..n as u64 {
+            match mem.read_ptr(self.allgs.add(i * 8)) {
+                Ok(p) => out.push(p),
+                Err(_) => break,
+            }
+        }
+        out
+    }
+
+    /// Read every goroutine that is not dead, in allgs order, in parallel.
+    pub fn goroutines(
+        &self,
+        mem: &dyn Memory,
+        pcln: &Pclntab,
+        threads: &[ThreadContext],
+    ) -> Vec<Goroutine> {
+        let addrs = self.g_addrs(mem);
+        let mut gs: Vec<Goroutine> = addrs
+            .par_iter()
+            .filter(|a| !a.is_null())
+            .map(|&a| {
+                let mut g = self.read_g(mem, a);
+                g.system = self.is_system_goroutine(g.start_pc, Some(pcln));
+                g
+            })
+            .filter(|g| g.error.is_some() || g.state() != G_DEAD)
+            .collect();
+        // Map each running goroutine to its thread through m.procid, and check the
+        // thread contexts (TLS) agree.
+        let by_m: HashMap<Addr, u32> = threads
+            .iter()
+            .filter(|t| !t.m.is_null())
+            .map(|t| (t.m, t.tid))
+            .collect();
+        let by_curg: HashMap<Addr, u32> = threads
+            .iter()
+            .filter(|t| !t.curg.is_null())
+            .map(|t| (t.curg, t.tid))
+            .collect();
+        for g in gs.iter_mut() {
+            let st = g.state();
+            if st != G_RUNNING && st != G_SYSCALL {
+                continue;
+            }
+            if let Some(&tid) = by_curg.get(&g.addr) {
+                g.thread = Some(tid);
+            } else if let Some(&tid) = by_m.get(&g.m) {
+                g.thread = Some(tid);
+            } else if !g.m.is_null() {
+                if let Ok(procid) = mem.read_u64(g.m.add(self.layouts.m.procid)) {
+                    if procid != 0 {
+                        g.thread = Some(procid as u32);
+                    }
+                }
+            }
+        }
+        gs
+    }
+
+    /// Read one runtime.g. Never fails: unreadable fields are reported in `error`.
+    pub fn read_g(&self, mem: &dyn Memory, addr: Addr) -> Goroutine {
+        let l = &self.layouts.g;
+        let size = l.size as usize;
+        let owned;
+        let buf: &[u8] = match mem.slice(addr, size) {
+            Some(s) => s,
+            None => match mem.read_bytes(addr, size) {
+                Ok(v) => {
+                    owned = v;
+                    &owned
+                }
+                Err(e) => {
+                    return Goroutine {
+                        addr,
+                        error: Some(format!("cannot read runtime.g at {addr}: {e}")),
+                        ..Default::default()
+                    }
+                }
+            },
+        };
+        let u64_at = |off: u64| -> u64 {
+            let o = off as usize;
+            buf.get(o..o + 8)
+                .map(|b| {
+                    let mut w = [0u8; 8];
+                    w.copy_from_slice(b);
+                    u64::from_le_bytes(w)
+                })
+                .unwrap_or(0)
+        };
+        let u32_at = |off: u64| -> u32 {
+            let o = off as usize;
+            buf.get(o..o + 4)
+                .map(|b| {
+                    let mut w = [0u8; 4];
+                    w.copy_from_slice(b);
+                    u32::from_le_bytes(w)
+                })
+                .unwrap_or(0)
+        };
+        let code = buf.get(l.waitreason as usize).copied().unwrap_or(0);
+        let start_pc = Addr(u64_at(l.startpc));
+        Goroutine {
+            addr,
+            goid: u64_at(l.goid),
+            status: u32_at(l.atomicstatus),
+            wait_reason_code: code,
+            wait_reason: self.wait_reason(code),
+            wait_since: u64_at(l.waitsince) as i64,
+            sched: Sched {
+                sp: Addr(u64_at(l.sched_sp)),
+                pc: Addr(u64_at(l.sched_pc)),
+                bp: Addr(u64_at(l.sched_bp)),
+                ctxt: Addr(u64_at(l.sched_ctxt)),
+                lr: Addr(u64_at(l.sched_lr)),
+            },
+            syscall_sp: Addr(u64_at(l.syscallsp)),
+            syscall_pc: Addr(u64_at(l.syscallpc)),
+            stack_lo: Addr(u64_at(l.stack_lo)),
+            stack_hi: Addr(u64_at(l.stack_hi)),
+            gopc: Addr(u64_at(l.gopc)),
+            start_pc,
+            parent_goid: l.parent_goid.map(u64_at),
+            m: Addr(u64_at(l.m)),
+            thread: None,
+            system: false,
+            locked_to_thread: u64_at(l.lockedm) != 0,
+            sig: u32_at(l.sig),
+            sigcode0: u64_at(l.sigcode0),
+            sigcode1: u64_at(l.sigcode1),
+            sigpc: Addr(u64_at(l.sigpc)),
+            panic: Addr(u64_at(l.panic)),
+            error: None,
+        }
+    }
+
+    /// The runtime's name for a wait reason code.
+    pub fn wait_reason(&self, code: u8) -> Option<String> {
+        if self.wait_reasons.is_empty() {
+            return (code != 0).then(|| format!("wait reason {code}"));
+        }
+        Some(
+            self.wait_reasons
+                .get(code as usize)
+                .cloned()
+                .unwrap_or_else(|| "unknown wait reason".to_string()),
+        )
+    }
+
+    /// runtime.isSystemGoroutine, by the start function's name.
+    pub fn is_system_goroutine(&self, start_pc: Addr, pcln: Option<&Pclntab>) -> bool {
+        let Some(p) = pcln else {
+            return false;
+        };
+        let Some(f) = p.func_for_pc(start_pc.sub(self.bias)) else {
+            return false;
+        };
+        is_system_start(p.name(&f))
+    }
+
+    /// What the runtime says about each thread: its M (through the TLS g slot at
+    /// fs_base-8, checked against m.procid), curg, g0 and gsignal.
+    pub fn thread_contexts(&self, mem: &dyn Memory, threads: &[Thread]) -> Vec<ThreadContext> {
+        let ml = &self.layouts.m;
+        let gl = &self.layouts.g;
+        // M's by procid, walking runtime.allm is not possible without the symbol;
+        // instead derive each thread's M from its TLS g, and fall back to the ms
+        // referenced by goroutines.
+        threads
+            .iter()
+            .map(|t| {
+                let mut c = ThreadContext {
+                    tid: t.tid,
+                    ..Default::default()
+                };
+                if t.regs.fs_base != 0 {
+                    if let Ok(g) = mem.read_ptr(Addr(t.regs.fs_base).sub(8)) {
+                        if !g.is_null() {
+                            if let Ok(m) = mem.read_ptr(g.add(gl.m)) {
+                                if !m.is_null()
+                                    && mem.read_u64(m.add(ml.procid)).ok() == Some(t.tid as u64)
+                                {
+                                    c.tls_g = g;
+                                    c.m = m;
+                                }
+                            }
+                        }
+                    }
+                }
+                if !c.m.is_null() {
+                    c.curg = mem.read_ptr(c.m.add(ml.curg)).unwrap_or_default();
+                    c.g0 = mem.read_ptr(c.m.add(ml.g0)).unwrap_or_default();
+                    c.gsignal = mem.read_ptr(c.m.add(ml.gsignal)).unwrap_or_default();
+                    c.vdso_sp = mem.read_ptr(c.m.add(ml.vdso_sp)).unwrap_or_default();
+                    c.vdso_pc = mem.read_ptr(c.m.add(ml.vdso_pc)).unwrap_or_default();
+                }
+                c
+            })
+            .collect()
+    }
+
+    /// Fill thread contexts that TLS could not resolve from the goroutines' Ms
+    /// (m.procid == tid).
+    pub fn complete_thread_contexts(
+        &self,
+        mem: &dyn Memory,
+        ctxs: &mut [ThreadContext],
+        gs: &[Goroutine],
+    ) {
+        let ml = &self.layouts.m;
+        let mut ms: Vec<Addr> = gs.iter().map(|g| g.m).filter(|m| !m.is_null()).collect();
+        ms.sort();
+        ms.dedup();
+        for m in ms {
+            let Ok(procid) = mem.read_u64(m.add(ml.procid)) else {
+                continue;
+            };
+            for c in ctxs.iter_mut().filter(|c| c.m.is_null() && c.tid as u64 == procid) {
+                c.m = m;
+                c.curg = mem.read_ptr(m.add(ml.curg)).unwrap_or_default();
+                c.g0 = mem.read_ptr(m.add(ml.g0)).unwrap_or_default();
+                c.gsignal = mem.read_ptr(m.add(ml.gsignal)).unwrap_or_default();
+                c.vdso_sp = mem.read_ptr(m.add(ml.vdso_sp)).unwrap_or_default();
+                c.vdso_pc = mem.read_ptr(m.add(ml.vdso_pc)).unwrap_or_default();
+            }
+        }
+    }
+}
+
+/// The start functions the runtime does not count as system goroutines.
+pub fn is_system_start(name: &str) -> bool {
+    if matches!(
+        name,
+        "runtime.main" | "runtime.corostart" | "runtime.handleAsyncEvent"
+    ) {
+        return false;
+    }
+    name.starts_with("runtime.")
+}
+
+fn find_version(inp: &Inputs<'_>) -> Option<GoVersion> {
+    if let Some(v) = inp.buildinfo_version.as_deref().and_then(GoVersion::parse) {
+        return Some(v);
+    }
+    // runtime.buildVersion is a Go string in the data section.
+    if let Some(a) = inp.global("runtime.buildVersion") {
+        if let (Ok(p), Ok(n)) = (inp.mem.read_ptr(a), inp.mem.read_u64(a.add(8))) {
+            if n > 0 && n < 128 {
+                if let Ok(b) = inp.mem.read_bytes(p, n as usize) {
+                    if let Some(v) = GoVersion::parse(&String::from_utf8_lossy(&b)) {
+                        return Some(v);
+                    }
+                }
+            }
+        }
+    }
+    inp.dwarf
+        .and_then(|d| d.producer())
+        .and_then(|p| GoVersion::parse(&p))
+}

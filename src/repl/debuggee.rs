@@ -1,0 +1,147 @@
+//! What the command engine needs from a target, as one object-safe trait.
+//!
+//! The REPL is written against [`Debuggee`] rather than [`Target`] directly so that the
+//! same commands run on any future backend (live process, rr) and so that parsing and
+//! formatting can be unit-tested on constructed values without a core file.
+
+use crate::addr::Addr;
+use crate::goruntime::Goroutine;
+use crate::snapshot::{Memory, Thread};
+use crate::target::{CrashInfo, Target};
+use crate::unwind::Stack;
+
+/// A code location: a PC with its function and source position.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Location {
+    pub pc: u64,
+    pub file: String,
+    pub line: u32,
+    /// Physical function name; empty when the PC is in no known function.
+    pub function: String,
+}
+
+/// A function's name and code range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FuncInfo {
+    pub name: String,
+    pub entry: Addr,
+    pub end: Addr,
+}
+
+/// The queries the REPL makes. [`Target`] implements it; tests implement it on fakes.
+pub trait Debuggee {
+    fn goroutines(&self) -> &[Goroutine];
+    fn goroutine(&self, goid: u64) -> Option<&Goroutine>;
+    fn threads(&self) -> &[Thread];
+    fn thread_goroutine(&self, tid: u32) -> Option<&Goroutine>;
+    fn goroutine_stack(&self, g: &Goroutine, depth: usize) -> Stack;
+    fn thread_stack(&self, t: &Thread, depth: usize) -> Stack;
+    fn memory(&self) -> &dyn Memory;
+    fn crash(&self) -> &CrashInfo;
+    fn warnings(&self) -> &[String];
+    /// The function containing `pc`.
+    fn func_at(&self, pc: Addr) -> Option<FuncInfo>;
+    /// A function by its full Go name (`main.main`, `sync.(*Mutex).Lock`).
+    fn func_by_name(&self, name: &str) -> Option<FuncInfo>;
+    /// File and line the line table gives for `pc` (the innermost inlined position).
+    fn file_line(&self, pc: Addr) -> Option<(String, u32)>;
+    /// Every function name, in table order.
+    fn function_names(&self) -> Vec<String>;
+    /// Every source file name.
+    fn source_files(&self) -> Vec<String>;
+    /// Type names, when the target can list them.
+    fn type_names(&self) -> Result<Vec<String>, String>;
+    /// The underlying [`Target`], for front ends that run analyzers on it.
+    fn as_target(&self) -> Option<&Target> {
+        None
+    }
+
+    /// Physical function, file and line at `pc`.
+    fn location(&self, pc: Addr) -> Location {
+        let function = self.func_at(pc).map(|f| f.name).unwrap_or_default();
+        let (file, line) = self.file_line(pc).unwrap_or_else(|| ("?".to_string(), 0));
+        Location {
+            pc: pc.0,
+            file,
+            line,
+            function,
+        }
+    }
+}
+
+impl Debuggee for Target {
+    fn goroutines(&self) -> &[Goroutine] {
+        Target::goroutines(self)
+    }
+    fn goroutine(&self, goid: u64) -> Option<&Goroutine> {
+        Target::goroutine(self, goid)
+    }
+    fn threads(&self) -> &[Thread] {
+        Target::threads(self)
+    }
+    fn thread_goroutine(&self, tid: u32) -> Option<&Goroutine> {
+        Target::thread_goroutine(self, tid)
+    }
+    fn goroutine_stack(&self, g: &Goroutine, depth: usize) -> Stack {
+        Target::goroutine_stack(self, g, depth)
+    }
+    fn thread_stack(&self, t: &Thread, depth: usize) -> Stack {
+        Target::thread_stack(self, t, depth)
+    }
+    fn memory(&self) -> &dyn Memory {
+        Target::memory(self)
+    }
+    fn crash(&self) -> &CrashInfo {
+        Target::crash(self)
+    }
+    fn warnings(&self) -> &[String] {
+        Target::warnings(self)
+    }
+    fn func_at(&self, pc: Addr) -> Option<FuncInfo> {
+        symbols::func_at(self, pc)
+    }
+    fn func_by_name(&self, name: &str) -> Option<FuncInfo> {
+        symbols::func_by_name(self, name)
+    }
+    fn file_line(&self, pc: Addr) -> Option<(String, u32)> {
+        symbols::file_line(self, pc)
+    }
+    fn function_names(&self) -> Vec<String> {
+        symbols::function_names(self)
+    }
+    fn source_files(&self) -> Vec<String> {
+        symbols::source_files(self)
+    }
+    fn type_names(&self) -> Result<Vec<String>, String> {
+        symbols::type_names(self)
+    }
+    fn as_target(&self) -> Option<&Target> {
+        Some(self)
+    }
+}
+
+/// Symbol queries over the target's pclntab (and DWARF for types).
+mod symbols {
+    use super::FuncInfo;
+    use crate::addr::Addr;
+    use crate::target::Target;
+
+    pub(super) fn func_at(_t: &Target, _pc: Addr) -> Option<FuncInfo> {
+        None
+    }
+    pub(super) fn func_by_name(_t: &Target, _name: &str) -> Option<FuncInfo> {
+        None
+    }
+    pub(super) fn file_line(_t: &Target, _pc: Addr) -> Option<(String, u32)> {
+        None
+    }
+    pub(super) fn function_names(_t: &Target) -> Vec<String> {
+        Vec::new()
+    }
+    pub(super) fn source_files(_t: &Target) -> Vec<String> {
+        Vec::new()
+    }
+    pub(super) fn type_names(_t: &Target) -> Result<Vec<String>, String> {
+        Err("listing types needs DWARF type information, which is not loaded yet".into())
+    }
+}

@@ -1,0 +1,1158 @@
+//! The command engine's state (target, current thread/goroutine/frame, config) and the
+//! implementation of every command.
+
+use super::debuggee::{Debuggee, Location};
+use super::disasm;
+use super::format::{self, GoroutineLine};
+use super::help;
+use super::json::{self as js, GoroutineLocs};
+use super::parse::{
+    self, Command, ConfigArgs, DisassArgs, DisassTarget, ExamineArgs, FilterKind, Flavor,
+    GoroutinesArgs, GroupBy, LocKind, LocSpec,
+};
+use super::{CommandError, Output};
+use crate::addr::Addr;
+use crate::goruntime::{Goroutine, G_DEAD, G_WAITING};
+use crate::snapshot::{Registers, Thread, NO_EXECUTION};
+use crate::target::Target;
+use crate::unwind::{Frame, Stack};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+use std::path::PathBuf;
+
+/// Delve's default `stack` depth.
+const DEFAULT_STACK_DEPTH: usize = 50;
+/// Frames searched for the user location (Delve: "within the first 30 frames").
+const USER_FRAME_SEARCH: usize = 30;
+/// Goroutines shown per group by `goroutines -group`.
+const GROUP_MEMBERS_SHOWN: usize = 5;
+/// Upper bound on one disassembly, so a garbage range cannot exhaust memory.
+const MAX_DISASSEMBLY_BYTES: u64 = 1 << 20;
+
+type Result<T> = std::result::Result<T, CommandError>;
+
+/// `config` settings, Delve's names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Config {
+    pub max_string_len: Option<u64>,
+    pub max_array_values: Option<u64>,
+    pub max_variable_recurse: Option<u64>,
+    pub show_location_expr: bool,
+    /// Lines shown each side of the current one by `list` (default 5).
+    pub source_list_line_count: Option<u32>,
+    /// (from, to) prefix rewrites for source paths, first match wins.
+    pub substitute_path: Vec<(String, String)>,
+    pub disassemble_flavor: Option<Flavor>,
+}
+
+impl Config {
+    /// Apply substitute-path rules to a path recorded in the binary.
+    pub fn substitute(&self, path: &str) -> String {
+        for (from, to) in &self.substitute_path {
+            if let Some(rest) = path.strip_prefix(from.as_str()) {
+                if rest.is_empty() || rest.starts_with('/') || from.ends_with('/') {
+                    return format!("{to}{rest}");
+                }
+            }
+        }
+        path.to_string()
+    }
+}
+
+/// One debugging session over a target.
+pub struct Session {
+    target: Box<dyn Debuggee>,
+    pub config: Config,
+    /// Emit JSON for goroutines, stack and threads.
+    pub json: bool,
+    /// Paths under this directory print as `./...` (Delve's ShortenFilePath).
+    pub cwd: Option<PathBuf>,
+    tid: Option<u32>,
+    goid: Option<u64>,
+    frame: usize,
+}
+
+impl Session {
+    pub fn new(target: Target) -> Session {
+        Session::with_debuggee(Box::new(target))
+    }
+
+    /// A session over any [`Debuggee`]; starts on the crashing thread and its goroutine.
+    pub fn with_debuggee(target: Box<dyn Debuggee>) -> Session {
+        let crash = target.crash();
+        let tid = crash
+            .thread
+            .filter(|t| target.threads().iter().any(|th| th.tid == *t))
+            .or_else(|| target.threads().first().map(|t| t.tid));
+        let goid = crash
+            .goroutine
+            .filter(|g| target.goroutine(*g).is_some())
+            .or_else(|| tid.and_then(|t| target.thread_goroutine(t)).map(|g| g.goid));
+        Session {
+            target,
+            config: Config::default(),
+            json: false,
+            cwd: std::env::current_dir().ok(),
+            tid,
+            goid,
+            frame: 0,
+        }
+    }
+
+    pub fn debuggee(&self) -> &dyn Debuggee {
+        self.target.as_ref()
+    }
+    /// The target, for analyzers (None on non-Target debuggees such as test fakes).
+    pub fn target(&self) -> Option<&Target> {
+        self.target.as_target()
+    }
+    pub fn current_thread(&self) -> Option<u32> {
+        self.tid
+    }
+    pub fn current_goroutine(&self) -> Option<u64> {
+        self.goid
+    }
+    pub fn current_frame(&self) -> usize {
+        self.frame
+    }
+
+    /// The crash header (signal, thread, panics, Go version, warnings).
+    pub fn header(&self) -> String {
+        format::crash_header(self.target.crash(), self.target.warnings())
+    }
+
+    /// Run one command line. Empty lines give empty text (front ends implement
+    /// "repeat last command" themselves).
+    pub fn execute(&mut self, line: &str) -> Output {
+        if line.trim().is_empty() {
+            return Output::Text(String::new());
+        }
+        match parse::parse(line).and_then(|c| self.run(c)) {
+            Ok(o) => o,
+            Err(e) => Output::Error(e.to_string()),
+        }
+    }
+
+    /// Run a parsed command.
+    pub fn run(&mut self, cmd: Command) -> Result<Output> {
+        match cmd {
+            Command::Goroutines(a) => self.goroutines(&a),
+            Command::Goroutine { id, cmd } => self.goroutine_cmd(id, cmd),
+            Command::Stack { depth, full } => self.stack_cmd(depth, full),
+            Command::Frame { n, cmd } => self.frame_cmd(n, cmd),
+            Command::Up(n) => {
+                let target = self.frame.checked_add(n).ok_or_else(|| invalid_frame(n))?;
+                self.frame_cmd(target, None)
+            }
+            Command::Down(n) => match self.frame.checked_sub(n) {
+                Some(f) => self.frame_cmd(f, None),
+                None => Err(CommandError::Invalid(format!(
+                    "Invalid frame -{}",
+                    n - self.frame
+                ))),
+            },
+            Command::Threads => self.threads_cmd(),
+            Command::Thread(t) => self.thread_cmd(t),
+            Command::Regs { all } => self.regs_cmd(all),
+            Command::List(l) => self.list_cmd(l),
+            Command::Funcs(r) => list_matching(self.target.function_names(), r.as_deref()),
+            Command::Sources(r) => list_matching(self.target.source_files(), r.as_deref()),
+            Command::Types(r) => list_matching(
+                self.target.type_names().map_err(CommandError::Failed)?,
+                r.as_deref(),
+            ),
+            Command::Examine(x) => self.examine(&x),
+            Command::Disassemble(d) => self.disassemble(&d),
+            Command::Config(c) => self.config_cmd(c),
+            Command::Help(None) => Ok(Output::Text(help::overview())),
+            Command::Help(Some(c)) => match parse::lookup(&c) {
+                Some(spec) => Ok(Output::Text(format!("{}\n", spec.help))),
+                None => Err(CommandError::NotAvailable),
+            },
+            Command::Exit => Ok(Output::Exit),
+            Command::Execution(name) => Err(CommandError::NoExecution(format!(
+                "{name}: {NO_EXECUTION}"
+            ))),
+            Command::Variables(name) => Err(CommandError::NotYet(format!(
+                "{name}: reading variables and evaluating expressions comes in the next release (issue 3)"
+            ))),
+            Command::Unsupported(name) => Err(CommandError::NotYet(format!(
+                "{name} is not available on a snapshot in this version of coroner"
+            ))),
+        }
+    }
+
+    // ---- context helpers -------------------------------------------------------
+
+    fn cwd(&self) -> Option<&std::path::Path> {
+        self.cwd.as_deref()
+    }
+
+    fn cur_goroutine(&self) -> Option<&Goroutine> {
+        self.goid.and_then(|g| self.target.goroutine(g))
+    }
+
+    fn cur_thread(&self) -> Option<&Thread> {
+        self.tid
+            .and_then(|t| self.target.threads().iter().find(|th| th.tid == t))
+    }
+
+    /// The current goroutine's stack, or the current thread's when there is no goroutine.
+    fn current_stack(&self, depth: usize) -> Result<Stack> {
+        if let Some(g) = self.cur_goroutine() {
+            return Ok(self.target.goroutine_stack(g, depth));
+        }
+        if let Some(t) = self.cur_thread() {
+            return Ok(self.target.thread_stack(t, depth));
+        }
+        Err(CommandError::Failed(
+            "no current goroutine or thread".into(),
+        ))
+    }
+
+    fn current_frame_of(&self, n: usize) -> Result<Frame> {
+        let stack = self.current_stack(n.saturating_add(1))?;
+        stack
+            .frames
+            .get(n)
+            .cloned()
+            .ok_or_else(|| invalid_frame(n))
+    }
+
+    /// Current, user, go and start locations of a goroutine, plus its top frames.
+    fn goroutine_locs(&self, g: &Goroutine) -> GoroutineLocs {
+        let stack = self.target.goroutine_stack(g, USER_FRAME_SEARCH);
+        let current = stack
+            .frames
+            .first()
+            .map(frame_location)
+            .unwrap_or_else(|| self.target.location(g.sched.pc));
+        let user = stack
+            .frames
+            .iter()
+            .find(|f| !is_private_runtime(&f.function))
+            .map(frame_location)
+            .unwrap_or_else(|| current.clone());
+        // The line of the go statement is the call's, so look up one byte before the
+        // return address, as the runtime's "created by" line does.
+        let mut go = self.target.location(Addr(g.gopc.0.saturating_sub(1)));
+        go.pc = g.gopc.0;
+        if go.function.is_empty() && !g.gopc.is_null() {
+            go.function = self
+                .target
+                .func_at(g.gopc)
+                .map(|f| f.name)
+                .unwrap_or_default();
+        }
+        let start = self.target.location(g.start_pc);
+        GoroutineLocs {
+            current,
+            user,
+            go,
+            start,
+        }
+    }
+
+    fn goroutine_line_text(&self, g: &Goroutine, kind: LocKind, locs: &GoroutineLocs) -> String {
+        let loc = match kind {
+            LocKind::User => &locs.user,
+            LocKind::Current => &locs.current,
+            LocKind::Go => &locs.go,
+            LocKind::Start => &locs.start,
+        };
+        let wait = if g.state() == G_WAITING {
+            Some(g.traceback_status())
+        } else {
+            None
+        };
+        format::goroutine_line(
+            &GoroutineLine {
+                current: Some(g.goid) == self.goid,
+                goid: g.goid,
+                kind,
+                loc,
+                thread: g.thread,
+                wait: wait.as_deref(),
+            },
+            self.cwd(),
+        )
+    }
+
+    /// Run `f` with the goroutine (and its thread, if running) and frame temporarily
+    /// switched, restoring the context afterwards.
+    fn with_context<T>(
+        &mut self,
+        goid: Option<u64>,
+        frame: usize,
+        f: impl FnOnce(&mut Self) -> T,
+    ) -> T {
+        let saved = (self.tid, self.goid, self.frame);
+        if let Some(g) = goid {
+            if let Some(t) = self.target.goroutine(g).and_then(|g| g.thread) {
+                self.tid = Some(t);
+            }
+            self.goid = Some(g);
+        }
+        self.frame = frame;
+        let r = f(self);
+        (self.tid, self.goid, self.frame) = saved;
+        r
+    }
+
+    // ---- goroutines --------------------------------------------------------------
+
+    fn goroutine_matches(
+        &self,
+        g: &Goroutine,
+        locs: &GoroutineLocs,
+        a: &GoroutinesArgs,
+    ) -> Result<bool> {
+        for f in &a.filters {
+            let m = match &f.kind {
+                FilterKind::Running => g.thread.is_some(),
+                FilterKind::User => !g.system,
+                FilterKind::Loc(k, s) => {
+                    let l = match k {
+                        LocKind::User => &locs.user,
+                        LocKind::Current => &locs.current,
+                        LocKind::Go => &locs.go,
+                        LocKind::Start => &locs.start,
+                    };
+                    format!("{}:{} {}", l.file, l.line, l.function).contains(s.as_str())
+                }
+                FilterKind::Label(..) => return Err(labels_not_read()),
+            };
+            if m == f.negate {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn goroutines(&mut self, a: &GoroutinesArgs) -> Result<Output> {
+        if a.labels {
+            // Accepted for compatibility; say once that labels are not decoded.
+            if self.json || a.group.is_some() {
+                return Err(labels_not_read());
+            }
+        }
+        let gs: Vec<Goroutine> = self
+            .target
+            .goroutines()
+            .iter()
+            .filter(|g| g.state() != G_DEAD)
+            .cloned()
+            .collect();
+        let mut rows: Vec<(Goroutine, GoroutineLocs)> = Vec::new();
+        for g in gs {
+            let locs = self.goroutine_locs(&g);
+            if self.goroutine_matches(&g, &locs, a)? {
+                rows.push((g, locs));
+            }
+        }
+        if let Some(group) = &a.group {
+            return self.goroutine_groups(group, a.loc, &rows);
+        }
+        if let Some(cmd) = &a.exec {
+            return self.goroutines_exec(cmd, a.loc, &rows);
+        }
+        let depth = a.stack_depth;
+        if self.json {
+            let arr: Vec<Value> = rows
+                .iter()
+                .map(|(g, locs)| {
+                    let st = depth.map(|d| self.truncated_stack(g, d).0);
+                    js::goroutine(g, locs, st.as_deref())
+                })
+                .collect();
+            return Ok(Output::Json(Value::Array(arr)));
+        }
+        if rows.is_empty() {
+            // Delve prints nothing at all when a filter leaves no goroutine.
+            return Ok(Output::Text(String::new()));
+        }
+        let mut out = String::new();
+        for (g, locs) in &rows {
+            out.push_str(&self.goroutine_line_text(g, a.loc, locs));
+            out.push('\n');
+            if a.labels {
+                // Labels are not decoded yet; Delve prints nothing for unlabelled ones.
+            }
+            if let Some(d) = depth {
+                let (frames, truncated) = self.truncated_stack(g, d);
+                out.push_str(&format::stack_text(&frames, "\t", self.cwd()));
+                if truncated {
+                    out.push_str("\t(truncated)\n");
+                }
+            }
+        }
+        let _ = writeln!(out, "[{} goroutines]", rows.len());
+        Ok(Output::Text(out))
+    }
+
+    /// Frames 0..=depth (Delve's convention), and whether the stack went deeper.
+    fn truncated_stack(&self, g: &Goroutine, depth: usize) -> (Vec<Frame>, bool) {
+        let want = depth.saturating_add(1);
+        let mut st = self.target.goroutine_stack(g, want.saturating_add(1));
+        let truncated = st.frames.len() > want;
+        st.frames.truncate(want);
+        (st.frames, truncated)
+    }
+
+    fn goroutine_groups(
+        &self,
+        by: &GroupBy,
+        kind: LocKind,
+        rows: &[(Goroutine, GoroutineLocs)],
+    ) -> Result<Output> {
+        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, (g, locs)) in rows.iter().enumerate() {
+            let key = match by {
+                GroupBy::Running => format!("running={}", g.thread.is_some()),
+                GroupBy::User => format!("user={}", !g.system),
+                GroupBy::Label(_) => return Err(labels_not_read()),
+                GroupBy::Loc(k) => {
+                    let l = match k {
+                        LocKind::User => &locs.user,
+                        LocKind::Current => &locs.current,
+                        LocKind::Go => &locs.go,
+                        LocKind::Start => &locs.start,
+                    };
+                    format!(
+                        "{}={}:{} {}",
+                        k.key(),
+                        format::shorten_path(&l.file, self.cwd()),
+                        l.line,
+                        l.function
+                    )
+                }
+            };
+            groups.entry(key).or_default().push(i);
+        }
+        if self.json {
+            let arr: Vec<Value> = groups
+                .iter()
+                .map(|(k, idx)| {
+                    json!({
+                        "group": k,
+                        "total": idx.len(),
+                        "goroutines": idx.iter().filter_map(|i| rows.get(*i)).map(|(g, l)| js::goroutine(g, l, None)).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            return Ok(Output::Json(Value::Array(arr)));
+        }
+        let mut parts = Vec::new();
+        for (k, idx) in &groups {
+            let mut s = format!("{k}\n");
+            for i in idx.iter().take(GROUP_MEMBERS_SHOWN) {
+                if let Some((g, locs)) = rows.get(*i) {
+                    let _ = writeln!(s, "\t{}", self.goroutine_line_text(g, kind, locs));
+                }
+            }
+            let _ = writeln!(s, "\tTotal: {}", idx.len());
+            parts.push(s);
+        }
+        Ok(Output::Text(parts.join("\n")))
+    }
+
+    fn goroutines_exec(
+        &mut self,
+        cmd: &str,
+        kind: LocKind,
+        rows: &[(Goroutine, GoroutineLocs)],
+    ) -> Result<Output> {
+        let parsed = parse::parse(cmd)?;
+        if matches!(parsed, Command::Goroutines(_) | Command::Exit) {
+            return Err(CommandError::Invalid(format!(
+                "cannot use {cmd:?} with -exec"
+            )));
+        }
+        let mut out = String::new();
+        let mut values = Vec::new();
+        for (g, locs) in rows {
+            let r = self.with_context(Some(g.goid), 0, |s| s.run(parsed.clone()));
+            if self.json {
+                let v = match r {
+                    Ok(Output::Json(v)) => v,
+                    Ok(o) => Value::String(o.render()),
+                    Err(e) => json!({ "error": e.to_string() }),
+                };
+                values.push(json!({ "id": g.goid, "result": v }));
+                continue;
+            }
+            out.push_str(&self.goroutine_line_text(g, kind, locs));
+            out.push('\n');
+            match r {
+                Ok(o) => out.push_str(&o.render()),
+                Err(e) => {
+                    let _ = writeln!(out, "Command failed: {e}");
+                }
+            }
+        }
+        if self.json {
+            return Ok(Output::Json(Value::Array(values)));
+        }
+        let _ = writeln!(out, "[{} goroutines]", rows.len());
+        Ok(Output::Text(out))
+    }
+
+    fn goroutine_cmd(&mut self, id: Option<u64>, cmd: Option<String>) -> Result<Output> {
+        let Some(id) = id else {
+            return self.goroutine_info();
+        };
+        let g = self
+            .target
+            .goroutine(id)
+            .filter(|g| g.state() != G_DEAD)
+            .ok_or_else(|| CommandError::Failed(format!("unknown goroutine {id}")))?;
+        let thread = g.thread;
+        if let Some(c) = cmd {
+            let parsed = parse::parse(&c)?;
+            return self.with_context(Some(id), 0, |s| s.run(parsed));
+        }
+        let from = self
+            .goid
+            .map(|g| g.to_string())
+            .unwrap_or_else(|| "none".into());
+        if thread.is_some() {
+            self.tid = thread;
+        }
+        self.goid = Some(id);
+        self.frame = 0;
+        let mut out = format!("Switched from {from} to {id}");
+        if let Some(t) = self.tid {
+            let _ = write!(out, " (thread {t})");
+        }
+        out.push('\n');
+        Ok(Output::Text(out))
+    }
+
+    fn goroutine_info(&self) -> Result<Output> {
+        let mut out = String::new();
+        if let Some(t) = self.cur_thread() {
+            let l = self.target.location(Addr(t.regs.rip));
+            let _ = writeln!(
+                out,
+                "Thread {} at {}:{}",
+                t.tid,
+                format::shorten_path(&l.file, self.cwd()),
+                l.line
+            );
+        }
+        let Some(g) = self.cur_goroutine() else {
+            out.push_str("No current goroutine (the current thread runs none)\n");
+            return Ok(Output::Text(out));
+        };
+        let locs = self.goroutine_locs(g);
+        if self.json {
+            return Ok(Output::Json(js::goroutine(g, &locs, None)));
+        }
+        let _ = writeln!(out, "Goroutine {}:", g.goid);
+        for (k, l) in [
+            (LocKind::Current, &locs.current),
+            (LocKind::User, &locs.user),
+            (LocKind::Go, &locs.go),
+            (LocKind::Start, &locs.start),
+        ] {
+            let _ = writeln!(out, "\t{}: {}", k.label(), format::location_text(l, self.cwd()));
+        }
+        Ok(Output::Text(out))
+    }
+
+    // ---- stack and frames ----------------------------------------------------------
+
+    fn stack_cmd(&self, depth: Option<usize>, full: bool) -> Result<Output> {
+        let depth = depth.unwrap_or(DEFAULT_STACK_DEPTH);
+        let want = depth.saturating_add(1);
+        let mut st = self.current_stack(want.saturating_add(1))?;
+        let truncated = st.frames.len() > want;
+        st.frames.truncate(want);
+        if self.json {
+            return Ok(Output::Json(js::frames(&st.frames)));
+        }
+        let mut out = format::stack_text(&st.frames, "", self.cwd());
+        if truncated {
+            out.push_str("(truncated)\n");
+        } else if let Some(e) = &st.error {
+            let _ = writeln!(out, "(unwinding stopped: {e})");
+        }
+        if full {
+            out.push_str(
+                "(-full: local variables and arguments come in the next release, issue 3)\n",
+            );
+        }
+        Ok(Output::Text(out))
+    }
+
+    /// `> fn() file:line (PC: 0x..)` for frame 0 of the current goroutine or thread.
+    fn context_line(&self) -> Result<String> {
+        let f = self.current_frame_of(0)?;
+        Ok(format!(
+            "> {}() {}:{} (PC: {:#x})\n",
+            func_or_unknown(&f.function),
+            format::shorten_path(&f.file, self.cwd()),
+            f.line,
+            f.pc.0
+        ))
+    }
+
+    fn frame_cmd(&mut self, n: usize, cmd: Option<String>) -> Result<Output> {
+        let f = self.current_frame_of(n)?;
+        if let Some(c) = cmd {
+            let parsed = parse::parse(&c)?;
+            let goid = self.goid;
+            return self.with_context(goid, n, |s| s.run(parsed));
+        }
+        self.frame = n;
+        let mut out = self.context_line()?;
+        let _ = writeln!(
+            out,
+            "Frame {}: {}:{} (PC: {:x})",
+            n,
+            format::shorten_path(&f.file, self.cwd()),
+            f.line,
+            f.pc.0
+        );
+        out.push_str(&self.source_or_note(&f.file, f.line, true));
+        Ok(Output::Text(out))
+    }
+
+    // ---- threads and registers --------------------------------------------------------
+
+    fn threads_cmd(&self) -> Result<Output> {
+        let threads = self.target.threads();
+        if self.json {
+            let arr: Vec<Value> = threads
+                .iter()
+                .map(|t| {
+                    let l = self.target.location(Addr(t.regs.rip));
+                    json!({
+                        "id": t.tid,
+                        "current": Some(t.tid) == self.tid,
+                        "pc": l.pc,
+                        "file": l.file,
+                        "line": l.line,
+                        "function": l.function,
+                        "goroutine": self.target.thread_goroutine(t.tid).map(|g| g.goid),
+                        "signal": t.signal,
+                    })
+                })
+                .collect();
+            return Ok(Output::Json(Value::Array(arr)));
+        }
+        let mut out = String::new();
+        for t in threads {
+            let l = self.target.location(Addr(t.regs.rip));
+            out.push_str(&format::thread_line(
+                Some(t.tid) == self.tid,
+                t.tid,
+                &l,
+                self.cwd(),
+            ));
+            out.push('\n');
+        }
+        Ok(Output::Text(out))
+    }
+
+    fn thread_cmd(&mut self, t: Option<u32>) -> Result<Output> {
+        let t = t.ok_or_else(|| CommandError::Invalid("you must specify a thread".into()))?;
+        if !self.target.threads().iter().any(|th| th.tid == t) {
+            return Err(CommandError::Failed(format!("unknown thread {t}")));
+        }
+        let from = self
+            .tid
+            .map(|x| x.to_string())
+            .unwrap_or_else(|| "none".into());
+        self.tid = Some(t);
+        self.goid = self.target.thread_goroutine(t).map(|g| g.goid);
+        self.frame = 0;
+        Ok(Output::Text(format!("Switched from {from} to {t}\n")))
+    }
+
+    fn regs_cmd(&self, all: bool) -> Result<Output> {
+        // The thread's registers are exact for frame 0 of the goroutine it runs;
+        // elsewhere only the registers the unwinder recovered for the frame are known.
+        let on_thread = match self.cur_goroutine() {
+            Some(g) => g.thread.is_some() && g.thread == self.tid,
+            None => true,
+        };
+        let mut out = if self.frame == 0 && on_thread {
+            let t = self
+                .cur_thread()
+                .ok_or_else(|| CommandError::Failed("no current thread".into()))?;
+            format::regs_text(&t.regs, all)
+        } else {
+            let f = self.current_frame_of(self.frame)?;
+            let mut r = Registers::default();
+            let mut known = Vec::new();
+            for (n, v) in &f.regs {
+                if r.set_by_dwarf(*n, *v) {
+                    known.push(*n);
+                }
+            }
+            let text = format::regs_text(&r, false);
+            let names: Vec<&str> = known.iter().filter_map(|n| dwarf_reg_name(*n)).collect();
+            let mut out = String::new();
+            for line in text.lines() {
+                let name = line.split('=').next().unwrap_or("").trim();
+                if names.contains(&name) {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+            if out.is_empty() {
+                out.push_str("(no registers are known for this frame)\n");
+            }
+            out.push('\n');
+            out
+        };
+        if all {
+            out.push_str("(floating point and vector registers are not read from the core yet)\n");
+        }
+        Ok(Output::Text(out))
+    }
+
+    // ---- memory and code ------------------------------------------------------------------
+
+    fn examine(&self, x: &ExamineArgs) -> Result<Output> {
+        let len = x.count.saturating_mul(x.size);
+        let mut buf = vec![0u8; len];
+        self.target
+            .memory()
+            .read(Addr(x.addr), &mut buf)
+            .map_err(|e| CommandError::Failed(format!("cannot read memory at {:#x}: {e}", x.addr)))?;
+        Ok(Output::Text(format::examine_text(
+            x.addr, &buf, x.size, x.format,
+        )))
+    }
+
+    /// Resolve a location to (file, line, pc).
+    fn resolve(&self, spec: &LocSpec) -> Result<(String, u32, Option<u64>)> {
+        match spec {
+            LocSpec::Addr(a) => {
+                let (file, line) = self
+                    .target
+                    .file_line(Addr(*a))
+                    .ok_or_else(|| CommandError::Failed(format!("no source line for {a:#x}")))?;
+                Ok((file, line, Some(*a)))
+            }
+            LocSpec::Func(name) => {
+                let f = self.find_func(name)?;
+                let (file, line) = self.target.file_line(f.entry).ok_or_else(|| {
+                    CommandError::Failed(format!("no source line for {}", f.name))
+                })?;
+                Ok((file, line, Some(f.entry.0)))
+            }
+            LocSpec::FileLine(file, line) => {
+                let full = self.find_file(file)?;
+                let pc = self.pc_for_line(&full, *line);
+                Ok((full, *line, pc))
+            }
+            LocSpec::Line(line) => {
+                let f = self.current_frame_of(self.frame)?;
+                let pc = self.pc_for_line(&f.file, *line);
+                Ok((f.file, *line, pc))
+            }
+        }
+    }
+
+    fn find_func(&self, name: &str) -> Result<crate::repl::FuncInfo> {
+        if let Some(f) = self.target.func_by_name(name) {
+            return Ok(f);
+        }
+        // Delve accepts a unique suffix at a package boundary (`Mutex).Lock`, `main`).
+        let cands: Vec<String> = self
+            .target
+            .function_names()
+            .into_iter()
+            .filter(|n| {
+                n.strip_suffix(name)
+                    .is_some_and(|p| p.ends_with('.') || p.ends_with('/'))
+            })
+            .collect();
+        match cands.as_slice() {
+            [one] => self
+                .target
+                .func_by_name(one)
+                .ok_or_else(|| CommandError::Failed(format!("location {name:?} not found"))),
+            [] => Err(CommandError::Failed(format!("location {name:?} not found"))),
+            many => Err(CommandError::Failed(format!(
+                "location {name:?} is ambiguous: {}",
+                many.join(", ")
+            ))),
+        }
+    }
+
+    fn find_file(&self, file: &str) -> Result<String> {
+        let files = self.target.source_files();
+        if files.iter().any(|f| f == file) {
+            return Ok(file.to_string());
+        }
+        let suffix = format!("/{}", file.trim_start_matches("./"));
+        let mut cands: Vec<String> = files.into_iter().filter(|f| f.ends_with(&suffix)).collect();
+        cands.dedup();
+        match cands.len() {
+            1 => Ok(cands.swap_remove(0)),
+            0 => Err(CommandError::Failed(format!("location {file:?} not found"))),
+            _ => Err(CommandError::Failed(format!(
+                "location {file:?} is ambiguous: {}",
+                cands.join(", ")
+            ))),
+        }
+    }
+
+    /// The lowest PC whose line-table entry is file:line, scanning the functions
+    /// whose entry is in that file (decoded instruction by instruction).
+    fn pc_for_line(&self, file: &str, line: u32) -> Option<u64> {
+        let mut best: Option<u64> = None;
+        for name in self.target.function_names() {
+            let Some(f) = self.target.func_by_name(&name) else {
+                continue;
+            };
+            match self.target.file_line(f.entry) {
+                Some((ff, _)) if ff == file => {}
+                _ => continue,
+            }
+            let len = f.end.0.saturating_sub(f.entry.0).min(MAX_DISASSEMBLY_BYTES);
+            let Ok(code) = self.target.memory().read_bytes(f.entry, len as usize) else {
+                continue;
+            };
+            for ins in disasm::decode(&code, f.entry.0, Flavor::Intel, HashMap::new()) {
+                if let Some((ff, l)) = self.target.file_line(Addr(ins.pc)) {
+                    if l == line && ff == file {
+                        best = Some(best.map_or(ins.pc, |b| b.min(ins.pc)));
+                        break;
+                    }
+                }
+            }
+        }
+        best
+    }
+
+    /// Source lines around `line`, or a note saying the file is not on this machine.
+    fn source_or_note(&self, file: &str, line: u32, arrow: bool) -> String {
+        let path = self.config.substitute(file);
+        let count = self.config.source_list_line_count.unwrap_or(5);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => format::source_listing(&text, line, count, arrow),
+            Err(e) => format!(
+                "(source not available: open {path}: {e}; map build paths with 'config substitute-path <from> <to>')\n"
+            ),
+        }
+    }
+
+    fn list_cmd(&self, spec: Option<LocSpec>) -> Result<Output> {
+        let Some(spec) = spec else {
+            let f = self.current_frame_of(self.frame)?;
+            let mut out = if self.frame == 0 {
+                self.context_line()?
+            } else {
+                match self.goid {
+                    Some(g) => format!(
+                        "Goroutine {g} frame {} at {}:{} (PC: {:#x})\n",
+                        self.frame, f.file, f.line, f.pc.0
+                    ),
+                    None => format!(
+                        "Thread {} frame {} at {}:{} (PC: {:#x})\n",
+                        self.tid.unwrap_or(0),
+                        self.frame,
+                        f.file,
+                        f.line,
+                        f.pc.0
+                    ),
+                }
+            };
+            out.push_str(&self.source_or_note(&f.file, f.line, true));
+            return Ok(Output::Text(out));
+        };
+        let (file, line, pc) = self.resolve(&spec)?;
+        let mut out = format!("Showing {file}:{line}");
+        if let Some(pc) = pc {
+            let _ = write!(out, " (PC: {pc:#x})");
+        }
+        out.push('\n');
+        out.push_str(&self.source_or_note(&file, line, false));
+        Ok(Output::Text(out))
+    }
+
+    fn disassemble(&self, d: &DisassArgs) -> Result<Output> {
+        let flavor = d
+            .flavor
+            .or(self.config.disassemble_flavor)
+            .unwrap_or_default();
+        let (start, end) = match &d.target {
+            DisassTarget::Range(s, e) => (*s, *e),
+            DisassTarget::Current => {
+                let f = self.current_frame_of(self.frame)?;
+                // Outer frames hold return addresses: look up the call instruction.
+                let pc = if self.frame == 0 {
+                    f.pc
+                } else {
+                    Addr(f.pc.0.saturating_sub(1))
+                };
+                let func = self.target.func_at(pc).ok_or_else(|| {
+                    CommandError::Failed(format!("no function at {:#x}", f.pc.0))
+                })?;
+                (func.entry.0, func.end.0)
+            }
+            DisassTarget::Loc(spec) => {
+                let pc = match spec {
+                    LocSpec::Func(n) => Some(self.find_func(n)?.entry.0),
+                    other => self.resolve(other)?.2,
+                };
+                let pc = pc.ok_or_else(|| {
+                    CommandError::Failed("no code at that location".into())
+                })?;
+                let func = self.target.func_at(Addr(pc)).ok_or_else(|| {
+                    CommandError::Failed(format!("no function at {pc:#x}"))
+                })?;
+                (func.entry.0, func.end.0)
+            }
+        };
+        let len = end.saturating_sub(start);
+        if len == 0 || len > MAX_DISASSEMBLY_BYTES {
+            return Err(CommandError::Invalid(format!(
+                "cannot disassemble {len:#x} bytes (at most {MAX_DISASSEMBLY_BYTES:#x})"
+            )));
+        }
+        let code = self
+            .target
+            .memory()
+            .read_bytes(Addr(start), len as usize)
+            .map_err(|e| CommandError::Failed(format!("cannot read code at {start:#x}: {e}")))?;
+        let mut names = HashMap::new();
+        for t in disasm::branch_targets(&code, start) {
+            if let Some(f) = self.target.func_at(Addr(t)) {
+                if f.entry.0 == t {
+                    names.insert(t, f.name);
+                }
+            }
+        }
+        let insns = disasm::decode(&code, start, flavor, names);
+        let thread_pc = self.cur_thread().map(|t| t.regs.rip);
+        let mut out = String::new();
+        if let Some(f) = self.target.func_at(Addr(start)) {
+            let file = self
+                .target
+                .file_line(f.entry)
+                .map(|(f, _)| f)
+                .unwrap_or_default();
+            let _ = writeln!(out, "TEXT {}(SB) {}", f.name, file);
+        }
+        let rows: Vec<Vec<String>> = insns
+            .iter()
+            .map(|i| {
+                let pos = self
+                    .target
+                    .file_line(Addr(i.pc))
+                    .map(|(f, l)| {
+                        let base = f.rsplit('/').next().unwrap_or(&f).to_string();
+                        format!("{base}:{l}")
+                    })
+                    .unwrap_or_else(|| "?".into());
+                vec![
+                    if Some(i.pc) == thread_pc { "=>" } else { "" }.to_string(),
+                    pos,
+                    format!("{:#x}", i.pc),
+                    disasm::hex_bytes(&i.bytes),
+                    i.text.clone(),
+                ]
+            })
+            .collect();
+        out.push_str(&format::tabwrite(&rows));
+        Ok(Output::Text(out))
+    }
+
+    // ---- config -------------------------------------------------------------------------
+
+    fn config_list(&self) -> String {
+        let c = &self.config;
+        let opt = |v: Option<u64>| v.map_or("<not defined>".to_string(), |v| v.to_string());
+        let subst = c
+            .substitute_path
+            .iter()
+            .map(|(f, t)| format!("{{{f} {t}}}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let rows = [
+            ("substitute-path", format!("[{subst}]")),
+            ("max-string-len", opt(c.max_string_len)),
+            ("max-array-values", opt(c.max_array_values)),
+            ("max-variable-recurse", opt(c.max_variable_recurse)),
+            (
+                "disassemble-flavor",
+                match c.disassemble_flavor {
+                    None => "<not defined>".into(),
+                    Some(Flavor::Intel) => "intel".into(),
+                    Some(Flavor::Gnu) => "gnu".into(),
+                    Some(Flavor::Go) => "go".into(),
+                },
+            ),
+            ("show-location-expr", c.show_location_expr.to_string()),
+            (
+                "source-list-line-count",
+                opt(c.source_list_line_count.map(u64::from)),
+            ),
+        ];
+        let mut out = String::new();
+        for (k, v) in rows {
+            let _ = writeln!(out, "{k:<25} {v}");
+        }
+        out
+    }
+
+    fn config_cmd(&mut self, c: ConfigArgs) -> Result<Output> {
+        let (name, vals) = match c {
+            ConfigArgs::List => return Ok(Output::Text(self.config_list())),
+            ConfigArgs::Set(n, v) => (n, v),
+        };
+        if vals.is_empty() {
+            let list = self.config_list();
+            return list
+                .lines()
+                .find(|l| l.split_whitespace().next() == Some(name.as_str()))
+                .map(|l| Output::Text(format!("{l}\n")))
+                .ok_or_else(|| {
+                    CommandError::Invalid(format!("unknown configuration parameter {name:?}"))
+                });
+        }
+        let number = |v: &[String]| -> Result<u64> {
+            v.first()
+                .and_then(|s| parse::parse_int(s))
+                .ok_or_else(|| CommandError::Invalid(format!("argument to {name:?} must be a number")))
+        };
+        let cfg = &mut self.config;
+        match name.as_str() {
+            "max-string-len" => cfg.max_string_len = Some(number(&vals)?),
+            "max-array-values" => cfg.max_array_values = Some(number(&vals)?),
+            "max-variable-recurse" => cfg.max_variable_recurse = Some(number(&vals)?),
+            "source-list-line-count" => {
+                cfg.source_list_line_count = Some(u32::try_from(number(&vals)?).map_err(|_| {
+                    CommandError::Invalid(format!("argument to {name:?} is too large"))
+                })?)
+            }
+            "show-location-expr" => {
+                cfg.show_location_expr = match vals.first().map(String::as_str) {
+                    Some("true") => true,
+                    Some("false") => false,
+                    _ => {
+                        return Err(CommandError::Invalid(format!(
+                            "argument to {name:?} must be true or false"
+                        )))
+                    }
+                }
+            }
+            "disassemble-flavor" => {
+                cfg.disassemble_flavor = Some(parse::parse_flavor(
+                    vals.first().map(String::as_str).unwrap_or(""),
+                )?)
+            }
+            "substitute-path" => match vals.as_slice() {
+                [c] if c == "-clear" => cfg.substitute_path.clear(),
+                [from] => cfg.substitute_path.retain(|(f, _)| f != from),
+                [from, to] => {
+                    cfg.substitute_path.retain(|(f, _)| f != from);
+                    cfg.substitute_path.push((from.clone(), to.clone()));
+                }
+                _ => {
+                    return Err(CommandError::Invalid(
+                        "usage: config substitute-path <from> [<to>] | -clear".into(),
+                    ))
+                }
+            },
+            _ => {
+                return Err(CommandError::Invalid(format!(
+                    "unknown configuration parameter {name:?}"
+                )))
+            }
+        }
+        Ok(Output::Text(String::new()))
+    }
+}
+
+// ---- free helpers ----------------------------------------------------------------------
+
+fn invalid_frame(n: usize) -> CommandError {
+    CommandError::Invalid(format!("Invalid frame {n}"))
+}
+
+fn labels_not_read() -> CommandError {
+    CommandError::NotYet("goroutine labels are not decoded yet (next release)".into())
+}
+
+fn func_or_unknown(f: &str) -> &str {
+    if f.is_empty() {
+        "?"
+    } else {
+        f
+    }
+}
+
+fn frame_location(f: &Frame) -> Location {
+    Location {
+        pc: f.pc.0,
+        file: f.file.clone(),
+        line: f.line,
+        function: f.function.clone(),
+    }
+}
+
+/// Delve's "private runtime function": `runtime.` followed by an unexported name
+/// (methods `runtime.(*T).m` included), and the runtime's internal packages.
+pub fn is_private_runtime(name: &str) -> bool {
+    if name.is_empty() || name == "?" {
+        return true;
+    }
+    if let Some(rest) = name.strip_prefix("runtime.") {
+        return !rest.chars().next().is_some_and(|c| c.is_ascii_uppercase());
+    }
+    name.starts_with("runtime/internal/") || name.starts_with("internal/runtime/")
+}
+
+fn dwarf_reg_name(n: u16) -> Option<&'static str> {
+    Some(match n {
+        0 => "Rax",
+        1 => "Rdx",
+        2 => "Rcx",
+        3 => "Rbx",
+        4 => "Rsi",
+        5 => "Rdi",
+        6 => "Rbp",
+        7 => "Rsp",
+        8 => "R8",
+        9 => "R9",
+        10 => "R10",
+        11 => "R11",
+        12 => "R12",
+        13 => "R13",
+        14 => "R14",
+        15 => "R15",
+        16 => "Rip",
+        49 => "Rflags",
+        58 => "Fs_base",
+        59 => "Gs_base",
+        _ => return None,
+    })
+}
+
+fn list_matching(mut names: Vec<String>, re: Option<&str>) -> Result<Output> {
+    names.sort();
+    names.dedup();
+    let re = match re {
+        Some(r) => Some(
+            regex::Regex::new(r)
+                .map_err(|e| CommandError::Invalid(format!("invalid regex: {e}")))?,
+        ),
+        None => None,
+    };
+    let mut out = String::new();
+    for n in names {
+        if re.as_ref().map_or(true, |r| r.is_match(&n)) {
+            out.push_str(&n);
+            out.push('\n');
+        }
+    }
+    Ok(Output::Text(out))
+}

@@ -1,0 +1,1 @@
+//! Session tests on a fake debuggee.
