@@ -9,12 +9,13 @@ use crate::snapshot::elfcore::ElfCore;
 use crate::snapshot::overlay::CoreWithBinary;
 use crate::snapshot::{Memory, Snapshot, Thread};
 use crate::symbols::buildinfo::{self, BuildInfo};
+use crate::symbols::cfi::Cfi;
 use crate::symbols::dwarf::Dwarf;
 use crate::symbols::{Binary, Pclntab};
 use crate::unwind::{Stack, Unwinder};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 #[derive(Debug, Clone, Default)]
 pub struct OpenOptions {
@@ -64,6 +65,7 @@ pub struct Target {
     binary: Arc<Binary>,
     pcln: Pclntab,
     dwarf: Option<Dwarf>,
+    cfi: OnceLock<Cfi>,
     buildinfo: Option<BuildInfo>,
     runtime: GoRuntime,
     thread_ctxs: Vec<ThreadContext>,
@@ -121,6 +123,7 @@ impl Target {
             binary,
             pcln,
             dwarf,
+            cfi: OnceLock::new(),
             buildinfo,
             runtime,
             thread_ctxs,
@@ -182,10 +185,16 @@ impl Target {
         self.goroutines.iter().find(|g| g.addr == c.curg)
     }
 
+    fn cfi(&self) -> &Cfi {
+        self.cfi
+            .get_or_init(|| Cfi::load_with_bias(&self.binary, self.runtime.bias))
+    }
+
     fn unwinder(&self) -> Unwinder<'_> {
         Unwinder {
             mem: &self.snapshot,
             pcln: &self.pcln,
+            cfi: Some(self.cfi()),
             bin: &self.binary,
             rt: &self.runtime,
         }

@@ -176,3 +176,111 @@ fn compressed_c_dwarf_loads() {
     assert_eq!(ty.as_deref(), Some("int *volatile"));
     assert_eq!(dwarf.type_size("int"), Some(4));
 }
+
+/// A fake ucontext_t at `base`: 256 bytes, each 8-byte slot holding `0x1000 + index`.
+struct Ucontext {
+    base: u64,
+}
+
+impl Memory for Ucontext {
+    fn read(&self, addr: Addr, buf: &mut [u8]) -> Result<(), coroner::snapshot::MemError> {
+        let mut image = Vec::with_capacity(256);
+        for i in 0..32u64 {
+            image.extend_from_slice(&(0x1000 + i).to_le_bytes());
+        }
+        let off = usize::try_from(addr.get().wrapping_sub(self.base)).unwrap_or(usize::MAX);
+        let end = off.saturating_add(buf.len());
+        let src = image
+            .get(off..end)
+            .ok_or(coroner::snapshot::MemError::Unmapped(addr))?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+#[test]
+fn cfi_signal_trampoline_expressions() {
+    // glibc's __restore_rt has hand-written CFI ('S' augmentation): the CFA is
+    // `*(rsp + offsetof(ucontext_t, uc_mcontext.gregs[REG_RSP]))` (DW_CFA_def_cfa_expression)
+    // and every register is `DW_CFA_expression: rsp + offset of its greg`.
+    let (bin, _) = open();
+    let cfi = Cfi::load(&bin);
+    let restore = bin.symbol("__restore_rt").expect("__restore_rt").addr.get();
+    assert!(cfi.is_signal_frame(restore));
+    let f3 = bin.symbol("f3").expect("f3").addr.get();
+    assert!(!cfi.is_signal_frame(f3));
+
+    let base = 0x7fff_0000_0000;
+    let mem = Ucontext { base };
+    let regs = RegSet::from_pc_sp_bp(restore, base, None);
+    let out = cfi.unwind_step(restore, &regs, &mem).expect("step");
+    // gregs start at offset 40 (uc_flags, uc_link, uc_stack): slot 5 + REG_*.
+    let greg = |r: u64| 0x1000 + 5 + r;
+    assert_eq!(out.sp(), Some(greg(15)), "REG_RSP");
+    assert_eq!(out.pc(), Some(greg(16)), "REG_RIP");
+    assert_eq!(out.get(reg::RBP), Some(greg(10)), "REG_RBP");
+    assert_eq!(out.get(reg::RBX), Some(greg(11)), "REG_RBX");
+    assert_eq!(out.get(reg::RAX), Some(greg(13)), "REG_RAX");
+    assert_eq!(out.get(reg::R15), Some(greg(7)), "REG_R15");
+}
+
+#[test]
+fn corrupt_sections_give_errors_not_panics() {
+    // Truncated and bit-flipped DWARF/CFI: every query must return, never panic.
+    let (bin, core) = open();
+    let info = bin.section_data(".debug_info").expect("info").into_owned();
+    let abbrev = bin
+        .section_data(".debug_abbrev")
+        .expect("abbrev")
+        .into_owned();
+    let eh = bin.section_data(".eh_frame").expect("eh").into_owned();
+    let eh_addr = bin.section(".eh_frame").expect("eh").addr.get();
+    let f2 = bin.symbol("f2").expect("f2").addr.get();
+    let t = core.threads().first().expect("thread");
+    let regs = RegSet::from_registers(&t.regs);
+    let re = regex::Regex::new(".").expect("regex");
+    let mut variants: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> = Vec::new();
+    for cut in [1usize, 7, 11, 40, 100, 300] {
+        let c = |v: &Vec<u8>| v.get(..cut.min(v.len())).unwrap_or_default().to_vec();
+        variants.push((c(&info), c(&abbrev), c(&eh)));
+    }
+    for stride in [3usize, 17, 61] {
+        let flip = |v: &Vec<u8>| {
+            let mut v = v.clone();
+            for b in v.iter_mut().step_by(stride) {
+                *b ^= 0xa5;
+            }
+            v
+        };
+        variants.push((flip(&info), flip(&abbrev), flip(&eh)));
+    }
+    for (info, abbrev, eh) in variants {
+        let get = |name: &str| match name {
+            ".debug_info" => Some(std::borrow::Cow::Borrowed(&info[..])),
+            ".debug_abbrev" => Some(std::borrow::Cow::Borrowed(&abbrev[..])),
+            _ => None,
+        };
+        if let Ok(Some(d)) = Dwarf::from_sections(get) {
+            let _ = d.producer();
+            for n in d.types_matching(&re) {
+                let _ = d.struct_layout(&n);
+                let _ = d.type_size(&n);
+                let _ = d.field_offset(&n, "a.b");
+            }
+            let _ = d.functions_matching(&re);
+            let _ = d.global("crash_ptr");
+            let _ = d.struct_layout("int");
+            let _ = d.index_problems();
+        }
+        let cfi = Cfi::from_sections(
+            CfiSections {
+                eh_frame: Some((eh_addr, std::borrow::Cow::Borrowed(&eh[..]))),
+                ..Default::default()
+            },
+            0,
+        );
+        let _ = cfi.has_fde(f2);
+        let _ = cfi.unwind_step(t.regs.rip, &regs, &core);
+        let _ = cfi.unwind_step(f2 + 8, &regs, &core);
+    }
+}

@@ -186,7 +186,7 @@ fn check_cfi(label: &str, bin: &Binary) {
         cfi.has_fde(main.addr.get()),
         "{label}: no FDE for main.main"
     );
-    let sp = 0xc000_0100_00;
+    let sp = 0x00c0_0001_0000;
     let ret = 0x4011_2233;
     let regs = RegSet::from_pc_sp_bp(main.addr.get(), sp, Some(0x1234));
     let caller = cfi

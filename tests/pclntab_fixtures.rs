@@ -79,7 +79,11 @@ fn symtab_funcs(path: &Path) -> Vec<(String, u64, bool)> {
             let name = elf.strtab.get_at(s.st_name)?;
             // The symtab marks assembly (ABI0) functions; the pclntab does not.
             let short = name.strip_suffix(".abi0");
-            Some((short.unwrap_or(name).to_string(), s.st_value, short.is_some()))
+            Some((
+                short.unwrap_or(name).to_string(),
+                s.st_value,
+                short.is_some(),
+            ))
         })
         .collect()
 }
@@ -88,8 +92,8 @@ fn symtab_funcs(path: &Path) -> Vec<(String, u64, bool)> {
 fn buildinfo_matches_toolchain() {
     for fx in fixtures() {
         let bin = Binary::open(fx.file.path()).expect("open");
-        let bi = buildinfo::read(&bin)
-            .unwrap_or_else(|| panic!("{}: no build info", fx.dir.display()));
+        let bi =
+            buildinfo::read(&bin).unwrap_or_else(|| panic!("{}: no build info", fx.dir.display()));
         let (maj, min, _) = buildinfo::parse_go_version(&bi.go_version).expect("version");
         assert_eq!(
             format!("{maj}.{min}"),
@@ -102,7 +106,12 @@ fn buildinfo_matches_toolchain() {
         assert_eq!(bi.setting("GOARCH"), Some("amd64"), "{}", fx.dir.display());
         assert!(!bi.path.is_empty(), "{}: empty main path", fx.dir.display());
         if fx.mode == "stripped" {
-            assert_eq!(bi.setting("-ldflags"), Some("-s -w"), "{}", fx.dir.display());
+            assert_eq!(
+                bi.setting("-ldflags"),
+                Some("-s -w"),
+                "{}",
+                fx.dir.display()
+            );
         }
     }
 }
@@ -162,6 +171,7 @@ fn every_symtab_function_is_in_pclntab() {
             let e = first_addr.entry(name.as_str()).or_insert(*addr);
             *e = (*e).min(*addr);
         }
+        let mut with_sp = 0;
         for (name, addr, _) in &syms {
             let f = tab
                 .func_for_pc(Addr(*addr))
@@ -178,16 +188,34 @@ fn every_symtab_function_is_in_pclntab() {
                 // ABI wrappers share the name of the function they wrap; the index
                 // keeps the lowest address.
                 let first = first_addr.get(name.as_str()).copied();
-                assert_eq!(tab.func_by_name(got).map(|g| g.entry.get()), first, "{name}");
+                assert_eq!(
+                    tab.func_by_name(got).map(|g| g.entry.get()),
+                    first,
+                    "{name}"
+                );
             }
             // Every function's entry has a zero SP delta and a source position.
-            assert_eq!(tab.sp_delta(&f, f.entry), Some(0), "{name}");
+            // (Marker functions such as go:textfipsstart have no pcsp table.)
+            match tab.sp_delta(&f, f.entry) {
+                Some(0) => with_sp += 1,
+                None => {}
+                Some(d) => panic!("{name}: sp delta {d} at entry"),
+            }
             checked += 1;
         }
+        assert!(
+            with_sp * 10 > syms.len() * 9,
+            "{}: few pcsp tables",
+            fx.dir.display()
+        );
         // And the reverse: every pclntab function is a symbol at the same address.
         let entries: BTreeSet<u64> = syms.iter().map(|(_, a, _)| *a).collect();
         for f in &funcs {
-            assert!(entries.contains(&f.entry.get()), "{} not in symtab", tab.name(f));
+            assert!(
+                entries.contains(&f.entry.get()),
+                "{} not in symtab",
+                tab.name(f)
+            );
         }
     }
     assert!(checked > 0, "no non-stripped fixture checked");
@@ -206,7 +234,10 @@ fn stripped_has_same_functions() {
         };
         let (_b1, stripped) = open(fx);
         let (_b2, full) = open(opt);
-        let a: BTreeSet<String> = stripped.funcs().map(|f| stripped.name(&f).to_string()).collect();
+        let a: BTreeSet<String> = stripped
+            .funcs()
+            .map(|f| stripped.name(&f).to_string())
+            .collect();
         let b: BTreeSet<String> = full.funcs().map(|f| full.name(&f).to_string()).collect();
         assert_eq!(a, b, "{} vs {}", fx.dir.display(), opt.dir.display());
         let fa: BTreeSet<&str> = stripped.files().into_iter().collect();
@@ -270,7 +301,9 @@ fn parse_traceback(text: &str) -> Vec<TbGoroutine> {
         let Some(pos) = lines.peek().and_then(|l| l.strip_prefix('\t')) else {
             continue;
         };
-        let Some(mut fr) = parse_pos(pos) else { continue };
+        let Some(mut fr) = parse_pos(pos) else {
+            continue;
+        };
         lines.next();
         if let Some(rest) = line.strip_prefix("created by ") {
             let name = rest.split(" in goroutine ").next().unwrap_or(rest);
@@ -310,6 +343,15 @@ fn parse_pos(pos: &str) -> Option<TbFrame> {
     })
 }
 
+/// A pclntab name as the runtime prints it (funcNamePiecesForPrint: everything from
+/// the first '[' to the last ']' becomes "[...]").
+fn print_name(name: &str) -> String {
+    match (name.find('['), name.rfind(']')) {
+        (Some(i), Some(j)) if j > i => format!("{}[...]{}", &name[..i], &name[j + 1..]),
+        _ => name.to_string(),
+    }
+}
+
 /// The pclntab name of a function as the traceback prints it.
 fn table_name(printed: &str) -> &str {
     if printed == "panic" {
@@ -345,7 +387,8 @@ fn file_line_and_inline_frames_match_runtime_traceback() {
                         pending_inlined.push(fr);
                         continue;
                     }
-                    let Some(off) = fr.off else {
+                    // A frame at its function's entry prints no offset (pc= still shows).
+                    let Some(off) = fr.off.or(fr.pc.map(|_| 0)) else {
                         pending_inlined.clear();
                         continue;
                     };
@@ -357,7 +400,7 @@ fn file_line_and_inline_frames_match_runtime_traceback() {
                         None => tab.func_by_name(name),
                     }
                     .unwrap_or_else(|| panic!("{ctx}: no func {name}"));
-                    assert_eq!(tab.name(&f), name, "{ctx}");
+                    assert_eq!(print_name(tab.name(&f)), name, "{ctx}");
                     let pc = f.entry.add(off);
                     if let Some(p) = fr.pc {
                         assert_eq!(pc, Addr(p), "{ctx}: {name} +{off:#x}");
@@ -366,7 +409,12 @@ fn file_line_and_inline_frames_match_runtime_traceback() {
                     // The runtime looks up pc-1 for return addresses; the frame after
                     // sigpanic, and the first frame of a goroutine interrupted by a
                     // signal, use the PC itself.
+                    // Since Go 1.21 the unwinder also treats frames interrupted by an
+                    // injected asyncPreempt/debugCallV2 call as trapped.
+                    let injected = ["runtime.asyncPreempt", "runtime.debugCallV2"];
                     let trap = prev_physical == Some("runtime.sigpanic")
+                        || (fx.version.as_str() >= "1.21"
+                            && prev_physical.is_some_and(|p| injected.contains(&p)))
                         || (first_physical && g.signal_pc.is_some() && g.signal_pc == fr.pc);
                     let ambiguous = first_physical && running && !trap;
                     first_physical = false;
@@ -392,7 +440,7 @@ fn file_line_and_inline_frames_match_runtime_traceback() {
                         .inline_frames(&f, lookup)
                         .into_iter()
                         .filter(|x| !(x.inlined && Some(x.func_id) == wrapper))
-                        .map(|x| (x.function, x.file, x.line, x.inlined))
+                        .map(|x| (print_name(&x.function), x.file, x.line, x.inlined))
                         .collect();
                     let want: Vec<(String, String, u32, bool)> = pending_inlined
                         .iter()
@@ -404,8 +452,10 @@ fn file_line_and_inline_frames_match_runtime_traceback() {
                         .collect();
                     assert_eq!(got, want, "{ctx}: {} frames at {pc}", g.header);
                     assert_eq!(
-                        tab.frames_at(&f, lookup).last().map(|s| s.function.as_str()),
-                        Some(name)
+                        tab.frames_at(&f, lookup)
+                            .last()
+                            .map(|s| s.function.as_str()),
+                        Some(tab.name(&f))
                     );
                     inlined += pending_inlined.len();
                     pending_inlined.clear();
@@ -424,7 +474,71 @@ fn file_line_and_inline_frames_match_runtime_traceback() {
             }
         }
     }
+    eprintln!("checked {physical} frames, {inlined} inlined frames, {created} created-by");
     assert!(physical > 100, "too few frames checked: {physical}");
     assert!(inlined > 10, "too few inlined frames checked: {inlined}");
     assert!(created > 10, "too few created-by checked: {created}");
+}
+
+/// `_func.startLine` (Go 1.20+) against the `func NAME(` lines of the scenario
+/// sources in cores/scenarios (package main, top-level functions).
+#[test]
+fn start_line_matches_source() {
+    let src_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("cores/scenarios");
+    let mut decls: Vec<(String, u32)> = Vec::new();
+    for e in std::fs::read_dir(&src_dir)
+        .expect("cores/scenarios")
+        .flatten()
+    {
+        let path = e.path();
+        if path.extension().is_none_or(|x| x != "go") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read source");
+        for (i, line) in text.lines().enumerate() {
+            let Some(rest) = line.strip_prefix("func ") else {
+                continue;
+            };
+            // Methods ("func (r T) M(") are skipped: their pclntab names need types.
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() && rest[name.len()..].starts_with(['(', '[']) {
+                decls.push((format!("main.{name}"), i as u32 + 1));
+            }
+        }
+    }
+    assert!(
+        decls.len() > 5,
+        "few declarations found in {}",
+        src_dir.display()
+    );
+    let mut checked = 0;
+    for fx in fixtures() {
+        let (_bin, tab) = open(&fx);
+        for (name, line) in &decls {
+            let Some(f) = tab.func_by_name(name) else {
+                continue;
+            };
+            if tab.version() >= PclntabVersion::Go120 {
+                assert_eq!(
+                    tab.start_line(&f),
+                    Some(*line as i32),
+                    "{}: {name}",
+                    fx.dir.display()
+                );
+                checked += 1;
+            } else {
+                assert_eq!(tab.start_line(&f), None);
+            }
+            // The entry PC's line is the declaration line or just after it.
+            let (_, l) = tab.file_line(&f, f.entry).expect("line at entry");
+            assert!(
+                l >= *line && l < *line + 50,
+                "{name}: entry line {l} vs decl {line}"
+            );
+        }
+    }
+    assert!(checked > 0, "no Go 1.20+ fixture checked");
 }

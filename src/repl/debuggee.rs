@@ -120,28 +120,52 @@ impl Debuggee for Target {
     }
 }
 
-/// Symbol queries over the target's pclntab (and DWARF for types).
+/// Symbol queries over the target's pclntab (and DWARF for types). Pclntab addresses
+/// are link-time: add the load bias going out, subtract it coming in (PIE).
 mod symbols {
     use super::FuncInfo;
     use crate::addr::Addr;
+    use crate::symbols::Func;
     use crate::target::Target;
 
-    pub(super) fn func_at(_t: &Target, _pc: Addr) -> Option<FuncInfo> {
-        None
+    fn info(t: &Target, f: &Func) -> FuncInfo {
+        FuncInfo {
+            name: t.pclntab().name(f).to_string(),
+            entry: f.entry.add(t.bias()),
+            end: f.end.add(t.bias()),
+        }
     }
-    pub(super) fn func_by_name(_t: &Target, _name: &str) -> Option<FuncInfo> {
-        None
+    pub(super) fn func_at(t: &Target, pc: Addr) -> Option<FuncInfo> {
+        let f = t.pclntab().func_for_pc(pc.sub(t.bias()))?;
+        Some(info(t, &f))
     }
-    pub(super) fn file_line(_t: &Target, _pc: Addr) -> Option<(String, u32)> {
-        None
+    pub(super) fn func_by_name(t: &Target, name: &str) -> Option<FuncInfo> {
+        let f = t.pclntab().func_by_name(name)?;
+        Some(info(t, &f))
     }
-    pub(super) fn function_names(_t: &Target) -> Vec<String> {
-        Vec::new()
+    pub(super) fn file_line(t: &Target, pc: Addr) -> Option<(String, u32)> {
+        let link = pc.sub(t.bias());
+        let p = t.pclntab();
+        let f = p.func_for_pc(link)?;
+        p.file_line(&f, link)
+            .map(|(file, line)| (file.to_string(), line))
     }
-    pub(super) fn source_files(_t: &Target) -> Vec<String> {
-        Vec::new()
+    pub(super) fn function_names(t: &Target) -> Vec<String> {
+        let p = t.pclntab();
+        p.funcs().map(|f| p.name(&f).to_string()).collect()
     }
-    pub(super) fn type_names(_t: &Target) -> Result<Vec<String>, String> {
-        Err("listing types needs DWARF type information, which is not loaded yet".into())
+    pub(super) fn source_files(t: &Target) -> Vec<String> {
+        t.pclntab()
+            .files()
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    }
+    pub(super) fn type_names(t: &Target) -> Result<Vec<String>, String> {
+        let d = t.dwarf().ok_or_else(|| {
+            "the binary has no DWARF (stripped?): type names are not available".to_string()
+        })?;
+        let all = regex::Regex::new("").map_err(|e| e.to_string())?;
+        Ok(d.types_matching(&all))
     }
 }

@@ -4,7 +4,7 @@
 use super::parse::Flavor;
 use iced_x86::{
     Decoder, DecoderOptions, Formatter, FormatterOutput, FormatterTextKind, GasFormatter,
-    Instruction, IntelFormatter, SymbolResolver, SymbolResult,
+    Instruction, IntelFormatter, MemorySizeOptions, Mnemonic, SymbolResolver, SymbolResult,
 };
 use std::collections::HashMap;
 
@@ -51,6 +51,8 @@ fn configure(f: &mut dyn Formatter) {
     o.set_rip_relative_addresses(true);
     o.set_space_after_operand_separator(true);
     o.set_branch_leading_zeros(false);
+    // Delve (Go's x86asm) always names the operand size: `mov qword ptr [rsp+0x8], rbp`.
+    o.set_memory_size_options(MemorySizeOptions::Always);
 }
 
 /// Near branch targets of the instructions in `code`, for symbol lookup.
@@ -126,10 +128,13 @@ pub fn decode(code: &[u8], pc: u64, flavor: Flavor, names: HashMap<u64, String>)
         } else {
             let mut t = Text(String::new());
             formatter.format(&ins, &mut t);
-            if flavor == Flavor::Go {
-                goish(&t.0)
-            } else {
-                t.0
+            match flavor {
+                Flavor::Go => goish(&t.0),
+                // Go's x86asm writes `lea rax, ptr [...]`; scripts diff against Delve.
+                Flavor::Intel if ins.mnemonic() == Mnemonic::Lea => {
+                    t.0.replacen(", [", ", ptr [", 1)
+                }
+                _ => t.0,
             }
         };
         out.push(Insn {
@@ -169,9 +174,9 @@ mod tests {
             texts,
             vec![
                 "sub rsp, 0x10",
-                "mov [rsp+0x8], rbp",
-                "lea rbp, [rsp+0x8]",
-                "test [rcx], al",
+                "mov qword ptr [rsp+0x8], rbp",
+                "lea rbp, ptr [rsp+0x8]",
+                "test byte ptr [rcx], al",
                 "ret"
             ]
         );
@@ -207,7 +212,12 @@ mod tests {
         let v = decode(&[0x48], 0x1000, Flavor::Intel, HashMap::new());
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].text, "?");
-        let v = decode(&[0x0f, 0xff, 0xff, 0xff], 0x1000, Flavor::Intel, HashMap::new());
+        let v = decode(
+            &[0x0f, 0xff, 0xff, 0xff],
+            0x1000,
+            Flavor::Intel,
+            HashMap::new(),
+        );
         assert!(!v.is_empty());
     }
 }

@@ -304,15 +304,16 @@ fn signal_name(signo: i32) -> String {
 /// The header printed when a core is opened: what killed the process, then warnings.
 pub fn crash_header(c: &CrashInfo, warnings: &[String]) -> String {
     let mut out = String::new();
-    let sig = c
-        .signal
-        .clone()
-        .unwrap_or_else(|| signal_name(c.signo));
+    let sig = c.signal.clone().unwrap_or_else(|| signal_name(c.signo));
     let _ = write!(out, "Signal:      {sig}");
     if c.code != 0 {
         let _ = write!(out, " (code {})", c.code);
     }
     out.push('\n');
+    if let Some(gs) = &c.go_signal {
+        // What the runtime itself caught (the kernel's signal is usually its SIGABRT).
+        let _ = writeln!(out, "Go signal:   {gs}");
+    }
     if let Some(a) = c.fault_addr {
         let _ = writeln!(out, "Fault addr:  {a:#x}");
     }
@@ -429,8 +430,18 @@ mod tests {
     #[test]
     fn stacks_match_delve() {
         let frames = vec![
-            frame(0x43a5fd, "runtime.gopark", "/opt/go/go1.19/src/runtime/proc.go", 364),
-            frame(0x4667a1, "runtime.goexit", "/opt/go/go1.19/src/runtime/asm_amd64.s", 1594),
+            frame(
+                0x43a5fd,
+                "runtime.gopark",
+                "/opt/go/go1.19/src/runtime/proc.go",
+                364,
+            ),
+            frame(
+                0x4667a1,
+                "runtime.goexit",
+                "/opt/go/go1.19/src/runtime/asm_amd64.s",
+                1594,
+            ),
         ];
         assert_eq!(
             stack_text(&frames, "", None),
@@ -518,7 +529,10 @@ mod tests {
 
     #[test]
     fn listing() {
-        let text = (1..=20).map(|i| format!("line{i}")).collect::<Vec<_>>().join("\n");
+        let text = (1..=20)
+            .map(|i| format!("line{i}"))
+            .collect::<Vec<_>>()
+            .join("\n");
         let l = source_listing(&text, 3, 2, true);
         assert_eq!(
             l,
@@ -532,15 +546,32 @@ mod tests {
     fn tabwriter_matches_delve() {
         // From the transcript: 'disassemble -l main.chanRecv'-style rows.
         let rows = vec![
-            vec!["".into(), "main.go:13".into(), "0x49cde0".into(), "e8fb8cf6ff".into(), "call $runtime.chanrecv1".into()],
-            vec!["".into(), "main.go:14".into(), "0x49cdee".into(), "c3".into(), "ret".into()],
+            vec![
+                "".into(),
+                "main.go:13".into(),
+                "0x49cde0".into(),
+                "e8fb8cf6ff".into(),
+                "call $runtime.chanrecv1".into(),
+            ],
+            vec![
+                "".into(),
+                "main.go:14".into(),
+                "0x49cdee".into(),
+                "c3".into(),
+                "ret".into(),
+            ],
         ];
         assert_eq!(
             tabwrite(&rows),
             "\tmain.go:13\t0x49cde0\te8fb8cf6ff\tcall $runtime.chanrecv1\n\tmain.go:14\t0x49cdee\tc3\t\tret\n"
         );
         let rows = vec![
-            vec!["".into(), "x".into(), "48c7042400000000".into(), "mov".into()],
+            vec![
+                "".into(),
+                "x".into(),
+                "48c7042400000000".into(),
+                "mov".into(),
+            ],
             vec!["".into(), "x".into(), "8401".into(), "test".into()],
         ];
         assert_eq!(
@@ -563,6 +594,7 @@ mod tests {
             go_version: Some("go1.19.8".into()),
             goos: "linux".into(),
             goarch: "amd64".into(),
+            ..Default::default()
         };
         let h = crash_header(&c, &["w1".to_string()]);
         assert_eq!(

@@ -255,8 +255,12 @@ mod tests {
     fn overview_layout_matches_delve() {
         let o = overview();
         // Delve 1.20 prints exactly these two lines (see tests/delve-transcripts).
-        assert!(o.contains("    continue (alias: c) --------- Run until breakpoint or program termination.\n"));
-        assert!(o.contains("    step-instruction (alias: si)  Single step a single cpu instruction.\n"));
+        assert!(o.contains(
+            "    continue (alias: c) --------- Run until breakpoint or program termination.\n"
+        ));
+        assert!(
+            o.contains("    step-instruction (alias: si)  Single step a single cpu instruction.\n")
+        );
         assert!(o.contains("\nViewing the call stack and selecting frames:\n"));
     }
 }

@@ -383,7 +383,7 @@ fn parse_goroutines(args: &[String], rest_of_line: &str) -> Result<GoroutinesArg
                 out.stack_depth = Some(depth);
             }
             "-with" | "-w" | "-without" | "-wo" => {
-                let negate = a.starts_with("-wo");
+                let negate = a == "-without" || a == "-wo";
                 let kind_word = args
                     .get(i)
                     .ok_or_else(|| CommandError::Invalid(format!("wrong argument: '{a}'")))?;
@@ -406,7 +406,9 @@ fn parse_goroutines(args: &[String], rest_of_line: &str) -> Result<GoroutinesArg
                             CommandError::Invalid(format!("wrong argument: '{a} {w}'"))
                         })?;
                         let expr = args.get(i).ok_or_else(|| {
-                            CommandError::Invalid(format!("wrong argument: '{a} {w}' needs a string"))
+                            CommandError::Invalid(format!(
+                                "wrong argument: '{a} {w}' needs a string"
+                            ))
                         })?;
                         i += 1;
                         FilterKind::Loc(lk, expr.clone())
@@ -424,7 +426,9 @@ fn parse_goroutines(args: &[String], rest_of_line: &str) -> Result<GoroutinesArg
                     "user" => GroupBy::User,
                     "label" => {
                         let k = args.get(i).ok_or_else(|| {
-                            CommandError::Invalid("wrong argument: '-group label' needs a key".into())
+                            CommandError::Invalid(
+                                "wrong argument: '-group label' needs a key".into(),
+                            )
                         })?;
                         i += 1;
                         GroupBy::Label(k.clone())
@@ -499,7 +503,7 @@ fn parse_examine(args: &[String]) -> Result<ExamineArgs, CommandError> {
             "size must be 1, 2, 4 or 8 bytes".into(),
         ));
     }
-    if count == 0 || count.checked_mul(size).map_or(true, |n| n > 1000) {
+    if count == 0 || !matches!(count.checked_mul(size), Some(n) if n <= 1000) {
         return Err(CommandError::Invalid(
             "count * size must be between 1 and 1000 bytes".into(),
         ));
@@ -614,15 +618,20 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
     let spec = lookup(first).ok_or(CommandError::NotAvailable)?;
     Ok(match spec.name {
         "goroutines" => Command::Goroutines(parse_goroutines(args, line)?),
-        "goroutine" => match args.first() {
-            None => Command::Goroutine { id: None, cmd: None },
-            Some(a) => Command::Goroutine {
-                id: Some(parse_int(a).ok_or_else(|| {
-                    CommandError::Invalid(format!("invalid goroutine id {a:?}"))
-                })?),
-                cmd: rest_after_words(line, 2),
-            },
-        },
+        "goroutine" => {
+            match args.first() {
+                None => Command::Goroutine {
+                    id: None,
+                    cmd: None,
+                },
+                Some(a) => Command::Goroutine {
+                    id: Some(parse_int(a).ok_or_else(|| {
+                        CommandError::Invalid(format!("invalid goroutine id {a:?}"))
+                    })?),
+                    cmd: rest_after_words(line, 2),
+                },
+            }
+        }
         "stack" => {
             let mut depth = None;
             let mut full = false;
@@ -683,7 +692,8 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "config" => match args.split_first() {
             None => {
                 return Err(CommandError::Invalid(
-                    "wrong number of arguments to config: config -list | config <name> [value]".into(),
+                    "wrong number of arguments to config: config -list | config <name> [value]"
+                        .into(),
                 ))
             }
             Some((f, _)) if f == "-list" => Command::Config(ConfigArgs::List),
@@ -751,7 +761,10 @@ mod tests {
         ] {
             assert_eq!(lookup(alias).map(|c| c.name), Some(name), "{alias}");
         }
-        assert!(matches!(parse("frobnicate"), Err(CommandError::NotAvailable)));
+        assert!(matches!(
+            parse("frobnicate"),
+            Err(CommandError::NotAvailable)
+        ));
     }
 
     #[test]

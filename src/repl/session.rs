@@ -213,11 +213,7 @@ impl Session {
 
     fn current_frame_of(&self, n: usize) -> Result<Frame> {
         let stack = self.current_stack(n.saturating_add(1))?;
-        stack
-            .frames
-            .get(n)
-            .cloned()
-            .ok_or_else(|| invalid_frame(n))
+        stack.frames.get(n).cloned().ok_or_else(|| invalid_frame(n))
     }
 
     /// Current, user, go and start locations of a goroutine, plus its top frames.
@@ -469,6 +465,9 @@ impl Session {
                 "cannot use {cmd:?} with -exec"
             )));
         }
+        if rows.is_empty() && !self.json {
+            return Ok(Output::Text(String::new()));
+        }
         let mut out = String::new();
         let mut values = Vec::new();
         for (g, locs) in rows {
@@ -556,7 +555,12 @@ impl Session {
             (LocKind::Go, &locs.go),
             (LocKind::Start, &locs.start),
         ] {
-            let _ = writeln!(out, "\t{}: {}", k.label(), format::location_text(l, self.cwd()));
+            let _ = writeln!(
+                out,
+                "\t{}: {}",
+                k.label(),
+                format::location_text(l, self.cwd())
+            );
         }
         Ok(Output::Text(out))
     }
@@ -622,7 +626,9 @@ impl Session {
     // ---- threads and registers --------------------------------------------------------
 
     fn threads_cmd(&self) -> Result<Output> {
-        let threads = self.target.threads();
+        // Delve lists threads by id; the core's note order puts the crashing one first.
+        let mut threads: Vec<&Thread> = self.target.threads().iter().collect();
+        threads.sort_by_key(|t| t.tid);
         if self.json {
             let arr: Vec<Value> = threads
                 .iter()
@@ -722,7 +728,9 @@ impl Session {
         self.target
             .memory()
             .read(Addr(x.addr), &mut buf)
-            .map_err(|e| CommandError::Failed(format!("cannot read memory at {:#x}: {e}", x.addr)))?;
+            .map_err(|e| {
+                CommandError::Failed(format!("cannot read memory at {:#x}: {e}", x.addr))
+            })?;
         Ok(Output::Text(format::examine_text(
             x.addr, &buf, x.size, x.format,
         )))
@@ -892,9 +900,10 @@ impl Session {
                 } else {
                     Addr(f.pc.0.saturating_sub(1))
                 };
-                let func = self.target.func_at(pc).ok_or_else(|| {
-                    CommandError::Failed(format!("no function at {:#x}", f.pc.0))
-                })?;
+                let func = self
+                    .target
+                    .func_at(pc)
+                    .ok_or_else(|| CommandError::Failed(format!("no function at {:#x}", f.pc.0)))?;
                 (func.entry.0, func.end.0)
             }
             DisassTarget::Loc(spec) => {
@@ -902,12 +911,12 @@ impl Session {
                     LocSpec::Func(n) => Some(self.find_func(n)?.entry.0),
                     other => self.resolve(other)?.2,
                 };
-                let pc = pc.ok_or_else(|| {
-                    CommandError::Failed("no code at that location".into())
-                })?;
-                let func = self.target.func_at(Addr(pc)).ok_or_else(|| {
-                    CommandError::Failed(format!("no function at {pc:#x}"))
-                })?;
+                let pc =
+                    pc.ok_or_else(|| CommandError::Failed("no code at that location".into()))?;
+                let func = self
+                    .target
+                    .func_at(Addr(pc))
+                    .ok_or_else(|| CommandError::Failed(format!("no function at {pc:#x}")))?;
                 (func.entry.0, func.end.0)
             }
         };
@@ -930,7 +939,17 @@ impl Session {
                 }
             }
         }
-        let insns = disasm::decode(&code, start, flavor, names);
+        let mut insns = disasm::decode(&code, start, flavor, names);
+        if !matches!(d.target, DisassTarget::Range(..)) {
+            // A function's pclntab range runs to the next entry and includes the
+            // int3 padding, which has no line-table entry: Delve stops before it.
+            while insns
+                .last()
+                .is_some_and(|i| self.target.file_line(Addr(i.pc)).is_none())
+            {
+                insns.pop();
+            }
+        }
         let thread_pc = self.cur_thread().map(|t| t.regs.rip);
         let mut out = String::new();
         if let Some(f) = self.target.func_at(Addr(start)) {
@@ -1019,9 +1038,9 @@ impl Session {
                 });
         }
         let number = |v: &[String]| -> Result<u64> {
-            v.first()
-                .and_then(|s| parse::parse_int(s))
-                .ok_or_else(|| CommandError::Invalid(format!("argument to {name:?} must be a number")))
+            v.first().and_then(|s| parse::parse_int(s)).ok_or_else(|| {
+                CommandError::Invalid(format!("argument to {name:?} must be a number"))
+            })
         };
         let cfg = &mut self.config;
         match name.as_str() {
@@ -1149,7 +1168,7 @@ fn list_matching(mut names: Vec<String>, re: Option<&str>) -> Result<Output> {
     };
     let mut out = String::new();
     for n in names {
-        if re.as_ref().map_or(true, |r| r.is_match(&n)) {
+        if re.as_ref().map(|r| r.is_match(&n)) != Some(false) {
             out.push_str(&n);
             out.push('\n');
         }

@@ -210,7 +210,9 @@ fn decompress_to_temp(path: &Path, input: &[u8], format: Compression) -> Result<
             Ok(mut d) => copy_checked(&mut d, &mut w),
             Err(e) => Err(CopyError::Read(e)),
         },
-        Compression::Xz => copy_checked(&mut xz2::read::XzDecoder::new_multi_decoder(reader), &mut w),
+        Compression::Xz => {
+            copy_checked(&mut xz2::read::XzDecoder::new_multi_decoder(reader), &mut w)
+        }
         Compression::Lz4 => copy_checked(&mut lz4_flex::frame::FrameDecoder::new(reader), &mut w),
         Compression::Gzip => copy_checked(&mut flate2::read::MultiGzDecoder::new(reader), &mut w),
     };
@@ -249,9 +251,9 @@ fn copy_checked<R: Read, W: Write>(r: &mut R, w: &mut W) -> Result<(), CopyError
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(CopyError::Read(e)),
         };
-        let chunk = buf.get(..n).ok_or_else(|| {
-            CopyError::Read(io::Error::other("decoder returned a bad length"))
-        })?;
+        let chunk = buf
+            .get(..n)
+            .ok_or_else(|| CopyError::Read(io::Error::other("decoder returned a bad length")))?;
         w.write_all(chunk).map_err(CopyError::Write)?;
     }
 }
@@ -334,6 +336,17 @@ mod tests {
         assert!(e.contains("zstd: "), "{e}");
         assert!(e.ends_with("is the file complete?"), "{e}");
         assert!(!e.contains('\n'));
+
+        let mut enc = lz4_flex::frame::FrameEncoder::new(Vec::new());
+        enc.write_all(&data).unwrap();
+        let l = enc.finish().unwrap();
+        let cut = dir.path().join("cut.lz4");
+        std::fs::write(&cut, &l[..l.len() / 2]).unwrap();
+        let e = open_file(&cut).unwrap_err().to_string();
+        assert!(
+            e.contains("lz4: ") && e.ends_with("is the file complete?"),
+            "{e}"
+        );
 
         let missing = dir.path().join("nope");
         let e = open_file(&missing).unwrap_err().to_string();

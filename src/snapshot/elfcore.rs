@@ -370,7 +370,7 @@ impl NoteFacts {
                         *w = le_u64(desc, PRSTATUS_REGS + 8 * i).unwrap_or(0);
                     }
                     let signal = le_u16(desc, PRSTATUS_CURSIG).map(|s| s as i16).unwrap_or(0);
-                                        self.threads.push(Thread {
+                    self.threads.push(Thread {
                         tid,
                         regs: Registers::from_user_regs(&words),
                         signal: i32::from(signal),
@@ -380,7 +380,9 @@ impl NoteFacts {
                     self.process = Some(ProcessInfo {
                         pid: le_i32(desc, 24).unwrap_or(0),
                         name: c_str(desc.get(40..56).unwrap_or(&[])),
-                        args: c_str(desc.get(56..136).unwrap_or(&[])).trim_end().to_string(),
+                        args: c_str(desc.get(56..136).unwrap_or(&[]))
+                            .trim_end()
+                            .to_string(),
                     });
                 }
                 NT_SIGINFO => {
@@ -433,7 +435,6 @@ impl NoteFacts {
             }
         }
     }
-
 }
 
 /// NT_FILE: count, page size, count × (start, end, page offset), then the paths.
@@ -442,7 +443,9 @@ fn parse_nt_file(desc: &[u8]) -> Vec<MappedFile> {
         return Vec::new();
     };
     // Each entry needs 24 bytes: bounds the count before allocating.
-    let count = usize::try_from(count).unwrap_or(usize::MAX).min(desc.len() / 24);
+    let count = usize::try_from(count)
+        .unwrap_or(usize::MAX)
+        .min(desc.len() / 24);
     let names_at = 16 + count * 24;
     let mut names = desc.get(names_at..).unwrap_or(&[]).split(|&b| b == 0);
     let mut out = Vec::with_capacity(count);
@@ -468,7 +471,10 @@ impl Memory for ElfCore {
     fn read(&self, addr: Addr, buf: &mut [u8]) -> Result<(), MemError> {
         let mut done = 0usize;
         while done < buf.len() {
-            let a = addr.0.checked_add(done as u64).ok_or(MemError::Unmapped(addr))?;
+            let a = addr
+                .0
+                .checked_add(done as u64)
+                .ok_or(MemError::Unmapped(addr))?;
             let rest = buf.get_mut(done..).unwrap_or(&mut []);
             let n = match self.chunk(a) {
                 CoreChunk::Saved(b) => {
@@ -531,5 +537,198 @@ impl Snapshot for ElfCore {
     }
     fn describe(&self) -> String {
         format!("core file {}", self.path.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(v: &mut Vec<u8>, name: &[u8], ntype: u32, desc: &[u8]) {
+        v.extend_from_slice(&(name.len() as u32 + 1).to_le_bytes());
+        v.extend_from_slice(&(desc.len() as u32).to_le_bytes());
+        v.extend_from_slice(&ntype.to_le_bytes());
+        v.extend_from_slice(name);
+        v.push(0);
+        while v.len() % 4 != 0 {
+            v.push(0);
+        }
+        v.extend_from_slice(desc);
+        while v.len() % 4 != 0 {
+            v.push(0);
+        }
+    }
+
+    fn phdr(v: &mut Vec<u8>, ptype: u32, flags: u32, off: u64, va: u64, filesz: u64, memsz: u64) {
+        v.extend_from_slice(&ptype.to_le_bytes());
+        v.extend_from_slice(&flags.to_le_bytes());
+        for x in [off, va, 0, filesz, memsz, 4] {
+            v.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+
+    /// A hand-built core: two adjacent saved segments, one partly dumped segment, a
+    /// thread, a SIGSEGV siginfo, auxv and one mapped file.
+    fn synthetic() -> Vec<u8> {
+        let mut notes = Vec::new();
+        let mut prs = vec![0u8; 0x150];
+        prs[PRSTATUS_CURSIG..PRSTATUS_CURSIG + 2].copy_from_slice(&11u16.to_le_bytes());
+        prs[PRSTATUS_PID..PRSTATUS_PID + 4].copy_from_slice(&4242u32.to_le_bytes());
+        let rip = PRSTATUS_REGS + 16 * 8;
+        prs[rip..rip + 8].copy_from_slice(&0x1000u64.to_le_bytes());
+        let fsb = PRSTATUS_REGS + 21 * 8;
+        prs[fsb..fsb + 8].copy_from_slice(&0x7777u64.to_le_bytes());
+        note(&mut notes, b"CORE", NT_PRSTATUS, &prs);
+        let mut si = vec![0u8; 128];
+        si[0..4].copy_from_slice(&11i32.to_le_bytes());
+        si[8..12].copy_from_slice(&1i32.to_le_bytes()); // SEGV_MAPERR
+        si[16..24].copy_from_slice(&0xdeadu64.to_le_bytes());
+        note(&mut notes, b"CORE", NT_SIGINFO, &si);
+        let mut auxv = Vec::new();
+        for x in [9u64, 0x1000, 0, 0] {
+            auxv.extend_from_slice(&x.to_le_bytes());
+        }
+        note(&mut notes, b"CORE", NT_AUXV, &auxv);
+        let mut nf = Vec::new();
+        for x in [1u64, 4096, 0x1000, 0x2000, 2] {
+            nf.extend_from_slice(&x.to_le_bytes());
+        }
+        nf.extend_from_slice(b"/bin/prog\0");
+        note(&mut notes, b"CORE", NT_FILE, &nf);
+
+        let phnum = 4u16;
+        let notes_off = 64 + 56 * u64::from(phnum);
+        let data_off = (notes_off + notes.len() as u64 + 15) & !15;
+        let mut v = vec![0u8; 64];
+        v[..4].copy_from_slice(b"\x7fELF");
+        v[4] = 2;
+        v[5] = 1;
+        v[6] = 1;
+        v[16..18].copy_from_slice(&ET_CORE.to_le_bytes());
+        v[18..20].copy_from_slice(&EM_X86_64.to_le_bytes());
+        v[32..40].copy_from_slice(&64u64.to_le_bytes());
+        v[52..54].copy_from_slice(&64u16.to_le_bytes());
+        v[54..56].copy_from_slice(&56u16.to_le_bytes());
+        v[56..58].copy_from_slice(&phnum.to_le_bytes());
+        phdr(&mut v, PT_NOTE, 0, notes_off, 0, notes.len() as u64, 0);
+        // Listed out of order on purpose: the core sorts segments.
+        phdr(&mut v, PT_LOAD, 6, data_off + 0x20, 0x2010, 0x10, 0x10);
+        phdr(&mut v, PT_LOAD, 6, data_off, 0x2000, 0x10, 0x10);
+        phdr(&mut v, PT_LOAD, 5, data_off + 0x30, 0x1000, 0x8, 0x100);
+        v.extend_from_slice(&notes);
+        v.resize(data_off as usize, 0);
+        v.extend((0u8..0x10).map(|i| 0xa0 + i));
+        v.extend_from_slice(&[0xee; 0x10]); // a gap in the file, never mapped
+        v.extend((0u8..0x10).map(|i| 0xb0 + i));
+        v.extend_from_slice(&[0x11; 8]);
+        v
+    }
+
+    fn open(v: Vec<u8>) -> Result<ElfCore, CoreError> {
+        ElfCore::from_bytes(Path::new("synthetic"), FileBytes::from_vec("synthetic", v))
+    }
+
+    #[test]
+    fn synthetic_core_notes_and_memory() {
+        let core = open(synthetic()).unwrap();
+        assert!(core.warnings().is_empty(), "{:?}", core.warnings());
+        let t = core.threads();
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].tid, 4242);
+        assert_eq!(t[0].signal, 11);
+        assert_eq!(t[0].regs.rip, 0x1000);
+        assert_eq!(t[0].regs.fs_base, 0x7777);
+        let s = core.signal().unwrap();
+        assert_eq!((s.signo, s.code), (11, 1));
+        assert_eq!(s.fault_addr, Some(Addr(0xdead)));
+        assert_eq!(s.sender_pid, None);
+        assert_eq!(s.tid, Some(4242));
+        assert_eq!(core.auxv_value(9), Some(0x1000));
+        let f = &core.mapped_files()[0];
+        assert_eq!(
+            (f.start, f.end, f.file_offset),
+            (Addr(0x1000), Addr(0x2000), 8192)
+        );
+        assert_eq!(f.path, Path::new("/bin/prog"));
+
+        // Spanning the two adjacent segments, which are not adjacent in the file.
+        let mut b = [0u8; 8];
+        core.read(Addr(0x200c), &mut b).unwrap();
+        assert_eq!(b, [0xac, 0xad, 0xae, 0xaf, 0xb0, 0xb1, 0xb2, 0xb3]);
+        assert!(core.slice(Addr(0x200c), 8).is_none());
+        assert_eq!(
+            core.slice(Addr(0x2010), 4),
+            Some(&[0xb0, 0xb1, 0xb2, 0xb3][..])
+        );
+        // Past filesz: zeros, and the chunk says the kernel did not dump it.
+        let mut b = [0xffu8; 16];
+        core.read(Addr(0x1004), &mut b).unwrap();
+        assert_eq!(b[..4], [0x11; 4]);
+        assert_eq!(b[4..], [0; 12]);
+        assert_eq!(core.chunk(0x1010), CoreChunk::NotDumped(0xf0));
+        // Holes and the end.
+        assert!(matches!(
+            core.read_u8(Addr(0x1100)),
+            Err(MemError::Unmapped(_))
+        ));
+        assert_eq!(core.chunk(0x1100), CoreChunk::Unmapped(0xf00));
+        assert!(matches!(
+            core.read_u8(Addr(0x2020)),
+            Err(MemError::Unmapped(_))
+        ));
+        assert_eq!(
+            core.regions(),
+            vec![
+                (Addr(0x1000), Addr(0x1100)),
+                (Addr(0x2000), Addr(0x2010)),
+                (Addr(0x2010), Addr(0x2020))
+            ]
+        );
+    }
+
+    #[test]
+    fn synthetic_core_truncated_at_every_length() {
+        let full = synthetic();
+        for cut in 0..full.len() {
+            let r = open(full[..cut].to_vec());
+            if cut < 64 + 4 * 56 {
+                assert!(r.is_err(), "cut {cut}");
+                continue;
+            }
+            let core = r.unwrap();
+            assert!(
+                core.warnings()[0].starts_with("core is truncated: "),
+                "{:?}",
+                core.warnings()
+            );
+            let mut b = [0u8; 4];
+            match core.read(Addr(0x2010), &mut b) {
+                Ok(()) => assert_eq!(b, [0xb0, 0xb1, 0xb2, 0xb3]),
+                Err(e) => assert!(matches!(e, MemError::NotSaved(_)), "{e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn wrong_kinds_of_elf_are_refused() {
+        let mut v = synthetic();
+        v[16] = 2;
+        let e = open(v).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "synthetic is an executable, not a core; usage: coroner core BIN CORE"
+        );
+        let mut v = synthetic();
+        v[18] = 183;
+        let e = open(v).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "synthetic is a core for arm64; coroner reads amd64 (x86-64) cores only"
+        );
+        let mut v = synthetic();
+        v[4] = 1;
+        assert!(open(v).unwrap_err().to_string().contains("32-bit"));
+        let e = open(b"MZ\x90\0".to_vec()).unwrap_err().to_string();
+        assert_eq!(e, "synthetic is not an ELF file (expected a core dump)");
     }
 }

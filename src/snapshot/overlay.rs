@@ -79,6 +79,14 @@ impl CoreWithBinary {
     }
 
     /// Whether the core segment at `addr` is writable (its file bytes may be stale).
+    /// Whether the binary's own segment at run-time address `addr` is writable.
+    fn binary_writable(&self, addr: u64) -> bool {
+        let a = addr.wrapping_sub(self.bias);
+        self.binary.segments().iter().any(|s| {
+            a >= s.vaddr.0 && a - s.vaddr.0 < s.memsz && s.flags & PF_W != 0
+        })
+    }
+
     fn writable(&self, addr: u64) -> bool {
         let segs = self.core.segments();
         let i = segs.partition_point(|s| s.vaddr <= addr);
@@ -92,7 +100,10 @@ impl Memory for CoreWithBinary {
     fn read(&self, addr: Addr, buf: &mut [u8]) -> Result<(), MemError> {
         let mut done = 0usize;
         while done < buf.len() {
-            let a = addr.0.checked_add(done as u64).ok_or(MemError::Unmapped(addr))?;
+            let a = addr
+                .0
+                .checked_add(done as u64)
+                .ok_or(MemError::Unmapped(addr))?;
             let rest = buf.get_mut(done..).unwrap_or(&mut []);
             let (src, zeros): (Option<&[u8]>, usize) = match self.core.chunk(a) {
                 CoreChunk::Saved(b) => (Some(b), 0),
@@ -114,7 +125,20 @@ impl Memory for CoreWithBinary {
                     }
                     _ => return Err(MemError::NotSaved(Addr(a))),
                 },
-                CoreChunk::Unmapped(_) => return Err(MemError::Unmapped(Addr(a))),
+                // No segment at all: gdb's gcore leaves out read-only file mappings
+                // (rodata) entirely. The binary's read-only bytes cannot have changed.
+                CoreChunk::Unmapped(len) => match self.binary_bytes(a) {
+                    Some(b) if !self.binary_writable(a) => {
+                        // 0: past the last segment, no bound from the core.
+                        let len = if len == 0 {
+                            usize::MAX
+                        } else {
+                            usize::try_from(len).unwrap_or(usize::MAX)
+                        };
+                        (Some(b.get(..len.min(b.len())).unwrap_or(b)), 0)
+                    }
+                    _ => return Err(MemError::Unmapped(Addr(a))),
+                },
             };
             let n = match src {
                 Some(b) => {
@@ -144,6 +168,9 @@ impl Memory for CoreWithBinary {
         match self.core.chunk(addr.0) {
             CoreChunk::Saved(b) => b.get(..len),
             CoreChunk::NotDumped(n) if len as u64 <= n => self.binary_bytes(addr.0)?.get(..len),
+            CoreChunk::Unmapped(n) if (n == 0 || len as u64 <= n) && !self.binary_writable(addr.0) => {
+                self.binary_bytes(addr.0)?.get(..len)
+            }
             _ => None,
         }
     }
@@ -200,7 +227,9 @@ pub fn compute_bias(core: &ElfCore, bin: &Binary) -> u64 {
     let first = bin.segments().iter().map(|s| s.vaddr.0).min().unwrap_or(0);
     core.mapped_files()
         .iter()
-        .filter(|m| m.file_offset == 0 && m.path.file_name().and_then(|s| s.to_str()) == Some(&name))
+        .filter(|m| {
+            m.file_offset == 0 && m.path.file_name().and_then(|s| s.to_str()) == Some(&name)
+        })
         .map(|m| m.start.0)
         .min()
         .map(|start| start.wrapping_sub(first & !(PAGE - 1)))
@@ -229,21 +258,30 @@ fn core_saved(core: &ElfCore, addr: u64, len: usize) -> Option<&[u8]> {
     }
 }
 
-/// The Go build ID note as the core saved it, with its descriptor at `desc_va`:
-/// `Ok(Some(id))` when found, `Ok(None)` when the core did not save those bytes,
-/// `Err(())` when the core has different bytes there (no Go note at that place).
-fn core_go_build_id(core: &ElfCore, desc_va: u64) -> Result<Option<String>, ()> {
+/// What the core holds where the binary keeps its Go build ID note.
+enum CoreGoId {
+    Found(String),
+    /// The core did not save those bytes: nothing to compare.
+    NotSaved,
+    /// The core has no memory there at all.
+    Unmapped,
+    /// The core saved other bytes there: no Go note.
+    Other,
+}
+
+/// Read the Go build ID note from the core, its descriptor expected at `desc_va`.
+fn core_go_build_id(core: &ElfCore, desc_va: u64) -> CoreGoId {
     // namesz, descsz, type, "Go\0\0", then the descriptor.
     let Some(hdr_va) = desc_va.checked_sub(16) else {
-        return Err(());
+        return CoreGoId::Unmapped;
     };
-    match core.chunk(hdr_va) {
-        CoreChunk::Saved(_) => {}
-        CoreChunk::Unmapped(_) => return Err(()),
-        _ => return Ok(None),
-    }
-    let Some(hdr) = core_saved(core, hdr_va, 16) else {
-        return Ok(None);
+    let hdr = match core.chunk(hdr_va) {
+        CoreChunk::Saved(b) => match b.get(..16) {
+            Some(h) => h,
+            None => return CoreGoId::NotSaved,
+        },
+        CoreChunk::Unmapped(_) => return CoreGoId::Unmapped,
+        _ => return CoreGoId::NotSaved,
     };
     let descsz = le_u32(hdr, 4).unwrap_or(0) as usize;
     // cmd/link writes namesz 4 ("Go\0\0"); 3 is the other valid spelling.
@@ -252,11 +290,11 @@ fn core_go_build_id(core: &ElfCore, desc_va: u64) -> Result<Option<String>, ()> 
         && hdr.get(12..15) == Some(b"Go\0".as_slice())
         && descsz <= 4096;
     if !looks_go {
-        return Err(());
+        return CoreGoId::Other;
     }
     match core_saved(core, desc_va, descsz) {
-        Some(d) => Ok(Some(String::from_utf8_lossy(d).into_owned())),
-        None => Ok(None),
+        Some(d) => CoreGoId::Found(String::from_utf8_lossy(d).into_owned()),
+        None => CoreGoId::NotSaved,
     }
 }
 
@@ -277,16 +315,23 @@ pub fn check_match(core: &ElfCore, bin: &Binary, bias: u64) -> Result<(), String
     if let (Some(id), Some(va)) = (bin.go_build_id(), bin.go_build_id_vaddr()) {
         let at = va.0.wrapping_add(bias);
         match core_go_build_id(core, at) {
-            Ok(Some(core_id)) if core_id != id => {
+            CoreGoId::Found(core_id) if core_id != id => {
                 return Err(format!(
                     "the core's Go build ID is {core_id:?}, the binary's ({name}) is {id:?}"
                 ))
             }
-            Ok(_) => {}
-            Err(()) => {
+            CoreGoId::Found(_) | CoreGoId::NotSaved => {}
+            CoreGoId::Unmapped => {
                 return Err(format!(
-                    "the core has no Go build ID at {at:#x} where {name} keeps its own ({id:?}): \
-                     the core comes from another executable"
+                    "{name} keeps its Go build ID at {at:#x}, but the core has no memory \
+                     there: the core comes from another executable{}",
+                    if bin.is_pie() { "" } else { " (or a PIE)" }
+                ))
+            }
+            CoreGoId::Other => {
+                return Err(format!(
+                    "the core has no Go build ID at {at:#x} where {name} keeps its own \
+                     ({id:?}): the core comes from another executable"
                 ))
             }
         }
@@ -368,7 +413,8 @@ pub fn match_warnings(core: &ElfCore, bin: &Binary, bias: u64) -> Vec<String> {
         .filter(|s| s.offset == 0 && s.filesz > 0)
         .map(|s| s.vaddr.0)
         .min();
-    let saved = first.is_some_and(|v| matches!(core.chunk(v.wrapping_add(bias)), CoreChunk::Saved(_)));
+    let saved =
+        first.is_some_and(|v| matches!(core.chunk(v.wrapping_add(bias)), CoreChunk::Saved(_)));
     if !saved {
         out.push(format!(
             "cannot verify that {} matches the core: the core did not save the executable's headers",

@@ -379,6 +379,50 @@ mod tests {
     }
 
     #[test]
+    fn pointer_blob() {
+        // Pre-1.18: header pointers to Go string headers elsewhere in memory.
+        let mut blob = Vec::from(&MAGIC[..]);
+        blob.extend_from_slice(&[8, 0]);
+        blob.extend_from_slice(&0x1000u64.to_le_bytes());
+        blob.extend_from_slice(&0x2000u64.to_le_bytes());
+        let mut mem = vec![0u8; 0x3000];
+        let put = |mem: &mut Vec<u8>, at: usize, b: &[u8]| {
+            if let Some(d) = mem.get_mut(at..at + b.len()) {
+                d.copy_from_slice(b);
+            }
+        };
+        let vers = b"go1.17.13";
+        let mut modinfo = vec![0x30u8; 16];
+        modinfo.extend_from_slice(b"path\tcmd/x\nbuild\tGOOS=linux\n");
+        modinfo.extend_from_slice(&[0xf9; 16]);
+        put(&mut mem, 0x1000, &0x1100u64.to_le_bytes());
+        put(&mut mem, 0x1008, &(vers.len() as u64).to_le_bytes());
+        put(&mut mem, 0x1100, vers);
+        put(&mut mem, 0x2000, &0x2100u64.to_le_bytes());
+        put(&mut mem, 0x2008, &(modinfo.len() as u64).to_le_bytes());
+        put(&mut mem, 0x2100, &modinfo);
+        let read = |addr: u64, buf: &mut [u8]| {
+            let a = addr as usize;
+            match mem.get(a..a + buf.len()) {
+                Some(d) => {
+                    buf.copy_from_slice(d);
+                    true
+                }
+                None => false,
+            }
+        };
+        let bi = parse_blob(&blob, &read);
+        assert_eq!(
+            bi.as_ref().map(|b| b.go_version.as_str()),
+            Some("go1.17.13")
+        );
+        assert_eq!(bi.as_ref().map(|b| b.path.as_str()), Some("cmd/x"));
+        assert_eq!(bi.as_ref().and_then(|b| b.setting("GOOS")), Some("linux"));
+        // Dangling pointers: no result, no panic.
+        assert!(parse_blob(&blob, &|_, _| false).is_none());
+    }
+
+    #[test]
     fn inline_blob() {
         let mut blob = Vec::from(&MAGIC[..]);
         blob.extend_from_slice(&[8, 2]);

@@ -233,6 +233,26 @@ impl Cfi {
         ))
     }
 
+    /// Whether the FDE covering `pc` is marked as a signal trampoline (augmentation
+    /// 'S', e.g. glibc's `__restore_rt`): its caller's PC is looked up as is, not -1.
+    pub fn is_signal_frame(&self, pc: u64) -> bool {
+        let Some(e) = self.find_fde(pc.wrapping_sub(self.bias)) else {
+            return false;
+        };
+        let bases = self.bases();
+        match e.which {
+            Which::Eh => self.eh_section().and_then(|s| {
+                s.fde_from_offset(&bases, e.offset.into(), EhFrame::cie_from_offset)
+                    .ok()
+            }),
+            Which::Debug => self.debug_section().and_then(|s| {
+                s.fde_from_offset(&bases, e.offset.into(), DebugFrame::cie_from_offset)
+                    .ok()
+            }),
+        }
+        .is_some_and(|f| f.is_signal_trampoline())
+    }
+
     /// One unwind step: the caller's registers, from the registers of the frame
     /// executing at `regs`.
     ///

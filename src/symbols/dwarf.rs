@@ -662,7 +662,9 @@ impl Dwarf {
             let Some(name) = name.and_then(|v| self.string(&u, v)) else {
                 continue;
             };
-            let global = u.offset.checked_add(die_off.0 as u64).unwrap_or(u64::MAX);
+            let Some(global) = u.offset.checked_add(die_off.0 as u64) else {
+                continue;
+            };
             match tag {
                 constants::DW_TAG_subprogram => out.functions.push(name),
                 constants::DW_TAG_variable if has_location => out.globals.push((name, global)),

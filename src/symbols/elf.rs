@@ -202,7 +202,9 @@ impl Binary {
                 .unwrap_or("")
                 .to_string();
             if !name.is_empty() {
-                section_by_name.entry(name.clone()).or_insert(sections.len());
+                section_by_name
+                    .entry(name.clone())
+                    .or_insert(sections.len());
             }
             sections.push(Section {
                 name,
@@ -453,11 +455,18 @@ fn read_symbols(d: &[u8], shdrs: &[SectionHeader], ctx: Ctx) -> Vec<Symbol> {
     let table = shdrs
         .iter()
         .find(|sh| sh.sh_type == SHT_SYMTAB)
-        .or_else(|| shdrs.iter().find(|sh| sh.sh_type == goblin::elf::section_header::SHT_DYNSYM));
+        .or_else(|| {
+            shdrs
+                .iter()
+                .find(|sh| sh.sh_type == goblin::elf::section_header::SHT_DYNSYM)
+        });
     let Some(table) = table else {
         return Vec::new();
     };
-    let Some(strtab) = shdrs.get(table.sh_link as usize).and_then(|sh| strtab_at(d, sh)) else {
+    let Some(strtab) = shdrs
+        .get(table.sh_link as usize)
+        .and_then(|sh| strtab_at(d, sh))
+    else {
         return Vec::new();
     };
     let (Ok(off), Ok(count)) = (

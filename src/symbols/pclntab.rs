@@ -275,9 +275,16 @@ impl Pclntab {
                 })
             })
             .collect();
-        let section_data = bin.section_data(".gopclntab");
-        let section = match (bin.section(".gopclntab"), section_data.as_deref()) {
-            (Some(s), Some(d)) if s.size > 0 => Some((s.addr.get(), d)),
+        // PIE binaries put the table in RELRO under this longer name.
+        let sec_name = [".gopclntab", ".data.rel.ro.gopclntab"]
+            .into_iter()
+            .find(|n| bin.section(n).is_some_and(|s| s.size > 0));
+        let section_data = sec_name.and_then(|n| bin.section_data(n));
+        let section = match (
+            sec_name.and_then(|n| bin.section(n)),
+            section_data.as_deref(),
+        ) {
+            (Some(s), Some(d)) => Some((s.addr.get(), d)),
             _ => None,
         };
         let go_version = crate::symbols::buildinfo::read(bin)
@@ -291,7 +298,12 @@ impl Pclntab {
             gofunc_symbol: sym("go:func.*").or_else(|| sym("go.func.*")),
             go_version,
         };
-        locate::load(&input)
+        Self::load_from(&input)
+    }
+
+    /// [`Pclntab::load`] over plain slices: segments' bytes and optional facts.
+    pub fn load_from(input: &SearchInput<'_>) -> Result<Pclntab, SymError> {
+        locate::load(input)
     }
 
     /// Decode a table from its bytes. `data` starts at the pcHeader, whose link-time
@@ -328,7 +340,7 @@ impl Pclntab {
         let need = (hdr.nfunc + 1)
             .checked_mul(ftab_entry_size(hdr.version))
             .and_then(|n| n.checked_add(hdr.pcln));
-        if need.map_or(true, |n| n > t.data.len()) {
+        if !matches!(need, Some(n) if n <= t.data.len()) {
             return Err(SymError::BadPclntab("functab out of bounds".into()));
         }
         if t.func_at_index(0).is_none() {
@@ -851,6 +863,12 @@ mod tests {
         // nfunc = 0 is not a table.
         assert!(parse_header(&b).is_none());
         assert!(Pclntab::from_parts(Arc::from(b), 0x1000, Some(0x400000), None).is_err());
+    }
+
+    #[test]
+    fn table_is_send_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Pclntab>();
     }
 
     #[test]

@@ -7,7 +7,7 @@ use super::{Frame, FrameSource, Stack};
 use crate::addr::Addr;
 use crate::goruntime::{GoRuntime, Goroutine, ThreadContext, G_RUNNING};
 use crate::snapshot::{Memory, Registers, Thread};
-// CFI (symbols::cfi) is wired in once that module lands.
+use crate::symbols::cfi::{Cfi, RegSet};
 use crate::symbols::{Binary, Pclntab};
 
 /// Hard cap on physical frames, whatever depth was asked, so garbage cannot loop.
@@ -35,6 +35,7 @@ pub struct Start {
 pub struct Unwinder<'a> {
     pub mem: &'a dyn Memory,
     pub pcln: &'a Pclntab,
+    pub cfi: Option<&'a Cfi>,
     pub bin: &'a Binary,
     pub rt: &'a GoRuntime,
 }
@@ -353,8 +354,25 @@ impl<'a> Unwinder<'a> {
         trap: bool,
         regs: Option<&Registers>,
     ) -> Option<(Addr, Addr, Addr, Option<Registers>, FrameSource)> {
-        let bias = self.bias();
-        let _ = (trap, regs, bias);
+        if let Some(cfi) = self.cfi {
+            let mut rs = regs.map(RegSet::from_registers).unwrap_or_default();
+            rs.set(7, Some(sp.get()));
+            rs.set(6, Some(bp.get()));
+            rs.set(16, Some(pc.get()));
+            let lookup = if trap { pc } else { pc.sub(1) };
+            if let Some(next) = cfi.unwind_step(lookup.get(), &rs, self.mem) {
+                if let (Some(npc), Some(nsp)) = (next.get(16), next.get(7)) {
+                    let mut r = regs.cloned().unwrap_or_default();
+                    for n in 0..=16u16 {
+                        if let Some(v) = next.get(n) {
+                            r.set_by_dwarf(n, v);
+                        }
+                    }
+                    let nbp = next.get(6).unwrap_or(bp.get());
+                    return Some((Addr(npc), Addr(nsp), Addr(nbp), Some(r), FrameSource::Cfi));
+                }
+            }
+        }
         // Frame pointers: [bp] = caller's bp, [bp+8] = return address.
         if !bp.is_null() && bp > sp && bp.get() - sp.get() < (1 << 24) {
             let ret = self.mem.read_ptr(bp.add(8)).ok()?;

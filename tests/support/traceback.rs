@@ -436,10 +436,7 @@ fn parse_function_line(line: &str) -> Result<TbFrame, String> {
 fn fill_location(f: &mut TbFrame, rest: &str) -> Result<(), String> {
     let mut loc = rest.trim_end();
     // Peel the optional fields off the end; the path may contain spaces.
-    loop {
-        let Some((head, last)) = loc.rsplit_once(' ') else {
-            break;
-        };
+    while let Some((head, last)) = loc.rsplit_once(' ') {
         let parsed = if let Some(v) = last.strip_prefix("+0x") {
             f.pc_offset = Some(parse_hex(v)?);
             true
@@ -642,8 +639,8 @@ rbx    0x0
     fn header_variants() {
         let h = parse_goroutine_header("goroutine 12 [chan receive (nil chan)]:").expect("h");
         assert_eq!((h.id, h.status.as_str()), (12, "chan receive (nil chan)"));
-        let h = parse_goroutine_header("goroutine 3 m=nil [select (no cases), 3 minutes]:")
-            .expect("h");
+        let h =
+            parse_goroutine_header("goroutine 3 m=nil [select (no cases), 3 minutes]:").expect("h");
         assert_eq!(h.status, "select (no cases)");
         assert_eq!(h.wait_minutes, Some(3));
         assert!(parse_goroutine_header("goroutine x [running]:").is_none());

@@ -1,1 +1,215 @@
-fn main() {}
+//! The `coroner` command: `coroner core BIN CORE` opens a core, prints what killed the
+//! process, then runs Delve-compatible commands from a line editor (terminal) or from
+//! `--init` and stdin (batch).
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use coroner::repl::{Output, Session};
+use coroner::target::{OpenOptions, Target};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "coroner",
+    version,
+    about = "Go-aware post-mortem debugger (Delve-compatible commands)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Examine a core dump: coroner core BIN CORE.
+    Core {
+        /// The executable that produced the core (may be zstd/xz/lz4-compressed).
+        binary: PathBuf,
+        /// The core file (may be compressed).
+        core: PathBuf,
+        /// Run the commands in FILE first (one per line; `#` starts a comment).
+        #[arg(long, value_name = "FILE")]
+        init: Option<PathBuf>,
+        /// Print goroutines, stack and threads as JSON (one document per line).
+        #[arg(long)]
+        json: bool,
+        /// Open even when the binary does not match the core.
+        #[arg(long)]
+        force: bool,
+        /// Accepted for Delve compatibility (coroner always allows it).
+        #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+        allow_non_terminal_interactive: Option<bool>,
+        /// Accepted for Delve compatibility: coroner reads the Go version from the binary.
+        #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+        check_go_version: Option<bool>,
+    },
+    /// Print the version.
+    Version,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Version => {
+            println!("coroner {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Cmd::Core {
+            binary,
+            core,
+            init,
+            json,
+            force,
+            ..
+        } => match run_core(binary, core, init, json, force) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                // One line, like every fatal error: the chain joined with ": ".
+                eprintln!("coroner: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn run_core(
+    binary: PathBuf,
+    core: PathBuf,
+    init: Option<PathBuf>,
+    json: bool,
+    force: bool,
+) -> anyhow::Result<()> {
+    // Read the init file before the (possibly long) open, so a typo fails fast.
+    let init_lines = match &init {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read init file {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let target = Target::open(&OpenOptions {
+        binary,
+        core,
+        force,
+    })?;
+    let mut session = Session::new(target);
+    session.json = json;
+    let header = session.header();
+    let mut out = std::io::stdout().lock();
+    if json {
+        // Keep stdout pure JSON for scripts.
+        eprint!("{header}");
+    } else {
+        write!(out, "{header}Type 'help' for list of commands.\n")?;
+    }
+    out.flush()?;
+    drop(out);
+
+    if let Some(text) = init_lines {
+        for line in text.lines() {
+            let l = line.trim();
+            if l.is_empty() || l.starts_with('#') {
+                continue;
+            }
+            if !emit(&mut session, l, json)? {
+                return Ok(());
+            }
+        }
+    }
+    if std::io::stdin().is_terminal() {
+        interactive(&mut session, json)
+    } else {
+        batch(&mut session, json)
+    }
+}
+
+/// Run one command and print its output. Returns false when the session should end.
+fn emit(session: &mut Session, line: &str, json: bool) -> anyhow::Result<bool> {
+    let o = session.execute(line);
+    let mut out = std::io::stdout().lock();
+    match &o {
+        Output::Exit => return Ok(false),
+        Output::Error(e) if json => writeln!(
+            out,
+            "{}",
+            serde_json::json!({ "command": line, "error": e })
+        )?,
+        Output::Error(_) => {
+            out.flush()?;
+            eprint!("{}", o.render());
+        }
+        // One JSON document per line, so scripts can read results as they come.
+        Output::Json(v) => writeln!(out, "{}", serde_json::to_string(v)?)?,
+        Output::Text(t) => out.write_all(t.as_bytes())?,
+    }
+    out.flush()?;
+    Ok(true)
+}
+
+fn batch(session: &mut Session, json: bool) -> anyhow::Result<()> {
+    for line in std::io::stdin().lock().lines() {
+        let line = line.context("cannot read standard input")?;
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        if !emit(session, l, json)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn history_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local").join("state")))?;
+    Some(base.join("coroner").join("history"))
+}
+
+fn interactive(session: &mut Session, json: bool) -> anyhow::Result<()> {
+    use rustyline::error::ReadlineError;
+    let mut rl = rustyline::DefaultEditor::new().context("cannot start the line editor")?;
+    let hist = history_path();
+    if let Some(h) = &hist {
+        // A missing history file is normal on first use.
+        let _ = rl.load_history(h);
+    }
+    let mut last = String::new();
+    loop {
+        match rl.readline("(coroner) ") {
+            Ok(line) => {
+                let l = line.trim();
+                // Like Delve, an empty line repeats the previous command.
+                let cmd = if l.is_empty() {
+                    last.clone()
+                } else {
+                    l.to_string()
+                };
+                if cmd.is_empty() {
+                    continue;
+                }
+                if !l.is_empty() {
+                    let _ = rl.add_history_entry(l);
+                }
+                last = cmd.clone();
+                if !emit(session, &cmd, json)? {
+                    break;
+                }
+            }
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => break,
+            Err(e) => return Err(e).context("line editor"),
+        }
+    }
+    if let Some(h) = &hist {
+        if let Some(dir) = h.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = rl.save_history(h);
+    }
+    Ok(())
+}

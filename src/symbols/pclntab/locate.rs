@@ -52,7 +52,6 @@ fn region_for<'a>(regions: &[Region<'a>], addr: u64) -> Option<(Region<'a>, usiz
     })
 }
 
-
 /// Offsets in moduledata (amd64) of the fields that matter here.
 const MD_FUNCNAMETAB: usize = 8;
 const MD_CUTAB: usize = 32;
@@ -79,8 +78,9 @@ fn moduledata_gofunc(
     let valid = |rodata_off: usize, gofunc_off: usize| -> Option<u64> {
         let rodata = rd_u64(md, rodata_off)?;
         let gofunc = rd_u64(md, gofunc_off)?;
-        let (r, _) = region_for(regions, gofunc)?;
-        (rodata != 0 && rodata <= gofunc && !r.writable).then_some(gofunc)
+        // Must be file-backed data (RELRO, i.e. writable, in PIE binaries).
+        region_for(regions, gofunc)?;
+        (rodata != 0 && rodata <= gofunc).then_some(gofunc)
     };
     match version {
         PclntabVersion::Go116 => None,
@@ -139,10 +139,10 @@ fn pclntab_via_moduledata(regions: &[Region<'_>]) -> Option<(u64, Header)> {
         let mut off = (8 - mis) % 8;
         while let Some(w) = rd_u64(r.data, off) {
             // Cheap filter first: the word must point at a pclntab magic.
-            if w % 8 == 0 {
+            if w & 7 == 0 {
                 if let Some((tr, toff)) = region_for(regions, w) {
                     let magic = super::rd_u32(tr.data, toff);
-                    if !tr.writable && magic.and_then(PclntabVersion::from_magic).is_some() {
+                    if magic.and_then(PclntabVersion::from_magic).is_some() {
                         if let Some(hdr) = tr.data.get(toff..).and_then(parse_header) {
                             if r.data
                                 .get(off..)
@@ -204,8 +204,9 @@ pub fn load(input: &SearchInput<'_>) -> Result<Pclntab, SymError> {
             return build(input, addr, data, &hdr);
         }
     }
-    // Last resort: the magic anywhere in read-only data, fully validated by decoding.
-    for r in input.regions.iter().filter(|r| !r.writable) {
+    // Last resort: the magic anywhere in non-executable data (RELRO included, for
+    // PIE), fully validated by decoding.
+    for r in input.regions.iter().filter(|r| !r.executable) {
         let mis = (r.vaddr % 8) as usize;
         let mut off = (8 - mis) % 8;
         while let Some(w) = r.data.get(off..off + 8) {
