@@ -16,13 +16,16 @@ impl Addr {
     pub fn is_null(self) -> bool {
         self.0 == 0
     }
-    /// Wrapping add: garbage pointers must not panic in debug builds.
+    /// Wrapping add: garbage pointers must not panic in debug builds (which is why
+    /// this is not `std::ops::Add`, whose overflow panics in debug).
+    #[allow(clippy::should_implement_trait)]
     pub fn add(self, off: u64) -> Addr {
         Addr(self.0.wrapping_add(off))
     }
     pub fn offset(self, off: i64) -> Addr {
         Addr(self.0.wrapping_add(off as u64))
     }
+    #[allow(clippy::should_implement_trait)]
     pub fn sub(self, off: u64) -> Addr {
         Addr(self.0.wrapping_sub(off))
     }

@@ -87,9 +87,8 @@ impl Target {
             }
         }
         let mut warnings = snapshot.warnings();
-        let pcln = Pclntab::load(&binary).map_err(|e| {
-            OpenError::Binary(format!("{}: {e}", opts.binary.display()))
-        })?;
+        let pcln = Pclntab::load(&binary)
+            .map_err(|e| OpenError::Binary(format!("{}: {e}", opts.binary.display())))?;
         let dwarf = match Dwarf::load(&binary) {
             Ok(d) => d,
             Err(e) => {
@@ -174,7 +173,9 @@ impl Target {
         &self.goroutines
     }
     pub fn goroutine(&self, goid: u64) -> Option<&Goroutine> {
-        self.by_goid.get(&goid).and_then(|&i| self.goroutines.get(i))
+        self.by_goid
+            .get(&goid)
+            .and_then(|&i| self.goroutines.get(i))
     }
     /// The goroutine a thread runs (its M's curg), if any.
     pub fn thread_goroutine(&self, tid: u32) -> Option<&Goroutine> {
@@ -331,7 +332,11 @@ impl Target {
                 continue;
             }
             let lo = f.sp;
-            let hi = if f.cfa.is_null() { f.sp.add(256) } else { f.cfa };
+            let hi = if f.cfa.is_null() {
+                f.sp.add(256)
+            } else {
+                f.cfa
+            };
             let mut a = lo;
             while a < hi {
                 if let (Ok(p), Ok(n)) = (mem.read_ptr(a), mem.read_u64(a.add(8))) {

@@ -69,13 +69,19 @@ fn crash_header_matches_what_the_runtime_printed() {
             }
             if let Some(v) = line.strip_prefix("fatal error: ") {
                 if c.fatal.as_deref() != Some(v) {
-                    problems.push(format!("{name}: fatal error {v:?}, coroner says {:?}", c.fatal));
+                    problems.push(format!(
+                        "{name}: fatal error {v:?}, coroner says {:?}",
+                        c.fatal
+                    ));
                 }
             }
             if let Some(v) = line.strip_prefix("[signal ") {
                 let v = v.trim_end_matches(']');
                 if c.go_signal.as_deref() != Some(v) {
-                    problems.push(format!("{name}: signal {v:?}, coroner says {:?}", c.go_signal));
+                    problems.push(format!(
+                        "{name}: signal {v:?}, coroner says {:?}",
+                        c.go_signal
+                    ));
                 }
             }
         }
@@ -97,7 +103,11 @@ fn crash_header_matches_what_the_runtime_printed() {
     for p in &problems {
         eprintln!("{p}");
     }
-    assert!(problems.is_empty(), "{} crash header mismatches", problems.len());
+    assert!(
+        problems.is_empty(),
+        "{} crash header mismatches",
+        problems.len()
+    );
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("cores/fixtures");
     assert!(!root.exists() || !cases.is_empty(), "no fixture checked");
 }

@@ -20,7 +20,11 @@ fn builtin_layouts_equal_dwarf_layouts() {
     let mut checked = 0;
     let mut problems = Vec::new();
     for d in dirs {
-        let name = d.file_name().and_then(|s| s.to_str()).unwrap_or("").to_string();
+        let name = d
+            .file_name()
+            .and_then(|s| s.to_str())
+            .unwrap_or("")
+            .to_string();
         if !name.ends_with("-opt") && !name.ends_with("-noopt") {
             continue;
         }

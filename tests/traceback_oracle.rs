@@ -90,7 +90,11 @@ fn cases() -> Vec<Case> {
 /// Function names as the runtime prints them: runtime.gopanic is "panic", and the
 /// type arguments of generic functions are "...".
 fn norm_func(name: &str) -> String {
-    let name = if name == "runtime.gopanic" { "panic" } else { name };
+    let name = if name == "runtime.gopanic" {
+        "panic"
+    } else {
+        name
+    };
     let mut out = String::new();
     let mut depth = 0;
     for c in name.chars() {
@@ -195,11 +199,17 @@ fn compare_goroutine(t: &Target, tg: &TbGoroutine, minor: u32, problems: &mut Ve
                     ));
                 }
             }
-            None => problems.push(format!("goroutine {}: gopc {} not in a function", tg.id, g.gopc)),
+            None => problems.push(format!(
+                "goroutine {}: gopc {} not in a function",
+                tg.id, g.gopc
+            )),
         }
         if let (Some(p), Some(want)) = (g.parent_goid, tg.created_in_goroutine) {
             if p != want {
-                problems.push(format!("goroutine {}: parent {p}, runtime says {want}", tg.id));
+                problems.push(format!(
+                    "goroutine {}: parent {p}, runtime says {want}",
+                    tg.id
+                ));
             }
         }
     }
@@ -267,7 +277,10 @@ fn compare_goroutine(t: &Target, tg: &TbGoroutine, minor: u32, problems: &mut Ve
             bad = true;
         } else {
             let tail = &ours[ours.len() - outer.len()..];
-            bad = tail.iter().zip(outer.iter()).any(|(a, b)| !frames_equal(a, b));
+            bad = tail
+                .iter()
+                .zip(outer.iter())
+                .any(|(a, b)| !frames_equal(a, b));
         }
     }
     if !tg.elided && !bad && ours_after.len() != inner.len() {

@@ -100,6 +100,7 @@ struct Row {
 //    sigpc gopc startpc waiting labels
 // m: g0 gsignal procid curg id alllink vdsoSP vdsoPC
 // panic: arg link recovered;   moduledata: types etypes text etext next
+#[rustfmt::skip]
 const ROWS: &[Row] = &[
     Row {
         minor: 19,

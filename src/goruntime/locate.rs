@@ -26,7 +26,11 @@ pub fn find_allgs(inp: &Inputs<'_>, l: &Layouts) -> Result<(Addr, u64), String> 
     // Stripped: disassemble runtime.allgadd and try each RIP-relative data operand as
     // the slice header.
     let mut candidates = BTreeSet::new();
-    for name in ["runtime.allgadd", "runtime.forEachG", "runtime.forEachGRace"] {
+    for name in [
+        "runtime.allgadd",
+        "runtime.forEachG",
+        "runtime.forEachGRace",
+    ] {
         for a in rip_relative_operands(inp, name) {
             candidates.insert(a);
         }
@@ -58,7 +62,12 @@ fn read_slice_of_gs(mem: &dyn Memory, at: Addr, l: &Layouts) -> Option<(Addr, u6
     let ptr = mem.read_ptr(at).ok()?;
     let len = mem.read_u64(at.add(8)).ok()?;
     let cap = mem.read_u64(at.add(16)).ok()?;
-    if ptr.is_null() || len == 0 || len > cap || len > MAX_GOROUTINES || ptr.get() % 8 != 0 {
+    if ptr.is_null()
+        || len == 0
+        || len > cap
+        || len > MAX_GOROUTINES
+        || !ptr.get().is_multiple_of(8)
+    {
         return None;
     }
     // Check a sample of the elements (all of them for small slices).
@@ -79,7 +88,7 @@ fn read_slice_of_gs(mem: &dyn Memory, at: Addr, l: &Layouts) -> Option<(Addr, u6
 }
 
 fn looks_like_g(mem: &dyn Memory, g: Addr, l: &Layouts) -> bool {
-    if g.is_null() || g.get() % 8 != 0 {
+    if g.is_null() || !g.get().is_multiple_of(8) {
         return false;
     }
     let (Ok(lo), Ok(hi), Ok(goid), Ok(status)) = (

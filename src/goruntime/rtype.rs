@@ -190,8 +190,7 @@ impl<'a> TypeReader<'a> {
     /// The first field of a struct at `p`, when it reads as a plausible string.
     fn first_string_field(&self, p: Addr) -> Option<String> {
         let s = self.read_string(p)?;
-        (!s.is_empty() && s.chars().all(|c| !c.is_control() || c == '\n' || c == '\t'))
-            .then_some(s)
+        (!s.is_empty() && s.chars().all(|c| !c.is_control() || c == '\n' || c == '\t')).then_some(s)
     }
 
     /// runtime.boundsError's message (runtime/error.go boundsErrorFmt).

@@ -82,9 +82,10 @@ impl CoreWithBinary {
     /// Whether the binary's own segment at run-time address `addr` is writable.
     fn binary_writable(&self, addr: u64) -> bool {
         let a = addr.wrapping_sub(self.bias);
-        self.binary.segments().iter().any(|s| {
-            a >= s.vaddr.0 && a - s.vaddr.0 < s.memsz && s.flags & PF_W != 0
-        })
+        self.binary
+            .segments()
+            .iter()
+            .any(|s| a >= s.vaddr.0 && a - s.vaddr.0 < s.memsz && s.flags & PF_W != 0)
     }
 
     fn writable(&self, addr: u64) -> bool {
@@ -168,7 +169,9 @@ impl Memory for CoreWithBinary {
         match self.core.chunk(addr.0) {
             CoreChunk::Saved(b) => b.get(..len),
             CoreChunk::NotDumped(n) if len as u64 <= n => self.binary_bytes(addr.0)?.get(..len),
-            CoreChunk::Unmapped(n) if (n == 0 || len as u64 <= n) && !self.binary_writable(addr.0) => {
+            CoreChunk::Unmapped(n)
+                if (n == 0 || len as u64 <= n) && !self.binary_writable(addr.0) =>
+            {
                 self.binary_bytes(addr.0)?.get(..len)
             }
             _ => None,
