@@ -4,6 +4,7 @@ pub mod layout;
 pub mod locate;
 pub mod model;
 pub mod rtype;
+pub mod waits;
 
 use crate::addr::Addr;
 pub use model::{GoRuntime, GoVersion, RuntimeError, ThreadContext};
@@ -71,6 +72,8 @@ pub const G_DEAD: u32 = 6;
 pub const G_COPYSTACK: u32 = 8;
 pub const G_PREEMPTED: u32 = 9;
 pub const G_LEAKED: u32 = 10;
+/// Go 1.27+: a dead g parked on an extra M for cgo callbacks; never printed.
+pub const G_DEAD_EXTRA: u32 = 11;
 pub const G_SCAN: u32 = 0x1000;
 
 impl Goroutine {
@@ -94,6 +97,7 @@ impl Goroutine {
             G_COPYSTACK => "copystack".into(),
             G_PREEMPTED => "preempted".into(),
             G_LEAKED => "leaked".into(),
+            G_DEAD_EXTRA => "waiting for cgo callback".into(),
             _ => "???".into(),
         };
         if (st == G_WAITING || st == G_LEAKED) && self.wait_reason_code != 0 {
@@ -108,6 +112,11 @@ impl Goroutine {
             s.push_str(" (scan)");
         }
         s
+    }
+
+    /// Dead goroutines (free gs kept for reuse): the runtime never lists them.
+    pub fn is_dead(&self) -> bool {
+        matches!(self.state(), G_DEAD | G_DEAD_EXTRA)
     }
 
     /// Delve's short status word.
