@@ -3,7 +3,7 @@
 
 use super::layout::{LayoutSource, Layouts};
 use super::locate;
-use super::{Goroutine, Sched, G_DEAD, G_RUNNING, G_SYSCALL};
+use super::{Goroutine, Sched, G_RUNNING, G_SYSCALL};
 use crate::addr::Addr;
 use crate::snapshot::{Memory, Thread};
 use crate::symbols::dwarf::Dwarf;
@@ -210,7 +210,7 @@ impl GoRuntime {
                 g.system = self.is_system_goroutine(g.start_pc, Some(pcln));
                 g
             })
-            .filter(|g| g.error.is_some() || g.state() != G_DEAD)
+            .filter(|g| g.error.is_some() || !g.is_dead())
             .collect();
         // Map each running goroutine to its thread through m.procid, and check the
         // thread contexts (TLS) agree.
