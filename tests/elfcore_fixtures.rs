@@ -86,7 +86,9 @@ fn every_fixture_core_opens_and_matches_its_binary() {
     let mut checked = 0;
     for dir in &dirs {
         let bin = Arc::new(Binary::open(&dir.join("scenarios.zst")).unwrap());
-        assert!(!bin.is_pie());
+        // Only the cgo+PIE fixtures are position independent.
+        let pie = dir.to_string_lossy().ends_with("-cgopie");
+        assert_eq!(bin.is_pie(), pie);
         let gid = bin.go_build_id().expect("Go build ID");
         assert_eq!(gid.matches('/').count(), 3, "{gid}");
         let text = bin.section(".text").expect(".text");
@@ -94,6 +96,7 @@ fn every_fixture_core_opens_and_matches_its_binary() {
         for core_path in cores_in(dir) {
             let ctx = core_path.display().to_string();
             let core = ElfCore::open(&core_path).unwrap();
+            let bias = compute_bias(&core, &bin);
             assert!(core.warnings().is_empty(), "{ctx}: {:?}", core.warnings());
 
             // Threads: at least one, unique non-zero tids, the main thread (tid == pid)
@@ -139,23 +142,31 @@ fn every_fixture_core_opens_and_matches_its_binary() {
                     .find(|t| t.tid == tid)
                     .expect("signal thread");
                 assert_eq!(t.signal, sig.signo, "{ctx}");
-                assert!(in_text(&bin, 0, t.regs.rip), "{ctx}: rip {:#x}", t.regs.rip);
+                assert!(
+                    in_text(&bin, bias, t.regs.rip),
+                    "{ctx}: rip {:#x}",
+                    t.regs.rip
+                );
             }
             assert!(
-                threads.iter().any(|t| in_text(&bin, 0, t.regs.rip)),
+                threads.iter().any(|t| in_text(&bin, bias, t.regs.rip)),
                 "{ctx}: no thread in Go text"
             );
 
             // Auxv and file mappings agree with the binary.
-            assert_eq!(core.auxv_value(9), Some(bin.entry().0), "{ctx}: AT_ENTRY");
-            assert_eq!(compute_bias(&core, &bin), 0);
+            assert_eq!(
+                core.auxv_value(9),
+                Some(bin.entry().0 + bias),
+                "{ctx}: AT_ENTRY"
+            );
+            assert_eq!(bias != 0, pie, "{ctx}: bias {bias:#x}");
             assert!(
                 core.mapped_files().iter().any(|m| m
                     .path
                     .file_name()
                     .is_some_and(|n| n == "scenarios")
-                    && m.start.0 <= bin.entry().0
-                    && bin.entry().0 < m.end.0),
+                    && m.start.0 <= bin.entry().0 + bias
+                    && bin.entry().0 + bias < m.end.0),
                 "{ctx}: NT_FILE lacks the executable"
             );
             let regions = core.regions();
@@ -165,7 +176,7 @@ fn every_fixture_core_opens_and_matches_its_binary() {
                 "{ctx}: regions overlap"
             );
 
-            check_match(&core, &bin, 0).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+            check_match(&core, &bin, bias).unwrap_or_else(|e| panic!("{ctx}: {e}"));
             let cwb = CoreWithBinary::new(core, bin.clone());
             assert!(cwb.warnings().is_empty(), "{ctx}: {:?}", cwb.warnings());
 
@@ -174,32 +185,34 @@ fn every_fixture_core_opens_and_matches_its_binary() {
             let mut want = vec![0u8; text.size.min(1 << 20) as usize];
             assert!(bin.read_vaddr(text.addr, &mut want));
             let mut got = vec![0u8; want.len()];
-            cwb.read(text.addr, &mut got).unwrap();
+            cwb.read(text.addr.add(bias), &mut got).unwrap();
             assert!(got == want, "{ctx}: text differs");
             let first_load = bin.segments().iter().map(|s| s.vaddr.0).min().unwrap();
             let mut head = vec![0u8; 2 * 4096];
-            cwb.read(Addr(first_load), &mut head).unwrap();
+            cwb.read(Addr(first_load + bias), &mut head).unwrap();
             let mut bhead = vec![0u8; head.len()];
             assert!(bin.read_vaddr(Addr(first_load), &mut bhead));
             assert!(head == bhead, "{ctx}: headers page stitched wrong");
-            let slice = cwb.slice(text.addr.add(4096), 64).expect("zero-copy text");
+            let slice = cwb
+                .slice(text.addr.add(bias + 4096), 64)
+                .expect("zero-copy text");
             assert_eq!(slice, &want[4096..4096 + 64]);
             // The core alone did not save text past the first page (kernel cores).
             if !gcore {
                 assert!(
                     matches!(
-                        cwb.core().chunk(text.addr.0 + 8192),
+                        cwb.core().chunk(text.addr.0 + bias + 8192),
                         CoreChunk::NotDumped(_)
                     ),
                     "{ctx}: text saved in a kernel core?"
                 );
             }
             for t in cwb.threads() {
-                if in_text(&bin, 0, t.regs.rip) {
+                if in_text(&bin, bias, t.regs.rip) {
                     let mut a = [0u8; 16];
                     let mut b = [0u8; 16];
                     cwb.read(Addr(t.regs.rip), &mut a).unwrap();
-                    assert!(bin.read_vaddr(Addr(t.regs.rip), &mut b));
+                    assert!(bin.read_vaddr(Addr(t.regs.rip - bias), &mut b));
                     assert_eq!(a, b, "{ctx}");
                 }
                 // A thread's stack is saved: reading at rsp works in the core itself.
