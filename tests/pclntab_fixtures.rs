@@ -140,6 +140,12 @@ fn elide_brackets(name: &str) -> String {
 fn every_symtab_function_is_in_pclntab() {
     let mut checked = 0;
     for fx in fixtures() {
+        // cgo builds link C functions into .text (in .symtab, not in the pclntab) and
+        // PIE tracebacks print run-time addresses: the traceback oracle test covers
+        // those builds end to end through the load bias.
+        if fx.mode.starts_with("cgo") {
+            continue;
+        }
         let (_bin, tab) = open(&fx);
         let want = if fx.version.as_str() >= "1.20" {
             PclntabVersion::Go120
@@ -367,6 +373,12 @@ fn file_line_and_inline_frames_match_runtime_traceback() {
     let mut inlined = 0;
     let mut created = 0;
     for fx in fixtures() {
+        // cgo builds link C functions into .text (in .symtab, not in the pclntab) and
+        // PIE tracebacks print run-time addresses: the traceback oracle test covers
+        // those builds end to end through the load bias.
+        if fx.mode.starts_with("cgo") {
+            continue;
+        }
         let (_bin, tab) = open(&fx);
         let mut stderrs: Vec<PathBuf> = std::fs::read_dir(&fx.dir)
             .expect("read dir")
