@@ -18,5 +18,6 @@ pub mod snapshot;
 pub mod symbols;
 pub mod target;
 pub mod unwind;
+pub mod vars;
 
 pub use addr::Addr;

@@ -4,6 +4,7 @@ pub mod layout;
 pub mod locate;
 pub mod model;
 pub mod rtype;
+pub mod waits;
 
 use crate::addr::Addr;
 pub use model::{GoRuntime, GoVersion, RuntimeError, ThreadContext};

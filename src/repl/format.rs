@@ -5,38 +5,81 @@ use super::debuggee::Location;
 use super::parse::{LocKind, MemFormat};
 use crate::snapshot::Registers;
 use crate::target::CrashInfo;
-use crate::unwind::Frame;
+use crate::unwind::FrameView;
 use std::fmt::Write;
 use std::path::Path;
 
 /// Delve's ShortenFilePath: a path under the working directory prints as `./rel`.
 pub fn shorten_path(path: &str, cwd: Option<&Path>) -> String {
+    let mut s = String::new();
+    push_path(&mut s, path, cwd);
+    s
+}
+
+/// [`shorten_path`], appended to `out` (no allocation on the listing's hot path).
+pub fn push_path(out: &mut String, path: &str, cwd: Option<&Path>) {
     if let Some(cwd) = cwd.and_then(|c| c.to_str()) {
         if !cwd.is_empty() && cwd != "/" {
             if let Some(rest) = path.strip_prefix(cwd) {
                 if rest.starts_with('/') {
-                    return format!(".{rest}");
+                    out.push('.');
+                    out.push_str(rest);
+                    return;
                 }
             }
         }
     }
-    path.to_string()
+    out.push_str(path);
+}
+
+/// A borrowed [`Location`], so listings can format frames without copying names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocRef<'a> {
+    pub pc: u64,
+    pub file: &'a str,
+    pub line: u32,
+    pub function: &'a str,
+}
+
+impl<'a> From<&'a Location> for LocRef<'a> {
+    fn from(l: &'a Location) -> Self {
+        LocRef {
+            pc: l.pc,
+            file: &l.file,
+            line: l.line,
+            function: &l.function,
+        }
+    }
+}
+
+impl<'a> LocRef<'a> {
+    /// The location of a stack frame.
+    pub fn of_frame<F: FrameView>(f: &'a F) -> Self {
+        LocRef {
+            pc: f.pc().0,
+            file: f.file(),
+            line: f.line(),
+            function: f.function(),
+        }
+    }
 }
 
 /// `file:line func (0xpc)`, as in Delve's goroutine lines.
 pub fn location_text(loc: &Location, cwd: Option<&Path>) -> String {
+    let mut s = String::new();
+    push_location(&mut s, loc.into(), cwd);
+    s
+}
+
+/// [`location_text`], appended to `out`.
+pub fn push_location(out: &mut String, loc: LocRef<'_>, cwd: Option<&Path>) {
     let func = if loc.function.is_empty() {
         "?"
     } else {
-        &loc.function
+        loc.function
     };
-    format!(
-        "{}:{} {} ({:#x})",
-        shorten_path(&loc.file, cwd),
-        loc.line,
-        func,
-        loc.pc
-    )
+    push_path(out, loc.file, cwd);
+    let _ = write!(out, ":{} {} ({:#x})", loc.line, func, loc.pc);
 }
 
 /// One line of `goroutines`: `* Goroutine 1 - User: ./main.go:12 main.main (0x4a1b2c) (thread 1234)`.
@@ -51,20 +94,46 @@ pub struct GoroutineLine<'a> {
 }
 
 pub fn goroutine_line(g: &GoroutineLine<'_>, cwd: Option<&Path>) -> String {
-    let mut s = format!(
-        "{}Goroutine {} - {}: {}",
-        if g.current { "* " } else { "  " },
+    let mut s = String::new();
+    push_goroutine_line(
+        &mut s,
+        g.current,
         g.goid,
-        g.kind.label(),
-        location_text(g.loc, cwd)
+        g.kind,
+        g.loc.into(),
+        g.thread,
+        g.wait,
+        cwd,
     );
-    if let Some(t) = g.thread {
-        let _ = write!(s, " (thread {t})");
-    }
-    if let Some(w) = g.wait {
-        let _ = write!(s, " [{w}]");
-    }
     s
+}
+
+/// [`goroutine_line`], appended to `out` (without the newline).
+#[allow(clippy::too_many_arguments)]
+pub fn push_goroutine_line(
+    out: &mut String,
+    current: bool,
+    goid: u64,
+    kind: LocKind,
+    loc: LocRef<'_>,
+    thread: Option<u32>,
+    wait: Option<&str>,
+    cwd: Option<&Path>,
+) {
+    let _ = write!(
+        out,
+        "{}Goroutine {} - {}: ",
+        if current { "* " } else { "  " },
+        goid,
+        kind.label(),
+    );
+    push_location(out, loc, cwd);
+    if let Some(t) = thread {
+        let _ = write!(out, " (thread {t})");
+    }
+    if let Some(w) = wait {
+        let _ = write!(out, " [{w}]");
+    }
 }
 
 fn digits(mut n: usize) -> usize {
@@ -78,23 +147,35 @@ fn digits(mut n: usize) -> usize {
 
 /// Delve's printStack: `{ind}{i:>w}  0x{pc:016x} in {func}` / `{ind}{pad}at {file}:{line}`,
 /// with the index width set by the last index.
-pub fn stack_text(frames: &[Frame], ind: &str, cwd: Option<&Path>) -> String {
+pub fn stack_text<F: FrameView>(frames: &[F], ind: &str, cwd: Option<&Path>) -> String {
     let mut out = String::new();
+    push_stack_text(&mut out, frames, ind, cwd);
+    out
+}
+
+/// [`stack_text`], appended to `out`.
+pub fn push_stack_text<F: FrameView>(
+    out: &mut String,
+    frames: &[F],
+    ind: &str,
+    cwd: Option<&Path>,
+) {
     let Some(last) = frames.len().checked_sub(1) else {
-        return out;
+        return;
     };
     let d = digits(last);
-    let pad = format!("{ind}{}", " ".repeat(d + 2 + ind.len()));
+    let pad = d + 2 + ind.len();
     for (i, f) in frames.iter().enumerate() {
-        let func = if f.function.is_empty() {
+        let func = if f.function().is_empty() {
             "?"
         } else {
-            &f.function
+            f.function()
         };
-        let _ = writeln!(out, "{ind}{i:>d$}  0x{:016x} in {func}", f.pc.0);
-        let _ = writeln!(out, "{pad}at {}:{}", shorten_path(&f.file, cwd), f.line);
+        let _ = writeln!(out, "{ind}{i:>d$}  0x{:016x} in {func}", f.pc().0);
+        let _ = write!(out, "{ind}{:pad$}at ", "");
+        push_path(out, f.file(), cwd);
+        let _ = writeln!(out, ":{}", f.line());
     }
-    out
 }
 
 /// `* Thread 1234 at 0x468101 /path/file.s:159 runtime.raise`
@@ -354,7 +435,7 @@ pub fn crash_header(c: &CrashInfo, warnings: &[String]) -> String {
 mod tests {
     use super::*;
     use crate::addr::Addr;
-    use crate::unwind::FrameSource;
+    use crate::unwind::{Frame, FrameSource};
 
     fn frame(pc: u64, f: &str, file: &str, line: u32) -> Frame {
         Frame {
@@ -455,7 +536,7 @@ mod tests {
         let t = stack_text(&many, "\t", None);
         assert!(t.starts_with("\t 0  0x0000000000000000 in f\n\t     at /a.go:1\n"));
         assert!(t.contains("\t10  0x000000000000000a in f\n"));
-        assert_eq!(stack_text(&[], "", None), "");
+        assert_eq!(stack_text::<Frame>(&[], "", None), "");
     }
 
     #[test]

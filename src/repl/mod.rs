@@ -9,6 +9,7 @@ pub mod help;
 pub mod json;
 pub mod parse;
 mod session;
+mod vars_cmd;
 
 #[cfg(test)]
 mod tests;

@@ -15,16 +15,23 @@ use crate::addr::Addr;
 use crate::goruntime::{Goroutine, G_DEAD, G_WAITING};
 use crate::snapshot::{Registers, Thread, NO_EXECUTION};
 use crate::target::Target;
-use crate::unwind::{Frame, Stack};
+use crate::unwind::{Frame, FrameView, LiteFrame, PcCache, Stack, Unwinder};
+use rayon::prelude::*;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 /// Delve's default `stack` depth.
 const DEFAULT_STACK_DEPTH: usize = 50;
 /// Frames searched for the user location (Delve: "within the first 30 frames").
 const USER_FRAME_SEARCH: usize = 30;
+/// Goroutines per parallel batch of a listing: between batches the text is streamed
+/// out and the core's resident pages are released, so memory stays flat.
+const LIST_BATCH: usize = 1024;
+/// Goroutines one rayon task formats into one buffer.
+const LIST_TASK: usize = 64;
 /// Goroutines shown per group by `goroutines -group`.
 const GROUP_MEMBERS_SHOWN: usize = 5;
 /// Upper bound on one disassembly, so a garbage range cannot exhaust memory.
@@ -60,6 +67,9 @@ impl Config {
     }
 }
 
+#[path = "analyze_cmd.rs"]
+mod analyze_cmd;
+
 /// One debugging session over a target.
 pub struct Session {
     target: Box<dyn Debuggee>,
@@ -71,6 +81,8 @@ pub struct Session {
     tid: Option<u32>,
     goid: Option<u64>,
     frame: usize,
+    /// Analyzers for the `analyze` command (see analyze_cmd.rs).
+    analyzers: crate::analyze::Registry,
 }
 
 impl Session {
@@ -97,6 +109,7 @@ impl Session {
             tid,
             goid,
             frame: 0,
+            analyzers: crate::analyze::Registry::default(),
         }
     }
 
@@ -127,6 +140,12 @@ impl Session {
     pub fn execute(&mut self, line: &str) -> Output {
         if line.trim().is_empty() {
             return Output::Text(String::new());
+        }
+        if let Some(o) = self.analyze_command(line) {
+            return o;
+        }
+        if let Some(o) = super::vars_cmd::try_execute(self, line) {
+            return o;
         }
         match parse::parse(line).and_then(|c| self.run(c)) {
             Ok(o) => o,
@@ -333,6 +352,9 @@ impl Session {
                 return Err(labels_not_read());
             }
         }
+        if a.group.is_none() && a.exec.is_none() && !self.json {
+            return self.goroutines_text(a, None);
+        }
         let gs: Vec<Goroutine> = self
             .target
             .goroutines()
@@ -384,6 +406,112 @@ impl Session {
             }
         }
         let _ = writeln!(out, "[{} goroutines]", rows.len());
+        Ok(Output::Text(out))
+    }
+
+    /// Like [`Session::execute`], but a large text result (a `goroutines` listing) is
+    /// written to `out` batch by batch as it is computed instead of being returned, so
+    /// its size does not count in memory; the returned output then holds only what
+    /// was not written. Front ends printing to a stream should prefer this.
+    pub fn execute_streaming(&mut self, line: &str, out: &mut dyn std::io::Write) -> Output {
+        // Only the goroutines text listing streams; everything else goes through
+        // `execute`, so both entry points always agree.
+        if let Ok(Command::Goroutines(a)) = parse::parse(line) {
+            if a.group.is_none() && a.exec.is_none() && !self.json {
+                return match self.goroutines_text(&a, Some(out)) {
+                    Ok(o) => o,
+                    Err(e) => Output::Error(e.to_string()),
+                };
+            }
+        }
+        self.execute(line)
+    }
+
+    /// The text listing of `goroutines` (with `-t`, filters and `-with`): computed in
+    /// parallel batches over lightweight, memoized stacks, in allgs order, byte for
+    /// byte what [`Session::goroutine_line_text`] and [`format::stack_text`] give.
+    fn goroutines_text(
+        &self,
+        a: &GoroutinesArgs,
+        mut stream: Option<&mut dyn std::io::Write>,
+    ) -> Result<Output> {
+        let gs: Vec<&Goroutine> = self
+            .target
+            .goroutines()
+            .iter()
+            .filter(|g| g.state() != G_DEAD)
+            .collect();
+        if !gs.is_empty()
+            && a.filters
+                .iter()
+                .any(|f| matches!(f.kind, FilterKind::Label(..)))
+        {
+            return Err(labels_not_read());
+        }
+        let listing = Listing {
+            args: a,
+            cwd: self.cwd(),
+            current: self.goid,
+            locs: LocCache::default(),
+        };
+        let mut out = String::new();
+        let mut count = 0usize;
+        let flush = |out: &mut String, stream: &mut Option<&mut dyn std::io::Write>| {
+            if let Some(w) = stream.as_mut() {
+                w.write_all(out.as_bytes())
+                    .map_err(|e| CommandError::Failed(format!("cannot write the listing: {e}")))?;
+                out.clear();
+            }
+            Ok::<(), CommandError>(())
+        };
+        if let Some(t) = self.target.as_target() {
+            // CFI is left out: the lite walk declines non-Go frames and those
+            // goroutines take the full path (Target::goroutine_stack) instead.
+            let unw = Unwinder {
+                mem: t.memory(),
+                pcln: t.pclntab(),
+                cfi: None,
+                bin: t.binary(),
+                rt: t.runtime(),
+            };
+            let cache = PcCache::new();
+            for batch in gs.chunks(LIST_BATCH) {
+                let parts: Vec<(String, usize)> = batch
+                    .par_chunks(LIST_TASK)
+                    .map(|task| {
+                        let mut s = String::new();
+                        let mut n = 0;
+                        for g in task {
+                            if listing_row(t, Some((&unw, &cache)), &listing, g, &mut s) {
+                                n += 1;
+                            }
+                        }
+                        (s, n)
+                    })
+                    .collect();
+                crate::snapshot::elfcore::release_resident_pages();
+                for (mut s, n) in parts {
+                    count += n;
+                    if stream.is_some() {
+                        flush(&mut s, &mut stream)?;
+                    } else {
+                        out.push_str(&s);
+                    }
+                }
+            }
+        } else {
+            for g in &gs {
+                if listing_row(self.target.as_ref(), None, &listing, g, &mut out) {
+                    count += 1;
+                }
+            }
+        }
+        if count == 0 {
+            // Delve prints nothing at all when a filter leaves no goroutine.
+            return Ok(Output::Text(String::new()));
+        }
+        let _ = writeln!(out, "[{count} goroutines]");
+        flush(&mut out, &mut stream)?;
         Ok(Output::Text(out))
     }
 
@@ -1093,6 +1221,159 @@ impl Session {
 
 // ---- free helpers ----------------------------------------------------------------------
 
+/// What every row of one `goroutines` listing shares.
+struct Listing<'a> {
+    args: &'a GoroutinesArgs,
+    cwd: Option<&'a std::path::Path>,
+    current: Option<u64>,
+    locs: LocCache,
+}
+
+/// `Debuggee::location` by PC, memoized: a listing asks for the same few go-statement
+/// and start PCs 100,000 times.
+#[derive(Default)]
+struct LocCache {
+    map: Mutex<HashMap<(u64, bool), Arc<Location>>>,
+}
+
+impl LocCache {
+    /// The location of `pc`; `go` gives the go-statement form (the call's line, the
+    /// function found even when the line is not).
+    fn get<D: Debuggee + ?Sized>(&self, d: &D, pc: Addr, go: bool) -> Arc<Location> {
+        let key = (pc.0, go);
+        if let Some(l) = self.lock().get(&key) {
+            return l.clone();
+        }
+        let l = if go {
+            // The line of the go statement is the call's, so look up one byte before
+            // the return address, as the runtime's "created by" line does.
+            let mut l = d.location(Addr(pc.0.saturating_sub(1)));
+            l.pc = pc.0;
+            if l.function.is_empty() && !pc.is_null() {
+                l.function = d.func_at(pc).map(|f| f.name).unwrap_or_default();
+            }
+            l
+        } else {
+            d.location(pc)
+        };
+        let l = Arc::new(l);
+        self.lock().entry(key).or_insert(l).clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(u64, bool), Arc<Location>>> {
+        // A poisoned map holds only complete entries.
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Append one goroutine's listing text to `out` if it passes the filters; true if it
+/// did. Uses the lite walk when `lite` is given and it can, the full stack otherwise.
+fn listing_row<D: Debuggee + ?Sized>(
+    d: &D,
+    lite: Option<(&Unwinder<'_>, &PcCache)>,
+    l: &Listing<'_>,
+    g: &Goroutine,
+    out: &mut String,
+) -> bool {
+    // One walk serves both the user-frame search (first 30 frames) and `-t`.
+    let want = l.args.stack_depth.map(|d| d.saturating_add(1));
+    let walk_depth = want.map_or(USER_FRAME_SEARCH, |w| {
+        w.saturating_add(1).max(USER_FRAME_SEARCH)
+    });
+    if let Some((u, cache)) = lite {
+        let stop = |f: &LiteFrame| !is_private_runtime(f.function());
+        // Without -t only the frames up to the first user frame matter.
+        let stop: Option<&dyn Fn(&LiteFrame) -> bool> = match want {
+            None => Some(&stop),
+            Some(_) => None,
+        };
+        if let Some(st) = u.goroutine_lite(g, walk_depth, cache, stop) {
+            return render_row(d, l, g, &st.frames, want, out);
+        }
+    }
+    let st = d.goroutine_stack(g, walk_depth);
+    render_row(d, l, g, &st.frames, want, out)
+}
+
+/// The first frame Delve calls "User:", searched within the frames a
+/// `USER_FRAME_SEARCH`-deep walk gives (whole physical frames, inlined ones included).
+fn user_frame<F: FrameView>(frames: &[F]) -> Option<&F> {
+    let mut prev: Option<(Addr, Addr)> = None;
+    for (seen, f) in frames.iter().enumerate() {
+        // A new physical frame starts when (pc, sp) changes (inlined frames share
+        // both); the bounded walk would not have started it once 30 frames were taken.
+        let here = (f.pc(), f.sp());
+        if prev != Some(here) && seen >= USER_FRAME_SEARCH {
+            return None;
+        }
+        prev = Some(here);
+        if !is_private_runtime(f.function()) {
+            return Some(f);
+        }
+    }
+    None
+}
+
+fn render_row<D: Debuggee + ?Sized, F: FrameView>(
+    d: &D,
+    l: &Listing<'_>,
+    g: &Goroutine,
+    frames: &[F],
+    want: Option<usize>,
+    out: &mut String,
+) -> bool {
+    let sched = (frames.is_empty()).then(|| l.locs.get(d, g.sched.pc, false));
+    let current = match (frames.first(), &sched) {
+        (Some(f), _) => format::LocRef::of_frame(f),
+        (None, Some(s)) => s.as_ref().into(),
+        (None, None) => return false,
+    };
+    let user = user_frame(frames).map_or(current, format::LocRef::of_frame);
+    let go = l.locs.get(d, g.gopc, true);
+    let start = l.locs.get(d, g.start_pc, false);
+    let pick = |k: &LocKind| match k {
+        LocKind::User => user,
+        LocKind::Current => current,
+        LocKind::Go => go.as_ref().into(),
+        LocKind::Start => start.as_ref().into(),
+    };
+    for f in &l.args.filters {
+        let m = match &f.kind {
+            FilterKind::Running => g.thread.is_some(),
+            FilterKind::User => !g.system,
+            FilterKind::Loc(k, s) => {
+                let loc = pick(k);
+                format!("{}:{} {}", loc.file, loc.line, loc.function).contains(s.as_str())
+            }
+            // Refused before the listing starts.
+            FilterKind::Label(..) => false,
+        };
+        if m == f.negate {
+            return false;
+        }
+    }
+    let wait = (g.state() == G_WAITING).then(|| g.traceback_status());
+    format::push_goroutine_line(
+        out,
+        Some(g.goid) == l.current,
+        g.goid,
+        l.args.loc,
+        pick(&l.args.loc),
+        g.thread,
+        wait.as_deref(),
+        l.cwd,
+    );
+    out.push('\n');
+    if let Some(w) = want {
+        let shown = frames.get(..w).unwrap_or(frames);
+        format::push_stack_text(out, shown, "\t", l.cwd);
+        if frames.len() > w {
+            out.push_str("\t(truncated)\n");
+        }
+    }
+    true
+}
+
 fn invalid_frame(n: usize) -> CommandError {
     CommandError::Invalid(format!("Invalid frame {n}"))
 }
@@ -1174,4 +1455,69 @@ fn list_matching(mut names: Vec<String>, re: Option<&str>) -> Result<Output> {
         }
     }
     Ok(Output::Text(out))
+}
+
+#[cfg(test)]
+mod listing_tests {
+    //! The parallel, memoized `goroutines` listing must print exactly what the general
+    //! path (full stacks through the Debuggee trait, one goroutine at a time) prints.
+    use super::*;
+    use crate::target::OpenOptions;
+    use crate::unwind::walk::tests::fixture_cores;
+
+    fn general_path(s: &Session, line: &str) -> String {
+        let Ok(Command::Goroutines(a)) = parse::parse(line) else {
+            return String::from("unparsable");
+        };
+        let listing = Listing {
+            args: &a,
+            cwd: s.cwd(),
+            current: s.goid,
+            locs: LocCache::default(),
+        };
+        let mut out = String::new();
+        let mut n = 0;
+        for g in s.target.goroutines().iter().filter(|g| g.state() != G_DEAD) {
+            if listing_row(s.target.as_ref(), None, &listing, g, &mut out) {
+                n += 1;
+            }
+        }
+        if n > 0 {
+            let _ = writeln!(out, "[{n} goroutines]");
+        }
+        out
+    }
+
+    #[test]
+    fn listing_matches_the_general_path_and_streams_identically() {
+        let cases = fixture_cores(&["go1.21-stripped", "go1.27-opt", "go1.27-cgopie"]);
+        assert!(!cases.is_empty(), "no fixture cores under cores/fixtures");
+        for (bin, core) in cases {
+            let Ok(t) = Target::open(&OpenOptions {
+                binary: bin,
+                core: core.clone(),
+                force: false,
+            }) else {
+                continue;
+            };
+            let mut s = Session::new(t);
+            for line in [
+                "goroutines",
+                "goroutines -t 3",
+                "goroutines -t 50",
+                "goroutines -s",
+                "goroutines -with user -t 8",
+                "goroutines -without curloc gopark",
+            ] {
+                let Output::Text(fast) = s.execute(line) else {
+                    panic!("{line}: not text");
+                };
+                assert_eq!(fast, general_path(&s, line), "{} {line}", core.display());
+                let mut streamed: Vec<u8> = Vec::new();
+                let rest = s.execute_streaming(line, &mut streamed);
+                assert_eq!(rest, Output::Text(String::new()), "{line}");
+                assert_eq!(String::from_utf8_lossy(&streamed), fast, "{line}");
+            }
+        }
+    }
 }

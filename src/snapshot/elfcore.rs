@@ -9,7 +9,11 @@ use super::compressed::{open_file, FileBytes, FileError};
 use super::notes::{c_str, le_i32, le_u16, le_u32, le_u64, parse_notes};
 use super::{MappedFile, MemError, Memory, ProcessInfo, Registers, SignalInfo, Snapshot, Thread};
 use crate::addr::Addr;
+use memmap2::{Advice, Mmap, UncheckedAdvice};
+use std::io::Read;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
@@ -84,9 +88,76 @@ pub enum CoreChunk<'a> {
     Unmapped(u64),
 }
 
+/// The core's bytes: our own mapping of a plain core file (so its residency can be
+/// controlled, see [`ElfCore::drop_resident`]), or whatever [`open_file`] produced
+/// (a decompressed copy, or bytes in memory).
+enum CoreBytes {
+    Mapped(Arc<Mmap>),
+    File(FileBytes),
+}
+
+impl Deref for CoreBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            CoreBytes::Mapped(m) => m,
+            CoreBytes::File(f) => f,
+        }
+    }
+}
+
+/// Mappings of the cores currently open, for [`release_resident_pages`].
+static LIVE_MAPPINGS: Mutex<Vec<Weak<Mmap>>> = Mutex::new(Vec::new());
+
+/// Drop the resident pages of every open core mapping (see [`ElfCore::drop_resident`]).
+///
+/// This exists because layers above the snapshot see memory only as `&dyn Memory`,
+/// which has no residency hook yet; bulk passes (a 100,000-goroutine listing) call it
+/// between batches. Harmless for other open cores: their pages refault unchanged.
+pub fn release_resident_pages() {
+    let mut live = LIVE_MAPPINGS.lock().unwrap_or_else(|e| e.into_inner());
+    live.retain(|w| match w.upgrade() {
+        Some(m) => {
+            drop_pages(&m);
+            true
+        }
+        None => false,
+    });
+}
+
+fn drop_pages(m: &Mmap) {
+    // SAFETY: MADV_DONTNEED on a read-only private file mapping only discards page
+    // table entries: we never write to it (no private COW copies exist), so the next
+    // access refaults the identical bytes from the page cache or the file. Slices
+    // borrowed from the mapping stay valid (the mapping itself is not unmapped).
+    // Failure just leaves the pages resident.
+    let _ = unsafe { m.unchecked_advise(UncheckedAdvice::DontNeed) };
+}
+
+/// Map a plain (uncompressed, non-empty) core file ourselves; `None` to let
+/// [`open_file`] handle it (compressed, empty, or unreadable head).
+fn map_plain(path: &Path) -> Option<Arc<Mmap>> {
+    let mut f = std::fs::File::open(path).ok()?;
+    if f.metadata().ok()?.len() < 8 {
+        return None;
+    }
+    let mut head = [0u8; 8];
+    f.read_exact(&mut head).ok()?;
+    if super::compressed::Compression::detect(&head).is_some() {
+        return None;
+    }
+    // SAFETY: read-only private mapping, as in `compressed::map_file`: another process
+    // truncating the file while it is mapped can raise SIGBUS, the trade-off every
+    // mmap-based debugger makes for cores of hundreds of MB.
+    let map = unsafe { Mmap::map(&f) }.ok()?;
+    // Reads are scattered (a g here, a stack page there): no readahead. A hint only.
+    let _ = map.advise(Advice::Random);
+    Some(Arc::new(map))
+}
+
 pub struct ElfCore {
     path: PathBuf,
-    data: FileBytes,
+    data: CoreBytes,
     /// Sorted by vaddr, no empty segments.
     segments: Vec<CoreSegment>,
     threads: Vec<Thread>,
@@ -128,12 +199,37 @@ fn arch_name(machine: u16) -> String {
 impl ElfCore {
     /// Open a core file (plain or zstd/xz/lz4-compressed).
     pub fn open(path: &Path) -> Result<ElfCore, CoreError> {
+        if let Some(map) = map_plain(path) {
+            let core = Self::parse(path, CoreBytes::Mapped(map.clone()))?;
+            LIVE_MAPPINGS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(Arc::downgrade(&map));
+            return Ok(core);
+        }
         let data = open_file(path)?;
         Self::from_bytes(path, data)
     }
 
     /// Parse a core from bytes already opened (e.g. [`FileBytes::from_vec`]).
     pub fn from_bytes(path: &Path, data: FileBytes) -> Result<ElfCore, CoreError> {
+        Self::parse(path, CoreBytes::File(data))
+    }
+
+    /// Release the pages of the core mapping that reading has made resident.
+    ///
+    /// Reading the stacks of 100,000 goroutines touches hundreds of MB of the mapping,
+    /// and touched file pages count in the process's RSS until unmapped. Bulk passes
+    /// call this between batches to keep the peak small; the data stays zero-copy and
+    /// later reads refault from the page cache. No effect on cores held in memory or
+    /// decompressed copies.
+    pub fn drop_resident(&self) {
+        if let CoreBytes::Mapped(m) = &self.data {
+            drop_pages(m);
+        }
+    }
+
+    fn parse(path: &Path, data: CoreBytes) -> Result<ElfCore, CoreError> {
         let p = path.display().to_string();
         let d: &[u8] = &data;
         if !d.starts_with(b"\x7fELF") {
@@ -550,11 +646,11 @@ mod tests {
         v.extend_from_slice(&ntype.to_le_bytes());
         v.extend_from_slice(name);
         v.push(0);
-        while v.len() % 4 != 0 {
+        while v.len() & 3 != 0 {
             v.push(0);
         }
         v.extend_from_slice(desc);
-        while v.len() % 4 != 0 {
+        while v.len() & 3 != 0 {
             v.push(0);
         }
     }
@@ -730,5 +826,63 @@ mod tests {
         assert!(open(v).unwrap_err().to_string().contains("32-bit"));
         let e = open(b"MZ\x90\0".to_vec()).unwrap_err().to_string();
         assert_eq!(e, "synthetic is not an ELF file (expected a core dump)");
+    }
+}
+
+#[cfg(test)]
+mod residency_tests {
+    use super::*;
+    use std::io::Write;
+
+    /// Dropping resident pages must not change what reads return.
+    #[test]
+    fn drop_resident_keeps_contents() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("cores/fixtures/go1.27-opt/deadlock.core.zst");
+        let Ok(packed) = std::fs::read(&src) else {
+            eprintln!("skipping: {} not present", src.display());
+            return;
+        };
+        let Ok(plain) = zstd::decode_all(packed.as_slice()) else {
+            panic!("cannot decompress {}", src.display());
+        };
+        let mut tmp = tempfile::NamedTempFile::new().expect("temp file");
+        tmp.write_all(&plain).expect("write temp core");
+        tmp.flush().expect("flush temp core");
+        let core = ElfCore::open(tmp.path()).expect("open plain core");
+        assert!(
+            matches!(core.data, CoreBytes::Mapped(_)),
+            "a plain core is mapped by us"
+        );
+        let segs: Vec<CoreSegment> = core
+            .segments()
+            .iter()
+            .copied()
+            .filter(|s| s.filesz > 0)
+            .collect();
+        assert!(!segs.is_empty());
+        let before: Vec<Vec<u8>> = segs
+            .iter()
+            .map(|s| {
+                core.read_bytes(Addr(s.vaddr), s.filesz.min(1 << 16) as usize)
+                    .unwrap_or_default()
+            })
+            .collect();
+        core.drop_resident();
+        release_resident_pages();
+        for (s, b) in segs.iter().zip(&before) {
+            let again = core.read_bytes(Addr(s.vaddr), b.len()).unwrap_or_default();
+            assert_eq!(&again, b, "segment at {:#x}", s.vaddr);
+        }
+        // Bytes in memory are never advised away.
+        let mem = ElfCore::from_bytes(tmp.path(), FileBytes::from_vec(tmp.path(), plain))
+            .expect("from bytes");
+        mem.drop_resident();
+        assert_eq!(
+            mem.read_bytes(Addr(segs[0].vaddr), before[0].len())
+                .ok()
+                .as_ref(),
+            before.first()
+        );
     }
 }

@@ -52,6 +52,11 @@ impl CoreWithBinary {
         &self.core
     }
 
+    /// Release the core mapping's resident pages (see [`ElfCore::drop_resident`]).
+    pub fn drop_resident(&self) {
+        self.core.drop_resident();
+    }
+
     pub fn binary(&self) -> &Arc<Binary> {
         &self.binary
     }

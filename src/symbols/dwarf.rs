@@ -124,6 +124,13 @@ struct Sections {
     str: Vec<u8>,
     line_str: Vec<u8>,
     str_offsets: Vec<u8>,
+    loc: Vec<u8>,
+    loclists: Vec<u8>,
+    addr: Vec<u8>,
+    ranges: Vec<u8>,
+    rnglists: Vec<u8>,
+    /// gimli::Unit::new parses the unit's line program header, so it must be present.
+    line: Vec<u8>,
 }
 
 /// Name index built on first need from the units' top-level DIEs.
@@ -136,6 +143,10 @@ struct Index {
     globals: HashMap<String, u64>,
     /// Function names, sorted, deduplicated.
     functions: Vec<String>,
+    /// Top-level subprograms with a PC range: (low, high, DIE offset), sorted by low.
+    func_ranges: Vec<(u64, u64, u64)>,
+    /// Package constants (DW_TAG_constant): name, type, value.
+    constants: Vec<(String, Option<TypeId>, i64)>,
     /// Units that failed to parse (offset, error): the index is partial for them.
     problems: Vec<(u64, String)>,
 }
@@ -185,6 +196,12 @@ impl Dwarf {
             str: own(".debug_str"),
             line_str: own(".debug_line_str"),
             str_offsets: own(".debug_str_offsets"),
+            loc: own(".debug_loc"),
+            loclists: own(".debug_loclists"),
+            addr: own(".debug_addr"),
+            ranges: own(".debug_ranges"),
+            rnglists: own(".debug_rnglists"),
+            line: own(".debug_line"),
         };
         // Walking unit headers only reads each header and jumps by its length.
         let mut units = Vec::new();
@@ -501,6 +518,16 @@ impl Dwarf {
                 &self.sec.str_offsets,
                 le,
             )),
+            debug_addr: gimli::DebugAddr::from(EndianSlice::new(&self.sec.addr, le)),
+            debug_line: gimli::DebugLine::new(&self.sec.line, le),
+            locations: gimli::LocationLists::new(
+                gimli::DebugLoc::new(&self.sec.loc, le),
+                gimli::DebugLocLists::new(&self.sec.loclists, le),
+            ),
+            ranges: gimli::RangeLists::new(
+                gimli::DebugRanges::new(&self.sec.ranges, le),
+                gimli::DebugRngLists::new(&self.sec.rnglists, le),
+            ),
             ..Default::default()
         }
     }
@@ -614,6 +641,8 @@ impl Dwarf {
                         idx.globals.entry(name).or_insert(off);
                     }
                     funcs.extend(ui.functions);
+                    idx.func_ranges.extend(ui.func_ranges);
+                    idx.constants.extend(ui.constants);
                 }
                 Err(e) => idx.problems.push(e),
             }
@@ -628,6 +657,7 @@ impl Dwarf {
         funcs.sort();
         funcs.dedup();
         idx.functions = funcs;
+        idx.func_ranges.sort_unstable();
         idx
     }
 
@@ -650,12 +680,24 @@ impl Dwarf {
             let mut name = None;
             let mut declaration = false;
             let mut has_location = false;
+            let mut low = None;
+            let mut high = None;
+            let mut ty = None;
+            let mut cval = None;
             for spec in abbrev.attributes() {
                 let attr = raw.read_attribute(*spec).map_err(gerr)?;
                 match attr.name() {
                     constants::DW_AT_name => name = Some(attr.value()),
                     constants::DW_AT_declaration => declaration = true,
                     constants::DW_AT_location => has_location = true,
+                    constants::DW_AT_low_pc => low = Some(attr.value()),
+                    constants::DW_AT_high_pc => high = Some(attr.value()),
+                    constants::DW_AT_type => ty = Self::reference(&u, attr.value()),
+                    constants::DW_AT_const_value => {
+                        cval = attr
+                            .sdata_value()
+                            .or_else(|| attr.udata_value().map(|v| v as i64))
+                    }
                     _ => {}
                 }
             }
@@ -666,7 +708,17 @@ impl Dwarf {
                 continue;
             };
             match tag {
-                constants::DW_TAG_subprogram => out.functions.push(name),
+                constants::DW_TAG_subprogram => {
+                    if let Some((lo, hi)) = self.pc_range(&u, low, high) {
+                        out.func_ranges.push((lo, hi, global));
+                    }
+                    out.functions.push(name)
+                }
+                constants::DW_TAG_constant => {
+                    if let Some(v) = cval {
+                        out.constants.push((name, ty, v));
+                    }
+                }
                 constants::DW_TAG_variable if has_location => out.globals.push((name, global)),
                 t if is_type_tag(t) => {
                     // Prefer definitions over declarations, and real types over typedefs
@@ -839,6 +891,8 @@ struct UnitIndex {
     types: Vec<(String, u8, TypeId)>,
     globals: Vec<(String, u64)>,
     functions: Vec<String>,
+    func_ranges: Vec<(u64, u64, u64)>,
+    constants: Vec<(String, Option<TypeId>, i64)>,
 }
 
 fn is_type_tag(t: constants::DwTag) -> bool {
@@ -871,6 +925,227 @@ fn member_offset(v: AttributeValue<Slice<'_>>) -> Option<u64> {
             gimli::Reader::read_uleb128(&mut r).ok()
         }
         other => other.udata_value(),
+    }
+}
+
+/// A function DIE found by PC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionDie {
+    pub name: String,
+    pub low: u64,
+    pub high: u64,
+    /// Global `.debug_info` offset of the DW_TAG_subprogram.
+    pub offset: u64,
+}
+
+/// Where a variable lives at one PC, as DWARF describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VarLocation {
+    /// A location expression (raw bytes) valid at the PC, from DW_AT_location directly
+    /// or from the location-list entry covering the PC.
+    Expr(Vec<u8>),
+    /// A location list exists but no entry covers the PC: not available here.
+    NotAtPc,
+    /// No DW_AT_location at all: the compiler optimised the variable out.
+    OptimizedOut,
+}
+
+/// A formal parameter or local variable of a function, in DIE order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VarDie {
+    pub name: String,
+    pub type_id: Option<TypeId>,
+    pub is_param: bool,
+    /// Go marks result parameters with DW_AT_variable_parameter.
+    pub is_return: bool,
+    pub location: VarLocation,
+    pub decl_line: Option<u64>,
+    /// Lexical block nesting depth (0: function scope).
+    pub depth: usize,
+    pub encoding: gimli::Encoding,
+}
+
+impl Dwarf {
+    /// The function (top-level DW_TAG_subprogram) whose PC range contains `pc`.
+    pub fn function_at(&self, pc: u64) -> Option<FunctionDie> {
+        let ranges = &self.index().func_ranges;
+        let i = ranges.partition_point(|r| r.0 <= pc);
+        let &(low, high, offset) = ranges.get(i.checked_sub(1)?)?;
+        if pc >= high {
+            return None;
+        }
+        let name = self.die_name(offset).unwrap_or_default();
+        Some(FunctionDie {
+            name,
+            low,
+            high,
+            offset,
+        })
+    }
+
+    /// Parameters and the variables in scope at `pc` of the function DIE at `func`
+    /// (lexical blocks not covering `pc` are skipped), in DIE order.
+    pub fn variables(&self, func: u64, pc: u64) -> Result<Vec<VarDie>, SymError> {
+        let u = self.unit_for(func)?;
+        let rel = func
+            .checked_sub(u.offset)
+            .and_then(|r| usize::try_from(r).ok())
+            .ok_or_else(|| SymError::Dwarf("bad DIE offset".into()))?;
+        let dw = self.gimli_dwarf();
+        let unit = gimli::Unit::new(&dw, u.header).map_err(gerr)?;
+        let mut tree = unit.entries_tree(Some(UnitOffset(rel))).map_err(gerr)?;
+        let root = tree.root().map_err(gerr)?;
+        let mut out = Vec::new();
+        self.collect_vars(&dw, &unit, &u, root, pc, 0, &mut out)?;
+        Ok(out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn collect_vars<'a>(
+        &self,
+        dw: &gimli::Dwarf<Slice<'a>>,
+        unit: &gimli::Unit<Slice<'a>>,
+        u: &UnitCtx<'a>,
+        node: gimli::EntriesTreeNode<'_, '_, '_, Slice<'a>>,
+        pc: u64,
+        depth: usize,
+        out: &mut Vec<VarDie>,
+    ) -> Result<(), SymError> {
+        if depth > MAX_TYPE_HOPS {
+            return Ok(());
+        }
+        let mut children = node.children();
+        while let Some(child) = children.next().map_err(gerr)? {
+            let e = child.entry();
+            match e.tag() {
+                constants::DW_TAG_formal_parameter | constants::DW_TAG_variable => {
+                    let mut v = VarDie {
+                        name: String::new(),
+                        type_id: None,
+                        is_param: e.tag() == constants::DW_TAG_formal_parameter,
+                        is_return: false,
+                        location: VarLocation::OptimizedOut,
+                        decl_line: None,
+                        depth,
+                        encoding: unit.encoding(),
+                    };
+                    let mut attrs = e.attrs();
+                    while let Some(a) = attrs.next().map_err(gerr)? {
+                        match a.name() {
+                            constants::DW_AT_name => {
+                                v.name = self.string(u, a.value()).unwrap_or_default()
+                            }
+                            constants::DW_AT_type => v.type_id = Self::reference(u, a.value()),
+                            constants::DW_AT_variable_parameter => {
+                                v.is_return = matches!(a.value(), AttributeValue::Flag(true))
+                            }
+                            constants::DW_AT_decl_line => v.decl_line = a.udata_value(),
+                            constants::DW_AT_location => {
+                                v.location = match a.value() {
+                                    AttributeValue::Exprloc(x) => {
+                                        VarLocation::Expr(x.0.slice().to_vec())
+                                    }
+                                    other => {
+                                        let mut found = VarLocation::NotAtPc;
+                                        if let Some(mut it) =
+                                            dw.attr_locations(unit, other).map_err(gerr)?
+                                        {
+                                            while let Some(le) = it.next().map_err(gerr)? {
+                                                if le.range.begin <= pc && pc < le.range.end {
+                                                    found = VarLocation::Expr(
+                                                        le.data.0.slice().to_vec(),
+                                                    );
+                                                    break;
+                                                }
+                                            }
+                                        }
+                                        found
+                                    }
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    out.push(v);
+                }
+                constants::DW_TAG_lexical_block => {
+                    let mut any = false;
+                    let mut inside = false;
+                    let mut ranges = dw.die_ranges(unit, e).map_err(gerr)?;
+                    while let Some(r) = ranges.next().map_err(gerr)? {
+                        any = true;
+                        if r.begin <= pc && pc < r.end {
+                            inside = true;
+                        }
+                    }
+                    if inside || !any {
+                        self.collect_vars(dw, unit, u, child, pc, depth + 1, out)?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Package constants whose type is `ty` (Go emits them as DW_TAG_constant), for
+    /// printing enum-like values by name.
+    pub fn constants_of_type(&self, ty: TypeId) -> Vec<(String, i64)> {
+        self.index()
+            .constants
+            .iter()
+            .filter(|(_, t, _)| *t == Some(ty))
+            .map(|(n, _, v)| (n.clone(), *v))
+            .collect()
+    }
+
+    /// Address and type of a package variable with a static location.
+    pub fn global_typed(&self, name: &str) -> Option<(Addr, Option<TypeId>)> {
+        let off = *self.index().globals.get(name)?;
+        self.parse_global(off).ok()?
+    }
+
+    /// The DW_AT_name of the DIE at global offset `off`.
+    fn die_name(&self, off: u64) -> Option<String> {
+        let u = self.unit_for(off).ok()?;
+        let rel = usize::try_from(off.checked_sub(u.offset)?).ok()?;
+        let mut cur = u
+            .header
+            .entries_at_offset(&u.abbrevs, UnitOffset(rel))
+            .ok()?;
+        let (_, e) = cur.next_dfs().ok()??;
+        let v = e.attr_value(constants::DW_AT_name).ok()??;
+        self.string(&u, v)
+    }
+
+    /// A subprogram's [low, high) from its raw DW_AT_low_pc / DW_AT_high_pc values.
+    fn pc_range(
+        &self,
+        u: &UnitCtx<'_>,
+        low: Option<AttributeValue<Slice<'_>>>,
+        high: Option<AttributeValue<Slice<'_>>>,
+    ) -> Option<(u64, u64)> {
+        let addr = |v: AttributeValue<Slice<'_>>| -> Option<u64> {
+            match v {
+                AttributeValue::Addr(a) => Some(a),
+                AttributeValue::DebugAddrIndex(i) => {
+                    let dw = self.gimli_dwarf();
+                    let unit = gimli::Unit::new(&dw, u.header).ok()?;
+                    dw.address(&unit, i).ok()
+                }
+                _ => None,
+            }
+        };
+        let lo = addr(low?)?;
+        let hi = match high? {
+            AttributeValue::Udata(n) => lo.checked_add(n)?,
+            AttributeValue::Data1(n) => lo.checked_add(u64::from(n))?,
+            AttributeValue::Data2(n) => lo.checked_add(u64::from(n))?,
+            AttributeValue::Data4(n) => lo.checked_add(u64::from(n))?,
+            AttributeValue::Data8(n) => lo.checked_add(n)?,
+            other => addr(other)?,
+        };
+        (hi > lo).then_some((lo, hi))
     }
 }
 

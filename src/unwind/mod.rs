@@ -67,5 +67,86 @@ pub struct Stack {
     pub error: Option<String>,
 }
 
+/// Read access to a frame's pc and source position, so formatting code serves both
+/// [`Frame`] and [`LiteFrame`].
+pub trait FrameView {
+    fn pc(&self) -> Addr;
+    fn sp(&self) -> Addr;
+    /// Function name, "?" or empty when unknown.
+    fn function(&self) -> &str;
+    fn file(&self) -> &str;
+    fn line(&self) -> u32;
+}
+
+impl FrameView for Frame {
+    fn pc(&self) -> Addr {
+        self.pc
+    }
+    fn sp(&self) -> Addr {
+        self.sp
+    }
+    fn function(&self) -> &str {
+        &self.function
+    }
+    fn file(&self) -> &str {
+        &self.file
+    }
+    fn line(&self) -> u32 {
+        self.line
+    }
+}
+
+/// A frame of a bulk listing: pc and sp plus a shared, memoized [`PcInfo`] instead of
+/// owned strings (a 100,000-goroutine listing would otherwise copy every name millions
+/// of times).
+#[derive(Debug, Clone)]
+pub struct LiteFrame {
+    pub pc: Addr,
+    pub sp: Addr,
+    info: std::sync::Arc<PcInfo>,
+    /// Index into `info.frames`.
+    idx: usize,
+}
+
+impl LiteFrame {
+    fn sym(&self) -> Option<&SymFrame> {
+        self.info.frames.get(self.idx)
+    }
+    pub fn inlined(&self) -> bool {
+        self.sym().is_some_and(|s| s.inlined)
+    }
+    /// Everything known about this frame's PC.
+    pub fn info(&self) -> &PcInfo {
+        &self.info
+    }
+}
+
+impl FrameView for LiteFrame {
+    fn pc(&self) -> Addr {
+        self.pc
+    }
+    fn sp(&self) -> Addr {
+        self.sp
+    }
+    fn function(&self) -> &str {
+        self.sym().map_or("?", |s| s.function.as_str())
+    }
+    fn file(&self) -> &str {
+        self.sym().map_or("", |s| s.file.as_str())
+    }
+    fn line(&self) -> u32 {
+        self.sym().map_or(0, |s| s.line)
+    }
+}
+
+/// A stack of [`LiteFrame`]s, with the reason the walk stopped early, if it did.
+#[derive(Debug, Clone, Default)]
+pub struct LiteStack {
+    pub frames: Vec<LiteFrame>,
+    pub error: Option<String>,
+}
+
+pub mod cache;
 pub mod walk;
+pub use cache::{PcCache, PcInfo, SymFrame};
 pub use walk::{Start, Unwinder};

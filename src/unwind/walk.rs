@@ -3,12 +3,14 @@
 //! a post-mortem debugger needs beyond it: signal frames (sigtramp's ucontext), DWARF
 //! CFI and frame pointers for non-Go code.
 
-use super::{Frame, FrameSource, Stack};
+use super::cache::{PcCache, PcInfo, Special};
+use super::{Frame, FrameSource, LiteFrame, LiteStack, Stack};
 use crate::addr::Addr;
 use crate::goruntime::{GoRuntime, Goroutine, ThreadContext, G_RUNNING};
 use crate::snapshot::{Memory, Registers, Thread};
 use crate::symbols::cfi::{Cfi, RegSet};
 use crate::symbols::{Binary, Pclntab};
+use std::sync::Arc;
 
 /// Hard cap on physical frames, whatever depth was asked, so garbage cannot loop.
 const MAX_PHYSICAL: usize = 100_000;
@@ -107,10 +109,17 @@ impl<'a> Unwinder<'a> {
     }
 
     /// A thread's stack from its registers, through signal frames and stack switches.
-    pub fn thread(&self, t: &Thread, ctx: Option<&ThreadContext>, curg: Option<&Goroutine>, depth: usize) -> Stack {
+    pub fn thread(
+        &self,
+        t: &Thread,
+        ctx: Option<&ThreadContext>,
+        curg: Option<&Goroutine>,
+        depth: usize,
+    ) -> Stack {
         self.walk(thread_start(t), curg, ctx, depth)
     }
 
+    /// Walk from `start`, building full [`Frame`]s.
     pub fn walk(
         &self,
         start: Start,
@@ -118,52 +127,114 @@ impl<'a> Unwinder<'a> {
         ctx: Option<&ThreadContext>,
         depth: usize,
     ) -> Stack {
-        let bias = self.bias();
-        let mut frames: Vec<Frame> = Vec::new();
+        let _ = ctx;
+        let mut sink = FullSink { frames: Vec::new() };
+        let error = self.walk_into(start, curg, depth, None, &mut sink);
+        Stack {
+            frames: sink.frames,
+            error,
+        }
+    }
+
+    /// A goroutine's stack as lightweight frames that share memoized names, for bulk
+    /// listings. `stop_after` ends the walk after the first frame it accepts (e.g. the
+    /// first user frame). `None` when this unwinder cannot do it as well as
+    /// [`Unwinder::goroutine`]: the goroutine runs on a thread (its stack starts in the
+    /// thread's registers), or the walk meets non-Go code and no CFI was given.
+    pub fn goroutine_lite(
+        &self,
+        g: &Goroutine,
+        depth: usize,
+        cache: &PcCache,
+        stop_after: Option<&dyn Fn(&LiteFrame) -> bool>,
+    ) -> Option<LiteStack> {
+        if g.thread.is_some() {
+            return None;
+        }
+        let start = if !g.syscall_sp.is_null() {
+            Start {
+                pc: g.syscall_pc,
+                sp: g.syscall_sp,
+                bp: Addr::NULL,
+                trap: false,
+                regs: None,
+                source: FrameSource::Context,
+            }
+        } else {
+            Start {
+                pc: g.sched.pc,
+                sp: g.sched.sp,
+                bp: g.sched.bp,
+                trap: false,
+                regs: None,
+                source: FrameSource::Context,
+            }
+        };
+        if start.pc.is_null() || start.sp.is_null() {
+            // Same message as the full walk; rare enough not to matter for speed.
+            return None;
+        }
+        let mut sink = LiteSink {
+            frames: Vec::new(),
+            stop_after,
+            foreign: false,
+            allow_foreign: self.cfi.is_some(),
+        };
+        let error = self.walk_into(start, Some(g), depth, Some(cache), &mut sink);
+        if sink.foreign && !sink.allow_foreign {
+            return None;
+        }
+        Some(LiteStack {
+            frames: sink.frames,
+            error,
+        })
+    }
+
+    fn info(&self, cache: Option<&PcCache>, pc: Addr, trap: bool) -> Arc<PcInfo> {
+        let compute = || PcInfo::compute(self.pcln, self.bin, self.bias(), pc, trap);
+        match cache {
+            Some(c) => c.get_or_compute((pc.get(), trap), compute),
+            None => Arc::new(compute()),
+        }
+    }
+
+    /// The walk itself, written once for every kind of frame consumer. Returns why it
+    /// stopped early, if it did.
+    fn walk_into(
+        &self,
+        start: Start,
+        curg: Option<&Goroutine>,
+        depth: usize,
+        cache: Option<&PcCache>,
+        sink: &mut dyn Sink,
+    ) -> Option<String> {
         let mut pc = start.pc;
         let mut sp = start.sp;
         let mut bp = start.bp;
         let mut trap = start.trap;
-        let mut regs = start.regs.clone();
+        let mut regs = start.regs;
         let mut source = start.source;
         let mut switched = false;
-        let on_curg_stack = |sp: Addr| -> bool {
-            curg.is_some_and(|g| sp >= g.stack_lo && sp < g.stack_hi)
-        };
-        let curg_sched = curg;
-        let _ = ctx;
+        let on_curg_stack =
+            |sp: Addr| -> bool { curg.is_some_and(|g| sp >= g.stack_lo && sp < g.stack_hi) };
 
         for _ in 0..MAX_PHYSICAL {
-            if frames.len() >= depth {
+            if sink.len() >= depth {
                 break;
             }
             if pc.is_null() {
                 break;
             }
-            let Some(f) = self.pcln.func_for_pc(pc.sub(bias)) else {
+            let info = self.info(cache, pc, trap);
+            if info.func.is_none() {
                 // Not Go code: C, the vDSO, or garbage.
-                let name = self
-                    .bin
-                    .symbol_at(pc.sub(bias))
-                    .map(|s| s.name.clone())
-                    .unwrap_or_else(|| "?".into());
-                frames.push(Frame {
-                    pc,
-                    sp,
-                    cfa: Addr::NULL,
-                    bp,
-                    func_entry: None,
-                    function: name,
-                    file: String::new(),
-                    line: 0,
-                    inlined: false,
-                    source,
-                    regs: regs_list(regs.as_ref(), pc, sp, bp),
-                });
+                if !sink.push(&info, pc, sp, bp, source, regs.as_ref()) {
+                    return None;
+                }
                 match self.step_foreign(pc, sp, bp, trap, regs.as_ref()) {
                     Some((npc, nsp, nbp, nregs, how)) => {
                         if nsp <= sp && npc == pc {
-                            return stuck(frames, pc);
+                            return Some(stuck(pc));
                         }
                         pc = npc;
                         sp = nsp;
@@ -173,116 +244,67 @@ impl<'a> Unwinder<'a> {
                         trap = false;
                         continue;
                     }
-                    None => {
-                        return Stack {
-                            frames,
-                            error: Some(format!("cannot unwind past non-Go code at {pc}")),
-                        }
-                    }
+                    None => return Some(format!("cannot unwind past non-Go code at {pc}")),
                 }
-            };
-            let name = self.pcln.name(&f).to_string();
-            let flag = self.pcln.flag(&f);
+            }
+            let name = info.name.as_str();
 
             // morestack on the system stack: the runtime resumes curg at its saved
             // context and never shows morestack; do the same.
-            if name == "runtime.morestack" && !on_curg_stack(sp) {
-                if let Some(g) = curg_sched.filter(|_| !switched) {
-                    {
-                        pc = g.sched.pc;
-                        sp = g.sched.sp;
-                        bp = g.sched.bp;
-                        trap = false;
-                        source = FrameSource::StackSwitch;
-                        switched = true;
-                        regs = None;
-                        continue;
-                    }
+            if info.special == Special::Morestack && !on_curg_stack(sp) {
+                if let Some(g) = curg.filter(|_| !switched) {
+                    pc = g.sched.pc;
+                    sp = g.sched.sp;
+                    bp = g.sched.bp;
+                    trap = false;
+                    source = FrameSource::StackSwitch;
+                    switched = true;
+                    regs = None;
+                    continue;
                 }
             }
 
-            let sym_pc = if trap || pc == f.entry.add(bias) {
-                pc
-            } else {
-                pc.sub(1)
-            };
-            let sources = self.pcln.frames_at(&f, sym_pc.sub(bias));
-            let fregs = regs_list(regs.as_ref(), pc, sp, bp);
-            let n = sources.len();
-            for (i, sf) in sources.into_iter().enumerate() {
-                let physical = i + 1 == n;
-                frames.push(Frame {
-                    pc,
-                    sp,
-                    cfa: Addr::NULL,
-                    bp,
-                    func_entry: Some(f.entry.add(bias)),
-                    function: if physical { name.clone() } else { sf.function },
-                    file: sf.file,
-                    line: sf.line,
-                    inlined: !physical,
-                    source: if physical { source } else { FrameSource::Inlined },
-                    regs: fregs.clone(),
-                });
-            }
-            if n == 0 {
-                frames.push(Frame {
-                    pc,
-                    sp,
-                    cfa: Addr::NULL,
-                    bp,
-                    func_entry: Some(f.entry.add(bias)),
-                    function: name.clone(),
-                    file: String::new(),
-                    line: 0,
-                    inlined: false,
-                    source,
-                    regs: fregs,
-                });
-            }
+            let before = sink.len();
+            let more = sink.push(&info, pc, sp, bp, source, regs.as_ref());
+            let n = info.frames.len();
 
             // The signal trampoline: the kernel's rt_sigframe sits right above its
             // frame (return address = sa_restorer, then the ucontext).
-            if name == "runtime.sigtramp" {
-                let Some(delta) = self.pcln.sp_delta(&f, pc.sub(bias)) else {
-                    return Stack {
-                        frames,
-                        error: Some("no stack delta for runtime.sigtramp".into()),
-                    };
+            if info.special == Special::Sigtramp {
+                let Some(delta) = info.sp_delta else {
+                    return Some("no stack delta for runtime.sigtramp".into());
                 };
                 let uc = sp.add(delta.max(0) as u64 + 8);
                 match read_ucontext(self.mem, uc) {
                     Some(r) => {
+                        sink.set_cfa(n, uc);
+                        if !more {
+                            return None;
+                        }
                         pc = Addr(r.rip);
                         sp = Addr(r.rsp);
                         bp = Addr(r.rbp);
                         regs = Some(r);
                         trap = true;
                         source = FrameSource::SignalFrame;
-                        set_cfa(&mut frames, n, uc);
                         continue;
                     }
-                    None => {
-                        return Stack {
-                            frames,
-                            error: Some(format!("cannot read the signal frame at {uc}")),
-                        }
-                    }
+                    None => return Some(format!("cannot read the signal frame at {uc}")),
                 }
             }
-            if flag & FLAG_TOPFRAME != 0 || name == "runtime.goexit" {
+            if info.flag & FLAG_TOPFRAME != 0 || info.special == Special::Goexit {
                 break;
             }
-            if name == "runtime.mcall" && !on_curg_stack(sp) {
+            if info.special == Special::Mcall && !on_curg_stack(sp) {
                 // mcall's callee never returns; the system stack ends here.
                 break;
             }
 
             let mut frame_sp = sp;
             let mut next_source = FrameSource::Pclntab;
-            let mut spwrite = flag & FLAG_SPWRITE != 0;
-            if name == "runtime.systemstack" && !on_curg_stack(sp) {
-                if let Some(g) = curg_sched {
+            let mut spwrite = info.flag & FLAG_SPWRITE != 0;
+            if info.special == Special::Systemstack && !on_curg_stack(sp) {
+                if let Some(g) = curg {
                     if !g.sched.sp.is_null() {
                         // Follow the switch back to the goroutine's stack, where
                         // systemstack saved its SP in g.sched.
@@ -292,27 +314,22 @@ impl<'a> Unwinder<'a> {
                     }
                 }
             }
-            if spwrite && frames.len() > n {
+            if spwrite && before > 0 {
                 // The runtime cannot unwind an SP-writing function that is not
                 // innermost (gogo, asmcgocall, ...): neither can anyone.
                 break;
             }
-            let Some(delta) = self.pcln.sp_delta(&f, pc.sub(bias)) else {
-                return Stack {
-                    frames,
-                    error: Some(format!("no stack delta for {name} at {pc}")),
-                };
+            let Some(delta) = info.sp_delta else {
+                return Some(format!("no stack delta for {name} at {pc}"));
             };
             let fp = frame_sp.add(delta.max(0) as u64 + 8);
-            set_cfa(&mut frames, n, fp);
+            sink.set_cfa(n, fp);
+            if !more {
+                return None;
+            }
             let ret = match self.mem.read_ptr(fp.sub(8)) {
                 Ok(r) => r,
-                Err(e) => {
-                    return Stack {
-                        frames,
-                        error: Some(format!("cannot read the return address of {name}: {e}")),
-                    }
-                }
+                Err(e) => return Some(format!("cannot read the return address of {name}: {e}")),
             };
             if ret.is_null() {
                 break;
@@ -325,12 +342,9 @@ impl<'a> Unwinder<'a> {
                 bp
             };
             if fp <= sp && ret == pc && next_source != FrameSource::StackSwitch {
-                return stuck(frames, pc);
+                return Some(stuck(pc));
             }
-            trap = matches!(
-                name.as_str(),
-                "runtime.sigpanic" | "runtime.asyncPreempt" | "runtime.debugCallV2"
-            );
+            trap = info.special == Special::TrapCaller;
             pc = ret;
             sp = fp;
             bp = nbp;
@@ -338,10 +352,7 @@ impl<'a> Unwinder<'a> {
             // Callee-saved registers are not tracked through Go frames (Go has none).
             regs = None;
         }
-        Stack {
-            frames,
-            error: None,
-        }
+        None
     }
 
     /// One step out of a non-Go frame: DWARF CFI, then the frame-pointer chain.
@@ -396,18 +407,8 @@ fn thread_start(t: &Thread) -> Start {
     }
 }
 
-fn set_cfa(frames: &mut [Frame], n: usize, cfa: Addr) {
-    let len = frames.len();
-    for f in frames.iter_mut().skip(len.saturating_sub(n.max(1))) {
-        f.cfa = cfa;
-    }
-}
-
-fn stuck(frames: Vec<Frame>, pc: Addr) -> Stack {
-    Stack {
-        frames,
-        error: Some(format!("unwinding stuck at {pc}")),
-    }
+fn stuck(pc: Addr) -> String {
+    format!("unwinding stuck at {pc}")
 }
 
 fn regs_list(regs: Option<&Registers>, pc: Addr, sp: Addr, bp: Addr) -> Vec<(u16, u64)> {
@@ -451,4 +452,233 @@ pub fn read_ucontext(mem: &dyn Memory, uc: Addr) -> Option<Registers> {
         ..Default::default()
     };
     (r.rip != 0 && r.rsp != 0).then_some(r)
+}
+
+/// Receives the frames of a walk, physical frame by physical frame.
+trait Sink {
+    /// Logical frames received so far.
+    fn len(&self) -> usize;
+    /// One physical frame with its inlined frames (`info.frames`); false stops the walk.
+    fn push(
+        &mut self,
+        info: &Arc<PcInfo>,
+        pc: Addr,
+        sp: Addr,
+        bp: Addr,
+        source: FrameSource,
+        regs: Option<&Registers>,
+    ) -> bool;
+    /// The CFA of the last physical frame (its `n` logical frames) became known.
+    fn set_cfa(&mut self, n: usize, cfa: Addr);
+}
+
+/// Builds owned [`Frame`]s (the general-purpose stack).
+struct FullSink {
+    frames: Vec<Frame>,
+}
+
+impl Sink for FullSink {
+    fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    fn push(
+        &mut self,
+        info: &Arc<PcInfo>,
+        pc: Addr,
+        sp: Addr,
+        bp: Addr,
+        source: FrameSource,
+        regs: Option<&Registers>,
+    ) -> bool {
+        let fregs = regs_list(regs, pc, sp, bp);
+        for sf in &info.frames {
+            self.frames.push(Frame {
+                pc,
+                sp,
+                cfa: Addr::NULL,
+                bp,
+                func_entry: info.entry,
+                function: sf.function.clone(),
+                file: sf.file.clone(),
+                line: sf.line,
+                inlined: sf.inlined,
+                source: if sf.inlined {
+                    FrameSource::Inlined
+                } else {
+                    source
+                },
+                regs: fregs.clone(),
+            });
+        }
+        true
+    }
+
+    fn set_cfa(&mut self, n: usize, cfa: Addr) {
+        let len = self.frames.len();
+        for f in self.frames.iter_mut().skip(len.saturating_sub(n.max(1))) {
+            f.cfa = cfa;
+        }
+    }
+}
+
+/// Builds [`LiteFrame`]s, optionally stopping at the first frame `stop_after` accepts.
+struct LiteSink<'s> {
+    frames: Vec<LiteFrame>,
+    stop_after: Option<&'s dyn Fn(&LiteFrame) -> bool>,
+    /// A non-Go frame was met.
+    foreign: bool,
+    allow_foreign: bool,
+}
+
+impl Sink for LiteSink<'_> {
+    fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    fn push(
+        &mut self,
+        info: &Arc<PcInfo>,
+        pc: Addr,
+        sp: Addr,
+        _bp: Addr,
+        _source: FrameSource,
+        _regs: Option<&Registers>,
+    ) -> bool {
+        if info.func.is_none() {
+            self.foreign = true;
+            if !self.allow_foreign {
+                return false;
+            }
+        }
+        let mut more = true;
+        for idx in 0..info.frames.len() {
+            let f = LiteFrame {
+                pc,
+                sp,
+                info: info.clone(),
+                idx,
+            };
+            if more && self.stop_after.is_some_and(|stop| stop(&f)) {
+                more = false;
+            }
+            self.frames.push(f);
+        }
+        more
+    }
+
+    fn set_cfa(&mut self, _n: usize, _cfa: Addr) {}
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    //! The lite walk must give exactly the frames of the full walk, on real cores.
+    use super::*;
+    use crate::target::{OpenOptions, Target};
+    use crate::unwind::FrameView;
+    use std::path::{Path, PathBuf};
+
+    /// (binary, core) pairs of a few fixture directories (Go 1.19 and 1.27, cgo).
+    pub(crate) fn fixture_cores(dirs: &[&str]) -> Vec<(PathBuf, PathBuf)> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("cores/fixtures");
+        let mut out = Vec::new();
+        for d in dirs {
+            let Ok(rd) = std::fs::read_dir(root.join(d)) else {
+                continue;
+            };
+            let mut files: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+            files.sort();
+            let name = |p: &PathBuf| {
+                p.file_name()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let Some(bin) = files.iter().find(|p| {
+                let n = name(p);
+                !n.contains(".core")
+                    && !n.ends_with(".stderr")
+                    && !n.ends_with(".json")
+                    && !n.ends_with(".md")
+            }) else {
+                continue;
+            };
+            for p in files.iter().filter(|p| name(p).ends_with(".core.zst")) {
+                out.push((bin.clone(), p.clone()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn lite_walk_matches_full_walk() {
+        let cases = fixture_cores(&["go1.19-opt", "go1.27-noopt", "go1.27-cgo"]);
+        assert!(!cases.is_empty(), "no fixture cores under cores/fixtures");
+        let mut lite_used = 0;
+        for (bin, core) in cases {
+            let Ok(t) = Target::open(&OpenOptions {
+                binary: bin,
+                core: core.clone(),
+                force: false,
+            }) else {
+                continue;
+            };
+            let u = Unwinder {
+                mem: t.memory(),
+                pcln: t.pclntab(),
+                cfi: None,
+                bin: t.binary(),
+                rt: t.runtime(),
+            };
+            let cache = PcCache::new();
+            for g in t.goroutines() {
+                let full = t.goroutine_stack(g, 60);
+                let Some(lite) = u.goroutine_lite(g, 60, &cache, None) else {
+                    continue;
+                };
+                lite_used += 1;
+                let ctx = format!("{} goroutine {}", core.display(), g.goid);
+                assert_eq!(full.frames.len(), lite.frames.len(), "{ctx}");
+                assert_eq!(full.error, lite.error, "{ctx}");
+                for (a, b) in full.frames.iter().zip(&lite.frames) {
+                    assert_eq!(
+                        (
+                            a.pc,
+                            a.sp,
+                            a.function.as_str(),
+                            a.file.as_str(),
+                            a.line,
+                            a.inlined
+                        ),
+                        (
+                            b.pc(),
+                            b.sp(),
+                            b.function(),
+                            b.file(),
+                            b.line(),
+                            b.inlined()
+                        ),
+                        "{ctx}"
+                    );
+                }
+                // Stopping early gives a prefix ending at the first accepted frame.
+                let stop = |f: &LiteFrame| f.function().starts_with("main.");
+                let short = u.goroutine_lite(g, 60, &cache, Some(&stop));
+                let short = short.map(|s| s.frames).unwrap_or_default();
+                let first = lite.frames.iter().position(stop);
+                match first {
+                    Some(i) => {
+                        assert!(short.len() > i, "{ctx}");
+                        assert_eq!(
+                            short.get(i).map(|f| f.pc()),
+                            lite.frames.get(i).map(|f| f.pc())
+                        );
+                    }
+                    None => assert_eq!(short.len(), lite.frames.len(), "{ctx}"),
+                }
+            }
+            assert!(!cache.is_empty());
+        }
+        assert!(lite_used > 0, "the lite walk declined every goroutine");
+    }
 }

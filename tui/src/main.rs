@@ -10,6 +10,8 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod browser;
+
 #[derive(Parser)]
 #[command(
     name = "coroner",
@@ -38,12 +40,31 @@ enum Cmd {
         /// Open even when the binary does not match the core.
         #[arg(long)]
         force: bool,
+        /// Use the line REPL instead of the full-screen browser on a terminal.
+        #[arg(long)]
+        repl: bool,
         /// Accepted for Delve compatibility (coroner always allows it).
         #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
         allow_non_terminal_interactive: Option<bool>,
         /// Accepted for Delve compatibility: coroner reads the Go version from the binary.
         #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
         check_go_version: Option<bool>,
+    },
+    /// One incident report from every analyzer: coroner triage BIN CORE.
+    Triage {
+        /// The executable that produced the core (may be compressed).
+        binary: PathBuf,
+        /// The core file (may be compressed).
+        core: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long, conflicts_with = "markdown")]
+        json: bool,
+        /// Print the report as Markdown (for an incident ticket).
+        #[arg(long)]
+        markdown: bool,
+        /// Open even when the binary does not match the core.
+        #[arg(long)]
+        force: bool,
     },
     /// Print the version.
     Version,
@@ -56,14 +77,45 @@ fn main() -> ExitCode {
             println!("coroner {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
+        Cmd::Triage {
+            binary,
+            core,
+            json,
+            markdown,
+            force,
+        } => match run_triage(binary, core, json, markdown, force) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("coroner: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Cmd::Core {
             binary,
             core,
             init,
             json,
             force,
+            repl,
             ..
-        } => match run_core(binary, core, init, json, force) {
+        } => match if !repl
+            && init.is_none()
+            && !json
+            && std::io::stdin().is_terminal()
+            && std::io::stdout().is_terminal()
+        {
+            // On a terminal: the full-screen triage browser.
+            browser::run(
+                OpenOptions {
+                    binary,
+                    core,
+                    force,
+                },
+                coroner_analyzers::registry(),
+            )
+        } else {
+            run_core(binary, core, init, json, force)
+        } {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 // One line, like every fatal error: the chain joined with ": ".
@@ -95,6 +147,7 @@ fn run_core(
         force,
     })?;
     let mut session = Session::new(target);
+    session.set_analyzers(coroner_analyzers::registry());
     session.json = json;
     let header = session.header();
     let mut out = std::io::stdout().lock();
@@ -125,9 +178,43 @@ fn run_core(
     }
 }
 
+/// `coroner triage`: open, run every analyzer, print one report.
+fn run_triage(
+    binary: PathBuf,
+    core: PathBuf,
+    json: bool,
+    markdown: bool,
+    force: bool,
+) -> anyhow::Result<()> {
+    let target = Target::open(&OpenOptions {
+        binary,
+        core,
+        force,
+    })?;
+    let report = coroner_analyzers::registry().triage(&target);
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report.json)?)?;
+    } else if markdown {
+        out.write_all(report.markdown.as_bytes())?;
+    } else {
+        for w in target.warnings() {
+            writeln!(out, "warning: {w}")?;
+        }
+        out.write_all(report.text.as_bytes())?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
 /// Run one command and print its output. Returns false when the session should end.
 fn emit(session: &mut Session, line: &str, json: bool) -> anyhow::Result<bool> {
-    let o = session.execute(line);
+    // Text results stream (a 100k-goroutine listing is never held whole in memory).
+    let o = if json {
+        session.execute(line)
+    } else {
+        session.execute_streaming(line, &mut std::io::stdout().lock())
+    };
     let mut out = std::io::stdout().lock();
     match &o {
         Output::Exit => return Ok(false),

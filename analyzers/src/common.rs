@@ -1,0 +1,177 @@
+//! Helpers shared by the analyzers: user-code detection, locations, creation sites,
+//! parallel unwinding.
+
+use coroner::addr::Addr;
+use coroner::goruntime::{Goroutine, G_LEAKED, G_RUNNABLE, G_WAITING};
+use coroner::target::Target;
+use coroner::unwind::{Frame, Stack};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Frames kept per goroutine stack (the runtime prints 100).
+pub const STACK_DEPTH: usize = 100;
+
+/// Whether a function belongs to user code rather than the standard library: its
+/// package is `main` or its import path's first element has a dot (a module path).
+pub fn is_user_func(name: &str) -> bool {
+    // Type arguments can contain paths and dots of their own.
+    let name = name.split('[').next().unwrap_or(name);
+    let (dir, last) = match name.rfind('/') {
+        Some(i) => (name.get(..i).unwrap_or(""), name.get(i + 1..).unwrap_or("")),
+        None => ("", name),
+    };
+    let first = if dir.is_empty() {
+        last.split('.').next().unwrap_or("")
+    } else {
+        dir.split('/').next().unwrap_or("")
+    };
+    first == "main" || first.contains('.')
+}
+
+/// `function at file:line`.
+pub fn frame_loc(f: &Frame) -> String {
+    format!("{} at {}:{}", f.function, f.file, f.line)
+}
+
+/// The innermost user frame, else the innermost frame outside the runtime.
+pub fn top_user_frame(st: &Stack) -> Option<&Frame> {
+    st.frames
+        .iter()
+        .find(|f| is_user_func(&f.function))
+        .or_else(|| {
+            st.frames
+                .iter()
+                .find(|f| !f.function.starts_with("runtime."))
+        })
+}
+
+/// Where a goroutine was created (the `go` statement), as the runtime prints it.
+pub fn created_by(t: &Target, g: &Goroutine) -> Option<String> {
+    // The runtime prints no creator for the main goroutine (its gopc is in rt0).
+    if g.gopc.is_null() || g.goid == 1 {
+        return None;
+    }
+    let pcln = t.pclntab();
+    let pc = Addr(g.gopc.get().checked_sub(t.bias())?);
+    let f = pcln.func_for_pc(pc)?;
+    // The return address follows the call: look up the call itself.
+    let look = if pc > f.entry { Addr(pc.get() - 1) } else { pc };
+    let name = pcln.name(&f).to_string();
+    match pcln.file_line(&f, look) {
+        Some((file, line)) => Some(format!("{name} at {file}:{line}")),
+        None => Some(name),
+    }
+}
+
+/// Unwind these goroutines in parallel (stacks in the same order).
+pub fn stacks(t: &Target, gs: &[&Goroutine], depth: usize) -> Vec<Stack> {
+    gs.par_iter().map(|g| t.goroutine_stack(g, depth)).collect()
+}
+
+/// Frames followed along a frame-pointer chain.
+const MAX_FP_FRAMES: usize = 512;
+
+/// The exact PCs of a parked goroutine's physical frames, read cheaply along the
+/// frame-pointer chain (amd64 Go keeps frame pointers): its saved PC, then each saved
+/// return address. Two goroutines with the same key have the same stack, since frames
+/// are symbolised from PCs alone. None when the goroutine is on a thread or the chain
+/// looks wrong; callers then unwind it fully.
+pub fn fp_key(t: &Target, g: &Goroutine) -> Option<Vec<u64>> {
+    if g.thread.is_some() || !matches!(g.state(), G_WAITING | G_RUNNABLE | G_LEAKED) {
+        return None;
+    }
+    let mem = t.memory();
+    let (lo, hi) = (g.stack_lo.get(), g.stack_hi.get());
+    let mut key = vec![g.sched.pc.get()];
+    let mut bp = g.sched.bp.get();
+    while bp != 0 {
+        if bp < lo || bp.checked_add(16)? > hi || bp & 7 != 0 || key.len() > MAX_FP_FRAMES {
+            return None;
+        }
+        let next = mem.read_u64(Addr(bp)).ok()?;
+        key.push(mem.read_u64(Addr(bp + 8)).ok()?);
+        // The chain goes up the stack; 0 ends it (the goroutine's first frame).
+        if next != 0 && next <= bp {
+            return None;
+        }
+        bp = next;
+    }
+    Some(key)
+}
+
+/// A stack's exact PCs, shared by the goroutines that have it.
+pub type PcKey = Arc<Vec<u64>>;
+
+/// Stacks of these goroutines, unwinding only one goroutine per distinct
+/// [`fp_key`] (a 100,000-goroutine process has a few hundred distinct stacks).
+/// Returns, in order, each goroutine's stack and its key (None: unwound alone).
+pub fn stacks_dedup(
+    t: &Target,
+    gs: &[&Goroutine],
+    depth: usize,
+) -> Vec<(Arc<Stack>, Option<PcKey>)> {
+    let keys: Vec<Option<Vec<u64>>> = gs.par_iter().map(|g| fp_key(t, g)).collect();
+    let mut first: HashMap<&Vec<u64>, usize> = HashMap::new();
+    for (i, k) in keys.iter().enumerate() {
+        if let Some(k) = k {
+            first.entry(k).or_insert(i);
+        }
+    }
+    // Unwind representatives and keyless goroutines.
+    let todo: Vec<usize> = (0..gs.len())
+        .filter(|i| match keys.get(*i) {
+            Some(Some(k)) => first.get(k) == Some(i),
+            _ => true,
+        })
+        .collect();
+    let done: HashMap<usize, Arc<Stack>> = todo
+        .par_iter()
+        .filter_map(|i| Some((*i, Arc::new(t.goroutine_stack(gs.get(*i)?, depth)))))
+        .collect();
+    let shared_keys: HashMap<usize, Arc<Vec<u64>>> = first
+        .iter()
+        .map(|(k, i)| (*i, Arc::new((*k).clone())))
+        .collect();
+    keys.iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let rep = match k {
+                Some(k) => first.get(k).copied().unwrap_or(i),
+                None => i,
+            };
+            let st = done.get(&rep).cloned().unwrap_or_default();
+            (st, shared_keys.get(&rep).cloned().filter(|_| k.is_some()))
+        })
+        .collect()
+}
+
+/// Hex address as JSON and text show it.
+pub fn hex(a: Addr) -> String {
+    format!("{:#x}", a.get())
+}
+
+/// Escape `|` and newlines for a Markdown table cell.
+pub fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_user_func;
+
+    #[test]
+    fn user_functions() {
+        assert!(is_user_func("main.compute"));
+        assert!(is_user_func("example.com/hangs/internal/x.(*T).M"));
+        assert!(is_user_func("github.com/a/b.F.func1"));
+        assert!(!is_user_func("runtime.gopark"));
+        assert!(!is_user_func("sync.(*Mutex).Lock"));
+        assert!(!is_user_func("internal/sync.(*Mutex).lockSlow"));
+        assert!(!is_user_func("net/http.(*conn).serve"));
+        assert!(!is_user_func(
+            "sort.Slice[go.shape.struct { example.com/x.A int }]"
+        ));
+        assert!(is_user_func("main.Apply[...]"));
+    }
+}

@@ -1,0 +1,657 @@
+//! Loading values from memory under Delve's limits ([`LoadConfig`]): only what will be
+//! shown is read, so a map of a million entries or a 1 GB slice costs what is printed.
+
+use super::{Kind, LoadConfig, Var};
+use crate::addr::Addr;
+use crate::goruntime::rtype::TypeReader;
+use crate::snapshot::Memory;
+use crate::symbols::dwarf::{Dwarf, TypeId, TypeKind};
+
+/// Go's internal seconds at the Unix epoch (time.unixToInternal).
+const UNIX_TO_INTERNAL: i64 = 62_135_596_800;
+/// time.wallToInternal: seconds from year 1 to 1885.
+const WALL_TO_INTERNAL: i64 = 59_453_308_800;
+/// Upper bound on entries visited while iterating a map, so corrupt memory cannot loop.
+const MAX_MAP_VISITS: u64 = 1 << 22;
+
+/// Everything value loading needs.
+pub struct Loader<'a> {
+    pub dwarf: &'a Dwarf,
+    pub mem: &'a dyn Memory,
+    pub types: TypeReader<'a>,
+    /// Function name at a PC (pclntab), for func values.
+    pub func_name: &'a dyn Fn(u64) -> Option<String>,
+    /// Swiss-table maps (Go 1.24 and later).
+    pub swiss: bool,
+}
+
+impl<'a> Loader<'a> {
+    /// The kind of a type: DW_AT_go_kind on the type or a typedef on the way to it,
+    /// else from the DWARF tag.
+    pub fn kind_of(&self, ty: TypeId) -> Kind {
+        let mut id = ty;
+        for _ in 0..32 {
+            let Some(t) = self.dwarf.type_info(id) else {
+                return Kind::Invalid;
+            };
+            if let Some(k) = t.go_kind {
+                let k = Kind::from_go(k);
+                if k != Kind::Invalid {
+                    return k;
+                }
+            }
+            match t.kind {
+                TypeKind::Typedef | TypeKind::Const | TypeKind::Volatile => match t.target {
+                    Some(n) => id = n,
+                    None => return Kind::Invalid,
+                },
+                TypeKind::Pointer => {
+                    return if t.name.as_deref() == Some("unsafe.Pointer") || t.target.is_none() {
+                        Kind::UnsafePointer
+                    } else {
+                        Kind::Ptr
+                    }
+                }
+                TypeKind::Struct => return Kind::Struct,
+                TypeKind::Array => return Kind::Array,
+                TypeKind::Subroutine => return Kind::Func,
+                TypeKind::Base => {
+                    return match t.name.as_deref().unwrap_or("") {
+                        "bool" => Kind::Bool,
+                        "int" => Kind::Int,
+                        "int8" => Kind::Int8,
+                        "int16" => Kind::Int16,
+                        "int32" => Kind::Int32,
+                        "int64" => Kind::Int64,
+                        "uint" => Kind::Uint,
+                        "uint8" => Kind::Uint8,
+                        "uint16" => Kind::Uint16,
+                        "uint32" => Kind::Uint32,
+                        "uint64" => Kind::Uint64,
+                        "uintptr" => Kind::Uintptr,
+                        "float32" => Kind::Float32,
+                        "float64" => Kind::Float64,
+                        "complex64" => Kind::Complex64,
+                        "complex128" => Kind::Complex128,
+                        _ => Kind::Invalid,
+                    }
+                }
+                _ => return Kind::Invalid,
+            }
+        }
+        Kind::Invalid
+    }
+
+    fn size(&self, ty: TypeId) -> u64 {
+        self.dwarf.size_of(ty).unwrap_or(0)
+    }
+
+    fn read_uint(&self, addr: u64, size: u64) -> Result<u64, String> {
+        let n = usize::try_from(size.clamp(1, 8)).unwrap_or(8);
+        let mut b = [0u8; 8];
+        let dst = b.get_mut(..n).ok_or("bad size")?;
+        self.mem.read(Addr(addr), dst).map_err(|e| e.to_string())?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn read_ptr(&self, addr: u64) -> Result<u64, String> {
+        self.read_uint(addr, 8)
+    }
+
+    /// A struct member's offset and type.
+    fn member(&self, st: TypeId, name: &str) -> Option<(u64, TypeId)> {
+        let (o, t) = self.dwarf.field_path(st, name)?;
+        Some((o, t?))
+    }
+
+    /// The pointee of a pointer type (typedefs followed).
+    fn pointee(&self, ty: TypeId) -> Option<TypeId> {
+        let r = self.dwarf.resolve(ty)?;
+        let t = self.dwarf.type_info(r)?;
+        (t.kind == TypeKind::Pointer).then_some(t.target).flatten()
+    }
+
+    /// A variable of type `ty` at `addr`, not loaded yet.
+    pub fn var_at(&self, name: &str, addr: u64, ty: TypeId) -> Var {
+        Var {
+            name: name.to_string(),
+            addr,
+            ty: self.dwarf.type_name(ty),
+            kind: self.kind_of(ty),
+            type_id: Some(ty),
+            ..Default::default()
+        }
+    }
+
+    /// Load `v` (made by [`Loader::var_at`]) at recursion level `level`.
+    pub fn load(&self, v: &mut Var, level: i64, cfg: &LoadConfig) {
+        if !v.unreadable.is_empty() || (v.addr == 0 && v.base == 0) {
+            return;
+        }
+        let Some(ty) = v.type_id else {
+            return;
+        };
+        let addr = v.addr;
+        let size = self.size(ty);
+        let r = match v.kind {
+            Kind::Bool => self
+                .read_uint(addr, 1)
+                .map(|b| v.value = (b != 0).to_string()),
+            k if k.is_int() => self.read_uint(addr, size).map(|raw| {
+                let sh = 64 - 8 * size.clamp(1, 8) as u32;
+                let n = ((raw << sh) as i64) >> sh;
+                v.value = self.with_const(ty, n, n.to_string());
+            }),
+            k if k.is_uint() => self.read_uint(addr, size).map(|n| {
+                v.value = self.with_const(ty, n as i64, n.to_string());
+            }),
+            Kind::Float32 => self
+                .read_uint(addr, 4)
+                .map(|b| v.value = fmt_f32(f32::from_bits(b as u32))),
+            Kind::Float64 => self
+                .read_uint(addr, 8)
+                .map(|b| v.value = fmt_f64(f64::from_bits(b))),
+            Kind::Complex64 | Kind::Complex128 => {
+                let half = if v.kind == Kind::Complex64 { 4 } else { 8 };
+                (|| {
+                    let re = self.read_uint(addr, half)?;
+                    let im = self.read_uint(addr.wrapping_add(half), half)?;
+                    let (rs, is) = if half == 4 {
+                        (
+                            fmt_f32(f32::from_bits(re as u32)),
+                            fmt_f32(f32::from_bits(im as u32)),
+                        )
+                    } else {
+                        (fmt_f64(f64::from_bits(re)), fmt_f64(f64::from_bits(im)))
+                    };
+                    let fk = if half == 4 {
+                        Kind::Float32
+                    } else {
+                        Kind::Float64
+                    };
+                    v.value = format!("({rs} + {is}i)");
+                    v.children = vec![
+                        Var {
+                            name: "real".into(),
+                            kind: fk,
+                            value: rs,
+                            ..Default::default()
+                        },
+                        Var {
+                            name: "imaginary".into(),
+                            kind: fk,
+                            value: is,
+                            ..Default::default()
+                        },
+                    ];
+                    Ok(())
+                })()
+            }
+            Kind::String => self.load_string(v, cfg),
+            Kind::Ptr => {
+                self.load_ptr(v, ty, level, cfg);
+                Ok(())
+            }
+            Kind::UnsafePointer => self.read_ptr(addr).map(|p| {
+                v.len = 1;
+                v.children = vec![Var {
+                    addr: p,
+                    only_addr: true,
+                    ..Default::default()
+                }];
+            }),
+            Kind::Struct => {
+                self.load_struct(v, ty, level, cfg);
+                Ok(())
+            }
+            Kind::Array => {
+                let (count, elem) = self.array_info(ty);
+                v.len = count as i64;
+                v.cap = count as i64;
+                v.base = addr;
+                match elem {
+                    Some(e) => {
+                        self.load_elems(v, e, level, cfg);
+                        Ok(())
+                    }
+                    None => Err("array element type unknown".into()),
+                }
+            }
+            Kind::Slice => self.load_slice(v, ty, level, cfg),
+            Kind::Map => super::load::maps::load_map(self, v, ty, level, cfg),
+            Kind::Chan => self.load_chan(v, ty),
+            Kind::Interface => self.load_iface(v, ty, level, cfg),
+            Kind::Func => self.read_ptr(addr).and_then(|fv| {
+                if fv == 0 {
+                    return Ok(());
+                }
+                let pc = self.read_ptr(fv)?;
+                v.base = pc;
+                v.value = (self.func_name)(pc)
+                    .ok_or_else(|| format!("could not find function for {pc:#x}"))?;
+                Ok(())
+            }),
+            Kind::Invalid => Err(format!("unknown or unsupported type {}", v.ty)),
+            _ => Err(format!("unknown or unsupported kind {:?}", v.kind)),
+        };
+        if let Err(e) = r {
+            v.unreadable = e;
+        }
+    }
+
+    /// Delve's "Name (n)" for named integer types with package constants.
+    fn with_const(&self, ty: TypeId, n: i64, text: String) -> String {
+        let name = self.dwarf.type_name(ty);
+        if !name.contains('.') || name.starts_with("C.") {
+            return text;
+        }
+        let mut consts = self.dwarf.constants_of_type(ty);
+        if consts.is_empty() {
+            return text;
+        }
+        consts.sort_by_key(|c| c.1);
+        let pkg = match name.rfind('.') {
+            Some(i) => name.get(..=i).unwrap_or(""),
+            None => "",
+        };
+        let strip = |s: &str| s.strip_prefix(pkg).unwrap_or(s).to_string();
+        if let Some((c, _)) = consts.iter().find(|c| c.1 == n) {
+            return format!("{} ({text})", strip(c));
+        }
+        if n == 0 {
+            return text;
+        }
+        let mut rest = n;
+        let mut parts = Vec::new();
+        for (c, val) in &consts {
+            if val.count_ones() == 1 && rest & val != 0 {
+                parts.push(strip(c));
+                rest &= !val;
+            }
+        }
+        if rest == 0 && !parts.is_empty() {
+            format!("{} ({text})", parts.join("|"))
+        } else {
+            text
+        }
+    }
+
+    fn load_string(&self, v: &mut Var, cfg: &LoadConfig) -> Result<(), String> {
+        let p = self.read_ptr(v.addr)?;
+        let n = self.read_ptr(v.addr.wrapping_add(8))? as i64;
+        if n < 0 {
+            return Err(format!("invalid length: {n}"));
+        }
+        v.len = n;
+        v.base = p;
+        if n == 0 || p == 0 {
+            return Ok(());
+        }
+        let count = n.min(cfg.max_string_len.max(0)) as usize;
+        let b = self
+            .mem
+            .read_bytes(Addr(p), count)
+            .map_err(|e| format!("could not read string at {p:#x} due to {e}"))?;
+        v.value = go_bytes_string(&b);
+        v.len = n;
+        // Delve compares the byte length of the loaded text with Len.
+        v.cap = b.len() as i64;
+        Ok(())
+    }
+
+    fn load_ptr(&self, v: &mut Var, ty: TypeId, level: i64, cfg: &LoadConfig) {
+        let p = match self.read_ptr(v.addr) {
+            Ok(p) => p,
+            Err(e) => {
+                v.unreadable = e;
+                return;
+            }
+        };
+        v.len = 1;
+        let Some(elem) = self.pointee(ty) else {
+            v.children = vec![Var {
+                addr: p,
+                only_addr: true,
+                ..Default::default()
+            }];
+            return;
+        };
+        let mut child = self.var_at("", p, elem);
+        if cfg.follow_pointers {
+            let next = if child.kind == Kind::Interface {
+                level + 1
+            } else {
+                level
+            };
+            self.load(&mut child, next, cfg);
+        } else {
+            child.only_addr = true;
+        }
+        v.children = vec![child];
+    }
+
+    fn load_struct(&self, v: &mut Var, ty: TypeId, level: i64, cfg: &LoadConfig) {
+        let Some(st) = self.dwarf.resolve(ty).and_then(|r| self.dwarf.type_info(r)) else {
+            v.unreadable = "struct type unreadable".into();
+            return;
+        };
+        v.len = st.members.len() as i64;
+        if v.ty == "time.Time" {
+            if let Some(t) = self.format_time(v.addr, ty) {
+                v.value = t;
+            }
+        }
+        if level > cfg.max_variable_recurse {
+            return;
+        }
+        for m in &st.members {
+            if cfg.max_struct_fields >= 0 && v.children.len() as i64 >= cfg.max_struct_fields {
+                break;
+            }
+            let Some(mt) = m.type_id else { continue };
+            let mut f = self.var_at(&m.name, v.addr.wrapping_add(m.offset), mt);
+            self.load(&mut f, level + 1, cfg);
+            v.children.push(f);
+        }
+    }
+
+    /// Array count and element type.
+    fn array_info(&self, ty: TypeId) -> (u64, Option<TypeId>) {
+        match self.dwarf.resolve(ty).and_then(|r| self.dwarf.type_info(r)) {
+            Some(t) => (t.count.unwrap_or(0), t.target),
+            None => (0, None),
+        }
+    }
+
+    /// Load up to max-array-values elements of `v` (base, len set) of type `elem`.
+    pub fn load_elems(&self, v: &mut Var, elem: TypeId, level: i64, cfg: &LoadConfig) {
+        let stride = self.size(elem);
+        let count = v.len.min(cfg.max_array_values.max(0)).max(0);
+        let mut errors = 0;
+        for i in 0..count {
+            let a = v.base.wrapping_add(stride.wrapping_mul(i as u64));
+            let mut e = self.var_at("", a, elem);
+            self.load(&mut e, level + 1, cfg);
+            if !e.unreadable.is_empty() {
+                errors += 1;
+            }
+            v.children.push(e);
+            if errors > 5 {
+                break;
+            }
+        }
+    }
+
+    fn load_slice(
+        &self,
+        v: &mut Var,
+        ty: TypeId,
+        level: i64,
+        cfg: &LoadConfig,
+    ) -> Result<(), String> {
+        let st = self.dwarf.resolve(ty).ok_or("slice type unreadable")?;
+        let (ao, at) = self
+            .member(st, "array")
+            .ok_or("slice without array field")?;
+        let elem = self
+            .dwarf
+            .type_info(st)
+            .and_then(|t| t.go_elem)
+            .or_else(|| self.pointee(at))
+            .ok_or("slice element type unknown")?;
+        v.base = self.read_ptr(v.addr.wrapping_add(ao))?;
+        let lo = self.member(st, "len").map_or(8, |m| m.0);
+        let co = self.member(st, "cap").map_or(16, |m| m.0);
+        v.len = self.read_ptr(v.addr.wrapping_add(lo))? as i64;
+        v.cap = self.read_ptr(v.addr.wrapping_add(co))? as i64;
+        if v.len < 0 {
+            return Err("Negative array length".into());
+        }
+        if v.base != 0 {
+            self.load_elems(v, elem, level, cfg);
+        }
+        Ok(())
+    }
+
+    fn load_chan(&self, v: &mut Var, ty: TypeId) -> Result<(), String> {
+        let hp = self.read_ptr(v.addr)?;
+        if hp == 0 {
+            return Ok(());
+        }
+        let hchan_ptr = self.dwarf.resolve(ty).ok_or("chan type unreadable")?;
+        let hchan = self.pointee(hchan_ptr).ok_or("chan without hchan type")?;
+        let elem = self.dwarf.type_info(ty).and_then(|t| t.go_elem);
+        let cfg = LoadConfig::LONG;
+        let mut h = self.var_at("", hp, hchan);
+        let st = self
+            .dwarf
+            .resolve(hchan)
+            .and_then(|r| self.dwarf.type_info(r));
+        let Some(st) = st else {
+            return Err("bad channel type".into());
+        };
+        let dataqsiz = self
+            .member(hchan, "dataqsiz")
+            .map(|(o, _)| self.read_ptr(hp.wrapping_add(o)))
+            .transpose()?
+            .unwrap_or(0);
+        h.len = st.members.len() as i64;
+        for m in &st.members {
+            let Some(mt) = m.type_id else { continue };
+            let at = hp.wrapping_add(m.offset);
+            if m.name == "buf" {
+                if let Some(e) = elem {
+                    let ename = self.dwarf.type_name(e);
+                    let base = self.read_ptr(at)?;
+                    let mut arr = Var {
+                        addr: base,
+                        ty: format!("[{dataqsiz}]{ename}"),
+                        kind: Kind::Array,
+                        len: dataqsiz as i64,
+                        cap: dataqsiz as i64,
+                        base,
+                        ..Default::default()
+                    };
+                    if base != 0 {
+                        self.load_elems(&mut arr, e, 1, &cfg);
+                    }
+                    h.children.push(Var {
+                        name: "buf".into(),
+                        addr: at,
+                        ty: format!("*[{dataqsiz}]{ename}"),
+                        kind: Kind::Ptr,
+                        len: 1,
+                        children: vec![arr],
+                        ..Default::default()
+                    });
+                    continue;
+                }
+            }
+            let mut f = self.var_at(&m.name, at, mt);
+            self.load(&mut f, 1, &cfg);
+            h.children.push(f);
+        }
+        v.children = h.children;
+        v.len = h.len;
+        v.base = hp;
+        Ok(())
+    }
+
+    fn load_iface(
+        &self,
+        v: &mut Var,
+        ty: TypeId,
+        level: i64,
+        cfg: &LoadConfig,
+    ) -> Result<(), String> {
+        let st = self.dwarf.resolve(ty).ok_or("interface type unreadable")?;
+        let (first, rtype) = if let Some((o, _)) = self.member(st, "tab") {
+            let tab = self.read_ptr(v.addr.wrapping_add(o))?;
+            let rt = if tab == 0 {
+                0
+            } else {
+                self.read_ptr(tab.wrapping_add(8))?
+            };
+            (o, rt)
+        } else {
+            let o = self.member(st, "_type").map_or(0, |m| m.0);
+            (o, self.read_ptr(v.addr.wrapping_add(o))?)
+        };
+        let _ = first;
+        let data_at = v
+            .addr
+            .wrapping_add(self.member(st, "data").map_or(8, |m| m.0));
+        if rtype == 0 {
+            v.children = vec![Var {
+                name: "data".into(),
+                ..Default::default()
+            }];
+            return Ok(());
+        }
+        let rname = self
+            .types
+            .name(Addr(rtype))
+            .ok_or("could not resolve interface type")?;
+        let direct = self.types.direct_iface(Addr(rtype));
+        let data = self.read_ptr(data_at)?;
+        let dty = self.dwarf.type_by_name(&rname);
+        let mut child = match dty {
+            Some(t) => {
+                let k = self.kind_of(t);
+                if direct || k == Kind::Ptr {
+                    self.var_at("data", data_at, t)
+                } else {
+                    self.var_at("data", data, t)
+                }
+            }
+            None => {
+                // A pointer type the DWARF does not name: build it from its element.
+                let elem = rname
+                    .strip_prefix('*')
+                    .and_then(|e| self.dwarf.type_by_name(e))
+                    .ok_or_else(|| format!("could not find DWARF type for {rname}"))?;
+                let mut p = Var {
+                    name: "data".into(),
+                    addr: data_at,
+                    ty: rname.clone(),
+                    kind: Kind::Ptr,
+                    len: 1,
+                    ..Default::default()
+                };
+                let mut c = self.var_at("", data, elem);
+                if level <= cfg.max_variable_recurse && cfg.follow_pointers {
+                    self.load(&mut c, level, cfg);
+                } else {
+                    c.only_addr = true;
+                }
+                p.children = vec![c];
+                v.children = vec![p];
+                return Ok(());
+            }
+        };
+        if level <= cfg.max_variable_recurse {
+            self.load(&mut child, level, cfg);
+        } else {
+            child.only_addr = true;
+        }
+        v.children = vec![child];
+        Ok(())
+    }
+
+    /// time.Time as Delve shows it (RFC 3339, UTC when loc is nil).
+    fn format_time(&self, addr: u64, ty: TypeId) -> Option<String> {
+        let (wo, _) = self.member(ty, "wall")?;
+        let (eo, _) = self.member(ty, "ext")?;
+        let (lo, _) = self.member(ty, "loc")?;
+        let wall = self.read_uint(addr.wrapping_add(wo), 8).ok()?;
+        let ext = self.read_uint(addr.wrapping_add(eo), 8).ok()? as i64;
+        let loc = self.read_ptr(addr.wrapping_add(lo)).ok()?;
+        if loc != 0 {
+            return None;
+        }
+        let sec = if wall & (1 << 63) != 0 {
+            (((wall << 1) >> 31) as i64).checked_add(WALL_TO_INTERNAL)?
+        } else {
+            ext
+        };
+        let unix = sec.checked_sub(UNIX_TO_INTERNAL)?;
+        Some(rfc3339_utc(unix))
+    }
+}
+
+pub mod maps;
+
+/// Go's strconv.FormatFloat(f, 'f', -1, 64).
+pub fn fmt_f64(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
+    }
+    format!("{f}")
+}
+
+/// Go's strconv.FormatFloat(f, 'f', -1, 32).
+pub fn fmt_f32(f: f32) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
+    }
+    format!("{f}")
+}
+
+/// Bytes as Go would hold them in a string (kept raw: invalid UTF-8 is escaped when
+/// quoted, see [`super::format::go_quote`]).
+fn go_bytes_string(b: &[u8]) -> String {
+    // Invalid sequences become U+FFFD; Delve's %q would print \x escapes instead.
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Unix seconds to "YYYY-MM-DDTHH:MM:SSZ".
+fn rfc3339_utc(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_and_floats() {
+        assert_eq!(rfc3339_utc(1_710_498_600), "2024-03-15T10:30:00Z");
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(fmt_f64(3.0), "3");
+        assert_eq!(fmt_f64(0.5), "0.5");
+        assert_eq!(fmt_f32(1.25), "1.25");
+        assert_eq!(fmt_f64(f64::NEG_INFINITY), "-Inf");
+    }
+}

@@ -1,0 +1,195 @@
+//! Variables: coroner must print what Delve 1.20 printed on the same Go 1.19 cores
+//! (cores/fixtures-values/go1.19-*/values.delve.{cmds,txt}, recorded by
+//! cores/generate-values.sh), line for line; map entries are compared as a set.
+//! Also: every version and mode prints the known globals, and stripped binaries say
+//! once that variables need DWARF.
+
+use coroner::repl::{Output, Session};
+use coroner::target::{OpenOptions, Target};
+use std::path::{Path, PathBuf};
+
+const MARK: &str = "\"----8<----\"";
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("cores/fixtures-values")
+}
+
+fn unzstd(src: &Path, dst: &Path) -> anyhow::Result<()> {
+    let f = std::fs::File::open(src)?;
+    let mut d = zstd::stream::read::Decoder::new(f)?;
+    d.window_log_max(27)?;
+    let mut out = std::fs::File::create(dst)?;
+    std::io::copy(&mut d, &mut out)?;
+    Ok(())
+}
+
+fn open(tag: &str) -> anyhow::Result<(tempfile::TempDir, Session)> {
+    let dir = tempfile::tempdir()?;
+    let base = fixtures().join(tag);
+    let bin = dir.path().join("values");
+    let core = dir.path().join("core");
+    unzstd(&base.join("values.zst"), &bin)?;
+    unzstd(&base.join("values.core.zst"), &core)?;
+    let t = Target::open(&OpenOptions {
+        binary: bin,
+        core,
+        force: false,
+    })?;
+    Ok((dir, Session::new(t)))
+}
+
+fn text(s: &mut Session, cmd: &str) -> String {
+    match s.execute(cmd) {
+        Output::Text(t) => t,
+        Output::Error(e) => format!("Command failed: {e}\n"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Resolve `@@FUNC` (goroutine running FUNC) and `@FUNC` (its frame) for coroner.
+fn resolve(s: &mut Session, line: &str) -> String {
+    let mut words: Vec<String> = line.split(' ').map(str::to_string).collect();
+    let mut goid = None;
+    if words.first().map(String::as_str) == Some("goroutine") {
+        if let Some(f) = words
+            .get(1)
+            .and_then(|w| w.strip_prefix("@@"))
+            .map(str::to_string)
+        {
+            let t = s.target().expect("target");
+            let g = t
+                .goroutines()
+                .iter()
+                .find(|g| {
+                    t.goroutine_stack(g, 64)
+                        .frames
+                        .iter()
+                        .any(|fr| fr.function == f)
+                })
+                .map(|g| g.goid)
+                .expect("goroutine");
+            words[1] = g.to_string();
+            goid = Some(g);
+        }
+    }
+    if let Some(i) = words.iter().position(|w| w == "frame") {
+        if let Some(f) = words
+            .get(i + 1)
+            .and_then(|w| w.strip_prefix('@'))
+            .map(str::to_string)
+        {
+            let t = s.target().expect("target");
+            let g = t.goroutine(goid.expect("goroutine first")).expect("g");
+            let n = t
+                .goroutine_stack(g, 64)
+                .frames
+                .iter()
+                .position(|fr| fr.function == f)
+                .expect("frame");
+            words[i + 1] = n.to_string();
+        }
+    }
+    words.join(" ")
+}
+
+fn normalise(block: &str) -> Vec<String> {
+    let mut lines: Vec<String> = block.lines().map(str::to_string).collect();
+    // Map entries print in bucket order; compare them as a set.
+    if lines.first().is_some_and(|l| l.starts_with("map[")) {
+        let (first, rest) = lines.split_at_mut(1);
+        let _ = first;
+        rest.sort();
+    }
+    lines
+}
+
+fn check_delve(tag: &str) {
+    let base = fixtures().join(tag);
+    let Ok(cmds) = std::fs::read_to_string(base.join("values.delve.cmds")) else {
+        panic!("missing {tag}/values.delve.cmds: run cores/generate-values.sh");
+    };
+    let want = std::fs::read_to_string(base.join("values.delve.txt")).expect("delve transcript");
+    let blocks: Vec<&str> = want.split(&format!("{MARK}\n")).skip(1).collect();
+    let cmds: Vec<&str> = cmds.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        blocks.len(),
+        cmds.len(),
+        "{tag}: transcript/commands mismatch"
+    );
+    let (_d, mut s) = open(tag).expect("open");
+    let mut failures = Vec::new();
+    for (cmd, want) in cmds.iter().zip(blocks) {
+        let line = resolve(&mut s, cmd);
+        let got = text(&mut s, &line);
+        if normalise(&got) != normalise(want) {
+            failures.push(format!(
+                "{tag}: {line}\n--- delve\n{want}--- coroner\n{got}"
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} differ:\n{}",
+        failures.len(),
+        cmds.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn delve_transcript_go119_noopt() {
+    check_delve("go1.19-noopt");
+}
+
+#[test]
+fn delve_transcript_go119_opt() {
+    check_delve("go1.19-opt");
+}
+
+#[test]
+fn globals_on_every_version() {
+    for v in [
+        "1.19", "1.21", "1.22", "1.23", "1.24", "1.25", "1.26", "1.27",
+    ] {
+        for mode in ["opt", "noopt"] {
+            let tag = format!("go{v}-{mode}");
+            let (_d, mut s) = open(&tag).expect("open");
+            let cases = [
+                ("print main.GInt", "42\n"),
+                ("print main.GString", "\"global string\"\n"),
+                ("print main.GSliceCap", "[]int len: 2, cap: 10, [10,20]\n"),
+                ("print main.GArr", "[4]int16 [-1,0,1,2]\n"),
+                ("print len(main.GMapStr)", "300\n"),
+                ("print main.GMapInt[14]", "\"v2\"\n"),
+                ("print main.GMapSmall[\"three\"]", "3\n"),
+                ("print main.GC128", "(3 + 4.25i)\n"),
+                ("print main.GColor", "Blue (2)\n"),
+                ("print main.GNilMap", "map[string]int nil\n"),
+                ("print main.GFunc", "strings.ToUpper\n"),
+                ("print main.GIface", "interface {}(int) 7\n"),
+                ("print main.GOuter.In.Name", "\"nested\"\n"),
+                ("print main.GPtr.Arr[2] * 10", "30\n"),
+                (
+                    "whatis main.GBox",
+                    "main.Box[main.Pair[string,main.Box[int]]]\n",
+                ),
+            ];
+            for (cmd, want) in cases {
+                assert_eq!(text(&mut s, cmd), want, "{tag}: {cmd}");
+            }
+            // The map of 300 entries: 64 shown, the rest counted.
+            let m = text(&mut s, "print main.GMapStr");
+            assert!(m.contains("...+236 more"), "{tag}: {m}");
+            assert_eq!(m.lines().filter(|l| l.contains(": ")).count(), 64, "{tag}");
+        }
+    }
+}
+
+#[test]
+fn stripped_binaries_say_variables_need_dwarf() {
+    let (_d, mut s) = open("go1.27-stripped").expect("open");
+    let e = text(&mut s, "print main.GInt");
+    assert!(e.contains("need DWARF"), "{e}");
+    // Stacks still work.
+    assert!(text(&mut s, "stack").contains("main.crash"));
+}
