@@ -1,0 +1,151 @@
+//! The full-screen triage browser (`coroner core BIN CORE` on a terminal).
+//!
+//! - `app.rs`: state and input handling (no terminal: tests drive it directly);
+//! - `ui.rs`: rendering with ratatui;
+//! - `groups.rs`: goroutines grouped by stack, in a background thread with progress;
+//! - `vars.rs`, `source.rs`: the variables tree and the source/disassembly pane;
+//! - `shared.rs`: one target shared by the panes and the command bar's session.
+
+pub mod app;
+pub mod groups;
+pub mod keys;
+pub mod shared;
+pub mod source;
+pub mod ui;
+pub mod vars;
+
+use app::App;
+use coroner::analyze::Registry;
+use coroner::repl::Session;
+use coroner::target::{OpenOptions, Target};
+use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind};
+use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
+use ratatui::backend::CrosstermBackend;
+use ratatui::widgets::Paragraph;
+use ratatui::Terminal;
+use std::io::Stdout;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long the event loop waits for input before checking background work.
+const TICK: Duration = Duration::from_millis(50);
+
+/// Put the terminal back the way the shell had it. Safe to call more than once.
+fn restore_terminal() {
+    let _ = terminal::disable_raw_mode();
+    let _ = crossterm::execute!(
+        std::io::stdout(),
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+}
+
+/// Raw mode and the alternate screen for as long as it lives; restored on drop (normal
+/// exit and `?` errors) and by a panic hook (panics).
+struct TerminalGuard {
+    term: Terminal<CrosstermBackend<Stdout>>,
+}
+
+impl TerminalGuard {
+    fn enter() -> anyhow::Result<TerminalGuard> {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore_terminal();
+            prev(info);
+        }));
+        terminal::enable_raw_mode()?;
+        let mut out = std::io::stdout();
+        if let Err(e) = crossterm::execute!(out, EnterAlternateScreen, EnableMouseCapture) {
+            restore_terminal();
+            return Err(e.into());
+        }
+        match Terminal::new(CrosstermBackend::new(out)) {
+            Ok(term) => Ok(TerminalGuard { term }),
+            Err(e) => {
+                restore_terminal();
+                Err(e.into())
+            }
+        }
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}
+
+/// Open the core in the background (showing progress), then browse it until `q`.
+pub fn run(opts: OpenOptions, analyzers: Registry) -> anyhow::Result<()> {
+    let mut guard = TerminalGuard::enter()?;
+    let started = Instant::now();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let o = opts.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(Target::open(&o));
+    });
+    // Loading screen: input stays live (q quits) while the core opens.
+    let target = loop {
+        match rx.try_recv() {
+            Ok(r) => break r?,
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                anyhow::bail!("the thread opening the core died")
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) => {}
+        }
+        let msg = format!(
+            "coroner: opening {} with {} ... {:.1}s  (q quits)",
+            opts.core.display(),
+            opts.binary.display(),
+            started.elapsed().as_secs_f64()
+        );
+        guard
+            .term
+            .draw(|f| f.render_widget(Paragraph::new(msg.as_str()), f.area()))?;
+        if event::poll(TICK)? {
+            if let Event::Key(k) = event::read()? {
+                let ctrl_c = k.modifiers.contains(event::KeyModifiers::CONTROL)
+                    && k.code == event::KeyCode::Char('c');
+                if k.code == event::KeyCode::Char('q') || ctrl_c {
+                    return Ok(());
+                }
+            }
+        }
+    };
+    let target = Arc::new(target);
+    let mut session = Session::with_debuggee(Box::new(shared::SharedTarget(target.clone())));
+    session.set_analyzers(analyzers);
+    let mut app = App::new(
+        target,
+        session,
+        &file_name(&opts.binary),
+        &file_name(&opts.core),
+    );
+    let mut dirty = true;
+    while !app.quit {
+        dirty |= app.tick();
+        // Redraw while grouping runs, for the progress counter.
+        if dirty || app.progress().is_some() {
+            guard.term.draw(|f| ui::draw(f, &mut app))?;
+            dirty = false;
+        }
+        if event::poll(TICK)? {
+            match event::read()? {
+                Event::Key(k) if k.kind != KeyEventKind::Release => app.on_key(k),
+                Event::Mouse(m) => app.on_mouse(m),
+                Event::Resize(..) => guard.term.autoresize()?,
+                _ => {}
+            }
+            dirty = true;
+        }
+    }
+    Ok(())
+}
