@@ -155,7 +155,7 @@ fn run_core(
         // Keep stdout pure JSON for scripts.
         eprint!("{header}");
     } else {
-        write!(out, "{header}Type 'help' for list of commands.\n")?;
+        writeln!(out, "{header}Type 'help' for list of commands.")?;
     }
     out.flush()?;
     drop(out);
