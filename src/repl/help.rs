@@ -42,8 +42,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("trace", ["t"], Breakpoints, "Set tracepoint.", "trace [name] [locspec]\n\nNeeds a running process: not available on a core file."),
     cmd!("watch", [], Breakpoints, "Set watchpoint.", "watch [-r|-w|-rw] <expr>\n\nNeeds a running process: not available on a core file."),
     // Data.
-    cmd!("args", [], Data, "Print function arguments.", "args [-v] [<regex>]\n\nVariables come in the next release (issue 3)."),
-    cmd!("display", [], Data, "Print value of an expression every time the program stops.", "display -a <expression>\n\nVariables come in the next release (issue 3)."),
+    cmd!("args", [], Data, "Print function arguments.", "[goroutine <n>] [frame <m>] args [-v] [<regex>]\n\nIf regex is specified only function arguments with a name matching it will be returned. If -v is specified more information about each function argument will be shown."),
+    cmd!("display", [], Data, "Print value of an expression every time the program stops.", "display -a [%format] <expression>\n\nOn a core the target never stops again, so display prints the expression once."),
     cmd!("examinemem", ["x"], Data, "Examine raw memory at the given address.", "Examine raw memory at the given address.
 
 	examinemem [-fmt <format>] [-count|-len <count>] [-size <size>] <address>
@@ -55,8 +55,8 @@ expression) is an integer, optionally with + and - arithmetic:
 
     x -fmt hex -count 20 -size 1 0xc00008af38
     x -fmt hex -count 20 -size 1 -x 0xc00008af38 + 8"),
-    cmd!("locals", [], Data, "Print local variables.", "locals [-v] [<regex>]\n\nVariables come in the next release (issue 3)."),
-    cmd!("print", ["p"], Data, "Evaluate an expression.", "print [%format] <expression>\n\nVariables come in the next release (issue 3)."),
+    cmd!("locals", [], Data, "Print local variables.", "[goroutine <n>] [frame <m>] locals [-v] [<regex>]\n\nThe name of variables that are shadowed in the current scope will be shown in parenthesis. If regex is specified only local variables with a name matching it will be returned. If -v is specified more information about each local variable will be shown."),
+    cmd!("print", ["p"], Data, "Evaluate an expression.", "[goroutine <n>] [frame <m>] print [%format] <expression>\n\nExpressions: identifiers of the frame, package variables (main.x, \"net/http\".DefaultClient), field selection, indexing and slicing of arrays, slices, strings and maps, *p, &x, (*T)(0xaddr), arithmetic, comparison and logical operators, len and cap. %x %d %o %b %s format integers and strings."),
     cmd!("regs", [], Data, "Print contents of CPU registers.", "Print contents of CPU registers.
 
 	regs [-a]
@@ -65,8 +65,8 @@ Shows the general purpose registers of the current thread (or of the current
 frame when it is not the innermost); -a also shows the rest of the register set
 the core recorded."),
     cmd!("set", [], Data, "Changes the value of a variable.", "set <variable> = <value>\n\nA core file cannot be modified."),
-    cmd!("vars", [], Data, "Print package variables.", "vars [-v] [<regex>]\n\nVariables come in the next release (issue 3)."),
-    cmd!("whatis", [], Data, "Prints type of an expression.", "whatis <expression>\n\nVariables come in the next release (issue 3)."),
+    cmd!("vars", [], Data, "Print package variables.", "vars [-v] [<regex>]\n\nIf regex is specified only package variables with a name matching it will be returned. If -v is specified more information about each package variable will be shown."),
+    cmd!("whatis", [], Data, "Prints type of an expression.", "[goroutine <n>] [frame <m>] whatis <expression>"),
     // Goroutines and threads.
     cmd!("goroutine", ["gr"], Goroutines, "Shows or changes current goroutine", "Shows or changes current goroutine
 
@@ -115,7 +115,7 @@ Runs the command on every goroutine."),
 	thread <id>"),
     cmd!("threads", [], Goroutines, "Print out info for every traced thread.", "Print out info for every traced thread.\n\n\tthreads"),
     // Stack.
-    cmd!("deferred", [], Stack, "Executes command in the context of a deferred call.", "deferred <n> <command>\n\nVariables come in the next release (issue 3)."),
+    cmd!("deferred", [], Stack, "Executes command in the context of a deferred call.", "deferred <n> <command>\n\nNot available on a core yet: deferred calls are not decoded."),
     cmd!("down", [], Stack, "Move the current frame down.", "Move the current frame down.
 
 	down [<m>]
@@ -134,7 +134,7 @@ The second form runs the command on the given frame."),
 	[goroutine <n>] [frame <m>] stack [<depth>] [-full]
 
 	-full	every stackframe is decorated with the value of its local variables and
-		arguments (variables come in the next release, issue 3)
+		arguments
 
 The default depth is 50."),
     cmd!("up", [], Stack, "Move the current frame up.", "Move the current frame up.
@@ -147,6 +147,10 @@ Move the current frame up by <m>. The second form runs the command on the given 
     cmd!("check", ["checkpoint"], Other, "Creates a checkpoint at the current position.", "checkpoint [note]\n\nNeeds an rr recording: not available on a core file."),
     cmd!("checkpoints", [], Other, "Print out info for existing checkpoints.", "checkpoints\n\nNeeds an rr recording: not available on a core file."),
     cmd!("clear-checkpoint", ["clearcheck"], Other, "Deletes checkpoint.", "clear-checkpoint <id>\n\nNeeds an rr recording: not available on a core file."),
+    cmd!("analyze", [], Other, "Run coroner's analyzers on the snapshot.", "analyze [<name>]
+
+Without a name, runs every analyzer (crash, groups, waitgraph, leaks) and prints one
+incident report, as `coroner triage` does. With a name, runs only that analyzer."),
     cmd!("config", [], Other, "Changes configuration parameters.", "Changes configuration parameters.
 
 	config -list

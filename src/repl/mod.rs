@@ -10,13 +10,14 @@ pub mod json;
 pub mod parse;
 mod session;
 mod vars_cmd;
+pub use vars_cmd::frame_vars;
 
 #[cfg(test)]
 mod tests;
 
 pub use debuggee::{Debuggee, FuncInfo, Location};
 pub use parse::{parse, Command};
-pub use session::{Config, Session};
+pub use session::{is_private_runtime, Config, Session};
 
 /// The result of one command.
 #[derive(Debug, Clone, PartialEq)]

@@ -705,15 +705,28 @@ impl Session {
             return Ok(Output::Json(js::frames(&st.frames)));
         }
         let mut out = format::stack_text(&st.frames, "", self.cwd());
+        if full {
+            // Each frame is two lines; its arguments and locals go under it, indented
+            // past the frame number as Delve does.
+            let lines: Vec<&str> = out.lines().collect();
+            if lines.len() == 2 * st.frames.len() {
+                let digits = st.frames.len().saturating_sub(1).to_string().len();
+                let indent = " ".repeat(digits + 2 + 4);
+                let mut with_vars = String::new();
+                for (i, f) in st.frames.iter().enumerate() {
+                    with_vars.push_str(lines[2 * i]);
+                    with_vars.push('\n');
+                    with_vars.push_str(lines[2 * i + 1]);
+                    with_vars.push('\n');
+                    with_vars.push_str(&super::vars_cmd::frame_vars_text(self, f, i, &indent));
+                }
+                out = with_vars;
+            }
+        }
         if truncated {
             out.push_str("(truncated)\n");
         } else if let Some(e) = &st.error {
             let _ = writeln!(out, "(unwinding stopped: {e})");
-        }
-        if full {
-            out.push_str(
-                "(-full: local variables and arguments come in the next release, issue 3)\n",
-            );
         }
         Ok(Output::Text(out))
     }

@@ -111,6 +111,7 @@ fn run(
         types: t.type_reader(),
         func_name: &fname,
         swiss: t.runtime().version.at_least(24),
+        bias: t.bias(),
     };
     let (verbose, filter) = match args.strip_prefix("-v") {
         Some(rest) if rest.is_empty() || rest.starts_with(' ') => (true, rest.trim()),
@@ -170,7 +171,7 @@ fn run(
                 let Some((addr, Some(ty))) = dwarf.global_typed(&name) else {
                     continue;
                 };
-                let mut v = loader.var_at(&name, addr.0, ty);
+                let mut v = loader.var_at(&name, addr.0.wrapping_add(t.bias()), ty);
                 loader.load(&mut v, 0, &cfg);
                 out.push_str(&format!("{name} = {}\n", format::singleline(&v)));
             }
@@ -257,6 +258,8 @@ pub fn frame_vars(
     } else {
         f.pc.0.saturating_sub(1)
     };
+    // DWARF has link-time addresses; PIE binaries run at a bias.
+    let pc = pc.wrapping_sub(t.bias());
     let func = dwarf.function_at(pc).ok_or(VarError::NoFunction(pc))?;
     let dies = dwarf
         .variables(func.offset, pc)
@@ -325,6 +328,7 @@ pub fn frame_vars(
         types: t.type_reader(),
         func_name: &fname,
         swiss: false,
+        bias: t.bias(),
     };
     Ok(out
         .into_iter()
@@ -335,4 +339,40 @@ pub fn frame_vars(
             v
         })
         .collect())
+}
+
+/// The arguments then locals of one frame, one `name = value` per line with `indent`
+/// before each, as Delve's `stack -full` prints them under a frame. Empty when the
+/// binary has no DWARF or the frame has no known function.
+pub(super) fn frame_vars_text(s: &Session, f: &Frame, frame_no: usize, indent: &str) -> String {
+    let Some(t) = s.target() else {
+        return String::new();
+    };
+    let Some(dwarf) = t.dwarf() else {
+        return String::new();
+    };
+    let mut overlay = Overlay::new(t.memory());
+    let Ok(mut vars) = frame_vars(t, f, frame_no, &mut overlay) else {
+        return String::new();
+    };
+    let fname = |pc: u64| t.func_at(Addr(pc)).map(|f| f.name);
+    let loader = Loader {
+        dwarf,
+        mem: &overlay,
+        types: t.type_reader(),
+        func_name: &fname,
+        swiss: t.runtime().version.at_least(24),
+        bias: t.bias(),
+    };
+    let cfg = config_of(s, LoadConfig::SHORT);
+    let mut out = String::new();
+    for want_args in [true, false] {
+        for v in vars.iter_mut().filter(|v| v.is_arg == want_args) {
+            if v.unreadable.is_empty() {
+                loader.load(v, 0, &cfg);
+            }
+            out.push_str(&format!("{indent}{} = {}\n", v.name, format::singleline(v)));
+        }
+    }
+    out
 }

@@ -364,7 +364,10 @@ impl Scope<'_> {
             return Some(v.clone());
         }
         let (addr, ty) = self.loader.dwarf.global_typed(name)?;
-        Some(self.loader.var_at(name, addr.0, ty?))
+        Some(
+            self.loader
+                .var_at(name, addr.0.wrapping_add(self.loader.bias), ty?),
+        )
     }
 
     fn header(&self, v: &Var) -> Var {

@@ -23,6 +23,8 @@ pub struct Loader<'a> {
     pub func_name: &'a dyn Fn(u64) -> Option<String>,
     /// Swiss-table maps (Go 1.24 and later).
     pub swiss: bool,
+    /// Load bias (PIE): DWARF addresses are link-time, memory is run-time.
+    pub bias: u64,
 }
 
 impl<'a> Loader<'a> {

@@ -245,3 +245,59 @@ fn help_threads_registers_memory() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.goid, Some(1));
 }
+
+#[test]
+fn no_color_uses_no_colours() {
+    use ratatui::style::Color;
+    let mut app = open("go1.22-opt", "nil_goroutine", &scenarios_src());
+    let colours = |app: &mut App| {
+        let mut t = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
+        t.draw(|f| browser::ui::draw(f, app)).expect("draw");
+        t.backend()
+            .buffer()
+            .content()
+            .iter()
+            .filter(|c| c.fg != Color::Reset || c.bg != Color::Reset)
+            .count()
+    };
+    app.no_color = false;
+    assert!(colours(&mut app) > 0);
+    app.no_color = true;
+    assert_eq!(colours(&mut app), 0);
+}
+
+#[test]
+fn mouse_click_selects_and_wheel_scrolls() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut app = open("go1.22-opt", "panic_main", &scenarios_src());
+    render(&mut app, 120, 40);
+    let click = |app: &mut App, col: u16, row: u16| {
+        app.on_mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: col,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    // The third goroutine group (border row + 2).
+    let g = app.areas.goroutines;
+    click(&mut app, g.x + 3, g.y + 3);
+    assert_eq!(app.focus, Pane::Goroutines);
+    assert_eq!(app.g_cur.sel, 2);
+    let want = app.rows.get(2).and_then(|r| app.row_goid(*r));
+    assert_eq!(app.goid, want);
+    // Click in the stack pane selects that frame.
+    render(&mut app, 120, 40);
+    let s = app.areas.stack;
+    click(&mut app, s.x + 3, s.y + 1);
+    assert_eq!(app.focus, Pane::Stack);
+    assert_eq!(app.f_cur.sel, app.f_cur.offset);
+    let before = app.f_cur.sel;
+    app.on_mouse(MouseEvent {
+        kind: MouseEventKind::ScrollDown,
+        column: s.x + 3,
+        row: s.y + 2,
+        modifiers: KeyModifiers::NONE,
+    });
+    assert_eq!(app.f_cur.sel, (before + 3).min(app.stack.len() - 1));
+}

@@ -158,6 +158,9 @@ pub struct App {
     pub quit: bool,
     pub no_color: bool,
     pub areas: Areas,
+    /// The goroutine shown first was not the crashing one: once grouped, show the
+    /// first group instead.
+    fallback_start: bool,
 }
 
 impl App {
@@ -203,6 +206,7 @@ impl App {
             quit: false,
             no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
             areas: Areas::default(),
+            fallback_start: false,
         };
         // The first screen: the goroutine that crashed (else the session's current
         // one), at its first user frame, before any grouping is done.
@@ -210,11 +214,21 @@ impl App {
             .target
             .crash()
             .goroutine
-            .or_else(|| app.session.current_goroutine());
-        app.rebuild_rows();
+            .or_else(|| app.session.current_goroutine())
+            .or_else(|| {
+                // No goroutine crashed (a signal from outside, or on a scheduler
+                // thread): start on the first live goroutine, usually main.
+                app.fallback_start = true;
+                app.target
+                    .goroutines()
+                    .iter()
+                    .find(|g| !g.is_dead())
+                    .map(|g| g.goid)
+            });
         if let Some(g) = first {
             app.show_goroutine(g, true);
         }
+        app.rebuild_rows();
         app
     }
 
@@ -264,8 +278,13 @@ impl App {
         }
         self.groups = groups;
         self.rebuild_rows();
-        // Keep the cursor on the goroutine shown.
-        if let Some(g) = self.goid {
+        if std::mem::take(&mut self.fallback_start) {
+            self.g_cur = Cursor::default();
+            if let Some(g) = self.rows.first().and_then(|r| self.row_goid(*r)) {
+                self.show_goroutine(g, true);
+            }
+        } else if let Some(g) = self.goid {
+            // Keep the cursor on the goroutine shown.
             self.select_row_of(g);
         }
     }
@@ -883,7 +902,7 @@ impl App {
                 let Some((r, p)) = pane else { return };
                 self.focus = p;
                 // Row inside the bordered pane.
-                if m.row <= r.y || m.row + 1 >= r.y + r.height {
+                if m.row <= r.y || m.row.saturating_add(1) >= r.y.saturating_add(r.height) {
                     return;
                 }
                 let i = usize::from(m.row - r.y - 1);

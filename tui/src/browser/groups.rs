@@ -39,6 +39,9 @@ pub struct Group {
     pub functions: Vec<String>,
     /// The goroutine that took the fatal signal is in this group.
     pub crash: bool,
+    /// Frames on the stack (up to the walk's limit): groups that differ only deep
+    /// down (recursion depth) otherwise look alike.
+    pub depth: usize,
 }
 
 impl Group {
@@ -66,16 +69,8 @@ impl Group {
     }
 }
 
-/// Delve's notion of a frame the user did not write: the runtime's private functions.
-pub fn is_private_runtime(name: &str) -> bool {
-    if name.is_empty() || name == "?" {
-        return true;
-    }
-    if let Some(rest) = name.strip_prefix("runtime.") {
-        return !rest.chars().next().is_some_and(|c| c.is_ascii_uppercase());
-    }
-    name.starts_with("runtime/internal/") || name.starts_with("internal/runtime/")
-}
+/// Delve's notion of a frame the user did not write: the REPL's own rule.
+pub use coroner::repl::is_private_runtime;
 
 /// Progress of the background grouping, shared with the UI thread.
 pub struct Loading {
@@ -220,6 +215,7 @@ pub fn compute(t: &Target, done: &AtomicUsize, cancel: &AtomicBool) -> Vec<Group
                         top: w.frames.first().cloned(),
                         functions,
                         crash: crash == Some(w.goid),
+                        depth: w.frames.len(),
                     });
                 }
             }

@@ -263,9 +263,10 @@ fn draw_goroutines(f: &mut Frame<'_>, app: &mut App, th: &Theme, area: Rect) {
                     let crash_mark = if g.crash { "!" } else { " " };
                     (
                         format!(
-                            "{crash_mark}{mark}{:>w$} {:<13} {loc}",
+                            "{crash_mark}{mark} {:>w$} {:<13} {loc} ({} frames)",
                             g.members.len(),
-                            trunc(&g.state, 13)
+                            trunc(&g.state, 13),
+                            g.depth
                         ),
                         g.crash,
                     )

@@ -5,11 +5,10 @@
 
 use coroner::addr::Addr;
 use coroner::repl::Debuggee;
-use coroner::symbols::dwarf::VarLocation;
 use coroner::target::Target;
-use coroner::unwind::{Frame, FrameSource};
+use coroner::unwind::Frame;
 use coroner::vars::load::Loader;
-use coroner::vars::location::{evaluate, FrameRegs, Overlay, Place};
+use coroner::vars::location::Overlay;
 use coroner::vars::{format, Kind, LoadConfig, Var, VarError};
 
 /// What one expansion loads: the node's children with their one-line summaries.
@@ -97,6 +96,7 @@ impl VarTree {
             types: t.type_reader(),
             func_name: &fname,
             swiss: t.runtime().version.at_least(24),
+            bias: t.bias(),
         };
         // Arguments first, as Delve's `args` then `locals`.
         let (args, locals): (Vec<Var>, Vec<Var>) = vars.into_iter().partition(|v| v.is_arg);
@@ -205,6 +205,7 @@ impl VarTree {
             types: t.type_reader(),
             func_name: &fname,
             swiss: t.runtime().version.at_least(24),
+            bias: t.bias(),
         };
         let mut fresh = loader.var_at(&v.name, v.addr, ty);
         fresh.is_arg = v.is_arg;
@@ -257,102 +258,8 @@ impl VarTree {
     }
 }
 
-/// Arguments and locals of one frame, located but not loaded, in Delve's order.
-/// The same rules as the REPL's `locals`/`args` (src/repl/vars_cmd.rs), which the
-/// engine does not export: outer frames are looked up at the call instruction, and
-/// variables declared after the frame's line are left out.
-pub fn frame_vars(
-    t: &Target,
-    f: &Frame,
-    frame_no: usize,
-    overlay: &mut Overlay<'_>,
-) -> Result<Vec<Var>, VarError> {
-    let dwarf = t.dwarf().ok_or(VarError::NoDwarf)?;
-    let top = frame_no == 0 || matches!(f.source, FrameSource::SignalFrame);
-    let pc = if top {
-        f.pc.0
-    } else {
-        f.pc.0.saturating_sub(1)
-    };
-    let func = dwarf.function_at(pc).ok_or(VarError::NoFunction(pc))?;
-    let dies = dwarf
-        .variables(func.offset, pc)
-        .map_err(|e| VarError::Dwarf(e.to_string()))?;
-    let regs = FrameRegs {
-        regs: &f.regs,
-        cfa: f.cfa.0,
-    };
-    let mem = t.memory();
-    let mut out: Vec<(usize, u64, Var)> = Vec::new();
-    for d in dies {
-        if !d.is_param && d.decl_line.is_some_and(|l| l > u64::from(f.line)) {
-            continue;
-        }
-        let Some(ty) = d.type_id else { continue };
-        let (name, escaped) = match d.name.strip_prefix('&') {
-            Some(n) => (n.to_string(), true),
-            None => (d.name.clone(), false),
-        };
-        let mut v = Var {
-            name,
-            ty: dwarf.type_name(ty),
-            is_arg: d.is_param,
-            type_id: Some(ty),
-            ..Default::default()
-        };
-        match &d.location {
-            VarLocation::OptimizedOut => {
-                v.unreadable = "optimized out: the compiler kept no location for it".into()
-            }
-            VarLocation::NotAtPc => {
-                v.unreadable = format!("no location at this PC ({pc:#x}): not live here")
-            }
-            VarLocation::Expr(e) => {
-                let size = dwarf.size_of(ty).unwrap_or(8);
-                match evaluate(e, d.encoding, &regs, mem, size) {
-                    Ok(Place::Memory(a)) => v.addr = a,
-                    Ok(Place::Bytes(b)) => v.addr = overlay.add(b),
-                    Err(e) => v.unreadable = e,
-                }
-            }
-        }
-        if escaped && v.unreadable.is_empty() {
-            // `&x`: the variable moved to the heap; the DIE holds a pointer to it.
-            let elem = dwarf
-                .resolve(ty)
-                .and_then(|r| dwarf.type_info(r))
-                .and_then(|i| i.target);
-            match (elem, mem.read_ptr(Addr(v.addr))) {
-                (Some(e), Ok(p)) => {
-                    v.addr = p.0;
-                    v.type_id = Some(e);
-                    v.ty = dwarf.type_name(e);
-                }
-                (_, Err(err)) => v.unreadable = err.to_string(),
-                _ => v.unreadable = "escaped variable without element type".into(),
-            }
-        }
-        out.push((d.depth, d.decl_line.unwrap_or(0), v));
-    }
-    out.sort_by_key(|(depth, line, _)| (*depth, *line));
-    let fname = |pc: u64| Debuggee::func_at(t, Addr(pc)).map(|f| f.name);
-    let kinds = Loader {
-        dwarf,
-        mem,
-        types: t.type_reader(),
-        func_name: &fname,
-        swiss: false,
-    };
-    Ok(out
-        .into_iter()
-        .map(|(_, _, mut v)| {
-            if let Some(ty) = v.type_id {
-                v.kind = kinds.kind_of(ty);
-            }
-            v
-        })
-        .collect())
-}
+/// Arguments and locals of one frame, located but not loaded: the REPL's own.
+pub use coroner::repl::frame_vars;
 
 /// The address an expression designates in `frame`: a pointer's target, a string's or
 /// slice's data, else the value's own address (what the memory view should show).
@@ -370,6 +277,7 @@ pub fn eval_address(t: &Target, frame: Option<(&Frame, usize)>, expr: &str) -> R
         types: t.type_reader(),
         func_name: &fname,
         swiss: t.runtime().version.at_least(24),
+        bias: t.bias(),
     };
     let scope = coroner::vars::expr::Scope {
         loader: &loader,
