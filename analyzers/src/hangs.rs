@@ -1,9 +1,9 @@
 //! The wait-for graph shared by the `waitgraph` and `leaks` analyzers.
 //!
 //! Edges, from the runtime's own records (`coroner::goruntime::waits`): a goroutine
-//! waits on a channel (each select case, with its direction) or on a semaphore, which
+//! waits on a channel (each select case, with its direction), on a semaphore, which
 //! the waiting goroutine's frames map back to the `sync.Mutex`, `RWMutex` or
-//! `WaitGroup` that owns it. Who could end a wait is not recorded anywhere, so it is
+//! `WaitGroup` that owns it, or on a `sync.Cond` (its notifyList). Who could end a wait is not recorded anywhere, so it is
 //! inferred conservatively: the goroutines whose stacks hold a pointer to the object
 //! (a lock holder keeps one for its `Unlock`, a channel peer for its next operation),
 //! minus those waiting on the same side of it. A goroutine is *doomed* when every
@@ -15,8 +15,13 @@ use crate::common::{self, hex};
 use coroner::addr::Addr;
 use coroner::goruntime::waits::{ChanDir, Channel, Waits};
 use coroner::goruntime::{Goroutine, G_DEAD, G_RUNNING, G_SYSCALL};
+use coroner::repl::frame_vars;
+use coroner::snapshot::Memory;
+use coroner::symbols::dwarf::Dwarf;
 use coroner::target::Target;
 use coroner::unwind::Stack;
+use coroner::vars::location::Overlay;
+use coroner::vars::Kind;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -32,6 +37,7 @@ pub enum ObjKind {
     Mutex,
     RWMutex,
     WaitGroup,
+    Cond,
     /// A bare runtime semaphore (e.g. internal/poll's fdMutex).
     Sema,
 }
@@ -43,6 +49,7 @@ impl ObjKind {
             ObjKind::Mutex => "sync.Mutex",
             ObjKind::RWMutex => "sync.RWMutex",
             ObjKind::WaitGroup => "sync.WaitGroup",
+            ObjKind::Cond => "sync.Cond",
             ObjKind::Sema => "semaphore",
         }
     }
@@ -53,6 +60,8 @@ impl ObjKind {
             ObjKind::Mutex => 8,
             ObjKind::RWMutex => 24,
             ObjKind::WaitGroup => 16,
+            // noCopy, L (an interface), notify (a notifyList), checker.
+            ObjKind::Cond => 56,
             ObjKind::Sema => 4,
         }
     }
@@ -268,7 +277,12 @@ impl Hangs {
         let sema_gs: Vec<&Goroutine> = t
             .goroutines()
             .iter()
-            .filter(|g| !g.system && g.is_waiting() && waits.sema_waits.contains_key(&g.addr))
+            .filter(|g| {
+                !g.system
+                    && g.is_waiting()
+                    && (waits.sema_waits.contains_key(&g.addr)
+                        || waits.cond_waits.contains_key(&g.addr))
+            })
             .collect();
         let sema_stacks = common::stacks_dedup(t, &sema_gs, common::STACK_DEPTH);
         for (g, (st, _)) in sema_gs.iter().zip(sema_stacks) {
@@ -309,9 +323,11 @@ impl Hangs {
                 };
                 let obj = add_obj(&mut h, kind, base, None);
                 w.cases.push(Case { obj, dir: None });
+            } else if let Some(cw) = waits.cond_waits.get(&g.addr) {
+                let obj = add_obj(&mut h, ObjKind::Cond, cw.cond, None);
+                w.cases.push(Case { obj, dir: None });
             } else {
-                // Sleep, I/O, timers, sync.Cond (no object recorded), GC...: not ours
-                // to judge.
+                // Sleep, I/O, timers, GC...: not ours to judge.
                 continue;
             }
             h.waits.insert(g.goid, w);
@@ -321,6 +337,7 @@ impl Hangs {
         if !h.objects.is_empty() {
             h.scan_stacks(t);
             h.scan_globals(t);
+            h.name_from_frames(t);
         }
         h.solve(&by_addr);
         h.find_cycles();
@@ -510,6 +527,68 @@ impl Hangs {
                         None => format!("pointed to by package data at {}", hex(at.add(bias))),
                     });
                 }
+            }
+        }
+    }
+
+    /// Sync objects no package variable names: named after the variable of the
+    /// waiter's innermost user frame that holds them or points at them (DWARF), e.g.
+    /// `s.Cond in pkg.(*Service).condWaiter` for a Cond a local `*Service` points at.
+    fn name_from_frames(&mut self, t: &Target) {
+        let Some(d) = t.dwarf() else { return };
+        let mut waiter: HashMap<usize, u64> = HashMap::new();
+        for w in self.waits.values() {
+            for c in &w.cases {
+                waiter.entry(c.obj).or_insert(w.goid);
+            }
+        }
+        let mut named = Vec::new();
+        for (i, o) in self.objects.iter().enumerate() {
+            if o.name.is_some() || o.kind == ObjKind::Chan {
+                continue;
+            }
+            let Some(st) = waiter.get(&i).and_then(|g| self.stacks.get(g)) else {
+                continue;
+            };
+            let Some(no) = st
+                .frames
+                .iter()
+                .position(|f| common::is_user_func(&f.function))
+            else {
+                continue;
+            };
+            let Some(f) = st.frames.get(no) else { continue };
+            let mut overlay = Overlay::new(t.memory());
+            let Ok(vars) = frame_vars(t, f, no, &mut overlay) else {
+                continue;
+            };
+            let target = o.addr.get();
+            let found = vars
+                .iter()
+                .filter(|v| v.unreadable.is_empty())
+                .find_map(|v| {
+                    let path = match v.kind {
+                        Kind::Ptr => {
+                            let p = overlay.read_u64(Addr(v.addr)).ok()?;
+                            if p == target {
+                                Some(String::new())
+                            } else {
+                                let ty = v.ty.strip_prefix('*')?;
+                                path_to(d, &overlay, ty, p, target, o.kind, 0)
+                            }
+                        }
+                        Kind::Struct => path_to(d, &overlay, &v.ty, v.addr, target, o.kind, 0),
+                        _ => None,
+                    }?;
+                    Some(format!("{}{path} in {}", v.name, f.function))
+                });
+            if let Some(n) = found {
+                named.push((i, n));
+            }
+        }
+        for (i, n) in named {
+            if let Some(o) = self.objects.get_mut(i) {
+                o.name = Some(n);
             }
         }
     }
@@ -1044,6 +1123,52 @@ fn global_field_name(t: &Target, sym: &str, off: u64, deref: bool) -> String {
         };
     }
     format!("{sym}.{}", path.join("."))
+}
+
+/// Fields followed inside one value when naming an object.
+const MAX_FIELD_DEPTH: u32 = 6;
+
+/// The `.field.path` inside a value of DWARF type `ty` at `base` that holds `target`
+/// (an object of `kind` embedded in it) or points at it (a pointer field).
+fn path_to(
+    d: &Dwarf,
+    mem: &dyn Memory,
+    ty: &str,
+    base: u64,
+    target: u64,
+    kind: ObjKind,
+    depth: u32,
+) -> Option<String> {
+    if depth > MAX_FIELD_DEPTH {
+        return None;
+    }
+    let l = d.struct_layout(ty)?;
+    for f in &l.fields {
+        if f.type_name.starts_with('*') {
+            let at = base.checked_add(f.offset)?;
+            if mem.read_u64(Addr(at)).ok() == Some(target) {
+                return Some(format!(".{}", f.name));
+            }
+        }
+    }
+    let rel = target.checked_sub(base)?;
+    let f =
+        l.fields.iter().rev().find(|f| {
+            f.offset <= rel && rel < f.offset.saturating_add(f.size.unwrap_or(1).max(1))
+        })?;
+    if rel == f.offset && f.type_name == kind.as_str() {
+        return Some(format!(".{}", f.name));
+    }
+    let inner = path_to(
+        d,
+        mem,
+        &f.type_name,
+        base.checked_add(f.offset)?,
+        target,
+        kind,
+        depth + 1,
+    )?;
+    Some(format!(".{}{inner}", f.name))
 }
 
 /// Strongly connected components (iterative Tarjan) of the doomed subgraph.

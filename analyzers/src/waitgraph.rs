@@ -2,10 +2,11 @@
 //! and channels) and waits that can never end. See [`crate::hangs`] for the model.
 
 use crate::common::md_cell;
-use crate::hangs::{Hangs, Object};
+use crate::hangs::{Hangs, ObjKind, Object};
 use coroner::analyze::{Analyzer, Report};
 use coroner::target::Target;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 pub struct WaitgraphAnalyzer;
@@ -194,6 +195,7 @@ pub fn report(h: &Hangs) -> Report {
             "blocked_behind": f.blocked_behind,
         }));
     }
+    let sync_waits = sync_waits(h, &mut text, &mut md);
     for p in &h.problems {
         let _ = writeln!(text, "note: {p}");
         let _ = writeln!(md, "\n> note: {p}");
@@ -204,9 +206,71 @@ pub fn report(h: &Hangs) -> Report {
         json: json!({
             "deadlocks": deadlocks,
             "blocked_forever": forever,
+            "sync_waits": sync_waits,
             "waitgraph_problems": h.problems,
         }),
     }
+}
+
+/// Sync objects shown in the text report (all are in the JSON).
+const MAX_SYNC_TEXT: usize = 20;
+
+/// Every `sync` object (Mutex, RWMutex, WaitGroup, Cond, bare semaphore) some goroutine
+/// waits on, most waiters first, whether or not the wait can end: which lock or
+/// condition a stuck service piles up on is the first question of a hang.
+fn sync_waits(h: &Hangs, text: &mut String, md: &mut String) -> Vec<Value> {
+    let mut by_obj: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
+    for w in h.waits.values() {
+        for c in &w.cases {
+            if h.objects
+                .get(c.obj)
+                .is_some_and(|o| o.kind != ObjKind::Chan)
+            {
+                by_obj.entry(c.obj).or_default().push(w.goid);
+            }
+        }
+    }
+    let mut rows: Vec<(usize, Vec<u64>)> = by_obj.into_iter().collect();
+    rows.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
+    if !rows.is_empty() {
+        text.push_str("\nSYNC WAITS\n");
+        md.push_str("\n### Goroutines waiting on sync objects\n\n");
+    }
+    let mut out = Vec::new();
+    for (i, (o, gs)) in rows.iter().enumerate() {
+        let at = gs
+            .first()
+            .and_then(|g| h.waits.get(g))
+            .and_then(|w| w.at.clone());
+        if i < MAX_SYNC_TEXT {
+            let _ = writeln!(
+                text,
+                "  {}: {} goroutine(s): {}",
+                obj_text(h, *o),
+                gs.len(),
+                join_capped(gs, 20)
+            );
+            if let Some(at) = &at {
+                let _ = writeln!(text, "      at {at}");
+            }
+            let _ = writeln!(
+                md,
+                "- `{}`: {} goroutine(s): {}",
+                obj_text(h, *o),
+                gs.len(),
+                join_capped(gs, 20)
+            );
+        } else if i == MAX_SYNC_TEXT {
+            let _ = writeln!(text, "  ... {} more objects", rows.len() - i);
+        }
+        out.push(json!({
+            "object": h.objects.get(*o).map(Object::json),
+            "goroutines": gs,
+            "at": at,
+            "doomed": gs.iter().all(|g| h.doomed.contains(g)),
+        }));
+    }
+    out
 }
 
 fn join(ids: &[u64]) -> String {

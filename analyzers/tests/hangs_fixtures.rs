@@ -2,8 +2,9 @@
 //! `cores/generate-hangs.sh`): every deadlock and leak must name exactly the goroutines
 //! the Go runtime's own traceback (`SCENARIO.stderr[.zst]`) shows in the scenario's
 //! functions, with the right objects; the healthy server must have no deadlock.
-//! Also: no deadlock on any `cores/fixtures/*/sigquit_service` core, and the REPL's
-//! `analyze` command.
+//! Also: no deadlock on any `cores/fixtures/*/sigquit_service` core, its
+//! `sync.Cond.Wait` goroutine mapped to its sync.Cond, the built-in sync.Cond layout
+//! against DWARF, and the REPL's `analyze` command.
 
 #[path = "../../tests/support/traceback.rs"]
 mod traceback;
@@ -318,9 +319,100 @@ fn service_cores_have_no_deadlock() {
             ],
         );
         assert_eq!(forever, want, "{label}");
+
+        // The one goroutine in sync.(*Cond).Wait waits on `s.Cond`. The traceback
+        // prints notifyListWait's first argument, `&c.notify`: the Cond is 16 bytes
+        // below (after `noCopy` and `L Locker`).
+        let cond_g = ids_in(&tb, &["sync.(*Cond).Wait"]);
+        assert_eq!(cond_g.len(), 1, "{label}: oracle");
+        let notify = notify_list_arg(&dir);
+        let symbols = !dir.to_string_lossy().ends_with("-stripped");
+        let conds: Vec<&Value> = arr(&j, "sync_waits")
+            .iter()
+            .filter(|w| w["object"]["kind"] == "sync.Cond")
+            .collect();
+        assert_eq!(conds.len(), 1, "{label}: {:#}", j["sync_waits"]);
+        let c = conds[0];
+        assert_eq!(ids(&c["goroutines"]), cond_g, "{label}");
+        assert_eq!(
+            c["object"]["address"],
+            format!("{:#x}", notify - 16),
+            "{label}"
+        );
+        assert_eq!(c["doomed"], false, "{label}");
+        if symbols {
+            assert_eq!(
+                c["object"]["name"],
+                "s.Cond in example.com/scenarios/internal/service.(*Service).condWaiter",
+                "{label}"
+            );
+        } else {
+            assert!(c["object"]["name"].is_null(), "{label}: {c:#}");
+        }
+        assert!(
+            !arr(&j, "waitgraph_problems")
+                .iter()
+                .any(|p| p.as_str().unwrap_or("").contains("sync.Cond")),
+            "{label}: {:#}",
+            j["waitgraph_problems"]
+        );
         checked += 1;
     }
     eprintln!("{checked} service cores checked");
+    assert!(checked > 0 || dirs("cores/fixtures").is_empty());
+}
+
+/// `&c.notify` as the runtime's traceback prints it: the first argument of the only
+/// `sync.runtime_notifyListWait` frame of `sigquit_service.stderr`.
+fn notify_list_arg(dir: &Path) -> u64 {
+    let text = std::fs::read_to_string(dir.join("sigquit_service.stderr"))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let args: Vec<u64> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("sync.runtime_notifyListWait(0x"))
+        .filter_map(|rest| {
+            let hex = rest.split([',', ')']).next()?;
+            u64::from_str_radix(hex, 16).ok()
+        })
+        .collect();
+    assert_eq!(args.len(), 1, "{}: {args:x?}", dir.display());
+    args[0]
+}
+
+/// The built-in sync.Cond layout (used on stripped binaries) equals DWARF on every
+/// unstripped scenarios binary, whose service uses a sync.Cond.
+#[test]
+fn builtin_cond_layout_equals_dwarf() {
+    use coroner::goruntime::waits::CondLayouts;
+    use coroner::goruntime::GoVersion;
+    use coroner::symbols::dwarf::Dwarf;
+    use coroner::symbols::{buildinfo, Binary};
+    let mut checked = 0;
+    for dir in dirs("cores/fixtures") {
+        let label = dir.display().to_string();
+        if label.ends_with("-stripped") || !dir.join("scenarios.zst").is_file() {
+            continue;
+        }
+        let bin =
+            Binary::open(&dir.join("scenarios.zst")).unwrap_or_else(|e| panic!("{label}: {e}"));
+        let v = buildinfo::read(&bin)
+            .and_then(|b| GoVersion::parse(&b.go_version))
+            .unwrap_or_else(|| panic!("{label}: no Go version"));
+        let d = Dwarf::load(&bin)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("{label}: no DWARF"));
+        let from_dwarf = CondLayouts::from_dwarf(&d)
+            .unwrap_or_else(|| panic!("{label}: DWARF lacks sync.Cond or notifyList"));
+        assert_eq!(
+            CondLayouts::builtin(v.major, v.minor),
+            Some(from_dwarf),
+            "{label} ({})",
+            v.raw
+        );
+        checked += 1;
+    }
+    eprintln!("{checked} binaries: built-in sync.Cond layout equals DWARF");
 }
 
 #[test]

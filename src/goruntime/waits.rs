@@ -1,6 +1,7 @@
 //! Who waits on what: the sudogs of `g.waiting` (channel operations and select cases),
 //! channels' `recvq`/`sendq`, and the runtime's semaphore table (`runtime.semtable`, a
-//! treap of sudogs keyed by semaphore address: sync.Mutex, RWMutex, WaitGroup).
+//! treap of sudogs keyed by semaphore address: sync.Mutex, RWMutex, WaitGroup), and
+//! the `notifyList` of the `sync.Cond` each `sync.Cond.Wait` goroutine is queued on.
 //!
 //! Layouts come from DWARF when the binary has it, else from built-in per-release
 //! offsets (checked against DWARF by a test, like `layout.rs`). Nothing here fails:
@@ -14,6 +15,8 @@ use crate::goruntime::Goroutine;
 use crate::snapshot::Memory;
 use crate::symbols::dwarf::Dwarf;
 use crate::target::Target;
+use rayon::prelude::*;
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 /// runtime.semTabSize, unchanged since Go 1.8.
@@ -127,6 +130,59 @@ impl WaitLayouts {
     }
 }
 
+/// Offsets for `sync.Cond` waits: the Cond's `notify` (a `notifyList`), and the
+/// sudog queue inside it. Separate from [`WaitLayouts`] because a binary that never
+/// uses sync.Cond has no DWARF for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CondLayouts {
+    /// Offset of `notify` in `sync.Cond` (after `noCopy` and the `L Locker` interface).
+    pub cond_notify: u64,
+    /// Offsets of `head` and `tail` (sudog pointers) in `notifyList`.
+    pub notifylist_head: u64,
+    pub notifylist_tail: u64,
+    /// Size of `sync.Cond`.
+    pub cond_size: u64,
+}
+
+impl CondLayouts {
+    /// The built-in layout: unchanged from Go 1.19 through 1.27 (read off each
+    /// release's DWARF; see `analyzers/tests/hangs_fixtures.rs`).
+    pub fn builtin(major: u32, minor: u32) -> Option<CondLayouts> {
+        if major != 1 || minor < 19 {
+            return None;
+        }
+        Some(CondLayouts {
+            cond_notify: 16,
+            notifylist_head: 16,
+            notifylist_tail: 24,
+            cond_size: 56,
+        })
+    }
+
+    /// Layouts from DWARF; None if the binary's DWARF lacks sync.Cond.
+    pub fn from_dwarf(d: &Dwarf) -> Option<CondLayouts> {
+        let c = |p: &str| d.field_offset("sync.Cond", p);
+        let notify = c("notify")?;
+        Some(CondLayouts {
+            cond_notify: notify,
+            notifylist_head: c("notify.head")?.checked_sub(notify)?,
+            notifylist_tail: c("notify.tail")?.checked_sub(notify)?,
+            cond_size: d.type_size("sync.Cond")?,
+        })
+    }
+}
+
+/// A goroutine queued on a `sync.Cond`'s notifyList.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CondWait {
+    pub sudog: Addr,
+    pub g: Addr,
+    /// The `notifyList` (`&c.notify`) holding the sudog.
+    pub list: Addr,
+    /// The `sync.Cond` (`list - cond_notify`).
+    pub cond: Addr,
+}
+
 /// Direction of a channel operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ChanDir {
@@ -197,6 +253,9 @@ pub struct Waits {
     pub sema_waits: HashMap<Addr, SemaWait>,
     /// Address of runtime.semtable, when found.
     pub semtable: Option<Addr>,
+    /// Per goroutine (runtime.g address): the sync.Cond it waits on.
+    pub cond_waits: HashMap<Addr, CondWait>,
+    pub cond_layouts: Option<CondLayouts>,
     /// What could not be read.
     pub problems: Vec<String>,
 }
@@ -275,10 +334,201 @@ impl Waits {
                 .problems
                 .push("runtime.semtable not found: mutex and WaitGroup waits not mapped".into()),
         }
+        read_cond_waits(t, &l, &mut w);
         w.layouts = Some(l);
         w.source = Some(src);
         w
     }
+}
+
+/// Wait reason of goroutines parked in `sync.(*Cond).Wait`.
+pub const COND_WAIT_REASON: &str = "sync.Cond.Wait";
+/// Stack bytes scanned above a Cond waiter's SP when its `Wait` frame is not found.
+const COND_SCAN_FALLBACK: u64 = 1024;
+/// Bytes above `sync.(*Cond).Wait`'s CFA scanned too: its argument spill slots (the
+/// receiver) live at the bottom of its caller's frame.
+const COND_SCAN_ARGS: u64 = 64;
+
+/// Map each `sync.Cond.Wait` goroutine to its Cond. The runtime records no link from a
+/// parked goroutine to its notifyList (before Go 1.26, which points `g.waiting` at
+/// the sudog, whose `elem` is the list), so candidates are the words of the
+/// goroutine's innermost frames, through `sync.(*Cond).Wait` and its spilled receiver:
+/// each word is tried as `c` and as `&c.notify`, and kept only if that notifyList's
+/// sudog chain holds this goroutine and ends at the list's tail.
+fn read_cond_waits(t: &Target, l: &WaitLayouts, w: &mut Waits) {
+    let waiters: Vec<&Goroutine> = t
+        .goroutines()
+        .iter()
+        .filter(|g| g.is_waiting() && g.wait_reason.as_deref() == Some(COND_WAIT_REASON))
+        .collect();
+    if waiters.is_empty() {
+        return;
+    }
+    let v = &t.runtime().version;
+    let cl = match t.dwarf().and_then(CondLayouts::from_dwarf) {
+        Some(cl) => cl,
+        None => match CondLayouts::builtin(v.major, v.minor) {
+            Some(cl) => cl,
+            None => {
+                w.problems.push(format!(
+                    "no sync.Cond layout for {}: sync.Cond waits not mapped",
+                    v.raw
+                ));
+                return;
+            }
+        },
+    };
+    let mem = t.memory();
+    let g_waiting = t.runtime().layouts.g.waiting;
+    // Unwinding is the costly part: in parallel, yielding each waiter's candidates.
+    let cands: Vec<(Addr, Vec<Addr>)> = waiters
+        .par_iter()
+        .map(|g| (g.addr, cond_candidates(t, l, &cl, g, g_waiting)))
+        .collect();
+    let live: HashSet<Addr> = t.goroutines().iter().map(|g| g.addr).collect();
+    // notifyList -> (goroutine -> its sudog), for lists already validated: many
+    // goroutines usually wait on the same Cond.
+    let mut lists: HashMap<Addr, HashMap<Addr, Addr>> = HashMap::new();
+    let mut rejected: HashSet<Addr> = HashSet::new();
+    let mut unmapped = 0usize;
+    for (g, cs) in cands {
+        let mut found = None;
+        for list in cs {
+            let q = match lists.entry(list) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => {
+                    if rejected.contains(&list) {
+                        continue;
+                    }
+                    match read_notify_list(mem, l, &cl, &live, list) {
+                        Some(q) => e.insert(q),
+                        None => {
+                            rejected.insert(list);
+                            continue;
+                        }
+                    }
+                }
+            };
+            if let Some(sudog) = q.get(&g) {
+                found = Some((list, *sudog));
+                break;
+            }
+        }
+        match found {
+            Some((list, sudog)) => {
+                w.cond_waits.insert(
+                    g,
+                    CondWait {
+                        sudog,
+                        g,
+                        list,
+                        cond: list.sub(cl.cond_notify),
+                    },
+                );
+            }
+            None => unmapped += 1,
+        }
+    }
+    if unmapped > 0 {
+        w.problems.push(format!(
+            "{unmapped} sync.Cond.Wait goroutine(s): their sync.Cond was not found"
+        ));
+    }
+    w.cond_layouts = Some(cl);
+}
+
+/// Candidate notifyList addresses for one Cond waiter, most likely first.
+fn cond_candidates(
+    t: &Target,
+    l: &WaitLayouts,
+    cl: &CondLayouts,
+    g: &Goroutine,
+    g_waiting: u64,
+) -> Vec<Addr> {
+    let mem = t.memory();
+    let mut out = Vec::new();
+    // Go 1.26+: g.waiting is the sudog and its elem the notifyList.
+    if let Ok(s) = mem.read_ptr(g.addr.add(g_waiting)) {
+        if !s.is_null() && mem.read_ptr(s.add(l.sudog_g)).ok() == Some(g.addr) {
+            if let Ok(list) = mem.read_ptr(s.add(l.sudog_elem)) {
+                if !list.is_null() {
+                    out.push(list);
+                }
+            }
+        }
+    }
+    let (lo, hi) = (g.stack_lo.get(), g.stack_hi.get());
+    let sp = g.sched.sp.get();
+    if sp < lo || sp >= hi {
+        return out;
+    }
+    let st = t.goroutine_stack(g, 8);
+    let end = st
+        .frames
+        .iter()
+        .find(|f| f.function == "sync.(*Cond).Wait")
+        .map(|f| f.cfa.get())
+        .filter(|cfa| *cfa > sp)
+        .map(|cfa| cfa.saturating_add(COND_SCAN_ARGS))
+        .unwrap_or_else(|| sp.saturating_add(COND_SCAN_FALLBACK))
+        .min(hi);
+    let start = sp & !7;
+    let Ok(bytes) = mem.read_bytes(Addr(start), end.saturating_sub(start) as usize) else {
+        return out;
+    };
+    for word in bytes.chunks_exact(8) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(word);
+        let v = u64::from_le_bytes(b);
+        if v == 0 {
+            continue;
+        }
+        // The word may be `&c.notify` (notifyListWait's argument) or `c` itself.
+        for list in [Some(v), v.checked_add(cl.cond_notify)]
+            .into_iter()
+            .flatten()
+        {
+            let list = Addr(list);
+            if !out.contains(&list) {
+                out.push(list);
+            }
+        }
+    }
+    out
+}
+
+/// The waiters of the notifyList at `list` (goroutine -> sudog), or None if it does
+/// not look like one: every sudog must belong to a live goroutine and the chain must
+/// end at `tail`, as notifyListWait and notifyListNotify{One,All} keep it.
+fn read_notify_list(
+    mem: &dyn Memory,
+    l: &WaitLayouts,
+    cl: &CondLayouts,
+    live: &HashSet<Addr>,
+    list: Addr,
+) -> Option<HashMap<Addr, Addr>> {
+    let head = mem.read_ptr(list.add(cl.notifylist_head)).ok()?;
+    let tail = mem.read_ptr(list.add(cl.notifylist_tail)).ok()?;
+    if head.is_null() || tail.is_null() {
+        return None;
+    }
+    let mut out = HashMap::new();
+    let mut seen = HashSet::new();
+    let mut s = head;
+    let mut last = Addr(0);
+    while !s.is_null() {
+        if seen.len() >= MAX_SUDOGS || !seen.insert(s) {
+            return None;
+        }
+        let g = mem.read_ptr(s.add(l.sudog_g)).ok()?;
+        if !live.contains(&g) {
+            return None;
+        }
+        out.insert(g, s);
+        last = s;
+        s = mem.read_ptr(s.add(l.sudog_next)).ok()?;
+    }
+    (last == tail).then_some(out)
 }
 
 /// The sudogs of `g.waiting`, following `waitlink` (select cases in lock order).
