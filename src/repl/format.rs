@@ -108,6 +108,25 @@ pub fn goroutine_line(g: &GoroutineLine<'_>, cwd: Option<&Path>) -> String {
     s
 }
 
+/// What Delve (1.2x) prints in brackets after a goroutine's location: for a waiting
+/// goroutine (or one in a syscall with a wait reason), the wait reason followed by the
+/// raw `g.waitsince` when the runtime recorded one; nothing otherwise.
+pub fn delve_wait(g: &crate::goruntime::Goroutine) -> Option<String> {
+    use crate::goruntime::{G_SYSCALL, G_WAITING};
+    let st = g.state();
+    if !(st == G_WAITING || st == G_SYSCALL) || g.wait_reason_code == 0 {
+        return None;
+    }
+    let mut s = g
+        .wait_reason
+        .clone()
+        .unwrap_or_else(|| format!("wait reason {}", g.wait_reason_code));
+    if g.wait_since > 0 {
+        let _ = write!(s, " {}", g.wait_since);
+    }
+    Some(s)
+}
+
 /// [`goroutine_line`], appended to `out` (without the newline).
 #[allow(clippy::too_many_arguments)]
 pub fn push_goroutine_line(

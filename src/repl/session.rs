@@ -12,7 +12,7 @@ use super::parse::{
 };
 use super::{CommandError, Output};
 use crate::addr::Addr;
-use crate::goruntime::{Goroutine, G_DEAD, G_WAITING};
+use crate::goruntime::{Goroutine, G_DEAD};
 use crate::snapshot::{Registers, Thread, NO_EXECUTION};
 use crate::target::Target;
 use crate::unwind::{Frame, FrameView, LiteFrame, PcCache, Stack, Unwinder};
@@ -276,11 +276,7 @@ impl Session {
             LocKind::Go => &locs.go,
             LocKind::Start => &locs.start,
         };
-        let wait = if g.state() == G_WAITING {
-            Some(g.traceback_status())
-        } else {
-            None
-        };
+        let wait = format::delve_wait(g);
         format::goroutine_line(
             &GoroutineLine {
                 current: Some(g.goid) == self.goid,
@@ -1365,7 +1361,7 @@ fn render_row<D: Debuggee + ?Sized, F: FrameView>(
             return false;
         }
     }
-    let wait = (g.state() == G_WAITING).then(|| g.traceback_status());
+    let wait = format::delve_wait(g);
     format::push_goroutine_line(
         out,
         Some(g.goid) == l.current,

@@ -112,8 +112,11 @@ fn browse_a_core_in_tmux() {
     assert!(s.contains("goroutines]"), "{s}");
     assert!(s.contains("Goroutine 6"), "{s}");
     tmux.keys(&["q"]);
-    let s = tmux.wait_for("EXIT=");
-    assert!(s.contains("EXIT=0"), "{s}");
+    // The typed command line itself contains "echo EXIT=$?": wait for the shell's
+    // output line, which starts with EXIT=.
+    // (A non-zero exit times out here with the screen in the message.)
+    let s = tmux.wait_for("\nEXIT=0");
+    assert!(s.contains("\nEXIT=0"), "{s}");
     // stty -a lists "-icanon"/"-echo" when raw mode was left on.
     let s = tmux.wait_for("icanon");
     let words: Vec<&str> = s.split_whitespace().collect();
