@@ -190,11 +190,16 @@ impl Session {
                 None => Err(CommandError::NotAvailable),
             },
             Command::Exit => Ok(Output::Exit),
-            Command::Execution(name) => Err(CommandError::NoExecution(format!(
-                "{name}: {NO_EXECUTION}"
-            ))),
+            Command::Execution(name) => {
+                Err(CommandError::NoExecution(format!("{name}: {NO_EXECUTION}")))
+            }
+            // Reached only when the variables engine did not take the line: `set`
+            // (a snapshot is read-only), or a debuggee that is not a Target.
+            Command::Variables(name) if name == "set" => Err(CommandError::NotYet(
+                "set: a core is read-only: variables cannot be changed".into(),
+            )),
             Command::Variables(name) => Err(CommandError::NotYet(format!(
-                "{name}: reading variables and evaluating expressions comes in the next release (issue 3)"
+                "{name}: this target cannot read variables (no DWARF reader for it)"
             ))),
             Command::Unsupported(name) => Err(CommandError::NotYet(format!(
                 "{name} is not available on a snapshot in this version of coroner"

@@ -384,7 +384,7 @@ fn memory_and_errors() {
     assert!(error(&mut s, "x 0x10").starts_with("cannot read memory at 0x10"));
     assert!(error(&mut s, "continue").contains("a core file cannot run"));
     assert!(error(&mut s, "break main.main").contains("a core file cannot run"));
-    assert!(error(&mut s, "locals").contains("next release (issue 3)"));
+    assert!(error(&mut s, "locals").contains("cannot read variables"));
     assert_eq!(error(&mut s, "frobnicate"), "command not available");
     assert_eq!(s.execute("exit"), Output::Exit);
     assert_eq!(s.execute("   "), Output::Text(String::new()));
