@@ -19,11 +19,18 @@
 #   VERSIONS       Go versions (default: 1.19 1.21 ... 1.27)
 #   MODES          build modes (default: opt noopt; plus stripped for 1.27)
 #   WORKDIR        scratch directory (default /tmp/coroner-fixtures-values)
+#   DLV127         path to a Delve 1.27 binary: record only. Nothing is built or
+#                  regenerated; for every committed fixture of DLV127_VERSIONS
+#                  (default: every version of the corpus) in opt and noopt, the committed
+#                  binary and core are decompressed and Delve 1.27's answers to
+#                  values/delve127.cmds stored as values.delve127.{cmds,txt}
+#                  (the format of record for tests/vars_delve.rs).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 full=0
-[ -z "${VERSIONS:-}${MODES:-}" ] && full=1
+# Recording Delve 1.27 transcripts (DLV127) never clears the corpus.
+[ -z "${VERSIONS:-}${MODES:-}${DLV127:-}" ] && full=1
 GO_TOOLCHAINS=${1:-${GO_TOOLCHAINS:-/opt/go}}
 VERSIONS=${VERSIONS:-"1.19 1.21 1.22 1.23 1.24 1.25 1.26 1.27"}
 SCENARIOS="values"
@@ -122,14 +129,21 @@ run_scenario() { # bin scenario rundir -> prints exit signal name
 
 # The goroutine id whose traceback section contains a frame of FUNC.
 goroutine_of() { # stderr func
-	awk -v f="$2(" '/^goroutine [0-9]+ /{g=$2} index($0, f)==1 && g!="" {print g; exit}' "$1"
+	# A generic function prints as FUNC[...](.
+	awk -v f="$2" '/^goroutine [0-9]+ /{g=$2} (index($0, f "(")==1 || index($0, f "[")==1) && g!="" {print g; exit}' "$1"
 }
 
 # Run Delve on a core with the commands in $cmds (placeholders resolved),
 # separating answers with a marker line; store SCENARIO.delve.txt.
+# DLV (default dlv) is the Delve binary, DLV_FLAGS extra flags for it.
 delve_transcript() { # bin core stderr cmds out
-	local bin=$1 core=$2 stderr=$3 cmds=$4 out=$5 tmp line g f fr
-	command -v dlv >/dev/null || { log "  dlv not installed: no Delve transcript"; return 0; }
+	local bin=$1 core=$2 stderr=$3 cmds=$4 out=$5 tmp line g f fr dlv=${DLV:-dlv}
+	# shellcheck disable=SC2206
+	local flags=(${DLV_FLAGS:-})
+	command -v "$dlv" >/dev/null || { log "  $dlv not installed: no Delve transcript"; return 0; }
+	# Delve 1.27 colours its stacks even when not on a terminal.
+	local strip='s/\x1b\[[0-9;]*m//g'
+
 	tmp=$(mktemp -d)
 	# Pass 1: Delve's frame numbers for the functions named with @FUNC.
 	: >"$tmp/stacks.cmds"
@@ -139,8 +153,8 @@ delve_transcript() { # bin core stderr cmds out
 		g=$(printf '%s\n' "$line" | sed -n 's/^goroutine \([0-9][0-9]*\) .*/\1/p')
 		[ -n "$g" ] && printf 'goroutine %s stack 100\n' "$g" >>"$tmp/stacks.cmds"
 	done <"$cmds"
-	printf 'exit\n' | timeout 120 dlv core "$bin" "$core" --init "$tmp/stacks.cmds" \
-		--allow-non-terminal-interactive=true >"$tmp/stacks.txt" 2>&1 || true
+	printf 'exit\n' | timeout 120 "$dlv" core "$bin" "$core" "${flags[@]}" --init "$tmp/stacks.cmds" \
+		--allow-non-terminal-interactive=true 2>&1 | sed "$strip" >"$tmp/stacks.txt" || true
 	# Pass 2: the commands, each preceded by a marker.
 	: >"$tmp/run.cmds"
 	while IFS= read -r line; do
@@ -149,17 +163,39 @@ delve_transcript() { # bin core stderr cmds out
 		[ -n "$g" ] && line=$(printf '%s\n' "$line" | sed "s/^goroutine @@[^ ]*/goroutine $(goroutine_of "$stderr" "$g")/")
 		f=$(printf '%s\n' "$line" | sed -n 's/.* frame @\([^ ]*\) .*/\1/p')
 		if [ -n "$f" ]; then
-			fr=$(grep -E "^ *[0-9]+  0x[0-9a-f]+ in $(printf '%s' "$f" | sed 's/[]*.[]/\\&/g')\$" "$tmp/stacks.txt" | head -n1 | awk '{print $1}')
+			fr=$(grep -E "^ *[0-9]+  0x[0-9a-f]+ in $(printf '%s' "$f" | sed 's/[]*.[]/\\&/g')(\\[.*\\])?\$" "$tmp/stacks.txt" | head -n1 | awk '{print $1}')
 			[ -n "$fr" ] || die "Delve shows no frame $f"
 			line=$(printf '%s\n' "$line" | sed "s/ frame @[^ ]* / frame $fr /")
 		fi
 		printf 'print "----8<----"\n%s\n' "$line" >>"$tmp/run.cmds"
 	done <"$cmds"
-	printf 'exit\n' | timeout 300 dlv core "$bin" "$core" --init "$tmp/run.cmds" \
+	printf 'exit\n' | timeout 300 "$dlv" core "$bin" "$core" "${flags[@]}" --init "$tmp/run.cmds" \
 		--allow-non-terminal-interactive=true 2>&1 |
-		grep -v ' error layer=' | sed '/^Type .help. for list of commands\.$/d; /^(dlv) *$/d' >"$out" || true
+		grep -v ' error layer=' | sed "$strip" |
+		sed '/^Type .help. for list of commands\.$/d; /^(dlv) *$/d; /^WARNING: undefined behavior - Go version .* is too old/d' >"$out" || true
 	rm -rf "$tmp"
 }
+
+if [ -n "${DLV127:-}" ]; then
+	[ -x "$DLV127" ] || die "DLV127=$DLV127 is not executable"
+	for v in ${DLV127_VERSIONS:-1.19 1.21 1.22 1.23 1.24 1.25 1.26 1.27}; do
+		for mode in opt noopt; do
+			tag=go$v-$mode
+			dest=$OUT/$tag
+			[ -f "$dest/values.core.zst" ] || { log "skipping $tag: no committed core"; continue; }
+			tmpd=$WORKDIR/dlv127/$tag
+			mkdir -p "$tmpd"
+			zstd -dqf --long=27 "$dest/values.zst" -o "$tmpd/values"
+			zstd -dqf --long=27 "$dest/values.core.zst" -o "$tmpd/core"
+			cp "$HERE/values/delve127.cmds" "$dest/values.delve127.cmds"
+			log "== $tag: Delve 1.27 transcript"
+			DLV=$DLV127 DLV_FLAGS=--check-go-version=false delve_transcript "$tmpd/values" "$tmpd/core" \
+				"$dest/values.stderr" "$dest/values.delve127.cmds" "$dest/values.delve127.txt"
+			rm -rf "$tmpd"
+		done
+	done
+	exit 0
+fi
 
 failures=0
 for v in $VERSIONS; do

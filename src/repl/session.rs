@@ -195,7 +195,7 @@ impl Session {
             }
             // Reached only when the variables engine did not take the line: `set`
             // (a snapshot is read-only), or a debuggee that is not a Target.
-            Command::Variables(name) if name == "set" => Err(CommandError::NotYet(
+            Command::Variables("set") => Err(CommandError::NotYet(
                 "set: a core is read-only: variables cannot be changed".into(),
             )),
             Command::Variables(name) => Err(CommandError::NotYet(format!(

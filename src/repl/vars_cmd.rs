@@ -8,7 +8,7 @@ use crate::target::Target;
 use crate::unwind::{Frame, FrameSource};
 use crate::vars::expr::Scope;
 use crate::vars::load::Loader;
-use crate::vars::location::{evaluate, FrameRegs, Overlay, Place};
+use crate::vars::location::{describe_location, evaluate, FrameRegs, Overlay, Place};
 use crate::vars::{format, LoadConfig, Var, VarError};
 use regex::Regex;
 
@@ -43,7 +43,8 @@ pub(super) fn try_execute(s: &Session, line: &str) -> Option<Output> {
         return None;
     }
     Some(match run(s, target, goid, frame, cmd, args) {
-        Ok(t) => Output::Text(t),
+        Ok(r) if s.json => Output::Json(r.json),
+        Ok(r) => Output::Text(r.text),
         Err(e) => Output::Error(e.to_string()),
     })
 }
@@ -75,6 +76,12 @@ fn config_of(s: &Session, base: LoadConfig) -> LoadConfig {
     c
 }
 
+/// A command's answer as Delve's text and as the `--json` tree.
+struct Answer {
+    text: String,
+    json: serde_json::Value,
+}
+
 fn run(
     s: &Session,
     t: &Target,
@@ -82,7 +89,8 @@ fn run(
     frame_no: usize,
     cmd: &str,
     args: &str,
-) -> Result<String, VarError> {
+) -> Result<Answer, VarError> {
+    use serde_json::json;
     let dwarf = t.dwarf().ok_or(VarError::NoDwarf)?;
     let frame = goid
         .and_then(|g| t.goroutine(g))
@@ -133,6 +141,7 @@ fn run(
             );
             let want_args = cmd == "args";
             let mut out = String::new();
+            let mut trees = Vec::new();
             for v in locals
                 .iter_mut()
                 .filter(|v| v.is_arg == want_args && re.is_match(&v.name))
@@ -146,6 +155,7 @@ fn run(
                     format::singleline(v)
                 };
                 out.push_str(&format!("{} = {text}\n", v.name));
+                trees.push(format::tree(v));
             }
             if out.is_empty() {
                 out = if want_args {
@@ -154,7 +164,10 @@ fn run(
                     "(no locals)\n".into()
                 };
             }
-            Ok(out)
+            Ok(Answer {
+                text: out,
+                json: json!({ cmd: trees }),
+            })
         }
         "vars" => {
             let re = Regex::new(filter).map_err(|e| VarError::Expr(e.to_string()))?;
@@ -167,6 +180,7 @@ fn run(
                 },
             );
             let mut out = String::new();
+            let mut trees = Vec::new();
             for name in dwarf.globals_matching(&re) {
                 let Some((addr, Some(ty))) = dwarf.global_typed(&name) else {
                     continue;
@@ -174,22 +188,42 @@ fn run(
                 let mut v = loader.var_at(&name, addr.0.wrapping_add(t.bias()), ty);
                 loader.load(&mut v, 0, &cfg);
                 out.push_str(&format!("{name} = {}\n", format::singleline(&v)));
+                trees.push(format::tree(&v));
             }
-            Ok(out)
+            Ok(Answer {
+                text: out,
+                json: json!({ "vars": trees }),
+            })
         }
         "whatis" => {
+            push_curg(t, goid, &loader, &mut locals);
             let scope = Scope {
                 loader: &loader,
                 locals: &locals,
             };
             let v = scope.eval(args, &LoadConfig::SHORT)?;
             let mut out = format!("{}\n", v.ty);
+            let mut concrete = None;
             if v.kind == crate::vars::Kind::Interface {
                 if let Some(c) = v.children.first().filter(|c| !c.ty.is_empty()) {
                     out.push_str(&format!("Concrete type: {}\n", c.ty));
+                    concrete = Some(c.ty.clone());
                 }
             }
-            Ok(out)
+            // `config show-location-expr`: where DWARF puts a variable named directly.
+            if s.config.show_location_expr && !v.location_expr.is_empty() {
+                out.push_str(&format!("location: {}\n", v.location_expr));
+            }
+            Ok(Answer {
+                text: out,
+                json: json!({
+                    "expr": args.trim(),
+                    "type": v.ty,
+                    "kind": v.kind,
+                    "concrete_type": concrete,
+                    "location": (!v.location_expr.is_empty()).then_some(&v.location_expr),
+                }),
+            })
         }
         _ => {
             // print [%fmt] expr, display -a expr
@@ -204,6 +238,7 @@ fn run(
             if expr.is_empty() {
                 return Err(VarError::Expr("not enough arguments".into()));
             }
+            push_curg(t, goid, &loader, &mut locals);
             let scope = Scope {
                 loader: &loader,
                 locals: &locals,
@@ -213,13 +248,92 @@ fn run(
                 Some(f) => apply_format(&v, f),
                 None => format::multiline(&v),
             };
-            if cmd == "display" {
-                Ok(format!("0: {expr} = {text}\n"))
+            let json = json!({ "expr": expr, "value": format::tree(&v) });
+            let text = if cmd == "display" {
+                format!("0: {expr} = {text}\n")
+            } else if v.kind == crate::vars::Kind::Chan && fmtstr.is_none() {
+                format!(
+                    "{text}\n\nGoroutines waiting on this channel:\n{}",
+                    chan_waiters(s, t, v.base)
+                )
             } else {
-                Ok(format!("{text}\n"))
-            }
+                format!("{text}\n")
+            };
+            Ok(Answer { text, json })
         }
     }
+}
+
+/// Delve's `runtime.curg`: the selected goroutine's `runtime.g`, visible to
+/// expressions as if it were a variable (after the frame's own, which shadow it).
+fn push_curg(t: &Target, goid: Option<u64>, loader: &Loader<'_>, vars: &mut Vec<Var>) {
+    let Some(g) = goid.and_then(|g| t.goroutine(g)) else {
+        return;
+    };
+    let Some(ty) = loader.dwarf.type_by_name("runtime.g") else {
+        return;
+    };
+    vars.insert(0, loader.var_at("runtime.curg", g.addr.0, ty));
+}
+
+/// The goroutines whose `g.waiting` sudogs name channel `hchan` (Delve's
+/// "waiting on channel" filter), one `goroutines` line each, in goroutine order.
+fn chan_waiters(s: &Session, t: &Target, hchan: u64) -> String {
+    use super::format::{goroutine_line, GoroutineLine};
+    use super::parse::LocKind;
+    /// Frames searched for the user location (as `goroutines` does).
+    const USER_FRAME_SEARCH: usize = 30;
+    if hchan == 0 {
+        return String::new();
+    }
+    let waits = crate::goruntime::waits::Waits::read(t);
+    let mut out = String::new();
+    for g in t.goroutines() {
+        let waiting_here = waits
+            .chan_waits
+            .get(&g.addr)
+            .is_some_and(|ws| ws.iter().any(|w| w.chan.0 == hchan));
+        if !waiting_here {
+            continue;
+        }
+        let stack = t.goroutine_stack(g, USER_FRAME_SEARCH);
+        let frame = stack
+            .frames
+            .iter()
+            .find(|f| !super::is_private_runtime(&f.function))
+            .or_else(|| stack.frames.first());
+        let mut loc = frame.map_or_else(
+            || t.location(g.sched.pc),
+            |f| super::Location {
+                pc: f.pc.0,
+                file: f.file.clone(),
+                line: f.line,
+                function: f.function.clone(),
+            },
+        );
+        // Before Go 1.21 the pclntab abbreviates generic functions as `F[...]`;
+        // Delve names them from DWARF (`F[go.shape...]`).
+        if loc.function.ends_with("[...]") {
+            let pc = loc.pc.saturating_sub(1).wrapping_sub(t.bias());
+            if let Some(f) = t.dwarf().and_then(|d| d.function_at(pc)) {
+                loc.function = f.name;
+            }
+        }
+        let wait = g.is_waiting().then(|| g.traceback_status());
+        out.push_str(&goroutine_line(
+            &GoroutineLine {
+                current: Some(g.goid) == s.current_goroutine(),
+                goid: g.goid,
+                kind: LocKind::User,
+                loc: &loc,
+                thread: g.thread,
+                wait: wait.as_deref(),
+            },
+            None,
+        ));
+        out.push('\n');
+    }
+    out
 }
 
 /// `print %x expr` and friends on scalar values.
@@ -262,7 +376,7 @@ pub fn frame_vars(
     let pc = pc.wrapping_sub(t.bias());
     let func = dwarf.function_at(pc).ok_or(VarError::NoFunction(pc))?;
     let dies = dwarf
-        .variables(func.offset, pc)
+        .variables(func.offset, pc, f.pc.0.wrapping_sub(t.bias()))
         .map_err(|e| VarError::Dwarf(e.to_string()))?;
     let regs = FrameRegs {
         regs: &f.regs,
@@ -290,12 +404,17 @@ pub fn frame_vars(
             VarLocation::OptimizedOut => {
                 v.unreadable = "optimized out: the compiler kept no location for it".into()
             }
-            VarLocation::NotAtPc => {
-                v.unreadable = format!("no location at this PC ({pc:#x}): not live here")
+            VarLocation::NotAtPc { list_offset } => {
+                // Delve's words: the list's offset and the frame's PC.
+                v.unreadable = format!(
+                    "could not find loclist entry at {list_offset:#x} for address {:#x}",
+                    f.pc.0
+                )
             }
-            VarLocation::Expr(e) => {
+            VarLocation::Expr { expr, list_offset } => {
+                v.location_expr = describe_location(expr, *list_offset, f.pc.0, escaped);
                 let size = dwarf.size_of(ty).unwrap_or(8);
-                match evaluate(e, d.encoding, &regs, loader_mem, size) {
+                match evaluate(expr, d.encoding, &regs, loader_mem, size) {
                     Ok(Place::Memory(a)) => v.addr = a,
                     Ok(Place::Bytes(b)) => v.addr = overlay.add(b),
                     Err(e) => v.unreadable = e,
@@ -321,6 +440,7 @@ pub fn frame_vars(
         out.push((d.depth, d.decl_line.unwrap_or(0), v));
     }
     out.sort_by_key(|(depth, line, _)| (*depth, *line));
+    resolve_shapes(t, &mut out, overlay);
     let fname = |pc: u64| t.func_at(Addr(pc)).map(|f| f.name);
     let kinds = Loader {
         dwarf,
@@ -339,6 +459,43 @@ pub fn frame_vars(
             v
         })
         .collect())
+}
+
+/// Generic functions: a variable typed by a `.paramN` typedef carrying
+/// DW_AT_go_dict_index has the type held in that slot of the function's dictionary
+/// (the `.dict` argument), as the runtime resolves it; Delve shows that type and
+/// hides `.dict`.
+fn resolve_shapes(t: &Target, vars: &mut Vec<(usize, u64, Var)>, mem: &Overlay<'_>) {
+    use crate::snapshot::Memory;
+    let Some(dwarf) = t.dwarf() else { return };
+    let dict = vars
+        .iter()
+        .find(|(_, _, v)| v.name == ".dict" && v.unreadable.is_empty())
+        .and_then(|(_, _, v)| mem.read_ptr(Addr(v.addr)).ok())
+        .filter(|p| !p.is_null());
+    vars.retain(|(_, _, v)| v.name != ".dict");
+    let types = t.type_reader();
+    for (_, _, v) in vars.iter_mut() {
+        let Some(ty) = v.type_id else { continue };
+        let Some(info) = dwarf.type_info(ty) else {
+            continue;
+        };
+        let Some(idx) = info.go_dict_index else {
+            continue;
+        };
+        let slot = dict.and_then(|d| idx.checked_mul(8).and_then(|o| d.0.checked_add(o)));
+        let resolved = slot
+            .and_then(|a| mem.read_ptr(Addr(a)).ok())
+            .filter(|r| !r.is_null())
+            .and_then(|r| types.name(r))
+            .and_then(|n| dwarf.type_by_name(&n))
+            // No dictionary here (optimised away): the shape type itself.
+            .or(info.target);
+        if let Some(r) = resolved {
+            v.type_id = Some(r);
+            v.ty = dwarf.type_name(r);
+        }
+    }
 }
 
 /// The arguments then locals of one frame, one `name = value` per line with `indent`

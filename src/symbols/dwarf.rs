@@ -32,6 +32,11 @@ const DW_AT_GO_KIND: constants::DwAt = constants::DwAt(0x2900);
 const DW_AT_GO_KEY: constants::DwAt = constants::DwAt(0x2901);
 const DW_AT_GO_ELEM: constants::DwAt = constants::DwAt(0x2902);
 const DW_AT_GO_EMBEDDED_FIELD: constants::DwAt = constants::DwAt(0x2903);
+/// On a generic function's `.paramN` typedefs: the dictionary slot holding the
+/// runtime type that the shape type stands for.
+const DW_AT_GO_DICT_INDEX: constants::DwAt = constants::DwAt(0x2906);
+/// On a closure's captured variables: their offset in the closure's funcval.
+const DW_AT_GO_CLOSURE_OFFSET: constants::DwAt = constants::DwAt(0x2907);
 
 /// Typedef chains and nested wrappers are short in practice; a cycle in corrupt DWARF
 /// must not loop forever.
@@ -86,6 +91,8 @@ pub struct TypeInfo {
     /// Go's `DW_AT_go_elem` (slice/chan/map element) and `DW_AT_go_key` (map key).
     pub go_elem: Option<TypeId>,
     pub go_key: Option<TypeId>,
+    /// Go's `DW_AT_go_dict_index`: a shape type resolved through the dictionary.
+    pub go_dict_index: Option<u64>,
     pub members: Vec<Member>,
     /// Enumerators (name, value) for enumeration types.
     pub enumerators: Vec<(String, i64)>,
@@ -769,6 +776,7 @@ impl Dwarf {
             go_kind: None,
             go_elem: None,
             go_key: None,
+            go_dict_index: None,
             members: Vec::new(),
             enumerators: Vec::new(),
         };
@@ -781,6 +789,7 @@ impl Dwarf {
                 n if n == DW_AT_GO_KIND => info.go_kind = a.udata_value(),
                 n if n == DW_AT_GO_ELEM => info.go_elem = Self::reference(&u, a.value()),
                 n if n == DW_AT_GO_KEY => info.go_key = Self::reference(&u, a.value()),
+                n if n == DW_AT_GO_DICT_INDEX => info.go_dict_index = a.udata_value(),
                 _ => {}
             }
         }
@@ -942,10 +951,15 @@ pub struct FunctionDie {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VarLocation {
     /// A location expression (raw bytes) valid at the PC, from DW_AT_location directly
-    /// or from the location-list entry covering the PC.
-    Expr(Vec<u8>),
+    /// (`list_offset` None) or from the location-list entry covering the PC (the
+    /// list's section offset, which Delve's show-location-expr prints).
+    Expr {
+        expr: Vec<u8>,
+        list_offset: Option<u64>,
+    },
     /// A location list exists but no entry covers the PC: not available here.
-    NotAtPc,
+    /// `list_offset` is the list's offset in its section (Delve's message names it).
+    NotAtPc { list_offset: u64 },
     /// No DW_AT_location at all: the compiler optimised the variable out.
     OptimizedOut,
 }
@@ -963,6 +977,9 @@ pub struct VarDie {
     /// Lexical block nesting depth (0: function scope).
     pub depth: usize,
     pub encoding: gimli::Encoding,
+    /// Go's `DW_AT_go_closure_offset`: a closure's captured variable, at this offset
+    /// in the closure's funcval.
+    pub closure_offset: Option<u64>,
 }
 
 impl Dwarf {
@@ -984,8 +1001,10 @@ impl Dwarf {
     }
 
     /// Parameters and the variables in scope at `pc` of the function DIE at `func`
-    /// (lexical blocks not covering `pc` are skipped), in DIE order.
-    pub fn variables(&self, func: u64, pc: u64) -> Result<Vec<VarDie>, SymError> {
+    /// (lexical blocks not covering `pc` are skipped), in DIE order. Location lists
+    /// are looked up at `loc_pc`: Delve uses the frame's PC (the return address in
+    /// outer frames) there, but the call instruction for scopes.
+    pub fn variables(&self, func: u64, pc: u64, loc_pc: u64) -> Result<Vec<VarDie>, SymError> {
         let u = self.unit_for(func)?;
         let rel = func
             .checked_sub(u.offset)
@@ -996,7 +1015,7 @@ impl Dwarf {
         let mut tree = unit.entries_tree(Some(UnitOffset(rel))).map_err(gerr)?;
         let root = tree.root().map_err(gerr)?;
         let mut out = Vec::new();
-        self.collect_vars(&dw, &unit, &u, root, pc, 0, &mut out)?;
+        self.collect_vars(&dw, &unit, &u, root, (pc, loc_pc), 0, &mut out)?;
         Ok(out)
     }
 
@@ -1007,7 +1026,7 @@ impl Dwarf {
         unit: &gimli::Unit<Slice<'a>>,
         u: &UnitCtx<'a>,
         node: gimli::EntriesTreeNode<'_, '_, '_, Slice<'a>>,
-        pc: u64,
+        (pc, loc_pc): (u64, u64),
         depth: usize,
         out: &mut Vec<VarDie>,
     ) -> Result<(), SymError> {
@@ -1028,6 +1047,7 @@ impl Dwarf {
                         decl_line: None,
                         depth,
                         encoding: unit.encoding(),
+                        closure_offset: None,
                     };
                     let mut attrs = e.attrs();
                     while let Some(a) = attrs.next().map_err(gerr)? {
@@ -1040,21 +1060,33 @@ impl Dwarf {
                                 v.is_return = matches!(a.value(), AttributeValue::Flag(true))
                             }
                             constants::DW_AT_decl_line => v.decl_line = a.udata_value(),
+                            n if n == DW_AT_GO_CLOSURE_OFFSET => v.closure_offset = a.udata_value(),
                             constants::DW_AT_location => {
                                 v.location = match a.value() {
-                                    AttributeValue::Exprloc(x) => {
-                                        VarLocation::Expr(x.0.slice().to_vec())
-                                    }
+                                    AttributeValue::Exprloc(x) => VarLocation::Expr {
+                                        expr: x.0.slice().to_vec(),
+                                        list_offset: None,
+                                    },
                                     other => {
-                                        let mut found = VarLocation::NotAtPc;
+                                        let list_offset = match other {
+                                            AttributeValue::LocationListsRef(o) => o.0 as u64,
+                                            AttributeValue::SecOffset(o) => o as u64,
+                                            AttributeValue::DebugLocListsIndex(i) => dw
+                                                .locations_offset(unit, i)
+                                                .map_or(0, |o| o.0 as u64),
+                                            _ => 0,
+                                        };
+                                        let mut found = VarLocation::NotAtPc { list_offset };
                                         if let Some(mut it) =
                                             dw.attr_locations(unit, other).map_err(gerr)?
                                         {
                                             while let Some(le) = it.next().map_err(gerr)? {
-                                                if le.range.begin <= pc && pc < le.range.end {
-                                                    found = VarLocation::Expr(
-                                                        le.data.0.slice().to_vec(),
-                                                    );
+                                                if le.range.begin <= loc_pc && loc_pc < le.range.end
+                                                {
+                                                    found = VarLocation::Expr {
+                                                        expr: le.data.0.slice().to_vec(),
+                                                        list_offset: Some(list_offset),
+                                                    };
                                                     break;
                                                 }
                                             }
@@ -1079,7 +1111,7 @@ impl Dwarf {
                         }
                     }
                     if inside || !any {
-                        self.collect_vars(dw, unit, u, child, pc, depth + 1, out)?;
+                        self.collect_vars(dw, unit, u, child, (pc, loc_pc), depth + 1, out)?;
                     }
                 }
                 _ => {}

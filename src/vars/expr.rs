@@ -29,6 +29,8 @@ pub enum Expr {
     Call(String, Vec<Expr>),
     /// `(T)(x)` with T spelled as a type name (`*main.T`, `int`).
     Cast(String, Box<Expr>),
+    /// `x.(T)`: a type assertion (T as written, spaces removed).
+    Assert(Box<Expr>, String),
 }
 
 const OPS: [&str; 24] = [
@@ -36,8 +38,21 @@ const OPS: [&str; 24] = [
     "(", ")", "[", "]", ":", ",", ".",
 ];
 
+/// A syntax error where Go's parser (and so Delve) puts it: `1:COLUMN: why`.
 fn err(pos: usize, msg: impl std::fmt::Display) -> VarError {
-    VarError::Expr(format!("{msg} (at offset {pos})"))
+    VarError::Expr(format!("1:{}: {msg}", pos + 1))
+}
+
+/// Go's parser names the token it did not expect: `'EOF'`, `')'`, `'IDENT' x`.
+fn found(t: Option<&Tok>) -> String {
+    match t {
+        None => "found 'EOF'".into(),
+        Some(Tok::Op(o)) => format!("found '{o}'"),
+        Some(Tok::Ident(i)) => format!("found 'IDENT' {i}"),
+        Some(Tok::Int(n)) => format!("found 'INT' {n}"),
+        Some(Tok::Float(f)) => format!("found 'FLOAT' {f}"),
+        Some(Tok::Str(x)) => format!("found 'STRING' {x:?}"),
+    }
 }
 
 fn lex(src: &str) -> Result<Vec<(usize, Tok)>, VarError> {
@@ -114,13 +129,14 @@ fn lex(src: &str) -> Result<Vec<(usize, Tok)>, VarError> {
     Ok(out)
 }
 
-struct Parser {
+struct Parser<'s> {
     toks: Vec<(usize, Tok)>,
     pos: usize,
     len: usize,
+    src: &'s str,
 }
 
-impl Parser {
+impl Parser<'_> {
     fn peek(&self) -> Option<&Tok> {
         self.toks.get(self.pos).map(|t| &t.1)
     }
@@ -139,7 +155,10 @@ impl Parser {
         if self.eat(op) {
             Ok(())
         } else {
-            Err(err(self.at(), format!("expected {op:?}")))
+            Err(err(
+                self.at(),
+                format!("expected '{op}', {}", found(self.peek())),
+            ))
         }
     }
 
@@ -266,9 +285,56 @@ impl Parser {
                 self.expect(")")?;
                 Ok(e)
             }
-            Some(t) => Err(err(at, format!("unexpected {t:?}"))),
-            None => Err(err(at, "unexpected end of expression")),
+            Some(Tok::Op("[")) => {
+                // `[]byte(s)`: a conversion to a slice type.
+                if let Some(t) = self.type_name_until("(") {
+                    self.expect("(")?;
+                    let e = self.binary(1)?;
+                    self.expect(")")?;
+                    return Ok(Expr::Call(t, vec![e]));
+                }
+                Err(err(at, format!("expected operand, {}", found(self.peek()))))
+            }
+            t => Err(err(at, format!("expected operand, {}", found(t.as_ref())))),
         }
+    }
+
+    /// The source text of a type up to (not including) the operator `stop` at
+    /// bracket depth 0, spaces removed; the position is left on `stop`.
+    fn type_name_until(&mut self, stop: &str) -> Option<String> {
+        let save = self.pos;
+        let start = self.at();
+        let mut depth = 0i32;
+        loop {
+            match self.peek() {
+                None => break,
+                Some(Tok::Op(o)) if depth == 0 && *o == stop => {
+                    let end = self.at();
+                    let t: String = self
+                        .src
+                        .get(start..end)
+                        .unwrap_or("")
+                        .chars()
+                        .filter(|c| !c.is_whitespace())
+                        .collect();
+                    if t.is_empty() {
+                        break;
+                    }
+                    return Some(t);
+                }
+                Some(Tok::Op("(" | "[")) => depth += 1,
+                Some(Tok::Op(")" | "]")) => {
+                    depth -= 1;
+                    if depth < 0 {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            self.pos += 1;
+        }
+        self.pos = save;
+        None
     }
 
     fn postfix(&mut self) -> Result<Expr, VarError> {
@@ -280,8 +346,28 @@ impl Parser {
                         self.pos += 1;
                         e = Expr::Sel(Box::new(e), n);
                     }
-                    _ => return Err(err(self.at(), "expected a field name after '.'")),
+                    Some(Tok::Op("(")) => {
+                        self.pos += 1;
+                        let t = self.type_name_until(")").ok_or_else(|| {
+                            err(self.at(), format!("expected type, {}", found(self.peek())))
+                        })?;
+                        self.expect(")")?;
+                        e = Expr::Assert(Box::new(e), t);
+                    }
+                    t => {
+                        return Err(err(
+                            self.at(),
+                            format!("expected selector or type assertion, {}", found(t.as_ref())),
+                        ))
+                    }
                 }
+            } else if matches!(self.peek(), Some(Tok::Op("("))) && qualified(&e).is_some() {
+                // `main.Color(1)`, `unsafe.Pointer(p)`: a conversion to a named type.
+                let name = qualified(&e).unwrap_or_default();
+                self.pos += 1;
+                let arg = self.binary(1)?;
+                self.expect(")")?;
+                e = Expr::Call(name, vec![arg]);
             } else if self.eat("[") {
                 let lo = if matches!(self.peek(), Some(Tok::Op(":"))) {
                     None
@@ -308,6 +394,17 @@ impl Parser {
     }
 }
 
+/// `pkg.Name` (identifiers only) as text.
+fn qualified(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Sel(b, n) => match b.as_ref() {
+            Expr::Ident(p) => Some(format!("{p}.{n}")),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Parse an expression.
 pub fn parse(src: &str) -> Result<Expr, VarError> {
     let toks = lex(src)?;
@@ -315,10 +412,11 @@ pub fn parse(src: &str) -> Result<Expr, VarError> {
         toks,
         pos: 0,
         len: src.len(),
+        src,
     };
     let e = p.binary(1)?;
     if p.pos != p.toks.len() {
-        return Err(err(p.at(), "unexpected tokens after the expression"));
+        return Err(err(p.at(), format!("expected 'EOF', {}", found(p.peek()))));
     }
     Ok(e)
 }
@@ -364,10 +462,12 @@ impl Scope<'_> {
             return Some(v.clone());
         }
         let (addr, ty) = self.loader.dwarf.global_typed(name)?;
-        Some(
-            self.loader
-                .var_at(name, addr.0.wrapping_add(self.loader.bias), ty?),
-        )
+        let mut v = self
+            .loader
+            .var_at(name, addr.0.wrapping_add(self.loader.bias), ty?);
+        // Go describes a package variable by its link-time address.
+        v.location_expr = format!("[block] DW_OP_addr {:#x} ", addr.0);
+        Some(v)
     }
 
     fn header(&self, v: &Var) -> Var {
@@ -383,6 +483,17 @@ impl Scope<'_> {
         };
         if !v.unreadable.is_empty() {
             return Err(VarError::Expr(v.unreadable));
+        }
+        if matches!(v.kind, Kind::Ptr | Kind::UnsafePointer) {
+            // A pointer converts to its address (`uintptr(&x)`).
+            return Ok(v.children.first().map_or(0, |c| i128::from(c.addr)));
+        }
+        if v.kind.is_float() {
+            return v
+                .value
+                .parse::<f64>()
+                .map(|f| f.trunc() as i128)
+                .map_err(|_| VarError::Expr(format!("{} is not a number", v.name)));
         }
         let raw = v
             .value
@@ -433,13 +544,22 @@ impl Scope<'_> {
                         return Err(VarError::NotFound(full));
                     }
                 }
-                let v = self.loc(self.eval_expr(base)?, "select a field of")?;
+                let v = match self.eval_expr(base)? {
+                    // `(*T)(addr).F`: fields of the converted pointer's target.
+                    Val::Done(p) if p.kind == Kind::Ptr => match self.pointee_of(p)? {
+                        Val::Loc(v) | Val::Done(v) => v,
+                    },
+                    other => self.loc(other, "select a field of")?,
+                };
                 self.field(v, field)
             }
-            Expr::Unary("*", x) => {
-                let v = self.loc(self.eval_expr(x)?, "dereference")?;
-                self.deref(&v)
-            }
+            Expr::Unary("*", x) => match self.eval_expr(x)? {
+                Val::Done(p) if p.kind == Kind::Ptr => self.pointee_of(p),
+                other => {
+                    let v = self.loc(other, "dereference")?;
+                    self.deref(&v)
+                }
+            },
             Expr::Unary("&", x) => {
                 let v = self.loc(self.eval_expr(x)?, "take the address of")?;
                 if v.addr == 0 || v.addr >= super::location::SYNTHETIC_BASE {
@@ -487,7 +607,7 @@ impl Scope<'_> {
                     None => i128::from(h.len),
                 };
                 if lo < 0 || hi < lo || hi > i128::from(h.cap.max(h.len)) {
-                    return Err(VarError::Expr(format!("index out of bounds [{lo}:{hi}]")));
+                    return Err(VarError::Expr("index out of bounds".into()));
                 }
                 let elem = self.elem_type(&v).ok_or_else(|| {
                     VarError::Expr(format!("can not slice {} (type {})", v.name, v.ty))
@@ -507,8 +627,13 @@ impl Scope<'_> {
                     },
                     base: h.base.wrapping_add(stride.wrapping_mul(lo as u64)),
                     len: (hi - lo) as i64,
-                    // Delve reports the slice expression's length as its capacity.
-                    cap: (hi - lo) as i64,
+                    // Delve 1.27: what is left of the operand's capacity (strings
+                    // keep the length: their `cap` counts loaded bytes).
+                    cap: if v.kind == Kind::String {
+                        (hi - lo) as i64
+                    } else {
+                        (i128::from(h.cap.max(h.len)) - lo) as i64
+                    },
                     addr: 1,
                     ..Default::default()
                 };
@@ -519,6 +644,9 @@ impl Scope<'_> {
                 let [arg] = args.as_slice() else {
                     return Err(VarError::Expr(format!("wrong number of arguments to {f}")));
                 };
+                if f != "len" && f != "cap" {
+                    return self.convert(f, arg);
+                }
                 let v = self.loc(self.eval_expr(arg)?, f)?;
                 let h = self.header(&v);
                 let n = match (f.as_str(), h.kind) {
@@ -541,6 +669,8 @@ impl Scope<'_> {
                 };
                 Ok(Val::Done(konst(Kind::Int, n.to_string())))
             }
+            Expr::Assert(x, t) => self.assert_type(x, t),
+            Expr::Cast(t, x) if !t.starts_with('*') => self.convert(t, x),
             Expr::Cast(t, x) => {
                 let n = self.int_of(self.eval_expr(x)?)?;
                 let addr = u64::try_from(n).map_err(|_| VarError::Expr("bad address".into()))?;
@@ -568,6 +698,198 @@ impl Scope<'_> {
                 Ok(Val::Done(v))
             }
         }
+    }
+
+    /// `x.(T)`: the dynamic value when its type is T, else Go's panic text.
+    fn assert_type(&self, x: &Expr, t: &str) -> Result<Val, VarError> {
+        if t == "type" {
+            // Delve looks `type` up as a type name.
+            return Err(VarError::Expr(
+                "no type entry found, use 'types' for a list of valid types".into(),
+            ));
+        }
+        let v = self.loc(self.eval_expr(x)?, "assert the type of")?;
+        if v.kind != Kind::Interface {
+            return Err(VarError::Expr(format!(
+                "expression {} not an interface",
+                super::format::go_quote(&v.name)
+            )));
+        }
+        let h = self.header(&v);
+        if !h.unreadable.is_empty() {
+            return Err(VarError::Expr(h.unreadable));
+        }
+        let data = h.children.into_iter().next().unwrap_or_default();
+        if data.kind == Kind::Invalid {
+            return Err(VarError::Expr(format!(
+                "interface conversion: {} is nil, not {t}",
+                v.ty
+            )));
+        }
+        let dynamic: String = data.ty.chars().filter(|c| !c.is_whitespace()).collect();
+        if dynamic != t {
+            return Err(VarError::Expr(format!(
+                "interface conversion: {} is {}, not {t}",
+                v.ty, data.ty
+            )));
+        }
+        let name = format!("{}.({t})", v.name);
+        match data.type_id {
+            Some(ty) => Ok(Val::Loc(self.loader.var_at(&name, data.addr, ty))),
+            None => {
+                // A pointer type DWARF does not name: rebuilt from its element.
+                let mut p = data;
+                p.name = name;
+                for c in &mut p.children {
+                    c.only_addr = false;
+                    c.children.clear();
+                    c.value.clear();
+                }
+                Ok(Val::Done(self.load_children(p)))
+            }
+        }
+    }
+
+    /// `T(x)` for a non-pointer T: numeric conversions (wrapping like Go),
+    /// `string([]byte)`, `[]byte(string)`, `unsafe.Pointer(p)`, named types.
+    fn convert(&self, t: &str, x: &Expr) -> Result<Val, VarError> {
+        let xv = self.eval_expr(x)?;
+        if t == "unsafe.Pointer" {
+            let a = self.int_of(xv)?;
+            let addr = u64::try_from(a).map_err(|_| VarError::Expr("bad address".into()))?;
+            return Ok(Val::Done(Var {
+                ty: t.into(),
+                kind: Kind::Ptr,
+                len: 1,
+                addr: 1,
+                children: vec![Var {
+                    addr,
+                    only_addr: true,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }));
+        }
+        if t == "string" {
+            if let Some(s) = self.as_string(&xv) {
+                return Ok(Val::Done(str_konst(s)));
+            }
+            let v = self.loc(xv, "convert")?;
+            let mut b = v.clone();
+            let cfg = LoadConfig {
+                max_array_values: 1 << 16,
+                ..LoadConfig::LONG
+            };
+            self.loader.load(&mut b, 0, &cfg);
+            if b.kind != Kind::Slice {
+                return Err(VarError::Expr(format!(
+                    "can not convert {} (type {}) to string",
+                    v.name, v.ty
+                )));
+            }
+            let bytes: Vec<u8> = b
+                .children
+                .iter()
+                .filter_map(|c| c.value.parse::<u8>().ok())
+                .collect();
+            return Ok(Val::Done(str_konst(
+                String::from_utf8_lossy(&bytes).into_owned(),
+            )));
+        }
+        if t == "[]byte" || t == "[]uint8" {
+            let s = self.as_string(&xv).ok_or_else(|| {
+                VarError::Expr(format!("can not convert {} to {t}", expr_name(&xv)))
+            })?;
+            let n = s.len() as i64;
+            let children = s
+                .bytes()
+                .take(LoadConfig::LONG.max_array_values.max(0) as usize)
+                .map(|b| Var {
+                    ty: "uint8".into(),
+                    ..konst(Kind::Uint8, b.to_string())
+                })
+                .collect();
+            return Ok(Val::Done(Var {
+                ty: "[]uint8".into(),
+                kind: Kind::Slice,
+                len: n,
+                cap: n,
+                base: 1,
+                addr: 1,
+                children,
+                ..Default::default()
+            }));
+        }
+        let dw = self.loader.dwarf;
+        let ty = dw
+            .type_by_name(t)
+            .ok_or_else(|| VarError::Expr(format!("could not find type {t}")))?;
+        let kind = self.loader.kind_of(ty);
+        let size = dw.size_of(ty).unwrap_or(8).clamp(1, 8) as u32;
+        let value = if kind.is_float() {
+            let f = match &xv {
+                Val::Done(v) | Val::Loc(v) if v.kind.is_float() => {
+                    let h = match &xv {
+                        Val::Loc(v) => self.header(v),
+                        Val::Done(v) => v.clone(),
+                    };
+                    h.value
+                        .parse::<f64>()
+                        .map_err(|_| VarError::Expr(format!("{} is not a number", v.name)))?
+                }
+                _ => self.int_of(xv)? as f64,
+            };
+            if kind == Kind::Float32 {
+                super::load::fmt_f32(f as f32)
+            } else {
+                super::load::fmt_f64(f)
+            }
+        } else if kind.is_int() || kind.is_uint() {
+            let n = self.int_of(xv)?;
+            // Go's conversion keeps the low bits.
+            let bits = 8 * size;
+            let raw = (n as u128) & (u128::MAX >> (128 - bits));
+            let n = if kind.is_int() {
+                let sh = 128 - bits;
+                (((raw << sh) as i128) >> sh) as i64
+            } else {
+                raw as i64
+            };
+            let text = if kind.is_int() {
+                n.to_string()
+            } else {
+                (n as u64).to_string()
+            };
+            self.loader.with_const(ty, n, text)
+        } else {
+            return Err(VarError::Expr(format!(
+                "can not convert {} to {t}",
+                expr_name(&xv)
+            )));
+        };
+        Ok(Val::Done(Var {
+            ty: t.into(),
+            type_id: Some(ty),
+            ..konst(kind, value)
+        }))
+    }
+
+    /// The target of a computed pointer (a conversion's result) as a location.
+    fn pointee_of(&self, p: Var) -> Result<Val, VarError> {
+        let c = p
+            .children
+            .into_iter()
+            .next()
+            .filter(|c| c.addr != 0)
+            .ok_or_else(|| VarError::Expr("nil pointer dereference".into()))?;
+        let ty = c
+            .type_id
+            .ok_or_else(|| VarError::Expr(format!("can not dereference {}", p.ty)))?;
+        Ok(Val::Loc(self.loader.var_at(
+            &format!("*{}", p.name),
+            c.addr,
+            ty,
+        )))
     }
 
     fn load_children(&self, mut p: Var) -> Var {
@@ -613,8 +935,9 @@ impl Scope<'_> {
         let dw = self.loader.dwarf;
         if v.kind != Kind::Ptr {
             return Err(VarError::Expr(format!(
-                "invalid indirect of {} (type {})",
-                v.name, v.ty
+                "expression {} ({}) can not be dereferenced",
+                super::format::go_quote(&v.name),
+                v.ty
             )));
         }
         let ty = v
@@ -642,6 +965,7 @@ impl Scope<'_> {
 
     fn field(&self, mut v: Var, field: &str) -> Result<Val, VarError> {
         let dw = self.loader.dwarf;
+        let written = v.name.clone();
         for _ in 0..4 {
             if v.kind == Kind::Ptr {
                 v = match self.deref(&v)? {
@@ -656,7 +980,12 @@ impl Scope<'_> {
             .type_id
             .ok_or_else(|| VarError::Expr(format!("{} has no fields", v.name)))?;
         let (off, fty) = dw.field_path(ty, field).ok_or_else(|| {
-            VarError::Expr(format!("{} (type {}) has no member {field}", v.name, v.ty))
+            // Delve's words: structs by the expression as written, others with type.
+            if v.kind == Kind::Struct {
+                VarError::Expr(format!("{written} has no member {field}"))
+            } else {
+                VarError::Expr(format!("{written} (type {}) has no member {field}", v.ty))
+            }
         })?;
         let fty = fty.ok_or_else(|| VarError::Expr(format!("field {field} has no type")))?;
         Ok(Val::Loc(self.loader.var_at(
@@ -695,16 +1024,13 @@ impl Scope<'_> {
                     out.value.clear();
                     Ok(Val::Loc(out))
                 }
-                None => Err(VarError::Expr(format!("key not found: {}", key.value))),
+                None => Err(VarError::Expr("key not found".into())),
             };
         }
         let i = self.int_of(self.eval_expr(idx)?)?;
         let h = self.header(&v);
         if i < 0 || i >= i128::from(h.len) {
-            return Err(VarError::Expr(format!(
-                "index out of bounds: {i} (length {})",
-                h.len
-            )));
+            return Err(VarError::Expr("index out of bounds".into()));
         }
         let elem = self.elem_type(&v).ok_or_else(|| {
             VarError::Expr(format!(
@@ -771,13 +1097,13 @@ impl Scope<'_> {
             };
             return Ok(Val::Done(r));
         }
-        let ty = match &x {
+        // The typed operand (a variable or a conversion) gives the result's type.
+        let typed = |v: &Val| match v {
             Val::Loc(v) => Some((v.ty.clone(), v.kind)),
-            _ => match &y {
-                Val::Loc(v) => Some((v.ty.clone(), v.kind)),
-                _ => None,
-            },
+            Val::Done(v) if !v.ty.is_empty() => Some((v.ty.clone(), v.kind)),
+            Val::Done(_) => None,
         };
+        let ty = typed(&x).or_else(|| typed(&y));
         let p = self.int_of(x)?;
         let q = self.int_of(y)?;
         let bool_r = |r: bool| Ok(Val::Done(konst(Kind::Bool, r.to_string())));
@@ -805,8 +1131,10 @@ impl Scope<'_> {
         })?;
         let mut v = konst(Kind::Int, n.to_string());
         if let Some((t, k)) = ty {
+            // Arithmetic wraps at the type's width, as in Go.
+            let n = wrap(n, k);
+            v = konst(k, n.to_string());
             v.ty = t;
-            v.kind = k;
         }
         Ok(Val::Done(v))
     }
@@ -828,6 +1156,39 @@ impl Scope<'_> {
             }
             _ => None,
         }
+    }
+}
+
+/// `n` truncated to the width of integer kind `k` (other kinds unchanged).
+fn wrap(n: i128, k: Kind) -> i128 {
+    let bits = match k {
+        Kind::Int8 | Kind::Uint8 => 8,
+        Kind::Int16 | Kind::Uint16 => 16,
+        Kind::Int32 | Kind::Uint32 => 32,
+        Kind::Int | Kind::Int64 | Kind::Uint | Kind::Uint64 | Kind::Uintptr => 64,
+        _ => return n,
+    };
+    let raw = (n as u128) & (u128::MAX >> (128 - bits));
+    if k.is_int() {
+        let sh = 128 - bits;
+        ((raw << sh) as i128) >> sh
+    } else {
+        raw as i128
+    }
+}
+
+/// A computed string.
+fn str_konst(s: String) -> Var {
+    let mut v = konst(Kind::String, s);
+    v.len = v.value.len() as i64;
+    v.cap = v.len;
+    v.ty = "string".into();
+    v
+}
+
+fn expr_name(v: &Val) -> &str {
+    match v {
+        Val::Loc(v) | Val::Done(v) => &v.name,
     }
 }
 
@@ -863,7 +1224,24 @@ mod tests {
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(e.contains("offset 3"), "{e}");
+        assert_eq!(e, "1:4: expected operand, found 'EOF'");
+        assert!(matches!(parse("x.(*main.T)"), Ok(Expr::Assert(_, t)) if t == "*main.T"));
+        assert!(matches!(parse("main.Color(1)"), Ok(Expr::Call(f, _)) if f == "main.Color"));
+        assert!(matches!(parse("[]byte(s)"), Ok(Expr::Call(f, _)) if f == "[]byte"));
         assert!(parse("a $ b").is_err());
+        assert_eq!(
+            parse("(").err().map(|e| e.to_string()).unwrap_or_default(),
+            "1:2: expected operand, found 'EOF'"
+        );
+    }
+
+    #[test]
+    fn arithmetic_wraps_at_the_type_width() {
+        assert_eq!(wrap(77_000, Kind::Uint16), 11_464);
+        assert_eq!(wrap(292, Kind::Uint8), 36);
+        assert_eq!(wrap(200, Kind::Int8), -56);
+        assert_eq!(wrap(-1, Kind::Uint32), 4_294_967_295);
+        assert_eq!(wrap(1 << 70, Kind::Int), 0);
+        assert_eq!(wrap(5, Kind::Float64), 5);
     }
 }

@@ -110,6 +110,11 @@ fn write_var(b: &mut String, v: &Var, f: Flags, indent: &str) {
             }
             Some(c) if c.only_addr && c.addr != 0 => write_pointer(b, v, c),
             Some(c) => {
+                // Delve 1.27 heads a multi-line top-level pointer with its address.
+                if f.top && f.newlines && c.addr != 0 {
+                    write_pointer(b, v, c);
+                    b.push('\n');
+                }
                 b.push('*');
                 write_var(b, c, Flags { top: false, ..f }, indent);
             }
@@ -146,6 +151,26 @@ fn write_var(b: &mut String, v: &Var, f: Flags, indent: &str) {
                 b.push_str("nil");
             } else {
                 b.push_str(&v.value);
+                // A closure's captured variables, one per line, with their types.
+                if f.newlines && !v.children.is_empty() {
+                    let inner = format!("{indent}{INDENT}");
+                    b.push_str(" {\n");
+                    for c in &v.children {
+                        let _ = write!(b, "{inner}{} {} = ", c.name, c.ty);
+                        write_var(
+                            b,
+                            c,
+                            Flags {
+                                top: false,
+                                newlines: true,
+                                include_type: f.include_type,
+                            },
+                            &inner,
+                        );
+                        b.push('\n');
+                    }
+                    let _ = write!(b, "{indent}}}");
+                }
             }
         }
         _ => write_basic(b, v),
@@ -434,4 +459,75 @@ fn write_map(b: &mut String, v: &Var, f: Flags, indent: &str) {
         let _ = write!(b, "\n{indent}");
     }
     b.push(']');
+}
+
+/// `--json`: a value as a structured tree. Every node has `name`, `type`, `kind`
+/// and `text` (Delve's one-line rendering); `value` for scalars, strings and funcs;
+/// `address` when it has one in memory; `len`/`cap` for sized kinds; `unreadable`
+/// with the reason; `children` (map entries as `{key, value}` pairs).
+pub fn tree(v: &Var) -> serde_json::Value {
+    use serde_json::{json, Map, Value};
+    let mut o = Map::new();
+    o.insert("name".into(), json!(v.name));
+    o.insert("type".into(), json!(v.ty));
+    o.insert(
+        "kind".into(),
+        serde_json::to_value(v.kind).unwrap_or(Value::Null),
+    );
+    if !v.unreadable.is_empty() {
+        o.insert("unreadable".into(), json!(v.unreadable));
+        return Value::Object(o);
+    }
+    // Register-held values live at synthetic addresses: no address to report.
+    if v.addr != 0 && v.addr < super::location::SYNTHETIC_BASE && !v.only_addr {
+        o.insert("address".into(), json!(format!("{:#x}", v.addr)));
+    }
+    if v.only_addr {
+        o.insert("address".into(), json!(format!("{:#x}", v.addr)));
+        o.insert("loaded".into(), json!(false));
+    }
+    if !v.value.is_empty() {
+        o.insert("value".into(), json!(v.value));
+    }
+    if matches!(v.kind, Kind::String | Kind::Slice | Kind::Array | Kind::Map) {
+        o.insert("len".into(), json!(v.len));
+        if v.kind != Kind::String && v.kind != Kind::Map {
+            o.insert("cap".into(), json!(v.cap));
+        }
+    }
+    if v.kind == Kind::Chan {
+        // Buffered elements and buffer size, from the hchan's fields.
+        let field = |n: &str| {
+            v.children
+                .iter()
+                .find(|c| c.name == n)
+                .and_then(|c| c.value.parse::<i64>().ok())
+        };
+        if let (Some(q), Some(d)) = (field("qcount"), field("dataqsiz")) {
+            o.insert("len".into(), json!(q));
+            o.insert("cap".into(), json!(d));
+        }
+    }
+    o.insert("text".into(), json!(singleline(v)));
+    let nil_ptr = matches!(v.kind, Kind::Ptr | Kind::UnsafePointer)
+        && v.children.first().is_none_or(|c| c.addr == 0);
+    if nil_ptr {
+        o.insert("nil".into(), json!(true));
+        return Value::Object(o);
+    }
+    let children: Vec<Value> = if v.kind == Kind::Map {
+        v.children
+            .chunks(2)
+            .filter_map(|kv| match kv {
+                [k, val] => Some(json!({ "key": tree(k), "value": tree(val) })),
+                _ => None,
+            })
+            .collect()
+    } else {
+        v.children.iter().map(tree).collect()
+    };
+    if !children.is_empty() {
+        o.insert("children".into(), Value::Array(children));
+    }
+    Value::Object(o)
 }

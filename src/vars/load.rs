@@ -231,6 +231,7 @@ impl<'a> Loader<'a> {
                 v.base = pc;
                 v.value = (self.func_name)(pc)
                     .ok_or_else(|| format!("could not find function for {pc:#x}"))?;
+                v.children = self.closure_vars(fv, pc, level, cfg);
                 Ok(())
             }),
             Kind::Invalid => Err(format!("unknown or unsupported type {}", v.ty)),
@@ -241,8 +242,39 @@ impl<'a> Loader<'a> {
         }
     }
 
+    /// A closure's captured variables (DW_AT_go_closure_offset on the function's
+    /// variables: where each sits in the funcval at `fv`), loaded; Delve lists them
+    /// under a multi-line func value.
+    fn closure_vars(&self, fv: u64, pc: u64, level: i64, cfg: &LoadConfig) -> Vec<Var> {
+        let entry = pc.wrapping_sub(self.bias);
+        let Some(f) = self.dwarf.function_at(entry) else {
+            return Vec::new();
+        };
+        let Ok(dies) = self.dwarf.variables(f.offset, entry, entry) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for d in dies {
+            let (Some(off), Some(ty)) = (d.closure_offset, d.type_id) else {
+                continue;
+            };
+            let at = fv.wrapping_add(off);
+            let mut c = match d.name.strip_prefix('&') {
+                // Captured by reference: the funcval holds a pointer to it.
+                Some(n) => match (self.pointee(ty), self.read_ptr(at)) {
+                    (Some(e), Ok(p)) => self.var_at(n, p, e),
+                    _ => continue,
+                },
+                None => self.var_at(&d.name, at, ty),
+            };
+            self.load(&mut c, level + 1, cfg);
+            out.push(c);
+        }
+        out
+    }
+
     /// Delve's "Name (n)" for named integer types with package constants.
-    fn with_const(&self, ty: TypeId, n: i64, text: String) -> String {
+    pub fn with_const(&self, ty: TypeId, n: i64, text: String) -> String {
         let name = self.dwarf.type_name(ty);
         if !name.contains('.') || name.starts_with("C.") {
             return text;
@@ -257,6 +289,10 @@ impl<'a> Loader<'a> {
             None => "",
         };
         let strip = |s: &str| s.strip_prefix(pkg).unwrap_or(s).to_string();
+        // Other packages may re-declare a constant of this type with the same value
+        // (internal/reflectlite.String = abi.String): the type's own package wins.
+        consts.sort_by_key(|c| (c.1, !c.0.starts_with(pkg)));
+        consts.dedup_by_key(|c| c.1);
         if let Some((c, _)) = consts.iter().find(|c| c.1 == n) {
             return format!("{} ({text})", strip(c));
         }
@@ -320,7 +356,9 @@ impl<'a> Loader<'a> {
         };
         let mut child = self.var_at("", p, elem);
         if cfg.follow_pointers {
-            let next = if child.kind == Kind::Interface {
+            // Delve does not count a dereference as a level, except into an
+            // interface or another pointer (cycles).
+            let next = if matches!(child.kind, Kind::Interface | Kind::Ptr) {
                 level + 1
             } else {
                 level
@@ -443,7 +481,14 @@ impl<'a> Loader<'a> {
             let at = hp.wrapping_add(m.offset);
             if m.name == "buf" {
                 if let Some(e) = elem {
-                    let ename = self.dwarf.type_name(e);
+                    // Delve names the buffer's array with godwarf's String(), which
+                    // prefixes struct types with their kind: `[0]struct struct {}`.
+                    let is_struct = self.kind_of(e) == Kind::Struct;
+                    let ename = if is_struct {
+                        format!("struct {}", self.dwarf.type_name(e))
+                    } else {
+                        self.dwarf.type_name(e)
+                    };
                     let base = self.read_ptr(at)?;
                     let mut arr = Var {
                         addr: base,
@@ -506,6 +551,8 @@ impl<'a> Loader<'a> {
         if rtype == 0 {
             v.children = vec![Var {
                 name: "data".into(),
+                // Delve's type for the data of a nil interface (whatis prints it).
+                ty: "void".into(),
                 ..Default::default()
             }];
             return Ok(());

@@ -1,0 +1,3 @@
+module example.com/varsbench
+
+go 1.19
