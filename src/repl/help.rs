@@ -43,7 +43,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("watch", [], Breakpoints, "Set watchpoint.", "watch [-r|-w|-rw] <expr>\n\nNeeds a running process: not available on a core file."),
     // Data.
     cmd!("args", [], Data, "Print function arguments.", "[goroutine <n>] [frame <m>] args [-v] [<regex>]\n\nIf regex is specified only function arguments with a name matching it will be returned. If -v is specified more information about each function argument will be shown."),
-    cmd!("display", [], Data, "Print value of an expression every time the program stops.", "display -a [%format] <expression>\n\nOn a core the target never stops again, so display prints the expression once."),
+    cmd!("display", [], Data, "Print value of an expression every time the program stops.", "display -a [%format] <expression>\ndisplay -d <number>\ndisplay\n\nThe first form adds an expression to the display list and prints it, the second removes it. A core never stops again, so `display` with no arguments re-prints the whole list in the current goroutine and frame."),
     cmd!("examinemem", ["x"], Data, "Examine raw memory at the given address.", "Examine raw memory at the given address.
 
 	examinemem [-fmt <format>] [-count|-len <count>] [-size <size>] <address>

@@ -83,6 +83,9 @@ pub struct Session {
     frame: usize,
     /// Analyzers for the `analyze` command (see analyze_cmd.rs).
     analyzers: crate::analyze::Registry,
+    /// `display -a` expressions (with their %format, if any), by number; removed
+    /// entries stay empty so numbers do not shift, as in Delve.
+    displays: Vec<String>,
 }
 
 impl Session {
@@ -110,6 +113,7 @@ impl Session {
             goid,
             frame: 0,
             analyzers: crate::analyze::Registry::default(),
+            displays: Vec::new(),
         }
     }
 
@@ -144,12 +148,96 @@ impl Session {
         if let Some(o) = self.analyze_command(line) {
             return o;
         }
+        if let Some(o) = self.display_command(line) {
+            return o;
+        }
         if let Some(o) = super::vars_cmd::try_execute(self, line) {
             return o;
         }
         match parse::parse(line).and_then(|c| self.run(c)) {
             Ok(o) => o,
             Err(e) => Output::Error(e.to_string()),
+        }
+    }
+
+    /// Delve's display list: `display -a [%fmt] EXPR` adds and prints it, `display`
+    /// prints every kept expression, `display -d N` removes number N. A core never
+    /// stops again, so `display` with no arguments is how the list is re-printed
+    /// (e.g. after switching goroutine or frame). None when the line is not `display`.
+    fn display_command(&mut self, line: &str) -> Option<Output> {
+        let rest = line.trim().strip_prefix("display")?;
+        if !(rest.is_empty() || rest.starts_with(char::is_whitespace)) {
+            return None;
+        }
+        let rest = rest.trim();
+        if rest.is_empty() {
+            let list: Vec<(usize, String)> = self
+                .displays
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| !d.is_empty())
+                .map(|(i, d)| (i, d.clone()))
+                .collect();
+            let mut text = String::new();
+            let mut json = Vec::new();
+            for (i, spec) in list {
+                match self.display_one(i, &spec) {
+                    Output::Text(t) => text.push_str(&t),
+                    Output::Json(j) => json.push(j),
+                    other => return Some(other),
+                }
+            }
+            return Some(if self.json {
+                Output::Json(serde_json::Value::Array(json))
+            } else {
+                Output::Text(text)
+            });
+        }
+        if let Some(spec) = rest.strip_prefix("-a") {
+            let spec = spec.trim();
+            let expr = match spec.strip_prefix('%') {
+                Some(r) => r
+                    .split_once(char::is_whitespace)
+                    .map_or("", |(_, e)| e.trim()),
+                None => spec,
+            };
+            if expr.is_empty() {
+                return Some(Output::Error("not enough arguments".into()));
+            }
+            self.displays.push(spec.to_string());
+            return Some(self.display_one(self.displays.len() - 1, spec));
+        }
+        if let Some(n) = rest.strip_prefix("-d") {
+            let n = n.trim();
+            let Ok(i) = n.parse::<usize>() else {
+                return Some(Output::Error(format!("{n:?} is not a number")));
+            };
+            if i >= self.displays.len() {
+                return Some(Output::Error(format!("{i} is out of range")));
+            }
+            self.displays[i].clear();
+            while self.displays.last().is_some_and(|d| d.is_empty()) {
+                self.displays.pop();
+            }
+            return Some(Output::Text(String::new()));
+        }
+        Some(Output::Error("wrong arguments".into()))
+    }
+
+    /// Evaluate display number `i` in the current goroutine and frame.
+    fn display_one(&self, i: usize, spec: &str) -> Output {
+        let line = format!("display -a {spec}");
+        match super::vars_cmd::try_execute(self, &line) {
+            Some(Output::Text(t)) => Output::Text(match t.strip_prefix("0: ") {
+                Some(rest) => format!("{i}: {rest}"),
+                None => t,
+            }),
+            Some(Output::Error(e)) => {
+                let expr = spec.trim_start_matches(|c: char| c != ' ' && spec.starts_with('%'));
+                Output::Text(format!("{i}: {} = error {e}\n", expr.trim()))
+            }
+            Some(other) => other,
+            None => Output::Error("variables are not available on this target".into()),
         }
     }
 
