@@ -49,12 +49,7 @@ done
 
 modes_for() { # version
 	if [ -n "${MODES:-}" ]; then echo "$MODES"; return; fi
-	# Go 1.21 is built optimised only: the corpus budget (cores/ < 80 MB in all).
-	case $1 in
-	1.27) echo "opt noopt stripped" ;;
-	1.21) echo "opt" ;;
-	*) echo "opt noopt" ;;
-	esac
+	if [ "$1" = 1.27 ]; then echo "opt noopt stripped"; else echo "opt noopt"; fi
 }
 
 expected_header() {

@@ -29,7 +29,8 @@ GO_TOOLCHAINS=${1:-${GO_TOOLCHAINS:-/opt/go}}
 VERSIONS=${VERSIONS:-"1.19 1.21 1.22 1.23 1.24 1.25 1.26 1.27"}
 MODES=${MODES:-"opt noopt stripped"}
 CGO_VERSIONS=${CGO_VERSIONS:-"1.27"}
-CGO_MODES=${CGO_MODES:-"cgo cgopie"}
+# cgopie covers cgo linking and a load bias at once (the corpus budget: cores/ < 80 MB).
+CGO_MODES=${CGO_MODES:-"cgopie"}
 SCENARIOS=${SCENARIOS:-"panic_main nil_goroutine sigquit_service deep_recursion generics_closures deadlock concurrent_map_writes"}
 WORKDIR=${WORKDIR:-/tmp/coroner-fixtures}
 SRC=$WORKDIR/src

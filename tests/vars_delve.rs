@@ -171,6 +171,11 @@ fn delve127_go119_opt() {
 }
 
 #[test]
+fn delve127_go121_noopt() {
+    check_delve("go1.21-noopt");
+}
+
+#[test]
 fn delve127_go121_opt() {
     check_delve("go1.21-opt");
 }
@@ -242,10 +247,6 @@ fn globals_on_every_version() {
     ] {
         for mode in ["opt", "noopt"] {
             let tag = format!("go{v}-{mode}");
-            // Go 1.21 is built optimised only (corpus budget, cores/generate-values.sh).
-            if v == "1.21" && mode == "noopt" {
-                continue;
-            }
             let (_d, mut s) = open(&tag).expect("open");
             let cases = [
                 ("print main.GInt", "42\n"),

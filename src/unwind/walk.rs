@@ -612,7 +612,7 @@ pub(crate) mod tests {
 
     #[test]
     fn lite_walk_matches_full_walk() {
-        let cases = fixture_cores(&["go1.19-opt", "go1.27-noopt", "go1.27-cgo"]);
+        let cases = fixture_cores(&["go1.19-opt", "go1.27-noopt", "go1.27-cgopie"]);
         assert!(!cases.is_empty(), "no fixture cores under cores/fixtures");
         let mut lite_used = 0;
         for (bin, core) in cases {
