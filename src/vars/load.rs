@@ -607,7 +607,8 @@ impl<'a> Loader<'a> {
         Ok(())
     }
 
-    /// time.Time as Delve shows it (RFC 3339, UTC when loc is nil).
+    /// time.Time as Delve shows it: RFC 3339 in the value's location, then, when the
+    /// value carries a monotonic clock reading, `, +N` with that reading.
     fn format_time(&self, addr: u64, ty: TypeId) -> Option<String> {
         let (wo, _) = self.member(ty, "wall")?;
         let (eo, _) = self.member(ty, "ext")?;
@@ -615,16 +616,59 @@ impl<'a> Loader<'a> {
         let wall = self.read_uint(addr.wrapping_add(wo), 8).ok()?;
         let ext = self.read_uint(addr.wrapping_add(eo), 8).ok()? as i64;
         let loc = self.read_ptr(addr.wrapping_add(lo)).ok()?;
-        if loc != 0 {
-            return None;
-        }
-        let sec = if wall & (1 << 63) != 0 {
-            (((wall << 1) >> 31) as i64).checked_add(WALL_TO_INTERNAL)?
+        let (unix, mono) = if wall & (1 << 63) != 0 {
+            // 33-bit seconds since 1885 in wall; ext is the monotonic reading.
+            let sec = ((wall << 1) >> 31) as i64;
+            (
+                sec.checked_add(WALL_TO_INTERNAL)?
+                    .checked_sub(UNIX_TO_INTERNAL)?,
+                Some(ext),
+            )
         } else {
-            ext
+            (ext.checked_sub(UNIX_TO_INTERNAL)?, None)
         };
-        let unix = sec.checked_sub(UNIX_TO_INTERNAL)?;
-        Some(rfc3339_utc(unix))
+        let offset = if loc == 0 {
+            0
+        } else {
+            self.zone_offset(loc, unix)?
+        };
+        let text = rfc3339(unix, offset);
+        Some(match mono {
+            Some(m) => format!("{text}, {m:+}"),
+            None => text,
+        })
+    }
+
+    /// The UTC offset of a *time.Location at a Unix time, following Delve, which
+    /// resolves the location by name on the debugger's machine: UTC, Local (the
+    /// debugger's zone: UTC on servers) and names with no tz database entry (e.g.
+    /// `time.FixedZone`) print as UTC; a real zone uses the location's own cached zone
+    /// when it covers that instant (the same tz data as the debugger's in practice).
+    fn zone_offset(&self, loc: u64, unix: i64) -> Option<i64> {
+        let lt = self.dwarf.type_by_name("time.Location")?;
+        let field = |name: &str| self.member(lt, name).map(|(o, _)| loc.wrapping_add(o));
+        let name = {
+            let at = field("name")?;
+            let p = self.read_ptr(at).ok()?;
+            let n = self.read_uint(at.wrapping_add(8), 8).ok()?.min(256) as usize;
+            let mut b = vec![0u8; n];
+            if n > 0 {
+                self.mem.read(crate::addr::Addr(p), &mut b).ok()?;
+            }
+            String::from_utf8_lossy(&b).into_owned()
+        };
+        if !known_zone(&name) {
+            return Some(0);
+        }
+        let start = self.read_uint(field("cacheStart")?, 8).ok()? as i64;
+        let end = self.read_uint(field("cacheEnd")?, 8).ok()? as i64;
+        let zone = self.read_ptr(field("cacheZone")?).ok()?;
+        if zone != 0 && start <= unix && unix < end {
+            let zt = self.dwarf.type_by_name("time.zone")?;
+            let (oo, _) = self.member(zt, "offset")?;
+            return Some(self.read_uint(zone.wrapping_add(oo), 8).ok()? as i64);
+        }
+        None
     }
 }
 
@@ -667,6 +711,34 @@ fn go_bytes_string(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// Whether `time.LoadLocation(name)` would succeed on this machine for a real zone
+/// (not UTC or Local, which print as UTC).
+fn known_zone(name: &str) -> bool {
+    if matches!(name, "" | "UTC" | "Local") || name.contains("..") || name.starts_with('/') {
+        return false;
+    }
+    let dir = std::env::var_os("ZONEINFO")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/usr/share/zoneinfo".into());
+    dir.join(name).is_file()
+}
+
+/// Unix seconds at a UTC offset (seconds) as Go's RFC 3339: "Z" for offset 0.
+fn rfc3339(unix: i64, offset: i64) -> String {
+    let local = rfc3339_utc(unix.saturating_add(offset));
+    if offset == 0 {
+        return local;
+    }
+    let sign = if offset < 0 { '-' } else { '+' };
+    let o = offset.unsigned_abs();
+    format!(
+        "{}{sign}{:02}:{:02}",
+        local.trim_end_matches('Z'),
+        o / 3600,
+        (o / 60) % 60
+    )
+}
+
 /// Unix seconds to "YYYY-MM-DDTHH:MM:SSZ".
 fn rfc3339_utc(unix: i64) -> String {
     let days = unix.div_euclid(86_400);
@@ -693,6 +765,17 @@ fn rfc3339_utc(unix: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_with_offsets() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(0, 5400), "1970-01-01T01:30:00+01:30");
+        assert_eq!(rfc3339(0, -18_000), "1969-12-31T19:00:00-05:00");
+        assert!(!known_zone("Local"));
+        assert!(!known_zone("UTC"));
+        assert!(!known_zone("../../etc/passwd"));
+        assert!(!known_zone("X"));
+    }
 
     #[test]
     fn time_and_floats() {
