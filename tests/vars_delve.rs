@@ -8,38 +8,14 @@
 //! once that variables need DWARF.
 
 use coroner::repl::{Output, Session};
-use coroner::target::{OpenOptions, Target};
-use std::path::{Path, PathBuf};
 
 const MARK: &str = "\"----8<----\"";
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("cores/fixtures-values")
-}
+#[path = "support/values.rs"]
+mod values;
+use values::fixtures;
 
-fn unzstd(src: &Path, dst: &Path) -> anyhow::Result<()> {
-    let f = std::fs::File::open(src)?;
-    let mut d = zstd::stream::read::Decoder::new(f)?;
-    d.window_log_max(27)?;
-    let mut out = std::fs::File::create(dst)?;
-    std::io::copy(&mut d, &mut out)?;
-    Ok(())
-}
-
-fn open(tag: &str) -> anyhow::Result<(tempfile::TempDir, Session)> {
-    let dir = tempfile::tempdir()?;
-    let base = fixtures().join(tag);
-    let bin = dir.path().join("values");
-    let core = dir.path().join("core");
-    unzstd(&base.join("values.zst"), &bin)?;
-    unzstd(&base.join("values.core.zst"), &core)?;
-    let t = Target::open(&OpenOptions {
-        binary: bin,
-        core,
-        force: false,
-    })?;
-    Ok((dir, Session::new(t)))
-}
+use values::open;
 
 fn text(s: &mut Session, cmd: &str) -> String {
     match s.execute(cmd) {

@@ -3,37 +3,15 @@
 //! value is unreadable, on the committed values cores.
 
 use coroner::repl::{Output, Session};
-use coroner::target::{OpenOptions, Target};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("cores/fixtures-values")
-}
+#[path = "support/values.rs"]
+mod values;
 
-fn unzstd(src: &Path, dst: &Path) -> anyhow::Result<()> {
-    let f = std::fs::File::open(src)?;
-    let mut d = zstd::stream::read::Decoder::new(f)?;
-    d.window_log_max(27)?;
-    let mut out = std::fs::File::create(dst)?;
-    std::io::copy(&mut d, &mut out)?;
-    Ok(())
-}
-
+/// A session in `--json` mode.
 fn open(tag: &str) -> anyhow::Result<(tempfile::TempDir, Session)> {
-    let dir = tempfile::tempdir()?;
-    let base = fixtures().join(tag);
-    let bin = dir.path().join("values");
-    let core = dir.path().join("core");
-    unzstd(&base.join("values.zst"), &bin)?;
-    unzstd(&base.join("values.core.zst"), &core)?;
-    let t = Target::open(&OpenOptions {
-        binary: bin,
-        core,
-        force: false,
-    })?;
-    let mut s = Session::new(t);
+    let (dir, mut s) = values::open(tag)?;
     s.json = true;
     Ok((dir, s))
 }

@@ -83,9 +83,9 @@ pub struct Session {
     frame: usize,
     /// Analyzers for the `analyze` command (see analyze_cmd.rs).
     analyzers: crate::analyze::Registry,
-    /// `display -a` expressions (with their %format, if any), by number; removed
-    /// entries stay empty so numbers do not shift, as in Delve.
-    displays: Vec<String>,
+    /// `display -a` entries by number: (spec as typed, with its %format; the bare
+    /// expression). Removed entries are emptied so numbers do not shift, as in Delve.
+    displays: Vec<(String, String)>,
 }
 
 impl Session {
@@ -171,17 +171,17 @@ impl Session {
         }
         let rest = rest.trim();
         if rest.is_empty() {
-            let list: Vec<(usize, String)> = self
+            let list: Vec<(usize, (String, String))> = self
                 .displays
                 .iter()
                 .enumerate()
-                .filter(|(_, d)| !d.is_empty())
+                .filter(|(_, d)| !d.0.is_empty())
                 .map(|(i, d)| (i, d.clone()))
                 .collect();
             let mut text = String::new();
             let mut json = Vec::new();
-            for (i, spec) in list {
-                match self.display_one(i, &spec) {
+            for (i, (spec, expr)) in list {
+                match self.display_one(i, &spec, &expr) {
                     Output::Text(t) => text.push_str(&t),
                     Output::Json(j) => json.push(j),
                     other => return Some(other),
@@ -204,8 +204,9 @@ impl Session {
             if expr.is_empty() {
                 return Some(Output::Error("not enough arguments".into()));
             }
-            self.displays.push(spec.to_string());
-            return Some(self.display_one(self.displays.len() - 1, spec));
+            let expr = expr.to_string();
+            self.displays.push((spec.to_string(), expr.clone()));
+            return Some(self.display_one(self.displays.len() - 1, spec, &expr));
         }
         if let Some(n) = rest.strip_prefix("-d") {
             let n = n.trim();
@@ -215,8 +216,8 @@ impl Session {
             if i >= self.displays.len() {
                 return Some(Output::Error(format!("{i} is out of range")));
             }
-            self.displays[i].clear();
-            while self.displays.last().is_some_and(|d| d.is_empty()) {
+            self.displays[i] = Default::default();
+            while self.displays.last().is_some_and(|d| d.0.is_empty()) {
                 self.displays.pop();
             }
             return Some(Output::Text(String::new()));
@@ -225,17 +226,14 @@ impl Session {
     }
 
     /// Evaluate display number `i` in the current goroutine and frame.
-    fn display_one(&self, i: usize, spec: &str) -> Output {
+    fn display_one(&self, i: usize, spec: &str, expr: &str) -> Output {
         let line = format!("display -a {spec}");
         match super::vars_cmd::try_execute(self, &line) {
             Some(Output::Text(t)) => Output::Text(match t.strip_prefix("0: ") {
                 Some(rest) => format!("{i}: {rest}"),
                 None => t,
             }),
-            Some(Output::Error(e)) => {
-                let expr = spec.trim_start_matches(|c: char| c != ' ' && spec.starts_with('%'));
-                Output::Text(format!("{i}: {} = error {e}\n", expr.trim()))
-            }
+            Some(Output::Error(e)) => Output::Text(format!("{i}: {expr} = error {e}\n")),
             Some(other) => other,
             None => Output::Error("variables are not available on this target".into()),
         }

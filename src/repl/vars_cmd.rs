@@ -112,15 +112,7 @@ fn run(
         }
         _ => Vec::new(),
     };
-    let fname = |pc: u64| t.func_at(Addr(pc)).map(|f| f.name);
-    let loader = Loader {
-        dwarf,
-        mem: &overlay,
-        types: t.type_reader(),
-        func_name: &fname,
-        swiss: t.runtime().version.at_least(24),
-        bias: t.bias(),
-    };
+    let loader = Loader::for_target(t, dwarf, &overlay);
     let (verbose, filter) = match args.strip_prefix("-v") {
         Some(rest) if rest.is_empty() || rest.starts_with(' ') => (true, rest.trim()),
         _ => (false, args.trim()),
@@ -441,15 +433,7 @@ pub fn frame_vars(
     }
     out.sort_by_key(|(depth, line, _)| (*depth, *line));
     resolve_shapes(t, &mut out, overlay);
-    let fname = |pc: u64| t.func_at(Addr(pc)).map(|f| f.name);
-    let kinds = Loader {
-        dwarf,
-        mem: t.memory(),
-        types: t.type_reader(),
-        func_name: &fname,
-        swiss: false,
-        bias: t.bias(),
-    };
+    let kinds = Loader::for_target(t, dwarf, t.memory());
     Ok(out
         .into_iter()
         .map(|(_, _, mut v)| {
@@ -512,15 +496,7 @@ pub(super) fn frame_vars_text(s: &Session, f: &Frame, frame_no: usize, indent: &
     let Ok(mut vars) = frame_vars(t, f, frame_no, &mut overlay) else {
         return String::new();
     };
-    let fname = |pc: u64| t.func_at(Addr(pc)).map(|f| f.name);
-    let loader = Loader {
-        dwarf,
-        mem: &overlay,
-        types: t.type_reader(),
-        func_name: &fname,
-        swiss: t.runtime().version.at_least(24),
-        bias: t.bias(),
-    };
+    let loader = Loader::for_target(t, dwarf, &overlay);
     let cfg = config_of(s, LoadConfig::SHORT);
     let mut out = String::new();
     for want_args in [true, false] {

@@ -76,25 +76,7 @@ impl<'a> Unwinder<'a> {
                 return self.walk(start, Some(g), ctx.as_ref(), depth);
             }
         }
-        let start = if !g.syscall_sp.is_null() {
-            Start {
-                pc: g.syscall_pc,
-                sp: g.syscall_sp,
-                bp: Addr::NULL,
-                trap: false,
-                regs: None,
-                source: FrameSource::Context,
-            }
-        } else {
-            Start {
-                pc: g.sched.pc,
-                sp: g.sched.sp,
-                bp: g.sched.bp,
-                trap: false,
-                regs: None,
-                source: FrameSource::Context,
-            }
-        };
+        let start = saved_start(g);
         if start.pc.is_null() || start.sp.is_null() {
             return Stack {
                 frames: Vec::new(),
@@ -151,25 +133,7 @@ impl<'a> Unwinder<'a> {
         if g.thread.is_some() {
             return None;
         }
-        let start = if !g.syscall_sp.is_null() {
-            Start {
-                pc: g.syscall_pc,
-                sp: g.syscall_sp,
-                bp: Addr::NULL,
-                trap: false,
-                regs: None,
-                source: FrameSource::Context,
-            }
-        } else {
-            Start {
-                pc: g.sched.pc,
-                sp: g.sched.sp,
-                bp: g.sched.bp,
-                trap: false,
-                regs: None,
-                source: FrameSource::Context,
-            }
-        };
+        let start = saved_start(g);
         if start.pc.is_null() || start.sp.is_null() {
             // Same message as the full walk; rare enough not to matter for speed.
             return None;
@@ -393,6 +357,24 @@ impl<'a> Unwinder<'a> {
             }
         }
         None
+    }
+}
+
+/// Where a goroutine that is not on a thread resumes, as the runtime's
+/// `unwinder.initAt` decides: g.syscallpc/sp while syscallsp is set, else g.sched.
+fn saved_start(g: &Goroutine) -> Start {
+    let (pc, sp, bp) = if !g.syscall_sp.is_null() {
+        (g.syscall_pc, g.syscall_sp, Addr::NULL)
+    } else {
+        (g.sched.pc, g.sched.sp, g.sched.bp)
+    };
+    Start {
+        pc,
+        sp,
+        bp,
+        trap: false,
+        regs: None,
+        source: FrameSource::Context,
     }
 }
 

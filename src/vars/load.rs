@@ -19,8 +19,8 @@ pub struct Loader<'a> {
     pub dwarf: &'a Dwarf,
     pub mem: &'a dyn Memory,
     pub types: TypeReader<'a>,
-    /// Function name at a PC (pclntab), for func values.
-    pub func_name: &'a dyn Fn(u64) -> Option<String>,
+    /// The binary's pclntab, to name func values.
+    pub pcln: &'a crate::symbols::Pclntab,
     /// Swiss-table maps (Go 1.24 and later).
     pub swiss: bool,
     /// Load bias (PIE): DWARF addresses are link-time, memory is run-time.
@@ -28,6 +28,31 @@ pub struct Loader<'a> {
 }
 
 impl<'a> Loader<'a> {
+    /// A loader for `t`'s binary over `mem` (the target's memory, or an overlay of it
+    /// holding register-held values).
+    pub fn for_target(
+        t: &'a crate::target::Target,
+        dwarf: &'a Dwarf,
+        mem: &'a dyn Memory,
+    ) -> Loader<'a> {
+        Loader {
+            dwarf,
+            mem,
+            types: t.type_reader(),
+            pcln: t.pclntab(),
+            swiss: t.runtime().version.at_least(24),
+            bias: t.bias(),
+        }
+    }
+
+    /// Name of the function containing run-time `pc` (func values).
+    fn func_name(&self, pc: u64) -> Option<String> {
+        let f = self
+            .pcln
+            .func_for_pc(crate::addr::Addr(pc.wrapping_sub(self.bias)))?;
+        Some(self.pcln.name(&f).to_string())
+    }
+
     /// The kind of a type: DW_AT_go_kind on the type or a typedef on the way to it,
     /// else from the DWARF tag.
     pub fn kind_of(&self, ty: TypeId) -> Kind {
@@ -229,7 +254,8 @@ impl<'a> Loader<'a> {
                 }
                 let pc = self.read_ptr(fv)?;
                 v.base = pc;
-                v.value = (self.func_name)(pc)
+                v.value = self
+                    .func_name(pc)
                     .ok_or_else(|| format!("could not find function for {pc:#x}"))?;
                 v.children = self.closure_vars(fv, pc, level, cfg);
                 Ok(())

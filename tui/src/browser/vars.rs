@@ -3,8 +3,6 @@
 //! [`coroner::vars`] loader and are formatted by its `singleline`, so a node reads
 //! exactly as `locals`/`args` print it.
 
-use coroner::addr::Addr;
-use coroner::repl::Debuggee;
 use coroner::target::Target;
 use coroner::unwind::Frame;
 use coroner::vars::load::Loader;
@@ -89,15 +87,7 @@ impl VarTree {
                 return tree;
             }
         };
-        let fname = |pc: u64| Debuggee::func_at(t, Addr(pc)).map(|f| f.name);
-        let loader = Loader {
-            dwarf,
-            mem: &overlay,
-            types: t.type_reader(),
-            func_name: &fname,
-            swiss: t.runtime().version.at_least(24),
-            bias: t.bias(),
-        };
+        let loader = Loader::for_target(t, dwarf, &overlay);
         // Arguments first, as Delve's `args` then `locals`.
         let (args, locals): (Vec<Var>, Vec<Var>) = vars.into_iter().partition(|v| v.is_arg);
         for mut v in args.into_iter().chain(locals) {
@@ -198,15 +188,7 @@ impl VarTree {
         // rebuilding it gives the same addresses (the same values in the same order).
         let mut overlay = Overlay::new(t.memory());
         let _ = frame_vars(t, frame, *frame_no, &mut overlay);
-        let fname = |pc: u64| Debuggee::func_at(t, Addr(pc)).map(|f| f.name);
-        let loader = Loader {
-            dwarf,
-            mem: &overlay,
-            types: t.type_reader(),
-            func_name: &fname,
-            swiss: t.runtime().version.at_least(24),
-            bias: t.bias(),
-        };
+        let loader = Loader::for_target(t, dwarf, &overlay);
         let mut fresh = loader.var_at(&v.name, v.addr, ty);
         fresh.is_arg = v.is_arg;
         loader.load(&mut fresh, 0, &EXPAND);
@@ -270,15 +252,7 @@ pub fn eval_address(t: &Target, frame: Option<(&Frame, usize)>, expr: &str) -> R
         Some((f, n)) => frame_vars(t, f, n, &mut overlay).unwrap_or_default(),
         None => Vec::new(),
     };
-    let fname = |pc: u64| Debuggee::func_at(t, Addr(pc)).map(|f| f.name);
-    let loader = Loader {
-        dwarf,
-        mem: &overlay,
-        types: t.type_reader(),
-        func_name: &fname,
-        swiss: t.runtime().version.at_least(24),
-        bias: t.bias(),
-    };
+    let loader = Loader::for_target(t, dwarf, &overlay);
     let scope = coroner::vars::expr::Scope {
         loader: &loader,
         locals: &locals,
