@@ -21,6 +21,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=cores/lib.sh
+. "$HERE/lib.sh"
 full=0
 [ -z "${VERSIONS:-}${SCENARIOS:-}" ] && full=1
 GO_TOOLCHAINS=${1:-${GO_TOOLCHAINS:-/opt/go}}
@@ -33,9 +35,6 @@ SRC=$WORKDIR/src
 OUT=$HERE/fixtures-hangs
 ATTEMPTS=3
 LEAK_COUNT=3000
-
-log() { printf '%s\n' "$*" >&2; }
-die() { log "generate-hangs.sh: $*"; exit 1; }
 
 for tool in zstd file timeout; do
 	command -v "$tool" >/dev/null || die "missing tool: $tool"
@@ -73,13 +72,6 @@ mode_flags() {
 	esac
 }
 
-json_escape() {
-	local s=$1
-	s=${s//\\/\\\\}
-	s=${s//\"/\\\"}
-	printf '%s' "$s"
-}
-
 write_json() { # dir scenario version mode signal build_cmd
 	printf '{"scenario":"%s","go_version":"%s","mode":"%s","core_kind":"kernel","exit_signal":"%s","build_cmd":"%s"}\n' \
 		"$2" "$3" "$4" "$5" "$(json_escape "$6")" >"$1/$2.json"
@@ -104,41 +96,10 @@ check_stderr() { # file scenario
 	[ "$n" -ge "$want" ]
 }
 
-is_elf_core() { file -b "$1" | grep -q 'ELF 64-bit LSB core file'; }
-
 rm -rf "$SRC"
 [ "$full" = 1 ] && rm -rf "$OUT"
 mkdir -p "$SRC" "$OUT"
 cp -r "$HERE/hangs/." "$SRC/"
-
-go_env() { # goroot
-	echo "GOROOT=$1 GOPATH=$WORKDIR/gopath GOCACHE=$WORKDIR/gocache GOFLAGS=-mod=mod GOTOOLCHAIN=local GO111MODULE=on CGO_ENABLED=0"
-}
-
-run_scenario() { # bin scenario rundir -> prints exit signal name
-	local bin=$1 s=$2 dir=$3 attempt rc core
-	for attempt in $(seq 1 $ATTEMPTS); do
-		rm -rf "$dir"
-		mkdir -p "$dir"
-		set +e
-		(
-			cd "$dir"
-			ulimit -c unlimited
-			exec timeout -s KILL 60 sh -c 'exec "$@" >stdout 2>stderr' sh \
-				env GOTRACEBACK=crash GOMAXPROCS=2 "$bin" "$s" 2>timeout.log
-		)
-		rc=$?
-		set -e
-		core=$(find "$dir" -maxdepth 1 \( -name core -o -name 'core.[0-9]*' \) | head -n1)
-		if [ "$rc" -gt 128 ] && [ -n "$core" ] && is_elf_core "$core" && check_stderr "$dir/stderr" "$s"; then
-			[ "$core" = "$dir/core" ] || mv "$core" "$dir/core"
-			echo "SIG$(kill -l $((rc - 128)))"
-			return 0
-		fi
-		log "  $s: attempt $attempt failed (exit $rc, core '${core}')"
-	done
-	return 1
-}
 
 failures=0
 for v in $VERSIONS; do

@@ -28,6 +28,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=cores/lib.sh
+. "$HERE/lib.sh"
 full=0
 # Recording Delve 1.27 transcripts (DLV127) never clears the corpus.
 [ -z "${VERSIONS:-}${MODES:-}${DLV127:-}" ] && full=1
@@ -39,9 +41,6 @@ SRC=$WORKDIR/src
 OUT=$HERE/fixtures-values
 ATTEMPTS=3
 DELVE_VERSION=1.19
-
-log() { printf '%s\n' "$*" >&2; }
-die() { log "generate-values.sh: $*"; exit 1; }
 
 for tool in zstd file timeout; do
 	command -v "$tool" >/dev/null || die "missing tool: $tool"
@@ -68,13 +67,6 @@ mode_flags() {
 	esac
 }
 
-json_escape() {
-	local s=$1
-	s=${s//\\/\\\\}
-	s=${s//\"/\\\"}
-	printf '%s' "$s"
-}
-
 write_json() { # dir scenario version mode kind signal build_cmd
 	printf '{"scenario":"%s","go_version":"%s","mode":"%s","core_kind":"%s","exit_signal":"%s","build_cmd":"%s"}\n' \
 		"$2" "$3" "$4" "$5" "$6" "$(json_escape "$7")" >"$1/$2.json"
@@ -86,41 +78,10 @@ check_stderr() { # file scenario
 		grep -qE '^goroutine [0-9]+ .*\[.*\]:$' "$1"
 }
 
-is_elf_core() { file -b "$1" | grep -q 'ELF 64-bit LSB core file'; }
-
 rm -rf "$SRC"
 [ "$full" = 1 ] && rm -rf "$OUT"
 mkdir -p "$SRC" "$OUT"
 cp -r "$HERE/values/." "$SRC/"
-
-go_env() { # goroot
-	echo "GOROOT=$1 GOPATH=$WORKDIR/gopath GOCACHE=$WORKDIR/gocache GOFLAGS=-mod=mod GOTOOLCHAIN=local GO111MODULE=on CGO_ENABLED=0"
-}
-
-run_scenario() { # bin scenario rundir -> prints exit signal name
-	local bin=$1 s=$2 dir=$3 attempt rc core
-	for attempt in $(seq 1 $ATTEMPTS); do
-		rm -rf "$dir"
-		mkdir -p "$dir"
-		set +e
-		(
-			cd "$dir"
-			ulimit -c unlimited
-			exec timeout -s KILL 60 sh -c 'exec "$@" >stdout 2>stderr' sh \
-				env GOTRACEBACK=crash GOMAXPROCS=2 "$bin" "$s" 2>timeout.log
-		)
-		rc=$?
-		set -e
-		core=$(find "$dir" -maxdepth 1 \( -name core -o -name 'core.[0-9]*' \) | head -n1)
-		if [ "$rc" -gt 128 ] && [ -n "$core" ] && is_elf_core "$core" && check_stderr "$dir/stderr" "$s"; then
-			[ "$core" = "$dir/core" ] || mv "$core" "$dir/core"
-			echo "SIG$(kill -l $((rc - 128)))"
-			return 0
-		fi
-		log "  $s: attempt $attempt failed (exit $rc, core '${core}')"
-	done
-	return 1
-}
 
 # The goroutine id whose traceback section contains a frame of FUNC.
 goroutine_of() { # stderr func

@@ -22,6 +22,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=cores/lib.sh
+. "$HERE/lib.sh"
 # A run over the default sets replaces the whole corpus (no stale files).
 full=0
 [ -z "${VERSIONS:-}${MODES:-}${SCENARIOS:-}" ] && full=1
@@ -38,9 +40,6 @@ OUT=$HERE/fixtures
 GCORE_VERSION=1.22
 GCORE_MODE=opt
 ATTEMPTS=3
-
-log() { printf '%s\n' "$*" >&2; }
-die() { log "generate.sh: $*"; exit 1; }
 
 for tool in zstd file timeout; do
 	command -v "$tool" >/dev/null || die "missing tool: $tool"
@@ -71,13 +70,6 @@ mode_flags() {
 	esac
 }
 
-json_escape() {
-	local s=$1
-	s=${s//\\/\\\\}
-	s=${s//\"/\\\"}
-	printf '%s' "$s"
-}
-
 write_json() { # dir scenario version mode kind signal build_cmd
 	printf '{"scenario":"%s","go_version":"%s","mode":"%s","core_kind":"%s","exit_signal":"%s","build_cmd":"%s"}\n' \
 		"$2" "$3" "$4" "$5" "$6" "$(json_escape "$7")" >"$1/$2.json"
@@ -92,8 +84,6 @@ check_stderr() { # file scenario
 		grep -qE '^	.*:[0-9]+( \+0x[0-9a-f]+)?' "$1"
 }
 
-is_elf_core() { file -b "$1" | grep -q 'ELF 64-bit LSB core file'; }
-
 # Copy the sources to a fixed directory: binaries and tracebacks embed it.
 rm -rf "$SRC"
 [ "$full" = 1 ] && rm -rf "$OUT"
@@ -101,38 +91,6 @@ mkdir -p "$SRC" "$OUT"
 cp -r "$HERE/scenarios/." "$SRC/"
 
 # Only the toolchain's own environment: no GOPATH/GOROOT leaking in.
-go_env() { # goroot [mode]
-	local cgo=0
-	case ${2:-} in cgo | cgopie) cgo=1 ;; esac
-	echo "GOROOT=$1 GOPATH=$WORKDIR/gopath GOCACHE=$WORKDIR/gocache GOFLAGS=-mod=mod GOTOOLCHAIN=local GO111MODULE=on CGO_ENABLED=$cgo"
-}
-
-run_scenario() { # bin scenario rundir -> prints exit signal name; returns 0 on success
-	local bin=$1 s=$2 dir=$3 attempt rc core
-	for attempt in $(seq 1 $ATTEMPTS); do
-		rm -rf "$dir"
-		mkdir -p "$dir"
-		set +e
-		(
-			cd "$dir"
-			ulimit -c unlimited
-			# timeout reports "dumped core" on its own stderr: keep that out
-			# of the oracle by redirecting only the scenario's streams.
-			exec timeout -s KILL 60 sh -c 'exec "$@" >stdout 2>stderr' sh \
-				env GOTRACEBACK=crash GOMAXPROCS=2 "$bin" "$s" 2>timeout.log
-		)
-		rc=$?
-		set -e
-		core=$(find "$dir" -maxdepth 1 \( -name core -o -name 'core.[0-9]*' \) | head -n1)
-		if [ "$rc" -gt 128 ] && [ -n "$core" ] && is_elf_core "$core" && check_stderr "$dir/stderr" "$s"; then
-			[ "$core" = "$dir/core" ] || mv "$core" "$dir/core"
-			echo "SIG$(kill -l $((rc - 128)))"
-			return 0
-		fi
-		log "  $s: attempt $attempt failed (exit $rc, core '${core}')"
-	done
-	return 1
-}
 
 gcore_service() { # bin dir -> prints exit signal name
 	local bin=$1 dir=$2 pid rc i core
