@@ -12,6 +12,7 @@
 
 pub mod addr;
 pub mod analyze;
+pub mod backend;
 pub mod goruntime;
 pub mod repl;
 pub mod snapshot;

@@ -24,6 +24,13 @@ pub enum MemError {
     /// The mapping exists but its bytes were not saved (e.g. a truncated core).
     #[error("memory at {0} was not saved in the core (truncated?)")]
     NotSaved(Addr),
+    /// The process has run since this snapshot was taken: its bytes are of another
+    /// instant. Take the current stop's snapshot.
+    #[error("memory at {0} was read through a snapshot of an earlier stop")]
+    Stale(Addr),
+    /// The live process or remote stub refused or failed the read.
+    #[error("memory at {0} cannot be read: {1}")]
+    Io(Addr, String),
 }
 
 /// Read access to the target's memory. Implementations must never panic on any address.

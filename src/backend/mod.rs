@@ -1,0 +1,163 @@
+//! Execution backends: thin layers that move a process's threads and say why they
+//! stopped. They know nothing of Go: the breakpoint table, conditions, Go-aware stepping
+//! and call injection live above them (`exec`), written once for every backend (ptrace,
+//! GDB remote stubs such as gdbserver, rr and QEMU).
+//!
+//! The model is all-stop: [`Process::wait`] returns when every thread is stopped, and the
+//! [`Snapshot`] it then hands out is valid until the next [`Process::resume`]. Reads
+//! through an older snapshot fail with [`MemError::Stale`](crate::snapshot::MemError),
+//! never with bytes of another instant.
+
+use crate::addr::Addr;
+use crate::snapshot::{Registers, Snapshot};
+use std::sync::Arc;
+
+/// What a backend can do beyond reading a stopped process.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Run backwards (`rev continue`, `rev step-instruction`): rr, QEMU record/replay.
+    pub reverse: bool,
+    /// `checkpoint` / `restart cN`.
+    pub checkpoints: bool,
+    /// Start the program again from the beginning (`restart`).
+    pub restart: bool,
+    /// Number of hardware watchpoint slots (amd64 debug registers: 4).
+    pub hw_watchpoints: u8,
+    /// Memory and registers can be written (`set`, `call`, software breakpoints).
+    pub write: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Forward,
+    Reverse,
+}
+
+/// How to resume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// Run every thread until something stops one of them.
+    Continue,
+    /// Execute one instruction on this thread; the others stay stopped.
+    Step(u32),
+}
+
+/// What a hardware watchpoint fires on. amd64 debug registers cannot watch reads alone,
+/// so `Read` is served as `ReadWrite` there and the caller filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchKind {
+    Write,
+    Read,
+    ReadWrite,
+}
+
+/// Why the process stopped. Thread creation and exit, and the runtime's own SIGURG and
+/// SIGPROF, are handled inside the backend and never surface here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopEvent {
+    /// A thread executed an inserted software breakpoint; `pc` is the breakpoint's
+    /// address (the backend has already moved the thread's PC back onto it).
+    Breakpoint { tid: u32, pc: Addr },
+    /// A hardware watchpoint fired on this thread; `addr` is the watched address.
+    Watchpoint { tid: u32, slot: u8, addr: Addr },
+    /// A `Resume::Step` completed.
+    Stepped { tid: u32 },
+    /// The program received a signal the user should see (SIGSEGV, SIGABRT, ...). It is
+    /// delivered to the program on the next resume unless [`Process::discard_signal`].
+    Signal { tid: u32, signo: i32 },
+    /// [`Interrupter::interrupt`] stopped the process.
+    Interrupted,
+    /// Replay reached the start or the end of the recording.
+    RecordingBoundary { tid: u32, at_start: bool },
+    /// The process exited with this status; nothing is left to inspect.
+    Exited { status: i32 },
+    /// The process was killed by this signal.
+    Killed { signo: i32 },
+}
+
+impl StopEvent {
+    /// The thread the event happened on, if any.
+    pub fn tid(&self) -> Option<u32> {
+        match *self {
+            StopEvent::Breakpoint { tid, .. }
+            | StopEvent::Watchpoint { tid, .. }
+            | StopEvent::Stepped { tid }
+            | StopEvent::Signal { tid, .. }
+            | StopEvent::RecordingBoundary { tid, .. } => Some(tid),
+            _ => None,
+        }
+    }
+    pub fn is_exit(&self) -> bool {
+        matches!(self, StopEvent::Exited { .. } | StopEvent::Killed { .. })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("{0}")]
+    Attach(String),
+    #[error("cannot start {0}")]
+    Launch(String),
+    #[error("the process has exited")]
+    Exited,
+    #[error("the process is running: halt it first")]
+    Running,
+    #[error("this target cannot {0}")]
+    Unsupported(&'static str),
+    #[error("no free hardware watchpoint slot (all {0} are in use): clear one first")]
+    NoWatchSlot(u8),
+    #[error("{op} failed: {why}")]
+    Os { op: &'static str, why: String },
+    #[error("remote stub: {0}")]
+    Remote(String),
+}
+
+/// Stops a running process from any thread: the REPL's Ctrl-C, a `halt` RPC, a key in
+/// the browser. The backend's `wait` then returns [`StopEvent::Interrupted`].
+pub trait Interrupter: Send + Sync {
+    fn interrupt(&self);
+}
+
+/// A process that can run. All methods except [`Process::interrupter`] are called from
+/// one thread (ptrace requires the tracer thread).
+pub trait Process: Send {
+    fn pid(&self) -> u32;
+    fn capabilities(&self) -> Capabilities;
+
+    /// The process at this stop: threads with their registers, memory (with inserted
+    /// breakpoints hidden: reads return the original bytes), mapped files, auxv.
+    fn snapshot(&mut self) -> Result<Arc<dyn Snapshot>, BackendError>;
+
+    fn set_registers(&mut self, tid: u32, regs: &Registers) -> Result<(), BackendError>;
+    fn write_memory(&mut self, addr: Addr, bytes: &[u8]) -> Result<(), BackendError>;
+
+    /// Insert a software breakpoint at `addr` (idempotent).
+    fn insert_breakpoint(&mut self, addr: Addr) -> Result<(), BackendError>;
+    /// Remove it, restoring the original bytes (idempotent).
+    fn remove_breakpoint(&mut self, addr: Addr) -> Result<(), BackendError>;
+    /// Addresses of the breakpoints currently inserted.
+    fn breakpoints(&self) -> Vec<Addr>;
+
+    /// Arm hardware watchpoint `slot` on every thread (and on threads created later).
+    fn set_watchpoint(
+        &mut self,
+        slot: u8,
+        addr: Addr,
+        len: u8,
+        kind: WatchKind,
+    ) -> Result<(), BackendError>;
+    fn clear_watchpoint(&mut self, slot: u8) -> Result<(), BackendError>;
+
+    /// Resume. A thread whose PC is on an inserted breakpoint is first stepped over it
+    /// without the breakpoint being missed by other threads.
+    fn resume(&mut self, how: Resume, dir: Direction) -> Result<(), BackendError>;
+    /// Block until the process stops (every thread stopped) or exits.
+    fn wait(&mut self) -> Result<StopEvent, BackendError>;
+    /// Drop the signal that the last [`StopEvent::Signal`] reported.
+    fn discard_signal(&mut self, tid: u32);
+    fn interrupter(&self) -> Arc<dyn Interrupter>;
+
+    /// Remove every breakpoint and watchpoint, then let the process run on untraced.
+    fn detach(&mut self) -> Result<(), BackendError>;
+    fn kill(&mut self) -> Result<(), BackendError>;
+}
