@@ -173,6 +173,24 @@ impl GoRuntime {
         })
     }
 
+    /// The model at a later stop of the same process: version, layouts and wait reasons
+    /// do not change while it runs, but `append` moves and grows allgs.
+    pub fn at_new_stop(&self, inp: &Inputs<'_>) -> Result<GoRuntime, RuntimeError> {
+        let (allgs, allglen) =
+            locate::find_allgs(inp, &self.layouts).map_err(RuntimeError::NoAllgs)?;
+        Ok(GoRuntime {
+            version: self.version.clone(),
+            layouts: self.layouts.clone(),
+            layout_source: self.layout_source,
+            allgs,
+            allglen,
+            wait_reasons: self.wait_reasons.clone(),
+            firstmoduledata: self.firstmoduledata,
+            bias: self.bias,
+            warnings: Vec::new(),
+        })
+    }
+
     /// Addresses of every g in allgs.
     pub fn g_addrs(&self, mem: &dyn Memory) -> Vec<Addr> {
         let n = self.allglen as usize;

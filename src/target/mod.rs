@@ -1,0 +1,294 @@
+//! A target: a snapshot together with its binary and Go runtime model. This is what
+//! every front end (REPL, batch, TUI, analyzers) opens and queries.
+
+use crate::addr::Addr;
+use crate::goruntime::model::Inputs;
+use crate::goruntime::rtype::TypeReader;
+use crate::goruntime::{GoRuntime, Goroutine, ThreadContext};
+use crate::snapshot::elfcore::ElfCore;
+use crate::snapshot::overlay::CoreWithBinary;
+use crate::snapshot::{Memory, Snapshot, Thread};
+use crate::symbols::buildinfo::{self, BuildInfo};
+use crate::symbols::cfi::Cfi;
+use crate::symbols::dwarf::Dwarf;
+use crate::symbols::{Binary, Pclntab};
+use crate::unwind::{Stack, Unwinder};
+
+mod crash;
+pub use crash::{signal_name, CrashInfo};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    pub binary: PathBuf,
+    pub core: PathBuf,
+    /// Open even when the binary does not match the core.
+    pub force: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("{0}")]
+    Core(String),
+    #[error("{0}")]
+    Binary(String),
+    #[error("the binary does not match the core: {0} (use --force to open anyway)")]
+    Mismatch(String),
+}
+
+/// The binary's symbols at one load address: built once per binary (and per load bias)
+/// and shared by every stop of a live process, every reopen of a core.
+pub struct Image {
+    binary: Arc<Binary>,
+    pcln: Pclntab,
+    dwarf: Option<Dwarf>,
+    cfi: OnceLock<Cfi>,
+    buildinfo: Option<BuildInfo>,
+    /// Run-time minus link-time address (0 unless PIE).
+    bias: u64,
+    /// Problems found while loading the symbols (DWARF unreadable, ...).
+    warnings: Vec<String>,
+}
+
+impl Image {
+    /// Load pclntab, DWARF and build info of `binary`, mapped at `bias`.
+    pub fn load(binary: Arc<Binary>, bias: u64) -> Result<Image, OpenError> {
+        let pcln = Pclntab::load(&binary)
+            .map_err(|e| OpenError::Binary(format!("{}: {e}", binary.path.display())))?;
+        let mut warnings = Vec::new();
+        let dwarf = match Dwarf::load(&binary) {
+            Ok(d) => d,
+            Err(e) => {
+                warnings.push(format!("DWARF unreadable, continuing without it: {e}"));
+                None
+            }
+        };
+        let buildinfo = buildinfo::read(&binary);
+        Ok(Image {
+            binary,
+            pcln,
+            dwarf,
+            cfi: OnceLock::new(),
+            buildinfo,
+            bias,
+            warnings,
+        })
+    }
+    pub fn binary(&self) -> &Arc<Binary> {
+        &self.binary
+    }
+    pub fn pclntab(&self) -> &Pclntab {
+        &self.pcln
+    }
+    pub fn dwarf(&self) -> Option<&Dwarf> {
+        self.dwarf.as_ref()
+    }
+    pub fn buildinfo(&self) -> Option<&BuildInfo> {
+        self.buildinfo.as_ref()
+    }
+    pub fn bias(&self) -> u64 {
+        self.bias
+    }
+    /// Call frame information, loaded on first use (C frames, signal frames).
+    pub fn cfi(&self) -> &Cfi {
+        self.cfi
+            .get_or_init(|| Cfi::load_with_bias(&self.binary, self.bias))
+    }
+}
+
+/// One process at one instant, with its symbols and Go runtime model: what every front
+/// end queries. A core has one; a live process has a new one at every stop (sharing the
+/// [`Image`] and the runtime's static facts with the previous stop).
+pub struct Target {
+    snapshot: Arc<dyn Snapshot>,
+    image: Arc<Image>,
+    runtime: GoRuntime,
+    thread_ctxs: Vec<ThreadContext>,
+    goroutines: Vec<Goroutine>,
+    by_goid: HashMap<u64, usize>,
+    crash: CrashInfo,
+    warnings: Vec<String>,
+}
+
+impl Target {
+    /// Open a core file with its binary.
+    pub fn open(opts: &OpenOptions) -> Result<Target, OpenError> {
+        let core = ElfCore::open(&opts.core).map_err(|e| OpenError::Core(e.to_string()))?;
+        let binary =
+            Arc::new(Binary::open(&opts.binary).map_err(|e| OpenError::Binary(e.to_string()))?);
+        let snapshot = CoreWithBinary::new(core, binary.clone());
+        if let Err(why) = snapshot.check_match() {
+            if !opts.force {
+                return Err(OpenError::Mismatch(why));
+            }
+        }
+        let warnings = snapshot.warnings();
+        let image = Arc::new(Image::load(binary, snapshot.bias())?);
+        Target::new(Arc::new(snapshot), image, None, warnings)
+    }
+
+    /// A target over any snapshot. `previous` is the runtime model of an earlier stop of
+    /// the same process: its static facts (version, layouts, wait reasons) are kept and
+    /// only what moves (the goroutine list) is read again.
+    pub fn new(
+        snapshot: Arc<dyn Snapshot>,
+        image: Arc<Image>,
+        previous: Option<&GoRuntime>,
+        mut warnings: Vec<String>,
+    ) -> Result<Target, OpenError> {
+        let inputs = Inputs {
+            mem: snapshot.as_ref(),
+            bin: &image.binary,
+            pcln: &image.pcln,
+            dwarf: image.dwarf.as_ref(),
+            threads: snapshot.threads(),
+            bias: image.bias,
+            buildinfo_version: image.buildinfo.as_ref().map(|b| b.go_version.clone()),
+        };
+        let runtime = match previous {
+            Some(rt) => rt.at_new_stop(&inputs),
+            None => GoRuntime::load(&inputs),
+        }
+        .map_err(|e| OpenError::Binary(e.to_string()))?;
+        if previous.is_none() {
+            warnings.extend(image.warnings.iter().cloned());
+            warnings.extend(runtime.warnings.iter().cloned());
+        }
+        let mem = snapshot.as_ref();
+        let mut thread_ctxs = runtime.thread_contexts(mem, snapshot.threads());
+        let goroutines = runtime.goroutines(mem, &image.pcln, &thread_ctxs);
+        runtime.complete_thread_contexts(mem, &mut thread_ctxs, &goroutines);
+        let by_goid = goroutines
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (g.goid, i))
+            .collect();
+        let mut t = Target {
+            snapshot,
+            image,
+            runtime,
+            thread_ctxs,
+            goroutines,
+            by_goid,
+            crash: CrashInfo::default(),
+            warnings,
+        };
+        t.crash = t.compute_crash();
+        Ok(t)
+    }
+
+    pub fn image(&self) -> &Arc<Image> {
+        &self.image
+    }
+    pub fn snapshot_arc(&self) -> &Arc<dyn Snapshot> {
+        &self.snapshot
+    }
+    pub fn binary(&self) -> &Binary {
+        &self.image.binary
+    }
+    pub fn pclntab(&self) -> &Pclntab {
+        &self.image.pcln
+    }
+    pub fn dwarf(&self) -> Option<&Dwarf> {
+        self.image.dwarf.as_ref()
+    }
+    pub fn buildinfo(&self) -> Option<&BuildInfo> {
+        self.image.buildinfo.as_ref()
+    }
+    pub fn runtime(&self) -> &GoRuntime {
+        &self.runtime
+    }
+    pub fn snapshot(&self) -> &dyn Snapshot {
+        self.snapshot.as_ref()
+    }
+    /// Memory of the process (for a core: with the binary's file-backed segments filling
+    /// what the core left out; for a live process: with breakpoints hidden).
+    pub fn memory(&self) -> &dyn Memory {
+        self.snapshot.as_ref()
+    }
+    /// Load bias (run-time minus link-time address; 0 unless PIE). Pclntab and symbol
+    /// addresses are link-time.
+    pub fn bias(&self) -> u64 {
+        self.runtime.bias
+    }
+    pub fn threads(&self) -> &[Thread] {
+        self.snapshot.threads()
+    }
+    pub fn thread_context(&self, tid: u32) -> Option<&ThreadContext> {
+        self.thread_ctxs.iter().find(|c| c.tid == tid)
+    }
+    pub fn goroutines(&self) -> &[Goroutine] {
+        &self.goroutines
+    }
+    pub fn goroutine(&self, goid: u64) -> Option<&Goroutine> {
+        self.by_goid
+            .get(&goid)
+            .and_then(|&i| self.goroutines.get(i))
+    }
+    /// The goroutine a thread runs (its M's curg), if any.
+    pub fn thread_goroutine(&self, tid: u32) -> Option<&Goroutine> {
+        let c = self.thread_context(tid)?;
+        if c.curg.is_null() {
+            return None;
+        }
+        self.goroutines.iter().find(|g| g.addr == c.curg)
+    }
+
+    fn unwinder(&self) -> Unwinder<'_> {
+        Unwinder {
+            mem: self.snapshot.as_ref(),
+            pcln: &self.image.pcln,
+            cfi: Some(self.image.cfi()),
+            bin: &self.image.binary,
+            rt: &self.runtime,
+        }
+    }
+
+    pub fn goroutine_stack(&self, g: &Goroutine, depth: usize) -> Stack {
+        let thread = g.thread.and_then(|tid| {
+            let t = self.threads().iter().find(|t| t.tid == tid)?;
+            let c = self.thread_context(tid)?;
+            Some((t, c))
+        });
+        self.unwinder().goroutine(g, thread, depth)
+    }
+
+    pub fn thread_stack(&self, t: &Thread, depth: usize) -> Stack {
+        let ctx = self.thread_context(t.tid);
+        let curg = self.thread_goroutine(t.tid);
+        self.unwinder().thread(t, ctx, curg, depth)
+    }
+
+    pub fn crash(&self) -> &CrashInfo {
+        &self.crash
+    }
+    /// Non-fatal problems found while opening (shown once, after the header).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+    pub fn entry_point(&self) -> Addr {
+        self.image.binary.entry().add(self.bias())
+    }
+
+    /// The thread that took the fatal signal: the one with a pending signal (the
+    /// kernel writes the dumping thread first), else the first.
+    pub fn crashing_thread(&self) -> Option<&Thread> {
+        let ts = self.threads();
+        ts.iter().find(|t| t.signal != 0).or_else(|| ts.first())
+    }
+
+    /// Types reader for runtime type descriptors (`any` values, panic values).
+    pub fn type_reader(&self) -> TypeReader<'_> {
+        let types = self.runtime.firstmoduledata.and_then(|md| {
+            self.snapshot
+                .read_ptr(md.add(self.runtime.layouts.moduledata.types))
+                .ok()
+        });
+        TypeReader {
+            mem: self.snapshot.as_ref(),
+            types,
+        }
+    }
+}
