@@ -22,6 +22,10 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
+#[path = "dwarf_lines.rs"]
+mod lines;
+pub use lines::LineRow;
+
 /// A type's name as the compiler spelled it (Go: `runtime.g`, `*runtime.m`, `[]uint8`).
 pub type TypeName = String;
 

@@ -67,7 +67,7 @@ impl Target {
         // The goroutine that panicked: the crashing one, else any with a _panic.
         let panicking = g
             .filter(|g| !g.panic.is_null())
-            .or_else(|| self.goroutines.iter().find(|g| !g.panic.is_null()));
+            .or_else(|| self.goroutines().iter().find(|g| !g.panic.is_null()));
         if let Some(pg) = panicking {
             c.panics = self.panic_chain(pg);
         }

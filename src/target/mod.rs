@@ -105,11 +105,18 @@ pub struct Target {
     snapshot: Arc<dyn Snapshot>,
     image: Arc<Image>,
     runtime: GoRuntime,
+    /// Read on first use: a breakpoint condition on a live process needs one goroutine,
+    /// not the whole list.
+    gstate: OnceLock<GoroutineState>,
+    crash: OnceLock<CrashInfo>,
+    warnings: Vec<String>,
+}
+
+/// The goroutine list of one stop and what the threads run.
+struct GoroutineState {
     thread_ctxs: Vec<ThreadContext>,
     goroutines: Vec<Goroutine>,
     by_goid: HashMap<u64, usize>,
-    crash: CrashInfo,
-    warnings: Vec<String>,
 }
 
 impl Target {
@@ -156,27 +163,43 @@ impl Target {
             warnings.extend(image.warnings.iter().cloned());
             warnings.extend(runtime.warnings.iter().cloned());
         }
-        let mem = snapshot.as_ref();
-        let mut thread_ctxs = runtime.thread_contexts(mem, snapshot.threads());
-        let goroutines = runtime.goroutines(mem, &image.pcln, &thread_ctxs);
-        runtime.complete_thread_contexts(mem, &mut thread_ctxs, &goroutines);
-        let by_goid = goroutines
-            .iter()
-            .enumerate()
-            .map(|(i, g)| (g.goid, i))
-            .collect();
-        let mut t = Target {
+        Ok(Target {
             snapshot,
             image,
             runtime,
-            thread_ctxs,
-            goroutines,
-            by_goid,
-            crash: CrashInfo::default(),
+            gstate: OnceLock::new(),
+            crash: OnceLock::new(),
             warnings,
-        };
-        t.crash = t.compute_crash();
-        Ok(t)
+        })
+    }
+
+    fn gstate(&self) -> &GoroutineState {
+        self.gstate.get_or_init(|| {
+            let mem = self.snapshot.as_ref();
+            let rt = &self.runtime;
+            let mut thread_ctxs = rt.thread_contexts(mem, self.snapshot.threads());
+            let goroutines = rt.goroutines(mem, &self.image.pcln, &thread_ctxs);
+            rt.complete_thread_contexts(mem, &mut thread_ctxs, &goroutines);
+            let by_goid = goroutines
+                .iter()
+                .enumerate()
+                .map(|(i, g)| (g.goid, i))
+                .collect();
+            GoroutineState {
+                thread_ctxs,
+                goroutines,
+                by_goid,
+            }
+        })
+    }
+
+    /// The goroutine whose `runtime.g` is at `addr`, read on its own (without the list).
+    pub fn goroutine_at(&self, addr: Addr) -> Goroutine {
+        let mut g = self.runtime.read_g(self.snapshot.as_ref(), addr);
+        g.system = self
+            .runtime
+            .is_system_goroutine(g.start_pc, Some(&self.image.pcln));
+        g
     }
 
     pub fn image(&self) -> &Arc<Image> {
@@ -217,15 +240,14 @@ impl Target {
         self.snapshot.threads()
     }
     pub fn thread_context(&self, tid: u32) -> Option<&ThreadContext> {
-        self.thread_ctxs.iter().find(|c| c.tid == tid)
+        self.gstate().thread_ctxs.iter().find(|c| c.tid == tid)
     }
     pub fn goroutines(&self) -> &[Goroutine] {
-        &self.goroutines
+        &self.gstate().goroutines
     }
     pub fn goroutine(&self, goid: u64) -> Option<&Goroutine> {
-        self.by_goid
-            .get(&goid)
-            .and_then(|&i| self.goroutines.get(i))
+        let st = self.gstate();
+        st.by_goid.get(&goid).and_then(|&i| st.goroutines.get(i))
     }
     /// The goroutine a thread runs (its M's curg), if any.
     pub fn thread_goroutine(&self, tid: u32) -> Option<&Goroutine> {
@@ -233,7 +255,7 @@ impl Target {
         if c.curg.is_null() {
             return None;
         }
-        self.goroutines.iter().find(|g| g.addr == c.curg)
+        self.goroutines().iter().find(|g| g.addr == c.curg)
     }
 
     fn unwinder(&self) -> Unwinder<'_> {
@@ -262,7 +284,7 @@ impl Target {
     }
 
     pub fn crash(&self) -> &CrashInfo {
-        &self.crash
+        self.crash.get_or_init(|| self.compute_crash())
     }
     /// Non-fatal problems found while opening (shown once, after the header).
     pub fn warnings(&self) -> &[String] {
