@@ -13,6 +13,7 @@
 pub mod addr;
 pub mod analyze;
 pub mod backend;
+pub mod exec;
 pub mod goruntime;
 pub mod repl;
 pub mod snapshot;

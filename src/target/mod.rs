@@ -268,6 +268,32 @@ impl Target {
         }
     }
 
+    /// What thread `tid` runs, read for that thread alone (no goroutine list): its
+    /// runtime context and the user goroutine on it. A breakpoint hit needs only this.
+    pub fn thread_quick(&self, tid: u32) -> Option<(ThreadContext, Option<Goroutine>)> {
+        let t = self.threads().iter().find(|t| t.tid == tid)?;
+        let ctx = self
+            .runtime
+            .thread_contexts(self.snapshot.as_ref(), std::slice::from_ref(t))
+            .into_iter()
+            .next()?;
+        let g = (!ctx.curg.is_null()).then(|| self.goroutine_at(ctx.curg));
+        Some((ctx, g))
+    }
+
+    /// The innermost frames of thread `tid` from its registers, without the goroutine
+    /// list (see [`Target::thread_quick`]).
+    pub fn thread_frames_quick(&self, tid: u32, depth: usize) -> Stack {
+        let Some(t) = self.threads().iter().find(|t| t.tid == tid) else {
+            return Stack::default();
+        };
+        let (ctx, g) = match self.thread_quick(tid) {
+            Some((c, g)) => (Some(c), g),
+            None => (None, None),
+        };
+        self.unwinder().thread(t, ctx.as_ref(), g.as_ref(), depth)
+    }
+
     pub fn goroutine_stack(&self, g: &Goroutine, depth: usize) -> Stack {
         let thread = g.thread.and_then(|tid| {
             let t = self.threads().iter().find(|t| t.tid == tid)?;

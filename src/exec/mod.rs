@@ -1,0 +1,605 @@
+//! The debugger logic written once above every execution backend: the breakpoint table
+//! with conditions, hit counts and tracepoints, Delve's implicit panic and fatal-throw
+//! breakpoints, and Go-aware `next`/`step`/`stepout` that stay on one goroutine.
+//!
+//! A [`Debugger`] owns a [`Process`] and publishes one immutable [`Target`] per stop,
+//! built over the backend's snapshot and sharing the binary's [`Image`] and the Go
+//! runtime's static facts with the previous stop. Everything that reads a core reads a
+//! stop unchanged.
+
+pub mod breakpoints;
+pub mod locate;
+mod step;
+
+use crate::addr::Addr;
+use crate::backend::{BackendError, Direction, Process, Resume, StopEvent};
+use crate::target::{Image, OpenError, Target};
+use breakpoints::{Breakpoint, Breakpoints, HitCondition, FATAL_THROW, FATAL_THROW_ID};
+use breakpoints::{UNRECOVERED_PANIC, UNRECOVERED_PANIC_ID};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error("{0}")]
+    Open(#[from] OpenError),
+    #[error("{0}")]
+    Location(String),
+    #[error("Process {pid} has exited with status {status}")]
+    Exited { pid: u32, status: i32 },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Why the debugger stopped, as the front ends report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    /// Stopped at the program's first instruction (`exec`) or where it was (`attach`).
+    Entry,
+    /// A user or implicit breakpoint (its id).
+    Breakpoint(i64),
+    /// A `next`, `step`, `stepout` or `step-instruction` completed.
+    Step,
+    /// The program received a signal (SIGSEGV, ...), to be delivered when it resumes.
+    Signal(i32),
+    /// Ctrl-C, `halt`.
+    Halted,
+    Exited(i32),
+    Killed(i32),
+    /// A hardware watchpoint (its breakpoint id) fired.
+    Watchpoint(i64),
+}
+
+/// One stop: why, on which thread and goroutine, where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stop {
+    pub reason: StopReason,
+    pub tid: Option<u32>,
+    pub goid: Option<u64>,
+    pub pc: Option<Addr>,
+    /// Tracepoint lines printed while running to this stop.
+    pub trace: Vec<String>,
+    /// A `next`/`step`/`stepout` was cut short by a breakpoint hit on another goroutine.
+    pub interrupted_step: bool,
+}
+
+impl Stop {
+    fn new(reason: StopReason) -> Stop {
+        Stop {
+            reason,
+            tid: None,
+            goid: None,
+            pc: None,
+            trace: Vec::new(),
+            interrupted_step: false,
+        }
+    }
+    pub fn exited(&self) -> bool {
+        matches!(self.reason, StopReason::Exited(_) | StopReason::Killed(_))
+    }
+}
+
+/// What to do with the process when the debugger is done with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Started by us (`exec`, `debug`): killed on exit unless detached.
+    Launched,
+    /// Attached to (`attach`): detached on exit, left running.
+    Attached,
+}
+
+pub struct Debugger {
+    proc: Box<dyn Process>,
+    image: Arc<Image>,
+    target: Arc<Target>,
+    pub breakpoints: Breakpoints,
+    origin: Origin,
+    pid: u32,
+    exit: Option<i32>,
+    /// Addresses patched for a step in progress (not user breakpoints).
+    temp: BTreeSet<Addr>,
+    /// Addresses the backend has patched, to sync with the table.
+    inserted: BTreeSet<Addr>,
+    last: Stop,
+}
+
+impl Debugger {
+    /// Take over a stopped process: read its first stop and set Delve's implicit
+    /// breakpoints.
+    pub fn new(
+        mut proc: Box<dyn Process>,
+        image: Arc<Image>,
+        origin: Origin,
+    ) -> Result<Debugger, ExecError> {
+        let snap = proc.snapshot()?;
+        let target = Arc::new(Target::new(snap, image.clone(), None, Vec::new())?);
+        let pid = proc.pid();
+        let mut d = Debugger {
+            proc,
+            image,
+            target,
+            breakpoints: Breakpoints::new(),
+            origin,
+            pid,
+            exit: None,
+            temp: BTreeSet::new(),
+            inserted: BTreeSet::new(),
+            last: Stop::new(StopReason::Entry),
+        };
+        d.implicit_breakpoints();
+        d.sync_breakpoints()?;
+        Ok(d)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
+    /// The current stop.
+    pub fn target(&self) -> &Arc<Target> {
+        &self.target
+    }
+    pub fn last_stop(&self) -> &Stop {
+        &self.last
+    }
+    pub fn exited(&self) -> Option<i32> {
+        self.exit
+    }
+    pub fn process(&mut self) -> &mut dyn Process {
+        self.proc.as_mut()
+    }
+    pub fn interrupter(&self) -> Arc<dyn crate::backend::Interrupter> {
+        self.proc.interrupter()
+    }
+
+    fn alive(&self) -> Result<(), ExecError> {
+        match self.exit {
+            Some(status) => Err(ExecError::Exited {
+                pid: self.pid,
+                status,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Delve's `unrecovered-panic` (runtime.startpanic, else runtime.fatalpanic) and
+    /// `runtime-fatal-throw` (runtime.throw, runtime.fatal, runtime.fatalsignal).
+    fn implicit_breakpoints(&mut self) {
+        let t = self.target.clone();
+        let find = |names: &[&str]| -> Vec<locate::Resolved> {
+            names
+                .iter()
+                .filter_map(|n| t.pclntab().func_by_name(n))
+                .map(|f| locate::function_entry(&t, &f))
+                .collect()
+        };
+        let mut panic = find(&["runtime.startpanic"]);
+        if panic.is_empty() {
+            panic = find(&["runtime.fatalpanic"]);
+        }
+        if let Some(r) = panic.into_iter().next() {
+            self.breakpoints.list.push(Breakpoint {
+                id: UNRECOVERED_PANIC_ID,
+                name: UNRECOVERED_PANIC.into(),
+                addrs: r.addrs,
+                function: r.function,
+                file: r.file,
+                line: r.line,
+                variables: vec!["runtime.curg._panic.arg".into()],
+                enabled: true,
+                ..Default::default()
+            });
+        }
+        let throws = find(&["runtime.throw", "runtime.fatal", "runtime.fatalsignal"]);
+        if let Some(first) = throws.first().cloned() {
+            let multiple = throws.len() > 1;
+            self.breakpoints.list.push(Breakpoint {
+                id: FATAL_THROW_ID,
+                name: FATAL_THROW.into(),
+                addrs: throws.iter().flat_map(|r| r.addrs.clone()).collect(),
+                function: if multiple {
+                    "(multiple functions)".into()
+                } else {
+                    first.function
+                },
+                file: if multiple {
+                    "<multiple locations>".into()
+                } else {
+                    first.file
+                },
+                line: if multiple { 0 } else { first.line },
+                enabled: true,
+                ..Default::default()
+            });
+        }
+    }
+
+    /// Make the backend's patched addresses equal the table's wanted ones plus a step's
+    /// temporary ones.
+    fn sync_breakpoints(&mut self) -> Result<(), ExecError> {
+        let mut want: BTreeSet<Addr> = self.breakpoints.wanted_addrs().into_iter().collect();
+        want.extend(self.temp.iter().copied());
+        let stale: Vec<Addr> = self.inserted.difference(&want).copied().collect();
+        for a in stale {
+            self.proc.remove_breakpoint(a)?;
+            self.inserted.remove(&a);
+        }
+        let new: Vec<Addr> = want.difference(&self.inserted).copied().collect();
+        for a in new {
+            self.proc.insert_breakpoint(a)?;
+            self.inserted.insert(a);
+        }
+        Ok(())
+    }
+
+    /// A new view after the process stopped.
+    fn refresh(&mut self) -> Result<(), ExecError> {
+        let snap = self.proc.snapshot()?;
+        let prev = self.target.runtime();
+        let t = Target::new(snap, self.image.clone(), Some(prev), Vec::new())?;
+        self.target = Arc::new(t);
+        Ok(())
+    }
+
+    // ----- breakpoints -----
+
+    /// `break [NAME] LOC [if COND]`: one logical breakpoint over every address of the
+    /// location (a regex gives one per function). Returns the ids created.
+    pub fn set_breakpoint(
+        &mut self,
+        name: Option<&str>,
+        spec: &str,
+        cond: Option<&str>,
+        tracepoint: bool,
+        here: Option<&locate::Here>,
+    ) -> Result<Vec<i64>, ExecError> {
+        self.alive()?;
+        if let Some(n) = name {
+            if self.breakpoints.find(n).is_some() || n.parse::<i64>().is_ok() {
+                return Err(ExecError::Invalid(format!(
+                    "breakpoint name \"{n}\" is already in use or is a number"
+                )));
+            }
+        }
+        let locs = locate::resolve(&self.target, spec, here)?;
+        let mut ids = Vec::new();
+        for r in locs {
+            if let Some(b) = self
+                .breakpoints
+                .list
+                .iter()
+                .find(|b| b.id > 0 && b.addrs == r.addrs)
+            {
+                return Err(ExecError::Invalid(format!(
+                    "Breakpoint exists at {} for {}() {}:{}",
+                    b.addrs.first().copied().unwrap_or_default(),
+                    b.function,
+                    b.file,
+                    b.line
+                )));
+            }
+            let id = self.breakpoints.alloc_id();
+            self.breakpoints.list.push(Breakpoint {
+                id,
+                name: name.unwrap_or_default().to_string(),
+                addrs: r.addrs,
+                function: r.function,
+                file: r.file,
+                line: r.line,
+                cond: cond.map(str::to_string),
+                tracepoint,
+                enabled: true,
+                ..Default::default()
+            });
+            ids.push(id);
+        }
+        self.sync_breakpoints()?;
+        Ok(ids)
+    }
+
+    pub fn clear_breakpoint(&mut self, spec: &str) -> Result<Breakpoint, ExecError> {
+        let id = self
+            .breakpoints
+            .find_id(spec)
+            .ok_or_else(|| ExecError::Invalid(format!("Breakpoint {spec} does not exist")))?;
+        let b = self
+            .breakpoints
+            .remove(id)
+            .ok_or_else(|| ExecError::Invalid(format!("Breakpoint {spec} does not exist")))?;
+        if self.exit.is_none() {
+            self.sync_breakpoints()?;
+        }
+        Ok(b)
+    }
+
+    /// `toggle BP`: returns whether it is now enabled.
+    pub fn toggle_breakpoint(&mut self, spec: &str) -> Result<&Breakpoint, ExecError> {
+        let id = self
+            .breakpoints
+            .find_id(spec)
+            .ok_or_else(|| ExecError::Invalid(format!("Breakpoint {spec} does not exist")))?;
+        if let Some(b) = self.breakpoints.get_mut(id) {
+            b.enabled = !b.enabled;
+        }
+        if self.exit.is_none() {
+            self.sync_breakpoints()?;
+        }
+        self.breakpoints
+            .get(id)
+            .ok_or_else(|| ExecError::Invalid(format!("Breakpoint {spec} does not exist")))
+    }
+
+    pub fn set_condition(
+        &mut self,
+        spec: &str,
+        cond: Option<String>,
+        hitcond: Option<HitCondition>,
+        clear: bool,
+    ) -> Result<(), ExecError> {
+        let b = self
+            .breakpoints
+            .find_id(spec)
+            .and_then(|id| self.breakpoints.get_mut(id))
+            .ok_or_else(|| ExecError::Invalid(format!("Breakpoint {spec} does not exist")))?;
+        if clear {
+            b.cond = None;
+            b.hitcond = None;
+        }
+        if cond.is_some() {
+            b.cond = cond;
+        }
+        if hitcond.is_some() {
+            b.hitcond = hitcond;
+        }
+        Ok(())
+    }
+
+    // ----- running -----
+
+    /// `continue`: run until a breakpoint whose condition holds, a signal, a halt or
+    /// the end. Tracepoints and false conditions resume silently.
+    pub fn cont(&mut self) -> Result<Stop, ExecError> {
+        self.alive()?;
+        let mut trace = Vec::new();
+        loop {
+            self.sync_breakpoints()?;
+            self.proc.resume(Resume::Continue, Direction::Forward)?;
+            let ev = self.proc.wait()?;
+            if let Some(mut stop) = self.user_stop(ev, &mut trace)? {
+                stop.trace = std::mem::take(&mut trace);
+                self.last = stop.clone();
+                return Ok(stop);
+            }
+        }
+    }
+
+    /// Turn a backend event into a user-visible stop, or None to keep running (a
+    /// false condition, a tracepoint, a temporary breakpoint of no concern).
+    fn user_stop(
+        &mut self,
+        ev: StopEvent,
+        trace: &mut Vec<String>,
+    ) -> Result<Option<Stop>, ExecError> {
+        match ev {
+            StopEvent::Exited { status } => {
+                self.exit = Some(status);
+                self.inserted.clear();
+                Ok(Some(Stop::new(StopReason::Exited(status))))
+            }
+            StopEvent::Killed { signo } => {
+                self.exit = Some(128 + signo);
+                self.inserted.clear();
+                Ok(Some(Stop::new(StopReason::Killed(signo))))
+            }
+            StopEvent::Breakpoint { tid, pc } => {
+                self.refresh()?;
+                let (goid, hit) = self.check_breakpoints(tid, pc, trace);
+                match hit {
+                    Some(id) => Ok(Some(Stop {
+                        tid: Some(tid),
+                        goid,
+                        pc: Some(pc),
+                        ..Stop::new(StopReason::Breakpoint(id))
+                    })),
+                    None => Ok(None),
+                }
+            }
+            StopEvent::Watchpoint { tid, .. } => {
+                self.refresh()?;
+                let goid = self.goid_on(tid);
+                Ok(Some(Stop {
+                    tid: Some(tid),
+                    goid,
+                    pc: self.pc_of(tid),
+                    ..Stop::new(StopReason::Watchpoint(0))
+                }))
+            }
+            StopEvent::Stepped { tid } => {
+                self.refresh()?;
+                Ok(Some(self.stop_on(StopReason::Step, tid)))
+            }
+            StopEvent::Signal { tid, signo } => {
+                self.refresh()?;
+                Ok(Some(self.stop_on(StopReason::Signal(signo), tid)))
+            }
+            StopEvent::Interrupted => {
+                self.refresh()?;
+                let tid = self.target.threads().first().map(|t| t.tid);
+                let mut s = Stop::new(StopReason::Halted);
+                if let Some(tid) = tid {
+                    s = self.stop_on(StopReason::Halted, tid);
+                }
+                Ok(Some(s))
+            }
+            StopEvent::RecordingBoundary { tid, .. } => {
+                self.refresh()?;
+                Ok(Some(self.stop_on(StopReason::Step, tid)))
+            }
+        }
+    }
+
+    fn stop_on(&self, reason: StopReason, tid: u32) -> Stop {
+        Stop {
+            tid: Some(tid),
+            goid: self.goid_on(tid),
+            pc: self.pc_of(tid),
+            ..Stop::new(reason)
+        }
+    }
+
+    fn pc_of(&self, tid: u32) -> Option<Addr> {
+        self.target
+            .threads()
+            .iter()
+            .find(|t| t.tid == tid)
+            .map(|t| Addr(t.regs.rip))
+    }
+
+    /// The user goroutine on thread `tid`, read for that thread alone.
+    pub fn goid_on(&self, tid: u32) -> Option<u64> {
+        self.target
+            .thread_quick(tid)
+            .and_then(|(_, g)| g)
+            .map(|g| g.goid)
+    }
+
+    /// Which user breakpoint at `pc` stops thread `tid`: conditions are evaluated in
+    /// the goroutine's frame 0, hit counts bumped, tracepoints recorded.
+    fn check_breakpoints(
+        &mut self,
+        tid: u32,
+        pc: Addr,
+        trace: &mut Vec<String>,
+    ) -> (Option<u64>, Option<i64>) {
+        let ids = self.breakpoints.at(pc);
+        if ids.is_empty() {
+            return (None, None);
+        }
+        let goid = self.goid_on(tid);
+        let mut stop = None;
+        for id in ids {
+            let Some(b) = self.breakpoints.get(id) else {
+                continue;
+            };
+            if let Some(c) = b.cond.clone() {
+                match self.eval_bool(tid, &c) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    // Delve stops when a condition cannot be evaluated, and says why.
+                    Err(e) => {
+                        trace.push(format!("error evaluating expression: {e}"));
+                    }
+                }
+            }
+            let Some(b) = self.breakpoints.get_mut(id) else {
+                continue;
+            };
+            b.total_hits += 1;
+            let g = goid.unwrap_or(0);
+            let per_g = {
+                let h = b.hits.entry(g).or_insert(0);
+                *h += 1;
+                *h
+            };
+            if let Some(hc) = &b.hitcond {
+                let n = if hc.per_goroutine {
+                    per_g
+                } else {
+                    b.total_hits
+                };
+                if !hc.op.holds(n, hc.n) {
+                    continue;
+                }
+            }
+            if b.tracepoint {
+                let loc = locate::describe(&self.target, pc);
+                trace.push(format!(
+                    "> goroutine({}): {}() {}:{}",
+                    g, loc.function, loc.file, loc.line
+                ));
+                continue;
+            }
+            stop.get_or_insert(id);
+        }
+        (goid, stop)
+    }
+
+    /// Evaluate a Go boolean expression in frame 0 of the goroutine on `tid`.
+    pub fn eval_bool(&self, tid: u32, expr: &str) -> Result<bool, String> {
+        let t = &self.target;
+        let st = t.thread_frames_quick(tid, 1);
+        let f = st
+            .frames
+            .first()
+            .ok_or_else(|| "no frame to evaluate the condition in".to_string())?;
+        let dwarf = t
+            .dwarf()
+            .ok_or_else(|| "conditions need DWARF (the binary is stripped)".to_string())?;
+        let mut overlay = crate::vars::location::Overlay::new(t.memory());
+        let locals = crate::repl::frame_vars(t, f, 0, &mut overlay).map_err(|e| e.to_string())?;
+        let loader = crate::vars::load::Loader::for_target(t, dwarf, &overlay);
+        let scope = crate::vars::expr::Scope {
+            loader: &loader,
+            locals: &locals,
+        };
+        let v = scope
+            .eval(expr, &crate::vars::LoadConfig::SHORT)
+            .map_err(|e| e.to_string())?;
+        if v.kind != crate::vars::Kind::Bool {
+            return Err(format!("condition expression not boolean ({})", v.ty));
+        }
+        Ok(v.value == "true")
+    }
+
+    /// `step-instruction` on thread `tid`.
+    pub fn step_instruction(&mut self, tid: u32) -> Result<Stop, ExecError> {
+        self.alive()?;
+        self.sync_breakpoints()?;
+        self.proc.resume(Resume::Step(tid), Direction::Forward)?;
+        let ev = self.proc.wait()?;
+        let mut trace = Vec::new();
+        let stop = match ev {
+            // A breakpoint at the next instruction is not a hit: we stepped onto it.
+            StopEvent::Breakpoint { tid, .. } | StopEvent::Stepped { tid } => {
+                self.refresh()?;
+                self.stop_on(StopReason::Step, tid)
+            }
+            other => self
+                .user_stop(other, &mut trace)?
+                .unwrap_or_else(|| self.stop_on(StopReason::Step, tid)),
+        };
+        self.last = stop.clone();
+        Ok(stop)
+    }
+
+    /// Stop the process where it is, leaving it attached and stopped (`halt` while it
+    /// is not running is a no-op).
+    pub fn detach(&mut self, kill: bool) -> Result<(), ExecError> {
+        if self.exit.is_some() {
+            return Ok(());
+        }
+        self.temp.clear();
+        if kill {
+            self.proc.kill()?;
+            self.exit = Some(128 + 9);
+        } else {
+            self.proc.detach()?;
+            self.exit = Some(0);
+        }
+        self.inserted.clear();
+        Ok(())
+    }
+
+    /// Drop every temporary breakpoint of a step.
+    fn end_step(&mut self) -> Result<(), ExecError> {
+        self.temp.clear();
+        if self.exit.is_none() {
+            self.sync_breakpoints()?;
+        }
+        Ok(())
+    }
+}
