@@ -69,6 +69,8 @@ impl Config {
 
 #[path = "analyze_cmd.rs"]
 mod analyze_cmd;
+#[path = "exec_cmd.rs"]
+mod exec_cmd;
 
 /// One debugging session over a target.
 pub struct Session {
@@ -86,6 +88,9 @@ pub struct Session {
     /// `display -a` entries by number: (spec as typed, with its %format; the bare
     /// expression). Removed entries are emptied so numbers do not shift, as in Delve.
     displays: Vec<(String, String)>,
+    /// The live process behind `target`, when there is one: execution commands go to
+    /// it, and each stop replaces `target` with the new view.
+    debugger: Option<crate::exec::Debugger>,
 }
 
 impl Session {
@@ -114,7 +119,36 @@ impl Session {
             frame: 0,
             analyzers: crate::analyze::Registry::default(),
             displays: Vec::new(),
+            debugger: None,
         }
+    }
+
+    /// A session over a live process, starting at its current stop.
+    pub fn with_debugger(d: crate::exec::Debugger) -> Session {
+        let mut s = Session::with_debuggee(Box::new(d.target().clone()));
+        s.debugger = Some(d);
+        s
+    }
+
+    pub fn debugger(&self) -> Option<&crate::exec::Debugger> {
+        self.debugger.as_ref()
+    }
+    pub fn debugger_mut(&mut self) -> Option<&mut crate::exec::Debugger> {
+        self.debugger.as_mut()
+    }
+
+    /// Leave the live process as Delve's `exit` does: detach from an attached process
+    /// (it keeps running, every breakpoint removed), kill a launched one.
+    pub fn end_live(&mut self, kill_launched: bool) -> Option<String> {
+        let d = self.debugger.as_mut()?;
+        if d.exited().is_some() {
+            return None;
+        }
+        let kill = kill_launched && d.origin() == crate::exec::Origin::Launched;
+        Some(match d.detach(kill) {
+            Ok(()) => String::new(),
+            Err(e) => format!("could not release process {}: {e}", d.pid()),
+        })
     }
 
     pub fn debuggee(&self) -> &dyn Debuggee {
@@ -144,6 +178,9 @@ impl Session {
     pub fn execute(&mut self, line: &str) -> Output {
         if line.trim().is_empty() {
             return Output::Text(String::new());
+        }
+        if let Some(o) = self.exec_command(line) {
+            return o;
         }
         if let Some(o) = self.analyze_command(line) {
             return o;

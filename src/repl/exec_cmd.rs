@@ -1,0 +1,485 @@
+//! Execution commands on a live target (`continue`, `next`, `step`, `stepout`,
+//! `step-instruction`, `break`, `breakpoints`, `clear`, `clearall`, `toggle`,
+//! `condition`, `on`, `trace`, `detach`, `kill`), printed as Delve prints them. A child
+//! of the session so it can reuse the session's source listing and display list.
+
+use super::{format, Output, Session};
+use crate::exec::breakpoints::{Breakpoint, HitCondition, HitOp};
+use crate::exec::locate::Here;
+use crate::exec::{Debugger, ExecError, Stop, StopReason};
+use crate::target::signal_name;
+use std::fmt::Write;
+
+impl Session {
+    /// Handle `line` when it is an execution command and the session has a live
+    /// target; None otherwise (a core answers these through the parser).
+    pub(super) fn exec_command(&mut self, line: &str) -> Option<Output> {
+        self.debugger.as_ref()?;
+        let line = line.trim();
+        let (cmd, rest) = match line.split_once(char::is_whitespace) {
+            Some((c, r)) => (c, r.trim()),
+            None => (line, ""),
+        };
+        let out = match cmd {
+            "continue" | "c" => self.run_stop(|d, _| {
+                if rest.is_empty() {
+                    d.cont()
+                } else {
+                    // `continue LOC`: a temporary breakpoint.
+                    let ids = d.set_breakpoint(None, rest, None, false, None)?;
+                    let r = d.cont();
+                    for id in ids {
+                        let _ = d.clear_breakpoint(&id.to_string());
+                    }
+                    r
+                }
+            }),
+            "next" | "n" => {
+                let n: usize = match rest {
+                    "" => 1,
+                    s => match s.parse() {
+                        Ok(n) if n > 0 => n,
+                        _ => return Some(Output::Error(format!("invalid count {s:?}"))),
+                    },
+                };
+                let mut text = String::new();
+                for _ in 0..n {
+                    match self.run_stop(|d, tid| d.next(tid)) {
+                        Output::Text(t) => text.push_str(&t),
+                        other => return Some(other),
+                    }
+                    if self.debugger.as_ref().is_some_and(|d| d.exited().is_some()) {
+                        break;
+                    }
+                }
+                Output::Text(text)
+            }
+            "step" | "s" => self.run_stop(|d, tid| d.step(tid)),
+            "stepout" | "so" => self.run_stop(|d, tid| d.stepout(tid)),
+            "step-instruction" | "si" => self.run_stop(|d, tid| d.step_instruction(tid)),
+            "break" | "b" => self.break_cmd(rest, false),
+            "trace" | "t" => self.break_cmd(rest, true),
+            "breakpoints" | "bp" => self.breakpoints_cmd(),
+            "clear" => self.clear_cmd(rest),
+            "clearall" => self.clearall_cmd(rest),
+            "toggle" => self.toggle_cmd(rest),
+            "condition" | "cond" => self.condition_cmd(rest),
+            "on" => self.on_cmd(rest),
+            "detach" => self.end_cmd(false),
+            "kill" => self.end_cmd(true),
+            _ => return None,
+        };
+        Some(out)
+    }
+
+    fn dbg(&mut self) -> Result<&mut Debugger, String> {
+        self.debugger
+            .as_mut()
+            .ok_or_else(|| "no live process".to_string())
+    }
+
+    fn here(&self) -> Option<Here> {
+        let f = self.current_frame_of(self.frame).ok()?;
+        Some(Here {
+            file: f.file,
+            line: f.line,
+        })
+    }
+
+    /// Run one execution step on the selected thread, then report the stop.
+    fn run_stop(
+        &mut self,
+        f: impl FnOnce(&mut Debugger, u32) -> Result<Stop, ExecError>,
+    ) -> Output {
+        let tid = self.tid;
+        let Some(d) = self.debugger.as_mut() else {
+            return Output::Error("no live process".into());
+        };
+        let tid = tid
+            .or_else(|| d.target().threads().first().map(|t| t.tid))
+            .unwrap_or(0);
+        let res = f(d, tid);
+        match res {
+            Ok(stop) => self.after_stop(&stop),
+            Err(e) => {
+                // The process may have moved even when the command failed.
+                self.adopt_current();
+                Output::Error(e.to_string())
+            }
+        }
+    }
+
+    /// Point the session at the debugger's current stop.
+    fn adopt_current(&mut self) {
+        if let Some(d) = &self.debugger {
+            self.target = Box::new(d.target().clone());
+        }
+    }
+
+    /// Adopt the new stop (selection on the stopping thread and goroutine, frame 0),
+    /// then print it as Delve does: tracepoint lines, the stop line, the source, the
+    /// breakpoint's printed variables and `on` commands, the display list.
+    fn after_stop(&mut self, stop: &Stop) -> Output {
+        let mut out = String::new();
+        for l in &stop.trace {
+            let _ = writeln!(out, "{l}");
+        }
+        let pid = self.debugger.as_ref().map(|d| d.pid()).unwrap_or(0);
+        match stop.reason {
+            StopReason::Exited(status) => {
+                let _ = writeln!(out, "Process {pid} has exited with status {status}");
+                return Output::Text(out);
+            }
+            StopReason::Killed(signo) => {
+                let _ = writeln!(
+                    out,
+                    "Process {pid} has exited with status {} ({})",
+                    128 + signo,
+                    signal_name(signo)
+                );
+                return Output::Text(out);
+            }
+            _ => {}
+        }
+        self.adopt_current();
+        if let Some(t) = stop.tid {
+            self.tid = Some(t);
+        }
+        self.goid = stop.goid.or_else(|| {
+            stop.tid
+                .and_then(|t| self.target.thread_goroutine(t))
+                .map(|g| g.goid)
+        });
+        self.frame = 0;
+        let bp: Option<Breakpoint> = match stop.reason {
+            StopReason::Breakpoint(id) => self
+                .debugger
+                .as_ref()
+                .and_then(|d| d.breakpoints.get(id).cloned()),
+            _ => None,
+        };
+        if stop.interrupted_step {
+            out.push_str("\tthe current next/step/stepout operation was interrupted by a breakpoint hit on another goroutine\n");
+        }
+        if let StopReason::Signal(s) = stop.reason {
+            let _ = writeln!(out, "received signal {}", signal_name(s));
+        }
+        let f = match self.current_frame_of(0) {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = writeln!(out, "> (no frame: {e})");
+                return Output::Text(out);
+            }
+        };
+        let file = format::shorten_path(&f.file, self.cwd());
+        let func = if f.function.is_empty() {
+            "?".to_string()
+        } else {
+            f.function.clone()
+        };
+        match &bp {
+            Some(b) => {
+                let g = self.goid.unwrap_or(0);
+                let _ = writeln!(
+                    out,
+                    "> [{}] {func}() {file}:{} (hits goroutine({g}):{} total:{}) (PC: {:#x})",
+                    if b.name.is_empty() {
+                        format!("Breakpoint {}", b.id)
+                    } else {
+                        b.name.clone()
+                    },
+                    f.line,
+                    b.hits.get(&g).copied().unwrap_or(0),
+                    b.total_hits,
+                    f.pc.0
+                );
+            }
+            None => {
+                let _ = writeln!(out, "> {func}() {file}:{} (PC: {:#x})", f.line, f.pc.0);
+            }
+        }
+        if let Some(b) = &bp {
+            for v in &b.variables {
+                let text = match self.execute(&format!("print {v}")) {
+                    Output::Text(t) => t.trim_end().to_string(),
+                    Output::Error(e) => format!("(unreadable {e})"),
+                    _ => String::new(),
+                };
+                let _ = writeln!(out, "\t{v}: {text}");
+            }
+        }
+        out.push_str(&self.source_or_note(&f.file, f.line, true));
+        if let Some(b) = &bp {
+            for c in b.on.clone() {
+                match self.execute(&c) {
+                    Output::Text(t) => out.push_str(&t),
+                    Output::Error(e) => {
+                        let _ = writeln!(out, "Command failed: {e}");
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if self.displays.iter().any(|d| !d.0.is_empty()) {
+            if let Output::Text(t) = self.execute("display") {
+                out.push_str(&t);
+            }
+        }
+        Output::Text(out)
+    }
+
+    fn describe_bp(&self, b: &Breakpoint) -> String {
+        let addrs: Vec<String> = b.addrs.iter().map(|a| format!("{a:#x}")).collect();
+        format!(
+            "{} for {}() {}:{}",
+            addrs.join(","),
+            b.function,
+            format::shorten_path(&b.file, self.cwd()),
+            b.line
+        )
+    }
+
+    fn break_cmd(&mut self, args: &str, tracepoint: bool) -> Output {
+        let (spec_part, cond) = match args.split_once(" if ") {
+            Some((s, c)) => (s.trim(), Some(c.trim())),
+            None => (args.trim(), None),
+        };
+        let words: Vec<&str> = spec_part.split_whitespace().collect();
+        let (name, spec) = match words.as_slice() {
+            [] => {
+                // `break` alone: the current line.
+                (None, String::from("+0"))
+            }
+            [spec] => (None, spec.to_string()),
+            [name, spec] => (Some(name.to_string()), spec.to_string()),
+            _ => return Output::Error("too many arguments to break".into()),
+        };
+        let here = self.here();
+        let res = match self.dbg() {
+            Ok(d) => d.set_breakpoint(name.as_deref(), &spec, cond, tracepoint, here.as_ref()),
+            Err(e) => return Output::Error(e),
+        };
+        let ids = match res {
+            Ok(ids) => ids,
+            Err(e) => return Output::Error(e.to_string()),
+        };
+        let mut out = String::new();
+        let kind = if tracepoint {
+            "Tracepoint"
+        } else {
+            "Breakpoint"
+        };
+        for id in ids {
+            let Some(b) = self
+                .debugger
+                .as_ref()
+                .and_then(|d| d.breakpoints.get(id).cloned())
+            else {
+                continue;
+            };
+            let _ = writeln!(out, "{kind} {} set at {}", b.label(), self.describe_bp(&b));
+        }
+        Output::Text(out)
+    }
+
+    fn breakpoints_cmd(&mut self) -> Output {
+        let Some(d) = self.debugger.as_ref() else {
+            return Output::Error("no live process".into());
+        };
+        let mut out = String::new();
+        for b in d.breakpoints.sorted() {
+            let state = if b.enabled { "enabled" } else { "disabled" };
+            let kind = if b.tracepoint {
+                "Tracepoint"
+            } else {
+                "Breakpoint"
+            };
+            if !b.enabled {
+                let _ = writeln!(
+                    out,
+                    "{kind} {} ({state}) at {}:{}",
+                    b.label(),
+                    std::path::Path::new(&b.file)
+                        .file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    b.line
+                );
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "{kind} {} ({state}) at {} ({})",
+                b.label(),
+                self.describe_bp(b),
+                b.total_hits
+            );
+            if let Some(c) = &b.cond {
+                let _ = writeln!(out, "\tcond {c}");
+            }
+            if let Some(h) = &b.hitcond {
+                let _ = writeln!(
+                    out,
+                    "\t{}cond {} {}",
+                    if h.per_goroutine { "per-g-hit" } else { "hit" },
+                    h.op.as_str(),
+                    h.n
+                );
+            }
+            for c in &b.on {
+                let _ = writeln!(out, "\t{c}");
+            }
+            for v in &b.variables {
+                let _ = writeln!(out, "\tprint {v}");
+            }
+        }
+        Output::Text(out)
+    }
+
+    fn clear_cmd(&mut self, spec: &str) -> Output {
+        if spec.is_empty() {
+            return Output::Error("not enough arguments".into());
+        }
+        let res = match self.dbg() {
+            Ok(d) => d.clear_breakpoint(spec),
+            Err(e) => return Output::Error(e),
+        };
+        match res {
+            Ok(b) => Output::Text(format!(
+                "Breakpoint {} cleared at {}\n",
+                b.label(),
+                self.describe_bp(&b)
+            )),
+            Err(e) => Output::Error(e.to_string()),
+        }
+    }
+
+    /// `clearall [LOC]`: every user breakpoint, or those at LOC.
+    fn clearall_cmd(&mut self, spec: &str) -> Output {
+        let here = self.here();
+        let Some(d) = self.debugger.as_mut() else {
+            return Output::Error("no live process".into());
+        };
+        let filter: Option<Vec<crate::addr::Addr>> = if spec.is_empty() {
+            None
+        } else {
+            match crate::exec::locate::resolve(d.target(), spec, here.as_ref()) {
+                Ok(r) => Some(r.into_iter().flat_map(|r| r.addrs).collect()),
+                Err(e) => return Output::Error(e.to_string()),
+            }
+        };
+        let ids: Vec<i64> = d
+            .breakpoints
+            .list
+            .iter()
+            .filter(|b| b.id > 0)
+            .filter(|b| {
+                filter
+                    .as_ref()
+                    .is_none_or(|f| b.addrs.iter().any(|a| f.contains(a)))
+            })
+            .map(|b| b.id)
+            .collect();
+        let mut cleared = Vec::new();
+        for id in ids {
+            match d.clear_breakpoint(&id.to_string()) {
+                Ok(b) => cleared.push(b),
+                Err(e) => return Output::Error(e.to_string()),
+            }
+        }
+        let mut out = String::new();
+        for b in cleared {
+            let _ = writeln!(
+                out,
+                "Breakpoint {} cleared at {}",
+                b.label(),
+                self.describe_bp(&b)
+            );
+        }
+        Output::Text(out)
+    }
+
+    fn toggle_cmd(&mut self, spec: &str) -> Output {
+        let res = match self.dbg() {
+            Ok(d) => d.toggle_breakpoint(spec).map(|b| b.clone()),
+            Err(e) => return Output::Error(e),
+        };
+        match res {
+            Ok(b) => Output::Text(format!(
+                "Breakpoint {} toggled at {}\n",
+                b.label(),
+                self.describe_bp(&b)
+            )),
+            Err(e) => Output::Error(e.to_string()),
+        }
+    }
+
+    /// `condition BP EXPR`, `condition -hitcount BP OP N`, `condition -per-g-hitcount
+    /// BP OP N`, `condition -clear BP`.
+    fn condition_cmd(&mut self, args: &str) -> Output {
+        let words: Vec<&str> = args.split_whitespace().collect();
+        let res = match words.as_slice() {
+            ["-clear", bp] => self.dbg().map(|d| d.set_condition(bp, None, None, true)),
+            [flag @ ("-hitcount" | "-per-g-hitcount"), bp, op, n] => {
+                let (Some(op), Ok(n)) = (HitOp::parse(op), n.parse::<u64>()) else {
+                    return Output::Error(format!("invalid hit condition {op} {n}"));
+                };
+                let hc = HitCondition {
+                    op,
+                    n,
+                    per_goroutine: *flag == "-per-g-hitcount",
+                };
+                self.dbg()
+                    .map(|d| d.set_condition(bp, None, Some(hc), false))
+            }
+            [bp, _, ..] => {
+                let expr = args
+                    .trim_start()
+                    .strip_prefix(bp)
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
+                self.dbg()
+                    .map(|d| d.set_condition(bp, Some(expr), None, false))
+            }
+            _ => return Output::Error("not enough arguments".into()),
+        };
+        match res {
+            Ok(Ok(())) => Output::Text(String::new()),
+            Ok(Err(e)) => Output::Error(e.to_string()),
+            Err(e) => Output::Error(e),
+        }
+    }
+
+    /// `on BP CMD`: run CMD (print, args, locals, stack, goroutine, ...) at each stop.
+    fn on_cmd(&mut self, args: &str) -> Output {
+        let Some((bp, cmd)) = args.split_once(char::is_whitespace) else {
+            return Output::Error("not enough arguments".into());
+        };
+        let d = match self.dbg() {
+            Ok(d) => d,
+            Err(e) => return Output::Error(e),
+        };
+        let Some(id) = d.breakpoints.find_id(bp) else {
+            return Output::Error(format!("Breakpoint {bp} does not exist"));
+        };
+        if let Some(b) = d.breakpoints.get_mut(id) {
+            b.on.push(cmd.trim().to_string());
+        }
+        Output::Text(String::new())
+    }
+
+    /// `detach` leaves the process running without us; `kill` ends it.
+    fn end_cmd(&mut self, kill: bool) -> Output {
+        let d = match self.dbg() {
+            Ok(d) => d,
+            Err(e) => return Output::Error(e),
+        };
+        let pid = d.pid();
+        match d.detach(kill) {
+            Ok(()) if kill => Output::Text(format!("Process {pid} killed\n")),
+            Ok(()) => Output::Text(format!("Detached from process {pid}\n")),
+            Err(e) => Output::Error(e.to_string()),
+        }
+    }
+}
