@@ -8,6 +8,9 @@
 //! through an older snapshot fail with [`MemError::Stale`](crate::snapshot::MemError),
 //! never with bytes of another instant.
 
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+pub mod ptrace;
+
 use crate::addr::Addr;
 use crate::snapshot::{Registers, Snapshot};
 use std::sync::Arc;

@@ -1,0 +1,107 @@
+//! Software breakpoints: an `int3` (0xCC) over the first byte of an instruction, with
+//! the original byte kept so reads can hide it and removal can restore it.
+//!
+//! The table is behind an `Arc<Mutex<_>>` only so `emergency_cleanup` can restore the
+//! original bytes from another thread (through `/proc/PID/mem`, which any thread of the
+//! tracer process may write); the tracer thread is its only other user.
+
+use super::sys::Errno;
+use crate::backend::BackendError;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub const INT3: u8 = 0xCC;
+
+#[derive(Default)]
+pub struct Table {
+    /// address -> original byte.
+    pub inserted: BTreeMap<u64, u8>,
+}
+
+pub type Shared = Arc<Mutex<Table>>;
+
+pub fn lock(t: &Shared) -> MutexGuard<'_, Table> {
+    // A panic while holding the lock leaves the table itself consistent (every update
+    // is a single map operation), so recover it rather than propagate the poison.
+    t.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub fn write_at(mem: &File, addr: u64, bytes: &[u8]) -> Result<(), Errno> {
+    match mem.write_at(bytes, addr) {
+        Ok(n) if n == bytes.len() => Ok(()),
+        Ok(_) => Err(Errno(libc::EIO)),
+        Err(e) => Err(Errno(e.raw_os_error().unwrap_or(libc::EIO))),
+    }
+}
+
+pub fn read_at(mem: &File, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+    match mem.read_at(buf, addr) {
+        Ok(n) if n == buf.len() => Ok(()),
+        Ok(_) => Err(Errno(libc::EIO)),
+        Err(e) => Err(Errno(e.raw_os_error().unwrap_or(libc::EIO))),
+    }
+}
+
+impl Table {
+    pub fn insert(&mut self, mem: &File, addr: u64) -> Result<(), BackendError> {
+        if self.inserted.contains_key(&addr) {
+            return Ok(());
+        }
+        let mut orig = [0u8; 1];
+        read_at(mem, addr, &mut orig).map_err(|e| BackendError::Os {
+            op: "insert breakpoint",
+            why: format!("cannot read {addr:#x}: {}", e.describe()),
+        })?;
+        write_at(mem, addr, &[INT3]).map_err(|e| BackendError::Os {
+            op: "insert breakpoint",
+            why: format!("cannot write {addr:#x}: {}", e.describe()),
+        })?;
+        self.inserted.insert(addr, orig[0]);
+        Ok(())
+    }
+
+    pub fn remove(&mut self, mem: &File, addr: u64) -> Result<(), BackendError> {
+        let Some(&orig) = self.inserted.get(&addr) else {
+            return Ok(());
+        };
+        write_at(mem, addr, &[orig]).map_err(|e| e.os("remove breakpoint"))?;
+        self.inserted.remove(&addr);
+        Ok(())
+    }
+
+    /// Restore every original byte; used by detach and emergency cleanup. Keeps going
+    /// past failures so as many as possible are restored, and reports the first.
+    pub fn remove_all(&mut self, mem: &File) -> Result<(), BackendError> {
+        let mut first = None;
+        for (&a, &orig) in &self.inserted {
+            if let Err(e) = write_at(mem, a, &[orig]) {
+                first.get_or_insert(e.os("remove breakpoint"));
+            }
+        }
+        self.inserted.clear();
+        first.map_or(Ok(()), Err)
+    }
+
+    /// Write program memory, keeping breakpoints inserted: bytes that land on a
+    /// breakpoint become its new original byte and the 0xCC stays in memory.
+    pub fn write_memory(&mut self, mem: &File, addr: u64, bytes: &[u8]) -> Result<(), Errno> {
+        let end = addr.saturating_add(bytes.len() as u64);
+        let hit: Vec<u64> = self.inserted.range(addr..end).map(|(&a, _)| a).collect();
+        if hit.is_empty() {
+            return write_at(mem, addr, bytes);
+        }
+        let mut patched = bytes.to_vec();
+        for a in hit {
+            let i = (a - addr) as usize;
+            self.inserted.insert(a, bytes[i]);
+            patched[i] = INT3;
+        }
+        write_at(mem, addr, &patched)
+    }
+
+    pub fn shadow(&self) -> Vec<(u64, u8)> {
+        self.inserted.iter().map(|(&a, &b)| (a, b)).collect()
+    }
+}

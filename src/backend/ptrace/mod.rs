@@ -1,0 +1,586 @@
+//! Linux amd64 ptrace backend.
+//!
+//! One [`PtraceProcess`] per traced process, driven from a single thread: the *tracer
+//! thread*, the one that called [`PtraceProcess::launch`] or [`PtraceProcess::attach`]
+//! (the kernel only accepts ptrace requests from it). Only the [`Interrupter`] and the
+//! snapshots it hands out may be used from other threads.
+//!
+//! Threads are seized (`PTRACE_SEIZE`), so stopping one (`PTRACE_INTERRUPT`) injects no
+//! signal. The model is all-stop: when one thread reports an event every other thread
+//! is interrupted and collected before [`Process::wait`] returns. See `threads.rs` for
+//! the event loop and the rules for signals and breakpoints hit meanwhile.
+
+mod attach;
+mod breakpoints;
+mod cleanup;
+mod debugregs;
+mod launch;
+mod procfs;
+mod snapshot;
+mod sys;
+mod threads;
+
+pub use cleanup::{emergency_cleanup, registered_pids};
+pub use launch::{LaunchOptions, Redirect};
+pub use snapshot::LiveSnapshot;
+
+use crate::addr::Addr;
+use crate::backend::{
+    BackendError, Capabilities, Direction, Interrupter, Process, Resume, StopEvent, WatchKind,
+};
+use crate::snapshot::{ProcessInfo, Registers, SignalInfo, Snapshot, Thread};
+use cleanup::{Entry, InterruptState};
+use debugregs::Watch;
+use snapshot::Live;
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::File;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use sys::Errno;
+
+/// What the backend knows about one thread of the tracee.
+#[derive(Debug, Clone, Default)]
+struct Task {
+    /// Not in a ptrace-stop (or, for a new thread, its first stop is still to come).
+    running: bool,
+    /// PTRACE_INTERRUPT was sent and its PTRACE_EVENT_STOP has not been seen yet.
+    interrupt_pending: bool,
+    /// A new thread whose first (auto-attach) stop has not been seen yet.
+    initial_pending: bool,
+    /// Reported PTRACE_EVENT_EXIT and was let go: it only has to be reaped.
+    exiting: bool,
+    /// Signal to deliver when the thread is next resumed (0: none).
+    pending_sig: i32,
+    /// Step over a breakpoint at the PC on resume. Set when the thread's stop *was
+    /// reported* at that PC (breakpoint, step, register write); clear when the thread
+    /// was merely stopped there, so it executes the 0xCC and the hit is not lost.
+    step_over: bool,
+    /// A `Resume::Step` is in progress on this thread, from this PC.
+    stepping: Option<u64>,
+    /// Registers read at this stop (GETREGS is done once per thread per stop).
+    regs: Option<Registers>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Stopped,
+    Running,
+    Stepping(i32),
+    /// Exited, killed or detached: nothing more can be done.
+    Gone,
+}
+
+/// A process traced with ptrace. Create it on the thread that will drive it.
+pub struct PtraceProcess {
+    pid: i32,
+    launched: bool,
+    state: State,
+    threads: BTreeMap<i32, Task>,
+    bps: breakpoints::Shared,
+    mem: Arc<File>,
+    watches: [Option<Watch>; debugregs::SLOTS as usize],
+    live: Arc<Live>,
+    interrupt: Arc<InterruptState>,
+    /// How many interrupt signals have been seen (see `InterruptState::sent`).
+    interrupts_consumed: u64,
+    /// Events of other threads collected while stopping everything for one event.
+    deferred: VecDeque<(StopEvent, Option<SignalInfo>)>,
+    /// An event to return from the next `wait` without running anything.
+    ready: Option<StopEvent>,
+    /// Details of the signal the current stop reports, if it reports one.
+    last_signal: Option<SignalInfo>,
+    /// A breakpoint lifted for a `Resume::Step`, to put back when the step ends.
+    reinsert: Option<u64>,
+    snap: Option<Arc<LiveSnapshot>>,
+    auxv: Arc<Vec<(u64, u64)>>,
+    info: Arc<ProcessInfo>,
+    entry: Arc<Entry>,
+}
+
+#[derive(Clone)]
+struct PtraceInterrupter(Arc<InterruptState>);
+
+impl Interrupter for PtraceInterrupter {
+    fn interrupt(&self) {
+        self.0.send();
+    }
+}
+
+fn open_mem(pid: i32) -> Result<File, BackendError> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(format!("/proc/{pid}/mem"))
+        .map_err(|e| BackendError::Os {
+            op: "open /proc/PID/mem",
+            why: e.to_string(),
+        })
+}
+
+impl PtraceProcess {
+    /// Start `opts.program` under ptrace, stopped at its first instruction.
+    pub fn launch(opts: &LaunchOptions) -> Result<PtraceProcess, BackendError> {
+        let pid = launch::spawn(opts)?;
+        let p = PtraceProcess::new(pid, true, [(pid, Task::default())].into_iter().collect());
+        match p {
+            Ok(p) => Ok(p),
+            Err(e) => {
+                let _ = sys::kill(pid, libc::SIGKILL);
+                let _ = sys::wait(pid);
+                Err(e)
+            }
+        }
+    }
+
+    /// Attach to a running process and stop every thread.
+    pub fn attach(pid: u32) -> Result<PtraceProcess, BackendError> {
+        let pid = i32::try_from(pid)
+            .map_err(|_| BackendError::Attach(format!("no such process {pid}")))?;
+        let threads = attach::seize_all(pid)?;
+        let mut p = PtraceProcess::new(pid, false, threads)?;
+        // Collect every thread's interrupt (or first) stop; Drop detaches on failure.
+        if let Some(ev) = p.stop_all()? {
+            p.state = State::Gone;
+            return Err(BackendError::Attach(format!(
+                "process {pid} ended while attaching ({ev:?})"
+            )));
+        }
+        for t in p.threads.values_mut() {
+            t.step_over = false;
+        }
+        Ok(p)
+    }
+
+    fn new(
+        pid: i32,
+        launched: bool,
+        threads: BTreeMap<i32, Task>,
+    ) -> Result<PtraceProcess, BackendError> {
+        let mem = Arc::new(open_mem(pid)?);
+        let bps: breakpoints::Shared = Arc::default();
+        let interrupt = Arc::new(InterruptState {
+            pid,
+            sent: AtomicU64::new(0),
+            alive: AtomicBool::new(true),
+        });
+        let entry = Arc::new(Entry {
+            pid,
+            launched,
+            bps: bps.clone(),
+            mem: Mutex::new(Some(mem.clone())),
+            interrupt: interrupt.clone(),
+            requested: AtomicBool::new(false),
+            done: AtomicBool::new(false),
+        });
+        cleanup::register(entry.clone());
+        Ok(PtraceProcess {
+            pid,
+            launched,
+            state: State::Stopped,
+            threads,
+            bps,
+            mem,
+            watches: [None; debugregs::SLOTS as usize],
+            live: Arc::default(),
+            interrupt,
+            interrupts_consumed: 0,
+            deferred: VecDeque::new(),
+            ready: None,
+            last_signal: None,
+            reinsert: None,
+            snap: None,
+            auxv: Arc::new(procfs::auxv(pid).unwrap_or_default()),
+            info: Arc::new(procfs::process_info(pid)),
+            entry,
+        })
+    }
+
+    /// Thread ids currently traced (exiting threads excluded).
+    pub fn thread_ids(&self) -> Vec<u32> {
+        self.threads
+            .iter()
+            .filter(|(_, t)| !t.exiting)
+            .map(|(&t, _)| t as u32)
+            .collect()
+    }
+
+    pub fn launched(&self) -> bool {
+        self.launched
+    }
+
+    fn require_stopped(&self) -> Result<(), BackendError> {
+        match self.state {
+            State::Stopped => Ok(()),
+            State::Gone => Err(BackendError::Exited),
+            _ => Err(BackendError::Running),
+        }
+    }
+
+    fn regs_of(&mut self, tid: i32) -> Result<Registers, Errno> {
+        let t = self.threads.get_mut(&tid).ok_or(Errno(libc::ESRCH))?;
+        if let Some(r) = &t.regs {
+            return Ok(r.clone());
+        }
+        let r = sys::get_regs(tid)?;
+        t.regs = Some(r.clone());
+        Ok(r)
+    }
+
+    /// The process state changed while stopped (registers written): old snapshots are
+    /// of another instant.
+    fn bump(&mut self) {
+        self.live.generation.fetch_add(1, Ordering::AcqRel);
+        self.snap = None;
+    }
+
+    fn publish_shadow(&self, table: &breakpoints::Table) {
+        *self.live.shadow.write().unwrap_or_else(|p| p.into_inner()) = table.shadow();
+    }
+
+    /// After an exec the address space is new: reopen its memory, forget breakpoints.
+    fn on_exec(&mut self) -> Result<(), BackendError> {
+        self.mem = Arc::new(open_mem(self.pid)?);
+        *self.entry.mem.lock().unwrap_or_else(|p| p.into_inner()) = Some(self.mem.clone());
+        breakpoints::lock(&self.bps).inserted.clear();
+        self.live
+            .shadow
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.auxv = Arc::new(procfs::auxv(self.pid).unwrap_or_default());
+        self.info = Arc::new(procfs::process_info(self.pid));
+        Ok(())
+    }
+
+    fn mark_gone(&mut self) {
+        self.state = State::Gone;
+        self.interrupt.alive.store(false, Ordering::Release);
+        self.entry.done.store(true, Ordering::Release);
+        self.live.generation.fetch_add(1, Ordering::AcqRel);
+        self.snap = None;
+        self.threads.clear();
+    }
+
+    fn build_snapshot(&mut self) -> Result<Arc<LiveSnapshot>, BackendError> {
+        let tids: Vec<i32> = self
+            .threads
+            .iter()
+            .filter(|(_, t)| !t.exiting && !t.running)
+            .map(|(&t, _)| t)
+            .collect();
+        let mut threads = Vec::with_capacity(tids.len());
+        for tid in tids {
+            match self.regs_of(tid) {
+                Ok(regs) => threads.push(Thread {
+                    tid: tid as u32,
+                    regs,
+                    signal: self.threads.get(&tid).map_or(0, |t| t.pending_sig),
+                }),
+                // The thread is dying: it has no registers to show.
+                Err(e) if e.0 == libc::ESRCH => {}
+                Err(e) => return Err(e.os("read registers")),
+            }
+        }
+        // The thread that stopped the process first, as cores put the crashing thread.
+        if let Some(tid) = self.last_signal.as_ref().and_then(|s| s.tid) {
+            if let Some(i) = threads.iter().position(|t| t.tid == tid) {
+                threads.swap(0, i);
+            }
+        }
+        Ok(Arc::new(LiveSnapshot::new(
+            self.pid,
+            self.live.generation.load(Ordering::Acquire),
+            self.live.clone(),
+            threads,
+            self.last_signal.clone(),
+            self.auxv.clone(),
+            self.info.clone(),
+            Some(self.mem.clone()),
+        )))
+    }
+
+    fn apply_watches(&self, tid: i32) -> Result<(), Errno> {
+        if self.watches.iter().all(Option::is_none) {
+            return Ok(());
+        }
+        debugregs::apply(tid, &self.watches)
+    }
+
+    fn set_watches_everywhere(&mut self) -> Result<(), BackendError> {
+        let tids: Vec<i32> = self
+            .threads
+            .iter()
+            .filter(|(_, t)| !t.exiting && !t.running)
+            .map(|(&t, _)| t)
+            .collect();
+        for tid in tids {
+            match debugregs::apply(tid, &self.watches) {
+                Ok(()) => {}
+                Err(e) if e.0 == libc::ESRCH => {}
+                Err(e) => return Err(e.os("set debug registers")),
+            }
+        }
+        Ok(())
+    }
+
+    fn detach_impl(&mut self) -> Result<(), BackendError> {
+        if self.state == State::Gone {
+            return Err(BackendError::Exited);
+        }
+        if self.state != State::Stopped {
+            if let Some(_exit) = self.stop_all()? {
+                self.mark_gone();
+                return Ok(());
+            }
+        }
+        let mut first_err = None;
+        if let Err(e) = breakpoints::lock(&self.bps).remove_all(&self.mem) {
+            first_err = Some(e);
+        }
+        self.live
+            .shadow
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        let had_watches = self.watches.iter().any(Option::is_some);
+        self.watches = [None; debugregs::SLOTS as usize];
+        let tids: Vec<(i32, Task)> = self.threads.iter().map(|(&t, v)| (t, v.clone())).collect();
+        for (tid, t) in &tids {
+            if t.exiting {
+                continue;
+            }
+            if had_watches {
+                let _ = debugregs::apply(*tid, &self.watches);
+            }
+            // Signals the program was owed (SIGURG collected while stopping) go with it.
+            match sys::detach(*tid, t.pending_sig) {
+                Ok(()) => {}
+                Err(e) if e.0 == libc::ESRCH => {}
+                Err(e) => {
+                    first_err.get_or_insert(e.os("detach"));
+                }
+            }
+        }
+        // An interrupt signal sent but never seen would stop the untraced program:
+        // SIGCONT discards a pending SIGSTOP (and ends a group-stop, if any).
+        let unseen = self.interrupt.sent.load(Ordering::Acquire) > self.interrupts_consumed;
+        self.interrupt.alive.store(false, Ordering::Release);
+        if unseen || matches!(procfs::state(self.pid), Some('T') | Some('t')) {
+            let _ = sys::kill(self.pid, libc::SIGCONT);
+        }
+        self.mark_gone();
+        first_err.map_or(Ok(()), Err)
+    }
+
+    fn kill_impl(&mut self) -> Result<(), BackendError> {
+        if self.state == State::Gone {
+            return Ok(());
+        }
+        self.interrupt.alive.store(false, Ordering::Release);
+        sys::kill(self.pid, libc::SIGKILL).map_err(|e| e.os("kill"))?;
+        // Reap every thread so no zombie (or stopped tracee) is left behind.
+        loop {
+            match sys::wait(-1) {
+                Ok((tid, sys::Status::Exited(_) | sys::Status::Killed(_))) if tid == self.pid => {
+                    break
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        self.mark_gone();
+        Ok(())
+    }
+
+    /// Emergency cleanup asked us to let go: detach (or kill) now.
+    fn honour_cleanup(&mut self) -> Result<(), BackendError> {
+        if !self.entry.requested.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        if self.launched {
+            let _ = self.kill_impl();
+        } else {
+            let _ = self.detach_impl();
+        }
+        self.mark_gone();
+        Err(BackendError::Os {
+            op: "wait",
+            why: "emergency cleanup released the process".into(),
+        })
+    }
+}
+
+impl Process for PtraceProcess {
+    fn pid(&self) -> u32 {
+        self.pid as u32
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            reverse: false,
+            checkpoints: false,
+            restart: false,
+            hw_watchpoints: debugregs::SLOTS,
+            write: true,
+        }
+    }
+
+    fn snapshot(&mut self) -> Result<Arc<dyn Snapshot>, BackendError> {
+        self.require_stopped()?;
+        if let Some(s) = &self.snap {
+            return Ok(s.clone());
+        }
+        let s = self.build_snapshot()?;
+        self.snap = Some(s.clone());
+        Ok(s)
+    }
+
+    fn set_registers(&mut self, tid: u32, regs: &Registers) -> Result<(), BackendError> {
+        self.require_stopped()?;
+        let tid = tid as i32;
+        let t = self
+            .threads
+            .get_mut(&tid)
+            .ok_or(BackendError::Os { op: "set registers", why: format!("no thread {tid}") })?;
+        sys::set_regs(tid, regs).map_err(|e| e.os("set registers"))?;
+        t.regs = Some(regs.clone());
+        // Put there on purpose: resuming should execute the instruction, not trap.
+        t.step_over = true;
+        self.bump();
+        Ok(())
+    }
+
+    fn write_memory(&mut self, addr: Addr, bytes: &[u8]) -> Result<(), BackendError> {
+        self.require_stopped()?;
+        {
+            let mut t = breakpoints::lock(&self.bps);
+            t.write_memory(&self.mem, addr.0, bytes)
+                .map_err(|e| e.os("write memory"))?;
+            self.publish_shadow(&t);
+        }
+        if let Some(s) = &self.snap {
+            s.forget(addr.0, bytes.len());
+        }
+        Ok(())
+    }
+
+    fn insert_breakpoint(&mut self, addr: Addr) -> Result<(), BackendError> {
+        self.require_stopped()?;
+        let mut t = breakpoints::lock(&self.bps);
+        if t.inserted.contains_key(&addr.0) {
+            return Ok(());
+        }
+        // Publish the original byte before the 0xCC lands (see `Live`).
+        let mut orig = [0u8; 1];
+        breakpoints::read_at(&self.mem, addr.0, &mut orig).map_err(|e| BackendError::Os {
+            op: "insert breakpoint",
+            why: format!("cannot read {}: {}", addr, e.describe()),
+        })?;
+        {
+            let mut sh = self.live.shadow.write().unwrap_or_else(|p| p.into_inner());
+            let i = sh.partition_point(|&(a, _)| a < addr.0);
+            sh.insert(i, (addr.0, orig[0]));
+        }
+        let r = t.insert(&self.mem, addr.0);
+        self.publish_shadow(&t);
+        r
+    }
+
+    fn remove_breakpoint(&mut self, addr: Addr) -> Result<(), BackendError> {
+        self.require_stopped()?;
+        let mut t = breakpoints::lock(&self.bps);
+        let r = t.remove(&self.mem, addr.0);
+        self.publish_shadow(&t);
+        r
+    }
+
+    fn breakpoints(&self) -> Vec<Addr> {
+        breakpoints::lock(&self.bps)
+            .inserted
+            .keys()
+            .map(|&a| Addr(a))
+            .collect()
+    }
+
+    fn set_watchpoint(
+        &mut self,
+        slot: u8,
+        addr: Addr,
+        len: u8,
+        kind: WatchKind,
+    ) -> Result<(), BackendError> {
+        self.require_stopped()?;
+        if slot >= debugregs::SLOTS {
+            return Err(BackendError::NoWatchSlot(debugregs::SLOTS));
+        }
+        debugregs::check(addr.0, len)?;
+        let old = self.watches[slot as usize];
+        self.watches[slot as usize] = Some(Watch { addr: addr.0, len, kind });
+        if let Err(e) = self.set_watches_everywhere() {
+            self.watches[slot as usize] = old;
+            let _ = self.set_watches_everywhere();
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn clear_watchpoint(&mut self, slot: u8) -> Result<(), BackendError> {
+        self.require_stopped()?;
+        if slot >= debugregs::SLOTS {
+            return Ok(());
+        }
+        self.watches[slot as usize] = None;
+        self.set_watches_everywhere()
+    }
+
+    fn resume(&mut self, how: Resume, dir: Direction) -> Result<(), BackendError> {
+        if dir == Direction::Reverse {
+            return Err(BackendError::Unsupported("run backwards"));
+        }
+        self.require_stopped()?;
+        self.honour_cleanup()?;
+        match how {
+            Resume::Continue => self.resume_all(),
+            Resume::Step(tid) => self.step(tid as i32),
+        }
+    }
+
+    fn wait(&mut self) -> Result<StopEvent, BackendError> {
+        self.wait_impl()
+    }
+
+    fn discard_signal(&mut self, tid: u32) {
+        if let Some(t) = self.threads.get_mut(&(tid as i32)) {
+            t.pending_sig = 0;
+        }
+    }
+
+    fn interrupter(&self) -> Arc<dyn Interrupter> {
+        Arc::new(PtraceInterrupter(self.interrupt.clone()))
+    }
+
+    fn detach(&mut self) -> Result<(), BackendError> {
+        self.detach_impl()
+    }
+
+    fn kill(&mut self) -> Result<(), BackendError> {
+        self.kill_impl()
+    }
+}
+
+impl Drop for PtraceProcess {
+    fn drop(&mut self) {
+        if self.state != State::Gone {
+            if self.launched {
+                let _ = self.kill_impl();
+            } else if self.detach_impl().is_err() {
+                // Could not detach (e.g. dropped on another thread): the code bytes
+                // must at least be restored so the program survives the kernel's
+                // detach when the tracer thread exits.
+                let _ = breakpoints::lock(&self.bps).remove_all(&self.mem);
+            }
+        }
+        self.entry.done.store(true, Ordering::Release);
+        cleanup::unregister(&self.entry);
+    }
+}
