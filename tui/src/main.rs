@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod browser;
+mod live;
 
 #[derive(Parser)]
 #[command(
@@ -66,8 +67,111 @@ enum Cmd {
         #[arg(long)]
         force: bool,
     },
+    /// Attach to a running process: coroner attach PID [BIN].
+    Attach {
+        pid: u32,
+        /// The process's executable (default: /proc/PID/exe, which works even when the
+        /// file was deleted or replaced).
+        binary: Option<PathBuf>,
+        #[command(flatten)]
+        common: LiveArgs,
+    },
+    /// Start a compiled program under the debugger: coroner exec BIN [-- ARGS].
+    Exec {
+        binary: PathBuf,
+        /// Arguments for the program (after --).
+        #[arg(last = true)]
+        args: Vec<String>,
+        #[command(flatten)]
+        launch: LaunchArgs,
+        #[command(flatten)]
+        common: LiveArgs,
+    },
+    /// Build a package with optimisations off and debug it: coroner debug [PKG] [-- ARGS].
+    Debug {
+        package: Option<String>,
+        #[arg(last = true)]
+        args: Vec<String>,
+        /// Extra flags for `go build`.
+        #[arg(long, value_name = "FLAGS")]
+        build_flags: Option<String>,
+        #[command(flatten)]
+        launch: LaunchArgs,
+        #[command(flatten)]
+        common: LiveArgs,
+    },
+    /// Build a package's test binary and debug it: coroner test [PKG] [-- ARGS].
+    Test {
+        package: Option<String>,
+        #[arg(last = true)]
+        args: Vec<String>,
+        #[arg(long, value_name = "FLAGS")]
+        build_flags: Option<String>,
+        #[command(flatten)]
+        launch: LaunchArgs,
+        #[command(flatten)]
+        common: LiveArgs,
+    },
     /// Print the version.
     Version,
+}
+
+#[derive(clap::Args)]
+struct LiveArgs {
+    /// Run the commands in FILE first (one per line; `#` starts a comment).
+    #[arg(long, value_name = "FILE")]
+    init: Option<PathBuf>,
+    /// Print goroutines, stack and threads as JSON (one document per line).
+    #[arg(long)]
+    json: bool,
+    /// Accepted for Delve compatibility (the line REPL is used for live processes).
+    #[arg(long)]
+    repl: bool,
+    /// Accepted for Delve compatibility (coroner always allows it).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    allow_non_terminal_interactive: Option<bool>,
+}
+
+#[derive(clap::Args)]
+struct LaunchArgs {
+    /// Working directory of the program.
+    #[arg(long, value_name = "DIR")]
+    wd: Option<PathBuf>,
+    /// Run with address space randomisation off.
+    #[arg(long)]
+    disable_aslr: bool,
+    /// Redirect a standard stream: `-r stdin:FILE`, `-r stdout:FILE`, `-r stderr:FILE`.
+    #[arg(short = 'r', long = "redirect", value_name = "STREAM:FILE")]
+    redirect: Vec<String>,
+}
+
+impl LiveArgs {
+    fn options(self) -> live::LiveOptions {
+        live::LiveOptions {
+            init: self.init,
+            json: self.json,
+        }
+    }
+}
+
+impl LaunchArgs {
+    fn options(self) -> live::ExecOptions {
+        live::ExecOptions {
+            wd: self.wd,
+            disable_aslr: self.disable_aslr,
+            redirects: self.redirect,
+        }
+    }
+}
+
+fn report(r: anyhow::Result<()>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("coroner: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -77,6 +181,45 @@ fn main() -> ExitCode {
             println!("coroner {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
+        Cmd::Attach {
+            pid,
+            binary,
+            common,
+        } => report(live::attach(pid, binary, common.options())),
+        Cmd::Exec {
+            binary,
+            args,
+            launch,
+            common,
+        } => report(live::exec(binary, args, launch.options(), common.options())),
+        Cmd::Debug {
+            package,
+            args,
+            build_flags,
+            launch,
+            common,
+        } => report(live::debug(
+            package,
+            build_flags,
+            false,
+            args,
+            launch.options(),
+            common.options(),
+        )),
+        Cmd::Test {
+            package,
+            args,
+            build_flags,
+            launch,
+            common,
+        } => report(live::debug(
+            package,
+            build_flags,
+            true,
+            args,
+            launch.options(),
+            common.options(),
+        )),
         Cmd::Triage {
             binary,
             core,

@@ -1,0 +1,263 @@
+//! `coroner attach`, `coroner exec` and `coroner debug`: a live process under the same
+//! REPL as a core. The process is never left stopped or patched: `exit` detaches from
+//! an attached process and kills a launched one, and SIGTERM/SIGHUP or a panic go
+//! through the ptrace backend's emergency cleanup.
+
+use anyhow::{bail, Context};
+use coroner::backend::ptrace::{emergency_cleanup, LaunchOptions, PtraceProcess, Redirect};
+use coroner::backend::{Interrupter, Process};
+use coroner::exec::{Debugger, Origin};
+use coroner::repl::Session;
+use coroner::symbols::Binary;
+use coroner::target::Image;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// What every live subcommand shares: the init file, JSON mode.
+pub struct LiveOptions {
+    pub init: Option<PathBuf>,
+    pub json: bool,
+}
+
+/// The interrupter of the process being debugged, for the SIGINT thread.
+static INTERRUPT: Mutex<Option<Arc<dyn Interrupter>>> = Mutex::new(None);
+
+/// SIGINT halts the running program (it is not delivered to it); SIGTERM and SIGHUP
+/// release the process, then end coroner. A panic releases it too.
+fn install_signal_handling() -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .context("cannot install signal handlers")?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                if sig == SIGINT {
+                    let i = INTERRUPT.lock().ok().and_then(|g| g.clone());
+                    if let Some(i) = i {
+                        i.interrupt();
+                    }
+                    continue;
+                }
+                emergency_cleanup();
+                std::process::exit(128 + sig);
+            }
+        })
+        .context("cannot start the signal thread")?;
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        emergency_cleanup();
+        prev(info);
+    }));
+    Ok(())
+}
+
+/// The load bias of a PIE from the process's AT_ENTRY (0 for a fixed-address binary).
+fn bias_of(proc: &mut dyn Process, bin: &Binary) -> anyhow::Result<u64> {
+    let snap = proc.snapshot()?;
+    Ok(match snap.auxv_value(9) {
+        Some(at_entry) if bin.is_pie() => at_entry.wrapping_sub(bin.entry().get()),
+        _ => 0,
+    })
+}
+
+fn start(proc: PtraceProcess, binary: &Path, origin: Origin) -> anyhow::Result<Debugger> {
+    let mut proc: Box<dyn Process> = Box::new(proc);
+    let bin = Arc::new(
+        Binary::open(binary).with_context(|| format!("cannot read {}", binary.display()))?,
+    );
+    let bias = bias_of(proc.as_mut(), &bin)?;
+    let image = Arc::new(Image::load(bin, bias)?);
+    let d = Debugger::new(proc, image, origin)?;
+    if let Ok(mut g) = INTERRUPT.lock() {
+        *g = Some(d.interrupter());
+    }
+    Ok(d)
+}
+
+/// `coroner attach PID [BIN]`.
+pub fn attach(pid: u32, binary: Option<PathBuf>, opts: LiveOptions) -> anyhow::Result<()> {
+    install_signal_handling()?;
+    let exe = PathBuf::from(format!("/proc/{pid}/exe"));
+    let binary = match binary {
+        Some(b) => {
+            check_same_binary(&b, &exe)?;
+            b
+        }
+        None => {
+            // /proc/PID/exe opens the running binary even when its file was deleted or
+            // replaced on disk (a deploy while it ran).
+            if let Ok(target) = std::fs::read_link(&exe) {
+                if target.to_string_lossy().ends_with(" (deleted)") {
+                    eprintln!(
+                        "coroner: warning: {} was deleted or replaced since process {pid} started; reading the running binary through {}",
+                        target.display().to_string().trim_end_matches(" (deleted)"),
+                        exe.display()
+                    );
+                }
+            }
+            exe
+        }
+    };
+    let proc = PtraceProcess::attach(pid)?;
+    let d = start(proc, &binary, Origin::Attached)?;
+    run(Session::with_debugger(d), opts)
+}
+
+/// A binary given on the command line must be the one the process runs.
+fn check_same_binary(given: &Path, exe: &Path) -> anyhow::Result<()> {
+    let a = Binary::open(given).with_context(|| format!("cannot read {}", given.display()))?;
+    let Ok(b) = Binary::open(exe) else {
+        return Ok(());
+    };
+    let ids = |x: &Binary| (x.build_id().map(<[u8]>::to_vec), x.go_build_id().map(str::to_string));
+    if ids(&a) != ids(&b) {
+        bail!(
+            "{} is not the binary process runs ({} has another build ID): omit BIN to use the running one",
+            given.display(),
+            exe.display()
+        );
+    }
+    Ok(())
+}
+
+pub struct ExecOptions {
+    pub wd: Option<PathBuf>,
+    pub disable_aslr: bool,
+    /// `-r stdin:FILE`, `-r stdout:FILE`, `-r stderr:FILE`, or `-r FILE` for stdin.
+    pub redirects: Vec<String>,
+}
+
+fn launch_options(binary: &Path, args: &[String], e: &ExecOptions) -> anyhow::Result<LaunchOptions> {
+    let mut lo = LaunchOptions::new(binary).args(args.iter().cloned());
+    lo.wd = e.wd.clone();
+    lo.disable_aslr = e.disable_aslr;
+    for r in &e.redirects {
+        let (stream, file) = match r.split_once(':') {
+            Some((s @ ("stdin" | "stdout" | "stderr"), f)) => (s, f),
+            _ => ("stdin", r.as_str()),
+        };
+        let red = Redirect::File(PathBuf::from(file));
+        match stream {
+            "stdin" => lo.stdin = red,
+            "stdout" => lo.stdout = red,
+            _ => lo.stderr = red,
+        }
+    }
+    Ok(lo)
+}
+
+/// `coroner exec BIN [-- ARGS]`.
+pub fn exec(binary: PathBuf, args: Vec<String>, e: ExecOptions, opts: LiveOptions) -> anyhow::Result<()> {
+    install_signal_handling()?;
+    let lo = launch_options(&binary, &args, &e)?;
+    let proc = PtraceProcess::launch(&lo)?;
+    let d = start(proc, &binary, Origin::Launched)?;
+    run(Session::with_debugger(d), opts)
+}
+
+/// `coroner debug [PKG] [-- ARGS]`: build with optimisations off into a temporary file
+/// (removed on exit), then exec it.
+pub fn debug(
+    pkg: Option<String>,
+    build_flags: Option<String>,
+    test: bool,
+    args: Vec<String>,
+    e: ExecOptions,
+    opts: LiveOptions,
+) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let out = dir.path().join(if test { "debug.test" } else { "__debug_bin" });
+    let mut cmd = std::process::Command::new("go");
+    if test {
+        cmd.args(["test", "-c"]);
+    } else {
+        cmd.arg("build");
+    }
+    cmd.arg("-gcflags=all=-N -l").arg("-o").arg(&out);
+    if let Some(f) = &build_flags {
+        cmd.args(f.split_whitespace());
+    }
+    if let Some(p) = &pkg {
+        cmd.arg(p);
+    }
+    if let Some(wd) = &e.wd {
+        cmd.current_dir(wd);
+    }
+    let status = cmd
+        .status()
+        .context("cannot run `go build`: is the Go toolchain on PATH?")?;
+    if !status.success() {
+        bail!("go build failed ({status}); fix the build errors above");
+    }
+    let r = exec(out, args, e, opts);
+    drop(dir);
+    r
+}
+
+fn run(mut session: Session, opts: LiveOptions) -> anyhow::Result<()> {
+    session.set_analyzers(coroner_analyzers::registry());
+    session.json = opts.json;
+    let init = match &opts.init {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read init file {}", p.display()))?,
+        ),
+        None => None,
+    };
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "Type 'help' for list of commands.")?;
+        out.flush()?;
+    }
+    let mut keep_going = true;
+    if let Some(text) = init {
+        for line in text.lines() {
+            let l = line.trim();
+            if l.is_empty() || l.starts_with('#') {
+                continue;
+            }
+            if !crate::emit(&mut session, l, opts.json)? {
+                keep_going = false;
+                break;
+            }
+        }
+    }
+    let r = if !keep_going {
+        Ok(())
+    } else if std::io::stdin().is_terminal() {
+        crate::interactive(&mut session, opts.json)
+    } else {
+        crate::batch(&mut session, opts.json)
+    };
+    finish(&mut session);
+    r
+}
+
+/// Leave the process as Delve's `exit` does: kill a launched one; detach from an
+/// attached one (asking on a terminal whether to kill it instead, default no).
+fn finish(session: &mut Session) {
+    let Some(d) = session.debugger() else {
+        return;
+    };
+    if d.exited().is_some() {
+        return;
+    }
+    let pid = d.pid();
+    let mut kill = d.origin() == Origin::Launched;
+    if !kill && std::io::stdin().is_terminal() {
+        eprint!("Would you like to kill the process? [y/N] ");
+        let mut answer = String::new();
+        if std::io::stdin().read_line(&mut answer).is_ok() {
+            kill = matches!(answer.trim(), "y" | "Y" | "yes");
+        }
+    }
+    if let Some(d) = session.debugger_mut() {
+        match d.detach(kill) {
+            Ok(()) if !kill => eprintln!("Detached from process {pid}: it keeps running."),
+            Ok(()) => {}
+            Err(e) => eprintln!("coroner: could not release process {pid}: {e}"),
+        }
+    }
+}
