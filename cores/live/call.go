@@ -20,6 +20,10 @@ type Calc struct {
 	Factor int
 }
 
+// Calculator is tick's receiver, on the heap (Delve refuses to pass a pointer
+// to a stack object as the receiver of an injected call).
+var Calculator = &Calc{Factor: 3}
+
 //go:noinline
 func Add(a, b int) int {
 	return a + b // LINE: call-add
@@ -47,7 +51,7 @@ func tick(c *Calc, n int) int {
 }
 
 func callMain(args []string) {
-	c := &Calc{Factor: 3}
+	c := Calculator
 	ready()
 	for n := 0; ; n++ {
 		r := tick(c, n) // LINE: call-loop
