@@ -12,6 +12,13 @@
 # (stdout and stderr, the program's own output interleaved, ANSI colours
 # removed) as SESSION.delve.txt.
 #
+# Environment (all optional):
+#   VERSIONS, MODES  restrict the fixtures (default: all of generate-live.sh's)
+#   NAME             output name: SESSION.NAME.txt / SESSION.NAME.cmds
+#                    (default delve, the Delve 1.27 reference; e.g. NAME=delve120
+#                    for Debian's Delve 1.20 on the go1.19 fixtures)
+#   WORKDIR          scratch directory (default /tmp/coroner-fixtures-live)
+#
 # Session files: `# args: A B` gives the program's arguments; other `#` lines
 # are comments; `{{NAME}}` is replaced by FILE.go:LINE of the line marked
 # `// LINE: NAME` in cores/live/*.go.
@@ -34,6 +41,7 @@ MODES=${MODES:-"opt noopt"}
 WORKDIR=${WORKDIR:-/tmp/coroner-fixtures-live}
 SRC=$WORKDIR/src
 OUT=$HERE/live-fixtures
+NAME=${NAME:-delve}
 SESSIONS=${*:-$(cd "$HERE/live/sessions" && ls -- *.cmds | sed 's/\.cmds$//')}
 
 rm -rf "$SRC"
@@ -79,12 +87,12 @@ for v in $VERSIONS; do
 			args=($(sed -n 's/^# args: //p' "$cmds"))
 			script=$WORKDIR/sessions/$s.cmds
 			resolve "$cmds" "$script"
-			cp "$script" "$dest/$s.delve.cmds"
-			log "== $tag: $s (${args[*]})"
+			cp "$script" "$dest/$s.$NAME.cmds"
+			log "== $tag: $s (${args[*]}) -> $s.$NAME.txt"
 			(cd "$(dirname "$bin")" && timeout -s KILL 300 "$DLV" exec "$bin" --init "$script" \
 				--allow-non-terminal-interactive=true --check-go-version=false -- "${args[@]}" \
 				</dev/null 2>&1) | sed "$strip" | sed '/^Type .help. for list of commands\.$/d' \
-				>"$dest/$s.delve.txt" || log "  $s: Delve exited with an error"
+				>"$dest/$s.$NAME.txt" || log "  $s: Delve exited with an error"
 		done
 	done
 done
