@@ -19,7 +19,10 @@
 #                    for Debian's Delve 1.20 on the go1.19 fixtures)
 #   WORKDIR          scratch directory (default /tmp/coroner-fixtures-live)
 #
-# Session files: `# args: A B` gives the program's arguments; other `#` lines
+# Session files: `# args: A B` gives the program's arguments (exec); `# attach:
+# A B` instead starts `live A B` (GOMAXPROCS=2), waits for its ready line and
+# runs DLV attach PID --init SESSION.cmds with "n" on stdin: end the script
+# with `exit`, Delve asks whether to kill the process and detaches; other `#` lines
 # are comments; `{{NAME}}` is replaced by FILE.go:LINE of the line marked
 # `// LINE: NAME` in cores/live/*.go.
 #
@@ -83,16 +86,39 @@ for v in $VERSIONS; do
 		for s in $SESSIONS; do
 			cmds=$HERE/live/sessions/$s.cmds
 			[ -f "$cmds" ] || die "no session $cmds"
+			attach=$(sed -n 's/^# attach: //p' "$cmds")
 			# shellcheck disable=SC2207
-			args=($(sed -n 's/^# args: //p' "$cmds"))
+			args=($(sed -n 's/^# \(args\|attach\): //p' "$cmds"))
 			script=$WORKDIR/sessions/$s.cmds
 			resolve "$cmds" "$script"
 			cp "$script" "$dest/$s.$NAME.cmds"
-			log "== $tag: $s (${args[*]}) -> $s.$NAME.txt"
-			(cd "$(dirname "$bin")" && timeout -s KILL 300 "$DLV" exec "$bin" --init "$script" \
-				--allow-non-terminal-interactive=true --check-go-version=false -- "${args[@]}" \
-				</dev/null 2>&1) | sed "$strip" | sed '/^Type .help. for list of commands\.$/d' \
+			log "== $tag: $s (${attach:+attach }${args[*]}) -> $s.$NAME.txt"
+			if [ -z "$attach" ]; then
+				(cd "$(dirname "$bin")" && timeout -s KILL 300 "$DLV" exec "$bin" --init "$script" \
+					--allow-non-terminal-interactive=true --check-go-version=false -- "${args[@]}" \
+					</dev/null 2>&1) | sed "$strip" | sed '/^Type .help. for list of commands\.$/d' \
+					>"$dest/$s.$NAME.txt" || log "  $s: Delve exited with an error"
+				continue
+			fi
+			# Attach: start the program, wait for ready, attach; the script
+			# ends with `exit`, answered "n" (detach, leave it running). Then
+			# the program must still be alive; it is killed.
+			out=$WORKDIR/run/$tag-$s.out
+			mkdir -p "$(dirname "$out")"
+			env GOMAXPROCS=2 "$bin" "${args[@]}" >"$out" 2>&1 &
+			pid=$!
+			for _ in $(seq 1 100); do
+				grep -qs '^ready pid=' "$out" && break
+				sleep 0.1
+			done
+			(cd "$(dirname "$bin")" && timeout -s KILL 300 "$DLV" attach "$pid" --init "$script" \
+				--allow-non-terminal-interactive=true --check-go-version=false \
+				< <(printf 'n\n') 2>&1) | sed "$strip" | sed '/^Type .help. for list of commands\.$/d' \
 				>"$dest/$s.$NAME.txt" || log "  $s: Delve exited with an error"
+			sleep 0.2
+			kill -0 "$pid" 2>/dev/null || log "  $s: the program did not survive the detach"
+			kill -KILL "$pid" 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
 		done
 	done
 done
