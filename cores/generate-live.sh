@@ -7,12 +7,17 @@
 #   live-fixtures/go1.NN-MODE/live.zst                  the binary
 #   live-fixtures/go1.NN-MODE/build.json                go version, mode, build command
 #   live-fixtures/go1.NN-MODE/service.sigquit.stderr    GOTRACEBACK=all + SIGQUIT of `live service`
-# Delve transcripts are recorded separately by cores/record-delve.sh.
+# then, with DLV set, re-record every Delve transcript with cores/record-delve.sh
+# (and with DLV120 set, Debian's Delve 1.20 ones on the go1.19 fixtures).
+# Without DLV the committed transcripts are kept as they are: re-record them
+# whenever cores/live changed.
 #
 # Environment (all optional):
 #   GO_TOOLCHAINS  directory holding go1.NN/ GOROOTs (default /opt/go)
 #   VERSIONS       Go versions (default: 1.19 1.22 1.25 1.27)
 #   MODES          build modes (default: opt noopt)
+#   DLV            a Delve 1.27 binary: also record SESSION.delve.txt
+#   DLV120         Debian's Delve 1.20 (/usr/bin/dlv): also record SESSION.delve120.txt
 #   WORKDIR        scratch directory (default /tmp/coroner-fixtures-live);
 #                  sources are built from $WORKDIR/src: keep the default,
 #                  the committed binaries record /tmp/coroner-fixtures-live/src
@@ -72,7 +77,20 @@ sigquit_service() { # bin out
 }
 
 rm -rf "$SRC"
-[ "$full" = 1 ] && rm -rf "$OUT"
+# A full run drops fixtures it no longer builds; everything, transcripts too,
+# only when it records them again.
+if [ "$full" = 1 ]; then
+	if [ -n "${DLV:-}" ]; then
+		rm -rf "$OUT"
+	else
+		for d in "$OUT"/go*-*; do
+			[ -d "$d" ] || continue
+			t=${d##*/go}
+			case " $VERSIONS " in *" ${t%-*} "*) ;; *) rm -rf "$d"; continue ;; esac
+			case " $MODES " in *" ${t#*-} "*) ;; *) rm -rf "$d" ;; esac
+		done
+	fi
+fi
 mkdir -p "$SRC" "$OUT"
 cp -r "$HERE/live/." "$SRC/"
 rm -rf "$SRC/sessions"
@@ -109,5 +127,13 @@ for v in $VERSIONS; do
 	done
 done
 
+if [ -n "${DLV:-}" ]; then
+	VERSIONS=$VERSIONS MODES=$MODES WORKDIR=$WORKDIR "$HERE/record-delve.sh" "$DLV" ||
+		failures=$((failures + 1))
+fi
+if [ -n "${DLV120:-}" ] && case " $VERSIONS " in *" 1.19 "*) true ;; *) false ;; esac; then
+	NAME=delve120 VERSIONS=1.19 MODES=$MODES WORKDIR=$WORKDIR "$HERE/record-delve.sh" "$DLV120" ||
+		failures=$((failures + 1))
+fi
 du -sh "$OUT" >&2
 [ "$failures" -eq 0 ] || die "$failures failures"
