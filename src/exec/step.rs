@@ -96,7 +96,8 @@ impl Debugger {
                 }
             }
             if let Some(mut s) = self.user_stop(ev, &mut trace)? {
-                s.interrupted_step = matches!(s.reason, StopReason::Breakpoint(_));
+                s.interrupted_step =
+                    matches!(s.reason, StopReason::Breakpoint(_)) && s.goid != Some(o.goid);
                 s.trace = trace;
                 return Ok(s);
             }
