@@ -384,6 +384,10 @@ impl PtraceProcess {
                 Ok((tid, sys::Status::Exited(_) | sys::Status::Killed(_))) if tid == self.pid => {
                     break
                 }
+                // Killed threads still stop at PTRACE_EVENT_EXIT: let them finish dying.
+                Ok((tid, sys::Status::Stopped { .. })) => {
+                    let _ = sys::cont(tid, 0);
+                }
                 Ok(_) => {}
                 Err(_) => break,
             }
