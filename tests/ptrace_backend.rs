@@ -28,7 +28,7 @@ const THREADS_C: &str = r#"
 #include <stdlib.h>
 volatile long total;
 __attribute__((noinline)) void work(long i) { __sync_fetch_and_add(&total, i); }
-static void *worker(void *arg) { for (long i = 0; i < 2000; i++) work(i); return 0; }
+static void *worker(void *arg) { for (long i = 0; i < 20; i++) work(i); return 0; }
 int main(int argc, char **argv) {
     long rounds = argc > 1 ? atol(argv[1]) : 50;
     for (long r = 0; r < rounds; r++) {
@@ -356,7 +356,9 @@ fn detach_leaves_process_running_with_original_code() {
     let child = spawn(&exe, &["100000"], &[]);
     let pid = child.0.id() as i32;
     let mut p = PtraceProcess::attach(pid as u32).unwrap();
-    assert_eq!(status_field(pid, "TracerPid").unwrap(), std::process::id().to_string());
+    // SAFETY: gettid cannot fail.
+    let me = unsafe { libc::gettid() };
+    assert_eq!(status_field(pid, "TracerPid").unwrap(), me.to_string());
     p.insert_breakpoint(Addr(work)).unwrap();
     p.set_watchpoint(0, Addr(total), 8, WatchKind::Write).unwrap();
     assert!(matches!(cont(&mut p), StopEvent::Breakpoint { .. } | StopEvent::Watchpoint { .. }));

@@ -534,6 +534,9 @@ impl Process for PtraceProcess {
             return Ok(());
         }
         self.watches[slot as usize] = None;
+        // Hits collected from other threads during the last stop no longer matter.
+        self.deferred
+            .retain(|(e, _)| !matches!(e, StopEvent::Watchpoint { slot: s, .. } if *s == slot));
         self.set_watches_everywhere()
     }
 
