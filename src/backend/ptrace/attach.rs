@@ -25,7 +25,7 @@ pub fn seize_all(pid: i32) -> Result<BTreeMap<i32, Task>, BackendError> {
         pid,
         Task { running: true, interrupt_pending: true, ..Task::default() },
     );
-    let me = std::process::id() as i32;
+    let me = sys::gettid();
     loop {
         let listed = procfs::tasks(pid).map_err(|e| BackendError::Attach(format!(
             "cannot list the threads of process {pid}: {e}"
@@ -94,6 +94,10 @@ pub fn explain(pid: i32, e: Errno, what: &str) -> BackendError {
 
 fn eperm(pid: i32, what: &str) -> String {
     if let Some(tracer) = procfs::tracer_pid(pid).filter(|&t| t != 0) {
+        // TracerPid is the tracing thread: name its process.
+        let tracer = procfs::status_field(tracer, "Tgid")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(tracer);
         return format!(
             "cannot {what} process {pid}: it is already traced by process {tracer} ({}): \
              detach that debugger first",

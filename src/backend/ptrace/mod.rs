@@ -384,6 +384,10 @@ impl PtraceProcess {
                 Ok((tid, sys::Status::Exited(_) | sys::Status::Killed(_))) if tid == self.pid => {
                     break
                 }
+                // Killed threads still stop at PTRACE_EVENT_EXIT: let them finish dying.
+                Ok((tid, sys::Status::Stopped { .. })) => {
+                    let _ = sys::cont(tid, 0);
+                }
                 Ok(_) => {}
                 Err(_) => break,
             }
@@ -530,6 +534,9 @@ impl Process for PtraceProcess {
             return Ok(());
         }
         self.watches[slot as usize] = None;
+        // Hits collected from other threads during the last stop no longer matter.
+        self.deferred
+            .retain(|(e, _)| !matches!(e, StopEvent::Watchpoint { slot: s, .. } if *s == slot));
         self.set_watches_everywhere()
     }
 

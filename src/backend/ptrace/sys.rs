@@ -179,6 +179,12 @@ pub fn kill(pid: i32, sig: i32) -> Result<(), Errno> {
     }
 }
 
+/// This thread's id: TracerPid in /proc names the tracer *thread*.
+pub fn gettid() -> i32 {
+    // SAFETY: gettid cannot fail.
+    unsafe { libc::gettid() }
+}
+
 /// process_vm_readv of one contiguous range; returns the number of bytes read.
 pub fn vm_read(pid: i32, addr: u64, buf: &mut [u8]) -> Result<usize, Errno> {
     let local = libc::iovec {
