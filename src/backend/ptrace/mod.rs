@@ -9,6 +9,18 @@
 //! signal. The model is all-stop: when one thread reports an event every other thread
 //! is interrupted and collected before [`Process::wait`] returns. See `threads.rs` for
 //! the event loop and the rules for signals and breakpoints hit meanwhile.
+//!
+//! Contract details the layers above rely on:
+//! - One `PtraceProcess` per tracer thread: `wait` reaps any tracee or child of the
+//!   calling thread (`__WNOTHREAD` keeps other threads' children out).
+//! - `set_registers` bumps the stop generation: snapshots taken before it answer
+//!   `Stale` (their registers are wrong); `write_memory` and breakpoint changes do not
+//!   (the current snapshot's page cache and breakpoint shadow are updated in place).
+//! - The interrupt is a SIGSTOP sent to the process: if it arrives while the process
+//!   is already stopping for another event it is absorbed; sent while stopped, it
+//!   takes effect at the next resume (`wait` then reports `Interrupted`).
+//! - Drop it on the tracer thread: elsewhere ptrace refuses the detach, and only the
+//!   code bytes are restored (the kernel detaches when the tracer thread exits).
 
 mod attach;
 mod breakpoints;
