@@ -9,6 +9,18 @@
 //! signal. The model is all-stop: when one thread reports an event every other thread
 //! is interrupted and collected before [`Process::wait`] returns. See `threads.rs` for
 //! the event loop and the rules for signals and breakpoints hit meanwhile.
+//!
+//! Contract details the layers above rely on:
+//! - One `PtraceProcess` per tracer thread: `wait` reaps any tracee or child of the
+//!   calling thread (`__WNOTHREAD` keeps other threads' children out).
+//! - `set_registers` bumps the stop generation: snapshots taken before it answer
+//!   `Stale` (their registers are wrong); `write_memory` and breakpoint changes do not
+//!   (the current snapshot's page cache and breakpoint shadow are updated in place).
+//! - The interrupt is a SIGSTOP sent to the process: if it arrives while the process
+//!   is already stopping for another event it is absorbed; sent while stopped, it
+//!   takes effect at the next resume (`wait` then reports `Interrupted`).
+//! - Drop it on the tracer thread: elsewhere ptrace refuses the detach, and only the
+//!   code bytes are restored (the kernel detaches when the tracer thread exits).
 
 mod attach;
 mod breakpoints;
@@ -361,6 +373,25 @@ impl PtraceProcess {
                 }
             }
         }
+        // Threads that were exiting cannot be detached (they are not stopped) and, once
+        // dead, stay zombies until their tracer reaps them, which would keep the whole
+        // process from being reaped: reap them now (briefly: the leader of a process
+        // whose main thread called pthread_exit is only reported at the very end).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(200);
+        for (tid, t) in &tids {
+            if !t.exiting || *tid == self.pid {
+                continue;
+            }
+            while std::time::Instant::now() < deadline {
+                match sys::wait_nohang(*tid) {
+                    Ok(None) => std::thread::sleep(std::time::Duration::from_micros(200)),
+                    Ok(Some((_, sys::Status::Stopped { .. }))) => {
+                        let _ = sys::detach(*tid, 0);
+                    }
+                    _ => break,
+                }
+            }
+        }
         // An interrupt signal sent but never seen would stop the untraced program:
         // SIGCONT discards a pending SIGSTOP (and ends a group-stop, if any).
         let unseen = self.interrupt.sent.load(Ordering::Acquire) > self.interrupts_consumed;
@@ -442,10 +473,10 @@ impl Process for PtraceProcess {
     fn set_registers(&mut self, tid: u32, regs: &Registers) -> Result<(), BackendError> {
         self.require_stopped()?;
         let tid = tid as i32;
-        let t = self
-            .threads
-            .get_mut(&tid)
-            .ok_or(BackendError::Os { op: "set registers", why: format!("no thread {tid}") })?;
+        let t = self.threads.get_mut(&tid).ok_or(BackendError::Os {
+            op: "set registers",
+            why: format!("no thread {tid}"),
+        })?;
         sys::set_regs(tid, regs).map_err(|e| e.os("set registers"))?;
         t.regs = Some(regs.clone());
         // Put there on purpose: resuming should execute the instruction, not trap.
@@ -519,7 +550,11 @@ impl Process for PtraceProcess {
         }
         debugregs::check(addr.0, len)?;
         let old = self.watches[slot as usize];
-        self.watches[slot as usize] = Some(Watch { addr: addr.0, len, kind });
+        self.watches[slot as usize] = Some(Watch {
+            addr: addr.0,
+            len,
+            kind,
+        });
         if let Err(e) = self.set_watches_everywhere() {
             self.watches[slot as usize] = old;
             let _ = self.set_watches_everywhere();
