@@ -8,6 +8,8 @@
 //! through an older snapshot fail with [`MemError::Stale`](crate::snapshot::MemError),
 //! never with bytes of another instant.
 
+pub mod gdbserial;
+
 use crate::addr::Addr;
 use crate::snapshot::{Registers, Snapshot};
 use std::sync::Arc;
