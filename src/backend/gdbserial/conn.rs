@@ -64,6 +64,8 @@ pub struct Conn {
     pub console: Vec<u8>,
     /// A reply that arrived in place of the ack for its request.
     stash: Option<Vec<u8>>,
+    /// `CORONER_RSP_TRACE=1`: log every packet to stderr (protocol debugging).
+    trace: bool,
 }
 
 impl Conn {
@@ -98,6 +100,7 @@ impl Conn {
             dead: None,
             console: Vec::new(),
             stash: None,
+            trace: std::env::var_os("CORONER_RSP_TRACE").is_some(),
         })
     }
 
@@ -136,6 +139,9 @@ impl Conn {
     pub fn send(&mut self, body: &[u8]) -> Result<(), ConnError> {
         let pkt = frame(body);
         self.packets.fetch_add(1, Ordering::Relaxed);
+        if self.trace {
+            eprintln!("rsp -> {}", describe_long(body));
+        }
         self.write_raw(&pkt)?;
         if !self.ack {
             return Ok(());
@@ -182,6 +188,9 @@ impl Conn {
         loop {
             match self.read_frame(deadline, timeout, what)? {
                 Frame::Packet(p) => {
+                    if self.trace {
+                        eprintln!("rsp <- {}", describe_long(&p));
+                    }
                     if self.ack {
                         self.write_raw(b"+")?;
                     }
@@ -263,6 +272,13 @@ fn io_error(e: std::io::Error) -> ConnError {
         }
         _ => ConnError::Io(e.to_string()),
     }
+}
+
+fn describe_long(body: &[u8]) -> String {
+    let n = body.len().min(200);
+    String::from_utf8_lossy(&body[..n])
+        .escape_debug()
+        .to_string()
 }
 
 /// A packet named for an error message: its first bytes, printable.

@@ -134,6 +134,9 @@ pub struct GdbRemote {
     /// continue, so that a step does not land in the runtime's signal handler.
     deferred_signals: Vec<(u32, u8)>,
     current: Option<Arc<RemoteSnapshot>>,
+    /// An event the resume itself produced (stepping off a breakpoint completed the
+    /// requested step, or hit something): `wait` returns it at once.
+    queued: Option<StopEvent>,
     raw_g: HashMap<u32, Vec<u8>>,
     /// Thread selected with `Hg`, to skip re-selecting it.
     hg: Option<u32>,
@@ -191,10 +194,24 @@ impl GdbRemote {
             conn.set_no_ack();
         }
         features.thread_suffix = conn.request(b"QThreadSuffixSupported").map_err(remote)? == b"OK";
-        let chunk = features
-            .packet_size
-            .saturating_sub(32)
-            .clamp(0x400, 0x10000);
+        // `?` first: it also selects a thread, and gdbserver 13 asserts (and hangs
+        // up) on a target.xml request before any thread is selected.
+        let first_stop = conn.request(b"?").map_err(remote)?;
+        let mut last_tid = 0;
+        match stop::parse(&first_stop) {
+            Ok(StopReply::Stopped { thread, .. }) => {
+                if let Some(t) = thread {
+                    last_tid = t.tid.max(0) as u32;
+                }
+            }
+            Ok(StopReply::Exited { .. } | StopReply::Terminated { .. }) => {
+                return Err(BackendError::Exited)
+            }
+            _ => {}
+        }
+        // gdbserver hangs up on qXfer lengths near its PacketSize; 0xfff is what GDB
+        // and Delve ask for.
+        let chunk = 0xfff;
 
         let regmap = load_regmap(&mut conn, &features, chunk, &mut notes)?;
         for need in ["rip", "rsp", "rbp"] {
@@ -238,19 +255,6 @@ impl GdbRemote {
                     .join(";")
             );
             let _ = conn.request(cmd.as_bytes()).map_err(remote)?;
-        }
-        let first_stop = conn.request(b"?").map_err(remote)?;
-        let mut last_tid = 0;
-        match stop::parse(&first_stop) {
-            Ok(StopReply::Stopped { thread, .. }) => {
-                if let Some(t) = thread {
-                    last_tid = t.tid.max(0) as u32;
-                }
-            }
-            Ok(StopReply::Exited { .. } | StopReply::Terminated { .. }) => {
-                return Err(BackendError::Exited)
-            }
-            _ => {}
         }
         let threads = list_threads(&mut conn).map_err(remote)?;
         if last_tid == 0 {
@@ -322,6 +326,7 @@ impl GdbRemote {
             pending_signal: None,
             deferred_signals: Vec::new(),
             current: None,
+            queued: None,
             raw_g: HashMap::new(),
             hg: None,
             p_ok: None,
@@ -817,8 +822,99 @@ impl GdbRemote {
         Ok(raw.and_then(|b| parse_siginfo(&b, tid)))
     }
 
+    /// GNU gdbserver does not step over the breakpoints we insert: a thread resumed
+    /// on one would trap on it again at once. So, as GDB does: remove it, step that
+    /// thread alone (the others stay stopped and cannot run past the address), put it
+    /// back. Returns the event when the step-over is itself the answer (the requested
+    /// step of that thread, an exit, a signal).
+    fn step_over_breakpoint(&mut self, how: Resume) -> Result<Option<StopEvent>, BackendError> {
+        let tid = self.last_tid;
+        if tid == 0 || self.breakpoints.is_empty() {
+            return Ok(None);
+        }
+        let known = self
+            .current
+            .as_ref()
+            .and_then(|s| s.threads.iter().find(|t| t.tid == tid).map(|t| t.regs.rip));
+        let pc = match known {
+            Some(pc) => pc,
+            None => self.read_pc(tid, &[])?,
+        };
+        if !self.breakpoints.contains(&pc) {
+            return Ok(None);
+        }
+        self.remove_z(0, pc, 1)?;
+        self.shared.generation.fetch_add(1, Ordering::SeqCst);
+        self.current = None;
+        let vcont = self.features.vcont.iter().any(|a| a == "s");
+        let mut event = None;
+        for _ in 0..16 {
+            let reply = self.with_conn(|conn, _| {
+                if vcont {
+                    conn.send(format!("vCont;s:{tid:x}").as_bytes())?;
+                } else {
+                    let r = conn.request(format!("Hc{tid:x}").as_bytes())?;
+                    if r != b"OK" {
+                        return Err(ConnError::Protocol(format!(
+                            "cannot select thread {tid} to step"
+                        )));
+                    }
+                    conn.send(b"s")?;
+                }
+                let t = conn.timeouts.request;
+                conn.recv(t, b"step")
+            })?;
+            match stop::parse(&reply).map_err(|e| BackendError::Remote(e.to_string()))? {
+                StopReply::Stopped { gdb_signal, .. }
+                    if stop::GO_RUNTIME_SIGNALS.contains(&gdb_signal) =>
+                {
+                    // Arrived before the step: keep it for the next continue, retry.
+                    self.deferred_signals.push((tid, gdb_signal));
+                    continue;
+                }
+                StopReply::Stopped {
+                    gdb_signal,
+                    thread,
+                    reason,
+                    ..
+                } => {
+                    let other = thread.is_some_and(|t| t.tid > 0 && t.tid as u32 != tid);
+                    if other || (gdb_signal != stop::GDB_SIGTRAP && reason.is_none()) {
+                        // Something else happened first (another thread's pending
+                        // stop, a signal): report it as if from a continue.
+                        self.insert_z(0, pc, 1, "insert software breakpoints (Z0)")?;
+                        let r = self.classify(
+                            reply_again(&reply)?,
+                            Resume::Continue,
+                            Direction::Forward,
+                        )?;
+                        return Ok(r);
+                    }
+                    break;
+                }
+                exit => {
+                    event = self.classify(exit, how, Direction::Forward)?;
+                    self.breakpoints.remove(&pc);
+                    return Ok(event);
+                }
+            }
+        }
+        self.insert_z(0, pc, 1, "insert software breakpoints (Z0)")?;
+        if how == Resume::Step(tid) {
+            event = Some(StopEvent::Stepped { tid });
+        }
+        Ok(event)
+    }
+
     /// Wait for a stop, at most `timeout`; a timeout leaves the process running.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Result<StopEvent, BackendError> {
+        if let Some(ev) = self.queued.take() {
+            self.running.store(false, Ordering::SeqCst);
+            if !ev.is_exit() {
+                self.state = State::Stopped;
+            }
+            return Ok(ev);
+        }
         let deadline = Instant::now() + timeout;
         loop {
             let State::Running { how, dir } = self.state else {
@@ -860,6 +956,10 @@ impl GdbRemote {
             }
         }
     }
+}
+
+fn reply_again(reply: &[u8]) -> Result<StopReply, BackendError> {
+    stop::parse(reply).map_err(|e| BackendError::Remote(e.to_string()))
 }
 
 /// Connection-level helpers that need the `Hg` cache.
@@ -1217,6 +1317,16 @@ impl Process for GdbRemote {
             };
             if !ok {
                 return Err(BackendError::Unsupported("run backwards"));
+            }
+        }
+        if dir == Direction::Forward {
+            if let Some(ev) = self.step_over_breakpoint(how)? {
+                self.current = None;
+                self.queued = Some(ev);
+                if self.state == State::Stopped {
+                    self.state = State::Running { how, dir };
+                }
+                return Ok(());
             }
         }
         let sig = if dir == Direction::Forward {
