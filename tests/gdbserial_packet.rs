@@ -46,13 +46,13 @@ fn known_answers() {
     assert_eq!(checksum(b"qSupported"), 0x37);
     // gdbserver's RLE: '0* ' is '0' plus 3 more.
     assert_eq!(decode_body(b"0* ").unwrap(), b"0000");
-    assert_eq!(decode_body(b"a*\"b").unwrap(), b"aaaaab");
+    assert_eq!(decode_body(b"a*\"b").unwrap(), b"aaaaaab");
     // Escapes: '}' then byte^0x20.
     assert_eq!(decode_body(b"}\x03}\x04}]}\x0a").unwrap(), b"#$}*");
     assert!(decode_body(b"*!").is_err());
     assert!(decode_body(b"a*").is_err());
     assert!(decode_body(b"a}").is_err());
-    let f = frames(b"+$OK#9a%Stop:T05#xx-junk$E01#a6", &mut || 3);
+    let f = frames(b"+$OK#9a%Stop:T05#xx-junk$E01#a6", &mut || 1000);
     assert_eq!(f[0], Frame::Ack);
     assert_eq!(f[1], Frame::Packet(b"OK".to_vec()));
     assert!(matches!(f[2], Frame::Corrupt(_)), "{f:?}");
@@ -149,7 +149,8 @@ fn stop_replies() {
     assert_eq!(stop::gdb_to_host(30), 10, "SIGUSR1");
     assert_eq!(stop::gdb_to_host(11), 11, "SIGSEGV");
     assert_eq!(stop::gdb_to_host(10), 7, "SIGBUS");
-    for h in 1..=64 {
+    // Linux SIGSTKFLT (16) has no GDB number; every other signal survives the trip.
+    for h in (1..=64).filter(|&h| h != 16) {
         assert_eq!(stop::gdb_to_host(stop::host_to_gdb(h)), h, "signal {h}");
     }
 }
@@ -231,7 +232,10 @@ fn corpus(rng: &mut Rng) -> Vec<u8> {
     for _ in 0..rng.below(8) + 1 {
         match rng.below(6) {
             0 => out.push(b'+'),
-            1 => out.extend_from_slice(&rng.bytes(rng.below(10))),
+            1 => {
+                let n = rng.below(10);
+                out.extend_from_slice(&rng.bytes(n))
+            }
             2 => {
                 let mut f = frame(BODIES[rng.below(BODIES.len())]);
                 f[0] = b'%';

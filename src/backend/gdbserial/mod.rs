@@ -14,6 +14,8 @@
 //! target) belongs above the backend.
 
 pub mod conn;
+mod exec;
+mod handshake;
 pub mod launch;
 pub mod packet;
 pub mod process;
@@ -22,5 +24,6 @@ pub mod snapshot;
 pub mod stop;
 
 pub use conn::{ConnError, Timeouts};
-pub use process::{Features, GdbRemote};
+pub use handshake::Features;
+pub use process::GdbRemote;
 pub use snapshot::RemoteSnapshot;

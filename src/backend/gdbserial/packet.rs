@@ -222,7 +222,7 @@ pub fn hex_encode(data: &[u8]) -> String {
 
 /// Decode hex pairs; `None` on an odd length or a non-hex digit.
 pub fn hex_decode(s: &[u8]) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     s.chunks_exact(2)
@@ -233,7 +233,7 @@ pub fn hex_decode(s: &[u8]) -> Option<Vec<u8>> {
 /// Decode register hex where the stub may send `xx` for a byte it cannot read
 /// (gdbserver does for unavailable registers): those bytes read as 0.
 pub fn hex_decode_regs(s: &[u8]) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     s.chunks_exact(2)

@@ -2,11 +2,12 @@
 //! lldb-server, rr, QEMU).
 
 use super::conn::{Conn, ConnError, Timeouts, Writer};
+use super::handshake::{list_threads, vfile_read, xfer_read, Features};
 use super::launch::GdbServerChild;
-use super::packet::{hex_decode_regs, hex_encode, is_error, parse_hex_u64};
+use super::packet::{hex_decode_regs, hex_encode, is_error};
 use super::regs::{RegMap, GPR_NAMES};
-use super::snapshot::{parse_maps, parse_siginfo, write_remote, ReadMode, RemoteSnapshot, Shared};
-use super::stop::{self, Reason, StopReply, ThreadId, WatchHit};
+use super::snapshot::{parse_maps, parse_siginfo, write_remote, RemoteSnapshot, Shared};
+use super::stop;
 use crate::addr::Addr;
 use crate::backend::{
     BackendError, Capabilities, Direction, Interrupter, Process, Resume, StopEvent, WatchKind,
@@ -16,72 +17,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// What the stub said it supports (`qSupported`, plus probes).
-#[derive(Debug, Clone, Default)]
-pub struct Features {
-    pub packet_size: usize,
-    pub xfer_features: bool,
-    pub xfer_auxv: bool,
-    pub xfer_exec_file: bool,
-    pub xfer_siginfo: bool,
-    pub reverse_step: bool,
-    pub reverse_continue: bool,
-    pub swbreak: bool,
-    pub hwbreak: bool,
-    pub no_ack: bool,
-    pub pass_signals: bool,
-    /// `QThreadSuffixSupported`: `;thread:TID;` on `g`/`p`/`P` instead of `Hg`.
-    pub thread_suffix: bool,
-    /// Actions `vCont?` lists (`c`, `C`, `s`, `S`, `t`, `r`).
-    pub vcont: Vec<String>,
-    /// The raw `qSupported` reply, for diagnostics.
-    pub raw: String,
-}
-
-impl Features {
-    fn parse(reply: &str) -> Features {
-        let mut f = Features {
-            raw: reply.to_string(),
-            // The protocol's default when the stub does not say (GDB uses 400).
-            packet_size: 400,
-            ..Features::default()
-        };
-        for item in reply.split(';') {
-            if let Some(v) = item.strip_prefix("PacketSize=") {
-                if let Ok(n) = usize::from_str_radix(v, 16) {
-                    f.packet_size = n.clamp(64, 1 << 20);
-                }
-                continue;
-            }
-            let (name, on) = match item.strip_suffix('+') {
-                Some(n) => (n, true),
-                None => (item, false),
-            };
-            if !on {
-                continue;
-            }
-            match name {
-                "qXfer:features:read" => f.xfer_features = true,
-                "qXfer:auxv:read" => f.xfer_auxv = true,
-                "qXfer:exec-file:read" => f.xfer_exec_file = true,
-                "qXfer:siginfo:read" => f.xfer_siginfo = true,
-                "ReverseStep" => f.reverse_step = true,
-                "ReverseContinue" => f.reverse_continue = true,
-                "swbreak" => f.swbreak = true,
-                "hwbreak" => f.hwbreak = true,
-                "QStartNoAckMode" => f.no_ack = true,
-                "QPassSignals" => f.pass_signals = true,
-                _ => {}
-            }
-        }
-        f
-    }
-}
+use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
+pub(super) enum State {
     Stopped,
     Running {
         how: Resume,
@@ -93,11 +32,11 @@ enum State {
     Dead,
 }
 
-struct RemoteInterrupter {
-    writer: Writer,
-    running: Arc<AtomicBool>,
-    requested: Arc<AtomicBool>,
-    packets: Arc<AtomicU64>,
+pub(super) struct RemoteInterrupter {
+    pub(super) writer: Writer,
+    pub(super) running: Arc<AtomicBool>,
+    pub(super) requested: Arc<AtomicBool>,
+    pub(super) packets: Arc<AtomicU64>,
 }
 
 impl Interrupter for RemoteInterrupter {
@@ -120,45 +59,45 @@ impl Interrupter for RemoteInterrupter {
 
 /// A process behind a GDB remote stub.
 pub struct GdbRemote {
-    shared: Arc<Shared>,
-    features: Features,
-    regmap: RegMap,
-    pid: u32,
-    state: State,
-    breakpoints: BTreeSet<u64>,
-    hw_breakpoints: BTreeSet<u64>,
-    watch: [Option<(u64, u8, WatchKind)>; 4],
+    pub(super) shared: Arc<Shared>,
+    pub(super) features: Features,
+    pub(super) regmap: RegMap,
+    pub(super) pid: u32,
+    pub(super) state: State,
+    pub(super) breakpoints: BTreeSet<u64>,
+    pub(super) hw_breakpoints: BTreeSet<u64>,
+    pub(super) watch: [Option<(u64, u8, WatchKind)>; 4],
     /// The signal the last `Signal` event reported: (tid, GDB signal number).
-    pending_signal: Option<(u32, u8)>,
+    pub(super) pending_signal: Option<(u32, u8)>,
     /// Go runtime signals that arrived during a single step: delivered on the next
     /// continue, so that a step does not land in the runtime's signal handler.
-    deferred_signals: Vec<(u32, u8)>,
-    current: Option<Arc<RemoteSnapshot>>,
+    pub(super) deferred_signals: Vec<(u32, u8)>,
+    pub(super) current: Option<Arc<RemoteSnapshot>>,
     /// An event the resume itself produced (stepping off a breakpoint completed the
     /// requested step, or hit something): `wait` returns it at once.
-    queued: Option<StopEvent>,
-    raw_g: HashMap<u32, Vec<u8>>,
+    pub(super) queued: Option<StopEvent>,
+    pub(super) raw_g: HashMap<u32, Vec<u8>>,
     /// Thread selected with `Hg`, to skip re-selecting it.
-    hg: Option<u32>,
+    pub(super) hg: Option<u32>,
     /// `p` works (None: not tried yet).
-    p_ok: Option<bool>,
+    pub(super) p_ok: Option<bool>,
     /// `X` works (None: not tried yet).
-    x_write: Option<bool>,
-    last_tid: u32,
-    running: Arc<AtomicBool>,
-    interrupt_requested: Arc<AtomicBool>,
-    interrupter: Arc<RemoteInterrupter>,
-    exe: Option<String>,
-    auxv: Vec<(u64, u64)>,
-    vfile: Option<bool>,
-    notes: Vec<String>,
+    pub(super) x_write: Option<bool>,
+    pub(super) last_tid: u32,
+    pub(super) running: Arc<AtomicBool>,
+    pub(super) interrupt_requested: Arc<AtomicBool>,
+    pub(super) interrupter: Arc<RemoteInterrupter>,
+    pub(super) exe: Option<String>,
+    pub(super) auxv: Vec<(u64, u64)>,
+    pub(super) vfile: Option<bool>,
+    pub(super) notes: Vec<String>,
     /// The gdbserver we started, killed and reaped on drop.
-    child: Option<GdbServerChild>,
+    pub(super) child: Option<GdbServerChild>,
     /// We started the program (kill it on drop) rather than attached (detach).
-    launched: bool,
+    pub(super) launched: bool,
 }
 
-fn remote(e: ConnError) -> BackendError {
+pub(super) fn remote(e: ConnError) -> BackendError {
     BackendError::Remote(e.to_string())
 }
 
@@ -181,166 +120,6 @@ impl GdbRemote {
     pub(super) fn set_child(&mut self, child: GdbServerChild, launched: bool) {
         self.child = Some(child);
         self.launched = launched;
-    }
-
-    fn handshake(mut conn: Conn, pid: Option<u32>) -> Result<GdbRemote, BackendError> {
-        let mut notes = Vec::new();
-        conn.write_raw(b"+").map_err(remote)?;
-        let sup = conn
-            .request(b"qSupported:multiprocess-;swbreak+;hwbreak+;xmlRegisters=i386;qRelocInsn+")
-            .map_err(remote)?;
-        let mut features = Features::parse(&String::from_utf8_lossy(&sup));
-        if features.no_ack && conn.request(b"QStartNoAckMode").map_err(remote)? == b"OK" {
-            conn.set_no_ack();
-        }
-        features.thread_suffix = conn.request(b"QThreadSuffixSupported").map_err(remote)? == b"OK";
-        // `?` first: it also selects a thread, and gdbserver 13 asserts (and hangs
-        // up) on a target.xml request before any thread is selected.
-        let first_stop = conn.request(b"?").map_err(remote)?;
-        let mut last_tid = 0;
-        match stop::parse(&first_stop) {
-            Ok(StopReply::Stopped { thread, .. }) => {
-                if let Some(t) = thread {
-                    last_tid = t.tid.max(0) as u32;
-                }
-            }
-            Ok(StopReply::Exited { .. } | StopReply::Terminated { .. }) => {
-                return Err(BackendError::Exited)
-            }
-            _ => {}
-        }
-        // gdbserver hangs up on qXfer lengths near its PacketSize; 0xfff is what GDB
-        // and Delve ask for.
-        let chunk = 0xfff;
-
-        let regmap = load_regmap(&mut conn, &features, chunk, &mut notes)?;
-        for need in ["rip", "rsp", "rbp"] {
-            if regmap.by_name(need).is_none() {
-                return Err(BackendError::Remote(format!(
-                    "the stub's register list ({}) has no {need}: not an amd64 target?",
-                    regmap.source
-                )));
-            }
-        }
-        if regmap.by_name("fs_base").is_none() {
-            notes.push(
-                "the stub does not expose fs_base: thread-local storage (Go's g) cannot be \
-                 located from registers; fs_base reads as 0"
-                    .into(),
-            );
-        }
-
-        let read_mode = match conn.request(b"x0,0").map_err(remote)?.as_slice() {
-            b"OK" => ReadMode::Binary,
-            [b'b', ..] => ReadMode::BinaryPrefixed,
-            _ => ReadMode::Hex,
-        };
-        let vcont = conn.request(b"vCont?").map_err(remote)?;
-        if let Some(rest) = vcont.strip_prefix(b"vCont") {
-            features.vcont = String::from_utf8_lossy(rest)
-                .split(';')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect();
-        }
-        if features.pass_signals {
-            // Let the stub hand Go's SIGURG/SIGPROF straight back without even
-            // stopping (GDB numbers, hex): most of them never cost a round trip.
-            let cmd = format!(
-                "QPassSignals:{}",
-                stop::GO_RUNTIME_SIGNALS
-                    .iter()
-                    .map(|s| format!("{s:x}"))
-                    .collect::<Vec<_>>()
-                    .join(";")
-            );
-            let _ = conn.request(cmd.as_bytes()).map_err(remote)?;
-        }
-        let threads = list_threads(&mut conn).map_err(remote)?;
-        if last_tid == 0 {
-            last_tid = threads.first().copied().unwrap_or(0);
-        }
-        // Without multiprocess extensions the stub never names the process; for a
-        // program it started or attached to, the first thread is the thread-group
-        // leader, whose tid is the pid.
-        let pid = pid.or_else(|| threads.first().copied()).unwrap_or(0);
-
-        let exe = if features.xfer_exec_file {
-            xfer_read(&mut conn, "exec-file", &format!("{pid:x}"), chunk)
-                .map_err(remote)?
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-        } else {
-            None
-        };
-        let auxv = if features.xfer_auxv {
-            let raw = xfer_read(&mut conn, "auxv", "", chunk).map_err(remote)?;
-            raw.map(|b| {
-                b.chunks_exact(16)
-                    .map(|c| {
-                        let k = u64::from_le_bytes(c[..8].try_into().unwrap_or_default());
-                        let v = u64::from_le_bytes(c[8..].try_into().unwrap_or_default());
-                        (k, v)
-                    })
-                    .take_while(|&(k, _)| k != 0)
-                    .collect()
-            })
-            .unwrap_or_default()
-        } else {
-            notes.push("the stub does not offer qXfer:auxv:read: auxv is empty".into());
-            Vec::new()
-        };
-
-        let packets = conn.packet_counter();
-        let writer = conn.writer();
-        let max_read = {
-            // Hex doubles every byte; keep whole pages and leave room for framing.
-            let by_packet = features.packet_size.saturating_sub(16)
-                / if read_mode == ReadMode::Hex { 2 } else { 1 };
-            let pages = (by_packet / 4096).max(1);
-            (pages * 4096).min(64 * 1024)
-        };
-        let shared = Arc::new(Shared {
-            conn: std::sync::Mutex::new(conn),
-            generation: AtomicU64::new(1),
-            packets: packets.clone(),
-            max_read,
-            read_mode,
-        });
-        let running = Arc::new(AtomicBool::new(false));
-        let requested = Arc::new(AtomicBool::new(false));
-        Ok(GdbRemote {
-            interrupter: Arc::new(RemoteInterrupter {
-                writer,
-                running: running.clone(),
-                requested: requested.clone(),
-                packets,
-            }),
-            shared,
-            features,
-            regmap,
-            pid,
-            state: State::Stopped,
-            breakpoints: BTreeSet::new(),
-            hw_breakpoints: BTreeSet::new(),
-            watch: [None; 4],
-            pending_signal: None,
-            deferred_signals: Vec::new(),
-            current: None,
-            queued: None,
-            raw_g: HashMap::new(),
-            hg: None,
-            p_ok: None,
-            x_write: None,
-            last_tid,
-            running,
-            interrupt_requested: requested,
-            exe,
-            auxv,
-            vfile: None,
-            notes,
-            child: None,
-            launched: false,
-        })
     }
 
     pub fn features(&self) -> &Features {
@@ -370,7 +149,7 @@ impl GdbRemote {
         self.child.as_ref().map(|c| c.pid())
     }
 
-    fn check_stopped(&self) -> Result<(), BackendError> {
+    pub(super) fn check_stopped(&self) -> Result<(), BackendError> {
         match self.state {
             State::Stopped => Ok(()),
             State::Running { .. } => Err(BackendError::Running),
@@ -388,7 +167,7 @@ impl GdbRemote {
     }
 
     /// Run `f` on the connection; a hang-up or garbled stream marks the process dead.
-    fn with_conn<T>(
+    pub(super) fn with_conn<T>(
         &mut self,
         f: impl FnOnce(&mut Conn, &mut ConnCtx) -> Result<T, ConnError>,
     ) -> Result<T, BackendError> {
@@ -408,7 +187,10 @@ impl GdbRemote {
         r.map_err(remote)
     }
 
-    fn read_thread_regs(&mut self, tid: u32) -> Result<(Registers, Vec<u8>), BackendError> {
+    pub(super) fn read_thread_regs(
+        &mut self,
+        tid: u32,
+    ) -> Result<(Registers, Vec<u8>), BackendError> {
         let regmap = self.regmap.clone();
         let mut p_ok = self.p_ok;
         let r = self.with_conn(|conn, ctx| {
@@ -449,7 +231,11 @@ impl GdbRemote {
         Ok(r)
     }
 
-    fn read_pc(&mut self, tid: u32, expedited: &[(u32, Vec<u8>)]) -> Result<u64, BackendError> {
+    pub(super) fn read_pc(
+        &mut self,
+        tid: u32,
+        expedited: &[(u32, Vec<u8>)],
+    ) -> Result<u64, BackendError> {
         if let Some(rip) = self.regmap.by_name("rip") {
             if let Some((_, v)) = expedited.iter().find(|(n, _)| *n == rip.regnum) {
                 if v.len() >= 8 {
@@ -462,7 +248,12 @@ impl GdbRemote {
         Ok(self.read_thread_regs(tid)?.0.rip)
     }
 
-    fn write_reg(&mut self, tid: u32, name: &str, value: u64) -> Result<(), BackendError> {
+    pub(super) fn write_reg(
+        &mut self,
+        tid: u32,
+        name: &str,
+        value: u64,
+    ) -> Result<(), BackendError> {
         let Some(info) = self.regmap.by_name(name).cloned() else {
             return Err(BackendError::Unsupported("write this register"));
         };
@@ -509,7 +300,7 @@ impl GdbRemote {
         Ok(r.map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
-    fn insert_z(
+    pub(super) fn insert_z(
         &mut self,
         kind: u8,
         addr: u64,
@@ -529,7 +320,7 @@ impl GdbRemote {
         }
     }
 
-    fn remove_z(&mut self, kind: u8, addr: u64, len: u8) -> Result<(), BackendError> {
+    pub(super) fn remove_z(&mut self, kind: u8, addr: u64, len: u8) -> Result<(), BackendError> {
         self.check_stopped()?;
         let cmd = format!("z{kind},{addr:x},{len:x}");
         let reply = self.with_conn(|conn, _| conn.request(cmd.as_bytes()))?;
@@ -566,250 +357,17 @@ impl GdbRemote {
         Ok(())
     }
 
-    /// Build and send the resume packet.
-    fn send_resume(
-        &mut self,
-        how: Resume,
-        dir: Direction,
-        sig: Option<(u32, u8)>,
-    ) -> Result<(), BackendError> {
-        let vcont = |a: &str| self.features.vcont.iter().any(|x| x == a);
-        let use_vcont = vcont("c") && vcont("s") && (sig.is_none() || (vcont("C") && vcont("S")));
-        let deferred = std::mem::take(&mut self.deferred_signals);
-        let mut pre: Vec<String> = Vec::new();
-        let cmd = match (dir, how) {
-            (Direction::Reverse, Resume::Continue) => {
-                pre.push("Hc-1".into());
-                "bc".to_string()
-            }
-            (Direction::Reverse, Resume::Step(tid)) => {
-                pre.push(format!("Hc{tid:x}"));
-                "bs".to_string()
-            }
-            (Direction::Forward, Resume::Continue) if use_vcont => {
-                let mut s = String::from("vCont");
-                let mut sigs: Vec<(u32, u8)> = sig.into_iter().collect();
-                for d in deferred {
-                    if !sigs.iter().any(|(t, _)| *t == d.0) {
-                        sigs.push(d);
-                    }
-                }
-                for (t, g) in sigs {
-                    s.push_str(&format!(";C{g:02x}:{t:x}"));
-                }
-                s.push_str(";c");
-                s
-            }
-            (Direction::Forward, Resume::Step(tid)) if use_vcont => {
-                self.deferred_signals = deferred;
-                match sig {
-                    Some((t, g)) if t == tid => format!("vCont;S{g:02x}:{tid:x}"),
-                    _ => format!("vCont;s:{tid:x}"),
-                }
-            }
-            (Direction::Forward, Resume::Continue) => match sig {
-                Some((t, g)) => {
-                    pre.push(format!("Hc{t:x}"));
-                    format!("C{g:02x}")
-                }
-                None => {
-                    pre.push("Hc-1".into());
-                    "c".into()
-                }
-            },
-            (Direction::Forward, Resume::Step(tid)) => {
-                self.deferred_signals = deferred;
-                pre.push(format!("Hc{tid:x}"));
-                match sig {
-                    Some((t, g)) if t == tid => format!("S{g:02x}"),
-                    _ => "s".into(),
-                }
-            }
-        };
-        let shared = self.shared.clone();
-        let running = self.running.clone();
-        let requested = self.interrupt_requested.clone();
-        self.with_conn(|conn, _| {
-            for p in &pre {
-                let r = conn.request(p.as_bytes())?;
-                if r != b"OK" && !r.is_empty() {
-                    return Err(ConnError::Protocol(format!(
-                        "'{p}' refused: {}",
-                        String::from_utf8_lossy(&r)
-                    )));
-                }
-            }
-            // Bump the generation under the connection lock, before the process
-            // moves: snapshot readers check it under the same lock.
-            shared.generation.fetch_add(1, Ordering::SeqCst);
-            requested.store(false, Ordering::SeqCst);
-            running.store(true, Ordering::SeqCst);
-            conn.send(cmd.as_bytes())
-        })?;
-        self.current = None;
-        self.raw_g.clear();
-        self.state = State::Running { how, dir };
-        Ok(())
-    }
-
-    /// Turn a stop reply into an event; `None` when the process was resumed again
-    /// (a Go runtime signal, an event we did not ask for).
-    fn classify(
-        &mut self,
-        reply: StopReply,
-        how: Resume,
-        dir: Direction,
-    ) -> Result<Option<StopEvent>, BackendError> {
-        match reply {
-            StopReply::Exited { status, .. } => {
-                self.finish(State::Exited);
-                Ok(Some(StopEvent::Exited {
-                    status: status as i32,
-                }))
-            }
-            StopReply::Terminated { gdb_signal, .. } => {
-                self.finish(State::Exited);
-                Ok(Some(StopEvent::Killed {
-                    signo: stop::gdb_to_host(gdb_signal),
-                }))
-            }
-            StopReply::NoResumed => {
-                self.running.store(false, Ordering::SeqCst);
-                self.state = State::Stopped;
-                Err(BackendError::Remote(
-                    "the stub has no thread left to resume".into(),
-                ))
-            }
-            StopReply::Stopped {
-                gdb_signal,
-                thread,
-                reason,
-                expedited,
-                ..
-            } => {
-                let tid = match thread {
-                    Some(ThreadId { tid, .. }) if tid > 0 => tid as u32,
-                    _ => self.last_tid,
-                };
-                self.last_tid = tid;
-                self.running.store(false, Ordering::SeqCst);
-                self.state = State::Stopped;
-                let interrupted = self.interrupt_requested.swap(false, Ordering::SeqCst);
-
-                if let Some(Reason::ReplayLog { begin }) = reason {
-                    return Ok(Some(StopEvent::RecordingBoundary {
-                        tid,
-                        at_start: begin,
-                    }));
-                }
-                if stop::GO_RUNTIME_SIGNALS.contains(&gdb_signal) {
-                    if interrupted {
-                        // Our \x03 may be consumed by this stop: do not resume past it.
-                        self.deferred_signals.push((tid, gdb_signal));
-                        return Ok(Some(StopEvent::Interrupted));
-                    }
-                    match (dir, how) {
-                        (Direction::Forward, Resume::Continue) => {
-                            self.send_resume(how, dir, Some((tid, gdb_signal)))?
-                        }
-                        _ => {
-                            self.deferred_signals.push((tid, gdb_signal));
-                            self.send_resume(how, dir, None)?
-                        }
-                    }
-                    return Ok(None);
-                }
-                if let Some(Reason::Event(_)) = reason {
-                    self.send_resume(how, dir, None)?;
-                    return Ok(None);
-                }
-                if gdb_signal == 0 && dir == Direction::Reverse {
-                    // rr's way of saying the replay reached the start (as Delve reads it).
-                    return Ok(Some(StopEvent::RecordingBoundary {
-                        tid,
-                        at_start: true,
-                    }));
-                }
-                if gdb_signal == stop::GDB_SIGINT && interrupted {
-                    return Ok(Some(StopEvent::Interrupted));
-                }
-                if gdb_signal == stop::GDB_SIGTRAP || gdb_signal == 0 {
-                    if let Some(Reason::Watch(kind, addr)) = reason {
-                        return Ok(Some(self.watch_event(tid, kind, addr)));
-                    }
-                    if let Resume::Step(st) = how {
-                        if st == tid && reason != Some(Reason::SwBreak) {
-                            return Ok(Some(StopEvent::Stepped { tid }));
-                        }
-                    }
-                    let pc = self.read_pc(tid, &expedited)?;
-                    if self.breakpoints.contains(&pc) || self.hw_breakpoints.contains(&pc) {
-                        return Ok(Some(StopEvent::Breakpoint { tid, pc: Addr(pc) }));
-                    }
-                    let back = pc.wrapping_sub(1);
-                    if reason != Some(Reason::HwBreak) && self.breakpoints.contains(&back) {
-                        // The stub left the PC past the int3 (GNU gdbserver does not:
-                        // it reports the breakpoint address; others may).
-                        self.write_reg(tid, "rip", back)?;
-                        return Ok(Some(StopEvent::Breakpoint {
-                            tid,
-                            pc: Addr(back),
-                        }));
-                    }
-                    if let Resume::Step(_) = how {
-                        return Ok(Some(StopEvent::Stepped { tid }));
-                    }
-                    if interrupted {
-                        return Ok(Some(StopEvent::Interrupted));
-                    }
-                }
-                if interrupted && gdb_signal == 0 {
-                    return Ok(Some(StopEvent::Interrupted));
-                }
-                self.pending_signal = Some((tid, gdb_signal));
-                Ok(Some(StopEvent::Signal {
-                    tid,
-                    signo: stop::gdb_to_host(gdb_signal),
-                }))
-            }
-        }
-    }
-
-    fn watch_event(&self, tid: u32, _kind: WatchHit, addr: u64) -> StopEvent {
-        let hit = self
-            .watch
-            .iter()
-            .enumerate()
-            .filter_map(|(i, w)| w.map(|w| (i, w)))
-            .min_by_key(|(_, (a, len, _))| {
-                if addr >= *a && addr < a + *len as u64 {
-                    0
-                } else {
-                    addr.abs_diff(*a).saturating_add(1)
-                }
-            });
-        match hit {
-            Some((slot, (a, _, _))) => StopEvent::Watchpoint {
-                tid,
-                slot: slot as u8,
-                addr: Addr(a),
-            },
-            None => StopEvent::Watchpoint {
-                tid,
-                slot: 0,
-                addr: Addr(addr),
-            },
-        }
-    }
-
-    fn finish(&mut self, state: State) {
+    pub(super) fn finish(&mut self, state: State) {
         self.state = state;
         self.running.store(false, Ordering::SeqCst);
         self.current = None;
         self.shared.generation.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn siginfo(&mut self, tid: u32) -> Result<Option<crate::snapshot::SignalInfo>, BackendError> {
+    pub(super) fn siginfo(
+        &mut self,
+        tid: u32,
+    ) -> Result<Option<crate::snapshot::SignalInfo>, BackendError> {
         if !self.features.xfer_siginfo {
             return Ok(None);
         }
@@ -821,155 +379,16 @@ impl GdbRemote {
         })?;
         Ok(raw.and_then(|b| parse_siginfo(&b, tid)))
     }
-
-    /// GNU gdbserver does not step over the breakpoints we insert: a thread resumed
-    /// on one would trap on it again at once. So, as GDB does: remove it, step that
-    /// thread alone (the others stay stopped and cannot run past the address), put it
-    /// back. Returns the event when the step-over is itself the answer (the requested
-    /// step of that thread, an exit, a signal).
-    fn step_over_breakpoint(&mut self, how: Resume) -> Result<Option<StopEvent>, BackendError> {
-        let tid = self.last_tid;
-        if tid == 0 || self.breakpoints.is_empty() {
-            return Ok(None);
-        }
-        let known = self
-            .current
-            .as_ref()
-            .and_then(|s| s.threads.iter().find(|t| t.tid == tid).map(|t| t.regs.rip));
-        let pc = match known {
-            Some(pc) => pc,
-            None => self.read_pc(tid, &[])?,
-        };
-        if !self.breakpoints.contains(&pc) {
-            return Ok(None);
-        }
-        self.remove_z(0, pc, 1)?;
-        self.shared.generation.fetch_add(1, Ordering::SeqCst);
-        self.current = None;
-        let vcont = self.features.vcont.iter().any(|a| a == "s");
-        let mut event = None;
-        for _ in 0..16 {
-            let reply = self.with_conn(|conn, _| {
-                if vcont {
-                    conn.send(format!("vCont;s:{tid:x}").as_bytes())?;
-                } else {
-                    let r = conn.request(format!("Hc{tid:x}").as_bytes())?;
-                    if r != b"OK" {
-                        return Err(ConnError::Protocol(format!(
-                            "cannot select thread {tid} to step"
-                        )));
-                    }
-                    conn.send(b"s")?;
-                }
-                let t = conn.timeouts.request;
-                conn.recv(t, b"step")
-            })?;
-            match stop::parse(&reply).map_err(|e| BackendError::Remote(e.to_string()))? {
-                StopReply::Stopped { gdb_signal, .. }
-                    if stop::GO_RUNTIME_SIGNALS.contains(&gdb_signal) =>
-                {
-                    // Arrived before the step: keep it for the next continue, retry.
-                    self.deferred_signals.push((tid, gdb_signal));
-                    continue;
-                }
-                StopReply::Stopped {
-                    gdb_signal,
-                    thread,
-                    reason,
-                    ..
-                } => {
-                    let other = thread.is_some_and(|t| t.tid > 0 && t.tid as u32 != tid);
-                    if other || (gdb_signal != stop::GDB_SIGTRAP && reason.is_none()) {
-                        // Something else happened first (another thread's pending
-                        // stop, a signal): report it as if from a continue.
-                        self.insert_z(0, pc, 1, "insert software breakpoints (Z0)")?;
-                        let r = self.classify(
-                            reply_again(&reply)?,
-                            Resume::Continue,
-                            Direction::Forward,
-                        )?;
-                        return Ok(r);
-                    }
-                    break;
-                }
-                exit => {
-                    event = self.classify(exit, how, Direction::Forward)?;
-                    self.breakpoints.remove(&pc);
-                    return Ok(event);
-                }
-            }
-        }
-        self.insert_z(0, pc, 1, "insert software breakpoints (Z0)")?;
-        if how == Resume::Step(tid) {
-            event = Some(StopEvent::Stepped { tid });
-        }
-        Ok(event)
-    }
-
-    /// Wait for a stop, at most `timeout`; a timeout leaves the process running.
-    pub fn wait_timeout(&mut self, timeout: Duration) -> Result<StopEvent, BackendError> {
-        if let Some(ev) = self.queued.take() {
-            self.running.store(false, Ordering::SeqCst);
-            if !ev.is_exit() {
-                self.state = State::Stopped;
-            }
-            return Ok(ev);
-        }
-        let deadline = Instant::now() + timeout;
-        loop {
-            let State::Running { how, dir } = self.state else {
-                self.check_stopped()?;
-                return Err(BackendError::Unsupported("wait without a resume"));
-            };
-            let slice = deadline
-                .saturating_duration_since(Instant::now())
-                .min(Duration::from_secs(1));
-            let what: &[u8] = if matches!(how, Resume::Step(_)) {
-                b"step"
-            } else {
-                b"continue"
-            };
-            let r = self.with_conn(|conn, _| conn.recv(slice, what));
-            let reply = match r {
-                Ok(p) => p,
-                Err(BackendError::Remote(m)) if self.state != State::Dead => {
-                    if Instant::now() >= deadline {
-                        return Err(BackendError::Remote(format!(
-                            "{m}; the program is still running (interrupt it)"
-                        )));
-                    }
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let parsed = match stop::parse(&reply) {
-                Ok(p) => p,
-                Err(e) => {
-                    // Something we cannot read while running: wait on, the next
-                    // packet may be the stop.
-                    self.notes.push(format!("ignored while running: {e}"));
-                    continue;
-                }
-            };
-            if let Some(ev) = self.classify(parsed, how, dir)? {
-                return Ok(ev);
-            }
-        }
-    }
-}
-
-fn reply_again(reply: &[u8]) -> Result<StopReply, BackendError> {
-    stop::parse(reply).map_err(|e| BackendError::Remote(e.to_string()))
 }
 
 /// Connection-level helpers that need the `Hg` cache.
-struct ConnCtx<'a> {
+pub(super) struct ConnCtx<'a> {
     hg: &'a mut Option<u32>,
     suffix: bool,
 }
 
 impl ConnCtx<'_> {
-    fn select(&mut self, conn: &mut Conn, tid: u32) -> Result<(), ConnError> {
+    pub(super) fn select(&mut self, conn: &mut Conn, tid: u32) -> Result<(), ConnError> {
         if *self.hg == Some(tid) {
             return Ok(());
         }
@@ -985,7 +404,7 @@ impl ConnCtx<'_> {
     }
 
     /// A per-thread request (`g`, `p`, `P`, `G`): thread suffix or `Hg` first.
-    fn thread_request(
+    pub(super) fn thread_request(
         &mut self,
         conn: &mut Conn,
         tid: u32,
@@ -997,137 +416,6 @@ impl ConnCtx<'_> {
         self.select(conn, tid)?;
         conn.request(cmd.as_bytes())
     }
-}
-
-fn load_regmap(
-    conn: &mut Conn,
-    f: &Features,
-    chunk: usize,
-    notes: &mut Vec<String>,
-) -> Result<RegMap, BackendError> {
-    if f.xfer_features {
-        if let Some(xml) = xfer_read(conn, "features", "target.xml", chunk).map_err(remote)? {
-            let xml = String::from_utf8_lossy(&xml).into_owned();
-            let mut err = None;
-            let mut fetch = |name: &str| -> Option<String> {
-                match xfer_read(conn, "features", name, chunk) {
-                    Ok(b) => b.map(|b| String::from_utf8_lossy(&b).into_owned()),
-                    Err(e) => {
-                        err = Some(e);
-                        None
-                    }
-                }
-            };
-            let map = RegMap::from_target_xml(&xml, &mut fetch);
-            if let Some(e) = err {
-                return Err(remote(e));
-            }
-            if let Some(m) = map {
-                return Ok(m);
-            }
-        }
-    }
-    let mut infos = Vec::new();
-    for i in 0..512u32 {
-        let r = conn
-            .request(format!("qRegisterInfo{i:x}").as_bytes())
-            .map_err(remote)?;
-        if r.is_empty() || is_error(&r) {
-            break;
-        }
-        infos.push(String::from_utf8_lossy(&r).into_owned());
-    }
-    if let Some(m) = RegMap::from_register_info(&infos) {
-        return Ok(m);
-    }
-    notes.push("the stub describes no registers: assuming GNU gdbserver's amd64 layout".into());
-    Ok(RegMap::builtin_amd64())
-}
-
-/// Read a whole `qXfer` object; `None` if the stub refuses it.
-fn xfer_read(
-    conn: &mut Conn,
-    object: &str,
-    annex: &str,
-    chunk: usize,
-) -> Result<Option<Vec<u8>>, ConnError> {
-    let mut out = Vec::new();
-    loop {
-        let cmd = format!("qXfer:{object}:read:{annex}:{:x},{chunk:x}", out.len());
-        let r = conn.request(cmd.as_bytes())?;
-        match r.split_first() {
-            Some((b'm', d)) if !d.is_empty() => out.extend_from_slice(d),
-            Some((b'm', _)) => return Ok(Some(out)),
-            Some((b'l', d)) => {
-                out.extend_from_slice(d);
-                return Ok(Some(out));
-            }
-            _ => return Ok(None),
-        }
-        if out.len() > 64 << 20 {
-            return Err(ConnError::Protocol(format!("qXfer:{object} never ends")));
-        }
-    }
-}
-
-fn list_threads(conn: &mut Conn) -> Result<Vec<u32>, ConnError> {
-    let mut tids = Vec::new();
-    let mut r = conn.request(b"qfThreadInfo")?;
-    for _ in 0..100_000 {
-        match r.split_first() {
-            Some((b'm', list)) => {
-                for t in list.split(|&b| b == b',') {
-                    if let Some(id) = ThreadId::parse(t) {
-                        if id.tid > 0 {
-                            tids.push(id.tid as u32);
-                        }
-                    }
-                }
-            }
-            _ => break,
-        }
-        r = conn.request(b"qsThreadInfo")?;
-    }
-    Ok(tids)
-}
-
-/// Read a file through the stub's `vFile` (the stub's view of the filesystem);
-/// `None` when the stub has no vFile or cannot open it.
-fn vfile_read(conn: &mut Conn, path: &str) -> Result<Option<Vec<u8>>, ConnError> {
-    let open = format!("vFile:open:{},0,0", hex_encode(path.as_bytes()));
-    let r = conn.request(open.as_bytes())?;
-    let Some(fd) = r
-        .strip_prefix(b"F")
-        .filter(|v| !v.starts_with(b"-"))
-        .and_then(|v| parse_hex_u64(v.split(|&b| b == b';').next().unwrap_or_default()))
-    else {
-        return Ok(None);
-    };
-    let mut out = Vec::new();
-    loop {
-        let r =
-            conn.request(format!("vFile:pread:{fd:x},{:x},{:x}", 0x3000, out.len()).as_bytes())?;
-        let Some(rest) = r.strip_prefix(b"F") else {
-            break;
-        };
-        let (count, data) = match rest.iter().position(|&b| b == b';') {
-            Some(i) => (&rest[..i], &rest[i + 1..]),
-            None => (rest, &b""[..]),
-        };
-        if count.starts_with(b"-") {
-            break;
-        }
-        let n = parse_hex_u64(count).unwrap_or(0) as usize;
-        if n == 0 || data.is_empty() {
-            break;
-        }
-        out.extend_from_slice(&data[..n.min(data.len())]);
-        if out.len() > 16 << 20 {
-            break;
-        }
-    }
-    let _ = conn.request(format!("vFile:close:{fd:x}").as_bytes())?;
-    Ok(Some(out))
 }
 
 impl Process for GdbRemote {
@@ -1279,7 +567,7 @@ impl Process for GdbRemote {
         if i >= self.watch.len() {
             return Err(BackendError::NoWatchSlot(self.watch.len() as u8));
         }
-        if !matches!(len, 1 | 2 | 4 | 8) || addr.0 % len as u64 != 0 {
+        if !matches!(len, 1 | 2 | 4 | 8) || !addr.0.is_multiple_of(len as u64) {
             return Err(BackendError::Remote(format!(
                 "a watchpoint must be 1, 2, 4 or 8 bytes at an address aligned to its size \
                  (got {len} at {addr})"
