@@ -178,6 +178,7 @@ fn handshake_threads_and_registers_match_proc() {
     let b = build(THREADS_C, "threads");
     let mut g = Guard::new();
     let mut p = launch(&b.bin, &[] as &[&str], &mut g);
+    eprintln!("handshake: {} packets", p.packets_sent());
     let f = p.features().clone();
     assert!(f.packet_size >= 0x1000, "{}", f.raw);
     assert!(f.xfer_features && f.xfer_auxv && f.xfer_exec_file && f.xfer_siginfo);
@@ -269,6 +270,12 @@ fn breakpoint_step_and_rehit() {
     let mut g = Guard::new();
     let mut p = launch(&b.bin, &["0"], &mut g);
     let tick = symbol(&b.bin, "tick");
+    // gdbserver cannot run backwards: said up front, refused cleanly.
+    assert!(!p.capabilities().reverse);
+    assert!(matches!(
+        p.resume(Resume::Continue, Direction::Reverse),
+        Err(BackendError::Unsupported(_))
+    ));
     let (tid, s) = run_to(&mut p, tick);
     let first_rdi = s.threads()[0].regs.rdi;
     assert_eq!(
@@ -675,4 +682,83 @@ fn go_service_wait_threads_tls_and_bulk_text() {
     drop(s2);
     drop(s);
     p.kill().expect("kill");
+}
+
+const HOT_THREADS_C: &str = r#"
+#include <pthread.h>
+volatile long counter;
+__attribute__((noinline)) void tick(long i) { __sync_fetch_and_add(&counter, i); __asm__ volatile(""); }
+void *worker(void *a) { (void)a; for (long i = 1;; i++) tick(i); return 0; }
+int main(void) {
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) pthread_create(&t[i], 0, worker, 0);
+    for (;;) tick(1);
+}
+"#;
+
+/// Five threads call the same function as fast as they can: every stop must be the
+/// breakpoint, on a thread whose PC is the breakpoint address (stepping one thread
+/// off it must not let another run past it, nor surface a stray SIGTRAP).
+#[test]
+fn breakpoint_hit_by_many_threads_and_hw_breakpoint() {
+    if !have_gdbserver() {
+        return;
+    }
+    let b = build(HOT_THREADS_C, "hot");
+    let mut g = Guard::new();
+    let mut p = launch(&b.bin, &[] as &[&str], &mut g);
+    let tick = symbol(&b.bin, "tick");
+    p.insert_breakpoint(Addr(tick)).expect("bp");
+    let mut tids = std::collections::BTreeSet::new();
+    let t0 = Instant::now();
+    let n0 = p.packets_sent();
+    for _ in 0..40 {
+        p.resume(Resume::Continue, Direction::Forward).expect("continue");
+        let ev = p.wait().expect("wait");
+        let StopEvent::Breakpoint { tid, pc } = ev else {
+            panic!("expected the breakpoint, got {ev:?}");
+        };
+        assert_eq!(pc, Addr(tick));
+        let s = p.snapshot().expect("snapshot");
+        let t = s.threads().iter().find(|t| t.tid == tid).expect("thread");
+        assert_eq!(t.regs.rip, tick);
+        tids.insert(tid);
+    }
+    eprintln!(
+        "40 breakpoint hits (continue + snapshot) in {:?}, {} packets; {} threads hit",
+        t0.elapsed(),
+        p.packets_sent() - n0,
+        tids.len()
+    );
+    assert!(tids.len() >= 2, "several threads hit it: {tids:?}");
+    p.remove_breakpoint(Addr(tick)).expect("remove");
+
+    // The same with a hardware breakpoint (Z1): nothing to step over in memory.
+    p.insert_hw_breakpoint(Addr(tick)).expect("hw bp");
+    for _ in 0..3 {
+        p.resume(Resume::Continue, Direction::Forward).expect("continue");
+        let ev = p.wait().expect("wait");
+        assert!(
+            matches!(ev, StopEvent::Breakpoint { pc, .. } if pc == Addr(tick)),
+            "{ev:?}"
+        );
+    }
+    p.remove_hw_breakpoint(Addr(tick)).expect("remove hw");
+    p.kill().expect("kill");
+}
+
+#[test]
+fn launch_failure_is_one_line() {
+    if !have_gdbserver() {
+        return;
+    }
+    let t0 = Instant::now();
+    let e = GdbRemote::launch_gdbserver(Path::new("/nonexistent/prog"), &[] as &[&str], timeouts())
+        .err()
+        .expect("no such program");
+    assert!(t0.elapsed() < Duration::from_secs(10));
+    let msg = e.to_string();
+    assert!(matches!(e, BackendError::Launch(_)), "{msg}");
+    assert!(!msg.contains('\n'), "{msg}");
+    eprintln!("launch failure: {msg}");
 }

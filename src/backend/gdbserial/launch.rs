@@ -124,8 +124,11 @@ fn spawn(args: &[&OsStr], what: &str) -> Result<(GdbServerChild, Started), Backe
                         return Ok((server, Started { port, pid }));
                     }
                 }
-                if !line.trim().is_empty() {
-                    last = line;
+                // "Exiting" says nothing; the reason ("Cannot exec ...: No such file")
+                // comes first.
+                let t = line.trim();
+                if !t.is_empty() && t != "Exiting" && !last.starts_with("Cannot") {
+                    last = t.to_string();
                 }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
