@@ -314,6 +314,21 @@ fn breakpoint_step_and_rehit() {
     p.set_registers(tid, &regs).expect("set regs");
     assert_eq!(p.snapshot().expect("snapshot").threads()[0].regs.rdi, 1000);
 
+    // Memory writes show through every snapshot of this stop, cached or not.
+    let counter = Addr(symbol(&b.bin, "counter"));
+    let _ = s3.read_u64(counter).expect("cache the page");
+    p.write_memory(counter, &0x1122_3344_5566_7788u64.to_le_bytes())
+        .expect("write");
+    assert_eq!(
+        s3.read_u64(counter).expect("patched cache"),
+        0x1122_3344_5566_7788
+    );
+    let fresh = p.snapshot().expect("snapshot");
+    assert_eq!(
+        fresh.read_u64(counter).expect("read"),
+        0x1122_3344_5566_7788
+    );
+
     p.remove_breakpoint(Addr(tick)).expect("remove");
     assert!(p.breakpoints().is_empty());
     p.kill().expect("kill");
@@ -713,7 +728,8 @@ fn breakpoint_hit_by_many_threads_and_hw_breakpoint() {
     let t0 = Instant::now();
     let n0 = p.packets_sent();
     for _ in 0..40 {
-        p.resume(Resume::Continue, Direction::Forward).expect("continue");
+        p.resume(Resume::Continue, Direction::Forward)
+            .expect("continue");
         let ev = p.wait().expect("wait");
         let StopEvent::Breakpoint { tid, pc } = ev else {
             panic!("expected the breakpoint, got {ev:?}");
@@ -736,7 +752,8 @@ fn breakpoint_hit_by_many_threads_and_hw_breakpoint() {
     // The same with a hardware breakpoint (Z1): nothing to step over in memory.
     p.insert_hw_breakpoint(Addr(tick)).expect("hw bp");
     for _ in 0..3 {
-        p.resume(Resume::Continue, Direction::Forward).expect("continue");
+        p.resume(Resume::Continue, Direction::Forward)
+            .expect("continue");
         let ev = p.wait().expect("wait");
         assert!(
             matches!(ev, StopEvent::Breakpoint { pc, .. } if pc == Addr(tick)),

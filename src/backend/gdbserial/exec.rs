@@ -92,6 +92,7 @@ impl GdbRemote {
             conn.send(cmd.as_bytes())
         })?;
         self.current = None;
+        self.at_this_stop.clear();
         self.raw_g.clear();
         self.state = State::Running { how, dir };
         Ok(())
@@ -274,6 +275,7 @@ impl GdbRemote {
         self.remove_z(0, pc, 1)?;
         self.shared.generation.fetch_add(1, Ordering::SeqCst);
         self.current = None;
+        self.at_this_stop.clear();
         let vcont = self.features.vcont.iter().any(|a| a == "s");
         let mut event = None;
         for _ in 0..16 {

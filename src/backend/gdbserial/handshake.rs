@@ -217,6 +217,7 @@ impl GdbRemote {
             pending_signal: None,
             deferred_signals: Vec::new(),
             current: None,
+            at_this_stop: Vec::new(),
             queued: None,
             raw_g: HashMap::new(),
             hg: None,

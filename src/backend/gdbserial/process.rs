@@ -16,7 +16,7 @@ use crate::snapshot::{ProcessInfo, Registers, Snapshot, Thread};
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +73,9 @@ pub struct GdbRemote {
     /// continue, so that a step does not land in the runtime's signal handler.
     pub(super) deferred_signals: Vec<(u32, u8)>,
     pub(super) current: Option<Arc<RemoteSnapshot>>,
+    /// Every snapshot handed out at this stop (a register write starts a new one but
+    /// the old ones stay valid): memory writes must patch all their page caches.
+    pub(super) at_this_stop: Vec<Weak<RemoteSnapshot>>,
     /// An event the resume itself produced (stepping off a breakpoint completed the
     /// requested step, or hit something): `wait` returns it at once.
     pub(super) queued: Option<StopEvent>,
@@ -479,6 +482,8 @@ impl Process for GdbRemote {
             }),
         ));
         self.current = Some(snap.clone());
+        self.at_this_stop.retain(|w| w.strong_count() > 0);
+        self.at_this_stop.push(Arc::downgrade(&snap));
         Ok(snap)
     }
 
@@ -530,7 +535,7 @@ impl Process for GdbRemote {
             }
         }
         self.x_write = x_write;
-        if let Some(s) = &self.current {
+        for s in self.at_this_stop.iter().filter_map(Weak::upgrade) {
             s.patch(addr.0, bytes);
         }
         Ok(())
