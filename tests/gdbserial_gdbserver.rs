@@ -779,3 +779,37 @@ fn launch_failure_is_one_line() {
     assert!(!msg.contains('\n'), "{msg}");
     eprintln!("launch failure: {msg}");
 }
+
+#[test]
+fn stub_that_stops_answering_times_out_once() {
+    if !have_gdbserver() {
+        return;
+    }
+    let b = build(LOOP_C, "loop");
+    let mut g = Guard::new();
+    let short = Timeouts {
+        request: Duration::from_millis(800),
+        ..timeouts()
+    };
+    let mut p = GdbRemote::launch_gdbserver(&b.bin, &["0"], short).expect("launch");
+    g.track(&p);
+    let s = p.snapshot().expect("snapshot");
+    let stub = p.stub_pid().expect("stub pid").to_string();
+    let _ = Command::new("kill").args(["-STOP", &stub]).output();
+    let t0 = Instant::now();
+    let e = s
+        .read_u64(Addr(s.threads()[0].regs.rsp))
+        .expect_err("no answer");
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+    let msg = e.to_string();
+    assert!(msg.contains("no reply") && !msg.contains('\n'), "{msg}");
+    eprintln!("silent stub: {msg}");
+    // The session is over: a late reply must never be read as another's answer.
+    let t1 = Instant::now();
+    let e = p
+        .insert_breakpoint(Addr(symbol(&b.bin, "tick")))
+        .expect_err("dead");
+    assert!(matches!(e, BackendError::Remote(_)), "{e}");
+    assert!(t1.elapsed() < Duration::from_millis(200));
+    let _ = Command::new("kill").args(["-CONT", &stub]).output();
+}

@@ -172,10 +172,16 @@ impl Conn {
     }
 
     /// Send a request and return its reply.
+    ///
+    /// A request that times out kills the connection: a late reply would otherwise
+    /// be taken for the answer to the next request.
     pub fn request(&mut self, body: &[u8]) -> Result<Vec<u8>, ConnError> {
-        self.send(body)?;
         let t = self.timeouts.request;
-        self.recv(t, body)
+        let r = self.send(body).and_then(|()| self.recv(t, body));
+        if let Err(e @ ConnError::Timeout { .. }) = &r {
+            self.dead = Some(e.clone());
+        }
+        r
     }
 
     /// The next packet from the stub (acks, notifications and garbage skipped).

@@ -181,11 +181,11 @@ impl GdbRemote {
             suffix: self.features.thread_suffix,
         };
         let r = f(&mut conn, &mut ctx);
-        if let Err(e) = &r {
-            if !matches!(e, ConnError::Timeout { .. }) {
-                self.state = State::Dead;
-                self.running.store(false, Ordering::SeqCst);
-            }
+        // A hang-up, garbage or an unanswered request ends the session; a wait slice
+        // that merely timed out does not.
+        if r.is_err() && conn.is_dead().is_some() {
+            self.state = State::Dead;
+            self.running.store(false, Ordering::SeqCst);
         }
         r.map_err(remote)
     }
