@@ -424,11 +424,16 @@ fn identity_ranges(bin: &Binary, len: usize) -> Vec<(usize, usize)> {
             let Some(e) = phoff.checked_add(i * ent) else {
                 break;
             };
-            // p_type, p_flags, p_offset, p_vaddr, p_paddr (0..32); p_memsz, p_align.
-            out.push((e, e + 32.min(ent)));
-            if ent >= 56 {
-                out.push((e + 40, e + 56));
+            // p_type, p_flags, p_vaddr, p_memsz: what is loaded where. p_offset only
+            // for PT_LOAD: strip moves the file offset of segments without file bytes
+            // (PT_TLS of a .tbss) and may trim p_filesz.
+            if ent < 48 {
+                continue;
             }
+            let is_load = data.get(e..e + 4) == Some(&1u32.to_le_bytes()[..]);
+            out.push((e, e + if is_load { 16 } else { 8 }));
+            out.push((e + 16, e + 24));
+            out.push((e + 40, e + 48));
         }
     }
     const SHF_ALLOC: u64 = 2;

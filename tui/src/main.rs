@@ -21,6 +21,9 @@ mod browser;
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    /// Directories searched for separate debug info (build-id stores, debuglink files).
+    #[arg(long, global = true, value_delimiter = ',', value_name = "DIRS")]
+    debug_info_directories: Vec<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -72,6 +75,7 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    coroner::symbols::debuginfo::set_debug_info_directories(cli.debug_info_directories.clone());
     match cli.cmd {
         Cmd::Version => {
             println!("coroner {}", env!("CARGO_PKG_VERSION"));

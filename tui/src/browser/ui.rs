@@ -130,12 +130,15 @@ fn draw_header(f: &mut Frame<'_>, app: &App, th: &Theme, area: Rect) {
         cause.summary().trim_start().to_string(),
         th.bad().add_modifier(Modifier::BOLD),
     ));
-    let rest: Vec<&str> = cause.lines.iter().skip(1).map(|l| l.trim_start()).collect();
-    if !rest.is_empty() {
-        first_cause.push(Span::raw(format!("  {}", rest.join("  "))));
-    }
     lines.push(Line::from(first_cause));
-    let mut reason = vec![Span::styled("Ended by: ", th.dim())];
+    // The runtime's other lines ("PC=... m=N sigcode=N", "[signal ...]") open the
+    // second line, so a narrow terminal still shows them.
+    let rest: Vec<&str> = cause.lines.iter().skip(1).map(|l| l.trim_start()).collect();
+    let mut reason = Vec::new();
+    if !rest.is_empty() {
+        reason.push(Span::raw(format!("{}  ", rest.join("  "))));
+    }
+    reason.push(Span::styled("Ended by: ", th.dim()));
     match &c.final_signal {
         Some(sig) => reason.push(Span::raw(sig.clone())),
         None => reason.push(Span::raw("nothing (the process was running)")),
