@@ -56,15 +56,31 @@ impl Analyzer for CrashAnalyzer {
             let _ = writeln!(text, "  {k:<12} {v}");
             let _ = writeln!(md, "| {k} | {} |", md_cell(&v));
         };
+        // The cause is what the runtime printed first; the final signal (the runtime's
+        // own SIGABRT with GOTRACEBACK=crash) only says how the process ended.
+        for (i, l) in c.cause.lines.iter().enumerate() {
+            row(
+                if i == 0 { "cause" } else { "" },
+                l.trim_start().to_string(),
+            );
+        }
+        if c.cause.lines.is_empty() {
+            row(
+                "cause",
+                "unknown (no signal handler frame, panic or fatal error found)".into(),
+            );
+        }
+        if let Some(s) = c.cause.sender_text() {
+            row("sender", s);
+        }
         row(
-            "signal",
-            c.signal.clone().unwrap_or_else(|| "none recorded".into()),
+            "final signal",
+            c.final_signal
+                .clone()
+                .unwrap_or_else(|| "none (the process was running)".into()),
         );
         if let Some(a) = c.fault_addr {
             row("fault addr", format!("{a:#x}"));
-        }
-        if let Some(s) = &c.go_signal {
-            row("Go signal", s.clone());
         }
         if let Some(f) = &c.fatal {
             row("fatal error", f.clone());
@@ -116,6 +132,14 @@ impl Analyzer for CrashAnalyzer {
         }
         let json = json!({
             "crash": {
+                "cause": c.cause.kind,
+                "cause_lines": c.cause.lines,
+                "cause_signal": (c.cause.signo != 0).then(|| coroner::target::signal_name(c.cause.signo)),
+                "cause_pc": c.cause.pc,
+                "cause_m": c.cause.m,
+                "cause_in_cgo": c.cause.in_cgo,
+                "sender": c.cause.sender,
+                "final_signal": c.final_signal,
                 "signal": c.signal,
                 "signo": c.signo,
                 "code": c.code,

@@ -4,7 +4,7 @@
 use super::debuggee::Location;
 use super::parse::{LocKind, MemFormat};
 use crate::snapshot::Registers;
-use crate::target::CrashInfo;
+use crate::target::{CauseKind, CrashInfo};
 use crate::unwind::FrameView;
 use std::fmt::Write;
 use std::path::Path;
@@ -402,17 +402,43 @@ fn signal_name(signo: i32) -> String {
 }
 
 /// The header printed when a core is opened: what killed the process, then warnings.
+///
+/// `Cause:` is what the runtime printed first (the real cause of death); `Signal:` is
+/// how the process ended, which with `GOTRACEBACK=crash` is the runtime's own SIGABRT.
 pub fn crash_header(c: &CrashInfo, warnings: &[String]) -> String {
     let mut out = String::new();
-    let sig = c.signal.clone().unwrap_or_else(|| signal_name(c.signo));
-    let _ = write!(out, "Signal:      {sig}");
-    if c.code != 0 {
-        let _ = write!(out, " (code {})", c.code);
+    let cause = &c.cause;
+    if cause.lines.is_empty() {
+        out.push_str(
+            "Cause:       unknown (no Go signal handler frame, panic or fatal error found)\n",
+        );
     }
-    out.push('\n');
-    if let Some(gs) = &c.go_signal {
-        // What the runtime itself caught (the kernel's signal is usually its SIGABRT).
-        let _ = writeln!(out, "Go signal:   {gs}");
+    for (i, l) in cause.lines.iter().enumerate() {
+        let label = if i == 0 { "Cause:" } else { "" };
+        // The runtime indents nested panics with a tab; keep the column instead.
+        let _ = writeln!(out, "{label:<13}{}", l.trim_start_matches('\t'));
+    }
+    if let Some(s) = cause.sender_text() {
+        let _ = writeln!(out, "{:<13}{s}", "");
+    }
+    match &c.final_signal {
+        Some(sig) => {
+            let _ = write!(out, "Signal:      {sig}");
+            if c.code != 0 {
+                let _ = write!(out, " (code {})", c.code);
+            }
+            // SIGABRT by tgkill (SI_TKILL) after a Go report: the runtime's crash().
+            if c.signo == 6 && c.code == -6 && cause.kind != CauseKind::Unknown {
+                out.push_str(", raised by the Go runtime to dump core");
+            }
+            out.push('\n');
+        }
+        None if cause.kind == CauseKind::Running => {
+            out.push_str("Signal:      none (the process was running)\n");
+        }
+        None => {
+            let _ = writeln!(out, "Signal:      {}", signal_name(c.signo));
+        }
     }
     if let Some(a) = c.fault_addr {
         let _ = writeln!(out, "Fault addr:  {a:#x}");
@@ -429,14 +455,6 @@ pub fn crash_header(c: &CrashInfo, warnings: &[String]) -> String {
         }
         (None, None) => {}
     }
-    // The runtime prints nested panics outermost first with "[recovered]" markers;
-    // here the innermost (the one that killed the process) comes last.
-    for p in &c.panics {
-        let _ = writeln!(out, "Panic:       {p}");
-    }
-    if let Some(f) = &c.fatal {
-        let _ = writeln!(out, "Fatal error: {f}");
-    }
     let _ = writeln!(
         out,
         "Go:          {} {}/{}",
@@ -445,7 +463,15 @@ pub fn crash_header(c: &CrashInfo, warnings: &[String]) -> String {
         if c.goarch.is_empty() { "?" } else { &c.goarch }
     );
     for w in warnings {
-        let _ = writeln!(out, "Warning:     {w}");
+        // Where separate DWARF came from is information, not a problem.
+        match w.strip_prefix("debug info: ") {
+            Some(note) => {
+                let _ = writeln!(out, "Debug info:  {note}");
+            }
+            None => {
+                let _ = writeln!(out, "Warning:     {w}");
+            }
+        }
     }
     out
 }
@@ -683,14 +709,22 @@ mod tests {
     #[test]
     fn header() {
         let c = CrashInfo {
-            signal: Some("SIGSEGV: segmentation violation".into()),
-            signo: 11,
-            code: 1,
-            fault_addr: Some(0),
+            cause: crate::target::Cause {
+                kind: CauseKind::Signal,
+                lines: vec!["SIGQUIT: quit".into(), "PC=0x46bba1 m=0 sigcode=0".into()],
+                sender: Some(crate::target::Sender {
+                    pid: 77,
+                    uid: 1000,
+                    itself: true,
+                }),
+                ..Default::default()
+            },
+            final_signal: Some("SIGABRT: abort".into()),
+            signal: Some("SIGABRT: abort".into()),
+            signo: 6,
+            code: -6,
             thread: Some(7722),
-            goroutine: Some(1),
-            panics: vec!["runtime error: invalid memory address or nil pointer dereference".into()],
-            fatal: None,
+            goroutine: None,
             go_version: Some("go1.19.8".into()),
             goos: "linux".into(),
             goarch: "amd64".into(),
@@ -699,9 +733,19 @@ mod tests {
         let h = crash_header(&c, &["w1".to_string()]);
         assert_eq!(
             h,
-            "Signal:      SIGSEGV: segmentation violation (code 1)\nFault addr:  0x0\nThread:      7722 (goroutine 1)\nPanic:       runtime error: invalid memory address or nil pointer dereference\nGo:          go1.19.8 linux/amd64\nWarning:     w1\n"
+            "Cause:       SIGQUIT: quit\n             PC=0x46bba1 m=0 sigcode=0\n             sent by pid 77 (the process itself), uid 1000\nSignal:      SIGABRT: abort (code -6), raised by the Go runtime to dump core\nThread:      7722 (no goroutine)\nGo:          go1.19.8 linux/amd64\nWarning:     w1\n"
         );
-        assert!(crash_header(&CrashInfo::default(), &[]).starts_with("Signal:      none\n"));
+        let running = CrashInfo {
+            cause: crate::target::Cause {
+                kind: CauseKind::Running,
+                lines: vec!["none: written from a running process".into()],
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert!(crash_header(&running, &[])
+            .contains("Cause:       none: written from a running process\nSignal:      none (the process was running)\n"));
+        assert!(crash_header(&CrashInfo::default(), &[]).starts_with("Cause:       unknown"));
     }
 
     #[test]

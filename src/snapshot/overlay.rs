@@ -378,9 +378,13 @@ pub fn check_match(core: &ElfCore, bin: &Binary, bias: u64) -> Result<(), String
             let n = b.len().min(len);
             let mut want = vec![0u8; n];
             if bin.read_vaddr(first.vaddr, &mut want) {
-                if let Some(i) = b.iter().zip(&want).position(|(x, y)| x != y) {
+                let differs = identity_ranges(bin, n)
+                    .into_iter()
+                    .flat_map(|(lo, hi)| lo..hi)
+                    .find(|&i| b.get(i) != want.get(i));
+                if let Some(i) = differs {
                     return Err(format!(
-                        "the core's copy of the executable's headers differs from {name} \
+                        "the core's copy of the executable's first page differs from {name} \
                          at {:#x} (file offset {i:#x}): the core comes from another build",
                         at.wrapping_add(i as u64)
                     ));
@@ -390,6 +394,62 @@ pub fn check_match(core: &ElfCore, bin: &Binary, bias: u64) -> Result<(), String
         _ => {}
     }
     Ok(())
+}
+
+/// The byte ranges of the executable's first `len` bytes that identify the build: the
+/// ELF header without its section-header fields, the program headers without
+/// `p_filesz`, and the contents of allocated sections. `strip` and
+/// `objcopy --strip-debug` rewrite the rest (they move or drop the section header
+/// table, which Go's linker puts in the first page, and may trim a segment's trailing
+/// file bytes), so a stripped twin and its unstripped original compare equal in both
+/// directions while a different build differs in its build IDs or loaded contents.
+fn identity_ranges(bin: &Binary, len: usize) -> Vec<(usize, usize)> {
+    let data = bin.bytes();
+    let u16_at = |o: usize| data.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u64_at = |o: usize| {
+        data.get(o..o + 8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_le_bytes)
+    };
+    // e_ident .. e_phoff, then e_flags .. e_phnum; not e_shoff (0x28), e_shentsize,
+    // e_shnum, e_shstrndx (0x3a..0x40).
+    let mut out = vec![(0, 0x28), (0x30, 0x3a)];
+    if let (Some(phoff), Some(phentsize), Some(phnum)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38))
+    {
+        let (phoff, ent) = (
+            usize::try_from(phoff).unwrap_or(usize::MAX),
+            usize::from(phentsize),
+        );
+        for i in 0..usize::from(phnum) {
+            let Some(e) = phoff.checked_add(i * ent) else {
+                break;
+            };
+            // p_type, p_flags, p_vaddr, p_memsz: what is loaded where. p_offset only
+            // for PT_LOAD: strip moves the file offset of segments without file bytes
+            // (PT_TLS of a .tbss) and may trim p_filesz.
+            if ent < 48 {
+                continue;
+            }
+            let is_load = data.get(e..e + 4) == Some(&1u32.to_le_bytes()[..]);
+            out.push((e, e + if is_load { 16 } else { 8 }));
+            out.push((e + 16, e + 24));
+            out.push((e + 40, e + 48));
+        }
+    }
+    const SHF_ALLOC: u64 = 2;
+    for s in bin.sections().iter().filter(|s| s.flags & SHF_ALLOC != 0) {
+        // SHT_NOBITS sections (.bss) have no file bytes; their offsets may alias others.
+        if s.name == ".bss" || s.name == ".noptrbss" || s.name == ".tbss" {
+            continue;
+        }
+        let lo = usize::try_from(s.offset).unwrap_or(usize::MAX);
+        let hi = lo.saturating_add(usize::try_from(s.size).unwrap_or(usize::MAX));
+        out.push((lo, hi));
+    }
+    out.into_iter()
+        .map(|(lo, hi)| (lo.min(len), hi.min(len)))
+        .filter(|(lo, hi)| lo < hi)
+        .collect()
 }
 
 /// Non-fatal differences between the core and the binary: a different executable name

@@ -6,6 +6,7 @@
 
 pub mod buildinfo;
 pub mod cfi;
+pub mod debuginfo;
 pub mod dwarf;
 pub mod elf;
 pub mod pclntab;

@@ -15,7 +15,7 @@ use crate::symbols::{Binary, Pclntab};
 use crate::unwind::{Stack, Unwinder};
 
 mod crash;
-pub use crash::{signal_name, CrashInfo};
+pub use crash::{signal_name, Cause, CauseKind, CrashInfo, Sender};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -58,13 +58,8 @@ impl Image {
         let pcln = Pclntab::load(&binary)
             .map_err(|e| OpenError::Binary(format!("{}: {e}", binary.path.display())))?;
         let mut warnings = Vec::new();
-        let dwarf = match Dwarf::load(&binary) {
-            Ok(d) => d,
-            Err(e) => {
-                warnings.push(format!("DWARF unreadable, continuing without it: {e}"));
-                None
-            }
-        };
+        // Its own DWARF, else a separate debug file's (symbols/debuginfo.rs).
+        let dwarf = crate::symbols::debuginfo::load_dwarf(&binary, &mut warnings);
         let buildinfo = buildinfo::read(&binary);
         Ok(Image {
             binary,

@@ -22,6 +22,9 @@ mod live;
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    /// Directories searched for separate debug info (build-id stores, debuglink files).
+    #[arg(long, global = true, value_delimiter = ',', value_name = "DIRS")]
+    debug_info_directories: Vec<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -176,6 +179,7 @@ fn report(r: anyhow::Result<()>) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    coroner::symbols::debuginfo::set_debug_info_directories(cli.debug_info_directories.clone());
     match cli.cmd {
         Cmd::Version => {
             println!("coroner {}", env!("CARGO_PKG_VERSION"));

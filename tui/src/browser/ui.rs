@@ -121,47 +121,33 @@ fn draw_header(f: &mut Frame<'_>, app: &App, th: &Theme, area: Rect) {
         first,
         Style::default().add_modifier(Modifier::BOLD),
     )));
-    // The signal the Go runtime caught is the real cause; the kernel's (usually the
-    // runtime's own SIGABRT) only says how the process ended.
-    let mut sig = vec![Span::styled("Signal: ", th.dim())];
-    let kernel = c.signal.clone().unwrap_or_else(|| "none".into());
-    match &c.go_signal {
-        Some(g) => {
-            sig.push(Span::styled(g.clone(), th.bad()));
-            sig.push(Span::styled(format!("  (ended by {kernel})"), th.dim()));
-        }
-        None => sig.push(Span::styled(kernel, th.bad())),
+    // The cause is what the runtime printed first (the signal it caught, the panic or
+    // the fatal error); the kernel's signal (usually the runtime's own SIGABRT) only
+    // says how the process ended.
+    let cause = &c.cause;
+    let mut first_cause = vec![Span::styled("Cause: ", th.dim())];
+    first_cause.push(Span::styled(
+        cause.summary().trim_start().to_string(),
+        th.bad().add_modifier(Modifier::BOLD),
+    ));
+    lines.push(Line::from(first_cause));
+    // The runtime's other lines ("PC=... m=N sigcode=N", "[signal ...]") open the
+    // second line, so a narrow terminal still shows them.
+    let rest: Vec<&str> = cause.lines.iter().skip(1).map(|l| l.trim_start()).collect();
+    let mut reason = Vec::new();
+    if !rest.is_empty() {
+        reason.push(Span::raw(format!("{}  ", rest.join("  "))));
+    }
+    reason.push(Span::styled("Ended by: ", th.dim()));
+    match &c.final_signal {
+        Some(sig) => reason.push(Span::raw(sig.clone())),
+        None => reason.push(Span::raw("nothing (the process was running)")),
     }
     if let Some(a) = c.fault_addr {
-        sig.push(Span::raw(format!("  fault addr {a:#x}")));
+        reason.push(Span::raw(format!("  fault addr {a:#x}")));
     }
-    lines.push(Line::from(sig));
-    let mut reason = Vec::new();
-    if let Some(p) = c.panics.first() {
-        reason.push(Span::styled("panic: ", th.bad()));
-        reason.push(Span::styled(
-            p.clone(),
-            Style::default().add_modifier(Modifier::BOLD),
-        ));
-        if c.panics.len() > 1 {
-            reason.push(Span::raw(format!(" (+{} more)", c.panics.len() - 1)));
-        }
-    }
-    if let Some(fe) = &c.fatal {
-        if !reason.is_empty() {
-            reason.push(Span::raw("  "));
-        }
-        reason.push(Span::styled("fatal error: ", th.bad()));
-        reason.push(Span::styled(
-            fe.clone(),
-            Style::default().add_modifier(Modifier::BOLD),
-        ));
-    }
-    if reason.is_empty() {
-        reason.push(Span::styled(
-            "no panic value or fatal error found",
-            th.dim(),
-        ));
+    if let Some(s) = cause.sender_text() {
+        reason.push(Span::styled(format!("  signal {s}"), th.dim()));
     }
     lines.push(Line::from(reason));
     let w = t.warnings();
