@@ -224,12 +224,21 @@ pub fn instruction_starts(t: &Target, f: &Func) -> Vec<u64> {
     out
 }
 
-/// Delve's first PC after the prologue: the DWARF `prologue_end` row, else the end of
-/// the stack-growth check and frame setup found by decoding.
+/// Delve's first PC after the prologue: the DWARF `prologue_end` row; else (a leaf
+/// function without a stack check) the first statement row, as Delve falls back to;
+/// without DWARF, the end of the stack-growth check and frame setup found by decoding.
 pub fn after_prologue(t: &Target, f: &Func) -> Addr {
-    let rows = line_rows(t, f);
-    if let Some(r) = rows.iter().find(|r| r.prologue_end) {
-        return Addr(r.addr);
+    if let Some(rows) = t
+        .dwarf()
+        .and_then(|d| d.line_rows(f.entry.get(), f.end.get()).ok())
+        .filter(|r| !r.is_empty())
+    {
+        if let Some(r) = rows.iter().find(|r| r.prologue_end) {
+            return Addr(r.addr);
+        }
+        if let Some(r) = rows.iter().find(|r| r.is_stmt) {
+            return Addr(r.addr);
+        }
     }
     Addr(prologue_by_decoding(t, f))
 }

@@ -175,11 +175,31 @@ impl Session {
             }
         };
         let file = format::shorten_path(&f.file, self.cwd());
-        let func = if f.function.is_empty() {
+        let mut func = if f.function.is_empty() {
             "?".to_string()
         } else {
             f.function.clone()
         };
+        // Go 1.19's pclntab names generic instantiations `F[...]`; Delve shows DWARF's
+        // `F[go.shape.int_0]`.
+        if func.contains("[...]") {
+            if let Some(d) = self.target().and_then(|t| t.dwarf().map(|d| (t, d))) {
+                let (t, d) = d;
+                if let Some(fd) = d.function_at(f.pc.0.wrapping_sub(t.bias())) {
+                    if !fd.name.is_empty() {
+                        func = fd.name;
+                    }
+                }
+            }
+        }
+        // Delve warns when the stop is in a function compiled with optimisations.
+        let optimized = self
+            .target()
+            .and_then(|t| {
+                t.dwarf()
+                    .and_then(|d| d.producer_at(f.pc.0.wrapping_sub(t.bias())))
+            })
+            .is_some_and(|p| !(p.contains("-N") && p.contains("-l")));
         let call_args = match &bp {
             Some(b) if b.load_args => self.args_inline(),
             _ => String::new(),
@@ -204,6 +224,9 @@ impl Session {
             None => {
                 let _ = writeln!(out, "> {func}() {file}:{} (PC: {:#x})", f.line, f.pc.0);
             }
+        }
+        if optimized && !func.starts_with("runtime.") {
+            out.push_str("Warning: debugging optimized function\n");
         }
         if let Some(b) = &bp {
             for v in &b.variables {

@@ -98,3 +98,19 @@ fn file_name(
         format!("{}/{name}", dir.trim_end_matches('/'))
     })
 }
+
+impl Dwarf {
+    /// DW_AT_producer of the unit holding the function at `pc` (link-time): tells
+    /// whether that package was compiled with optimisations (`-N -l` absent).
+    pub fn producer_at(&self, pc: u64) -> Option<String> {
+        let func = self.function_at(pc)?;
+        let u = self.unit_for(func.offset).ok()?;
+        let mut tree = u.header.entries_tree(&u.abbrevs, None).ok()?;
+        let root = tree.root().ok()?;
+        let v = root
+            .entry()
+            .attr_value(gimli::constants::DW_AT_producer)
+            .ok()??;
+        self.string(&u, v)
+    }
+}
