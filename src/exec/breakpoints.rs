@@ -56,7 +56,7 @@ impl HitOp {
             HitOp::Ge => hits >= n,
             HitOp::Lt => hits < n,
             HitOp::Le => hits <= n,
-            HitOp::Mod => n != 0 && hits % n == 0,
+            HitOp::Mod => n != 0 && hits.is_multiple_of(n),
         }
     }
 }
@@ -211,7 +211,9 @@ mod tests {
         assert_eq!(t.find("here").map(|b| b.id), Some(1));
         assert_eq!(t.find("1").map(|b| b.id), Some(1));
         assert_eq!(t.at(Addr(0x10)), vec![1]);
-        t.get_mut(1).map(|b| b.enabled = false);
+        if let Some(b) = t.get_mut(1) {
+            b.enabled = false;
+        }
         assert!(t.at(Addr(0x10)).is_empty());
         assert!(t.wanted_addrs().is_empty());
     }

@@ -154,7 +154,7 @@ pub fn find_function(t: &Target, name: &str) -> Result<Func, ExecError> {
 /// A source file by exact name or unique path suffix.
 pub fn find_file(t: &Target, file: &str) -> Result<String, ExecError> {
     let files = t.pclntab().files();
-    if files.iter().any(|f| *f == file) {
+    if files.contains(&file) {
         return Ok(file.to_string());
     }
     let suffix = format!("/{}", file.trim_start_matches("./"));
@@ -300,7 +300,7 @@ pub fn file_line(t: &Target, file: &str, line: u32) -> Result<Resolved, ExecErro
         // Functions whose entry is in the file. Copies of the line inlined into
         // functions of other files are not found yet (Delve finds them through the
         // DWARF inlined-subroutine entries).
-        if !p.file_line(&f, f.entry).is_some_and(|(ff, _)| ff == file) {
+        if p.file_line(&f, f.entry).is_none_or(|(ff, _)| ff != file) {
             continue;
         }
         // The compiler's wrappers for `go f(x)` / `defer f(x)` statements carry the

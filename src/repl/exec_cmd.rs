@@ -449,7 +449,7 @@ impl Session {
 
     fn toggle_cmd(&mut self, spec: &str) -> Output {
         let res = match self.dbg() {
-            Ok(d) => d.toggle_breakpoint(spec).map(|b| b.clone()),
+            Ok(d) => d.toggle_breakpoint(spec).cloned(),
             Err(e) => return Output::Error(e),
         };
         match res {

@@ -63,6 +63,7 @@ fn normalise_pid(l: &str) -> String {
 
 fn normalise(text: &str, delve: bool) -> Vec<String> {
     let prefix = regex::Regex::new(r"^/\S+\.cmds:\d+: ").expect("regex");
+    let toggled = regex::Regex::new(r" toggled at 0x[0-9a-f]+ ").expect("regex");
     let mut out = Vec::new();
     let mut lines = text.lines().peekable();
     while let Some(l) = lines.next() {
@@ -93,8 +94,7 @@ fn normalise(text: &str, delve: bool) -> Vec<String> {
         }
         if l.contains(" toggled at 0x") {
             // Delve prints 0x0 for a breakpoint it re-enables; coroner its address.
-            let re = regex::Regex::new(r" toggled at 0x[0-9a-f]+ ").expect("regex");
-            l = re.replace(&l, " toggled at ADDR ").into_owned();
+            l = toggled.replace(&l, " toggled at ADDR ").into_owned();
         }
         if l.contains("(suspended) at /") {
             continue;
