@@ -8,6 +8,7 @@
 //! stop unchanged.
 
 pub mod breakpoints;
+pub mod dump;
 pub mod locate;
 mod step;
 

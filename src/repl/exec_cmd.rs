@@ -66,6 +66,7 @@ impl Session {
             "condition" | "cond" => self.condition_cmd(rest),
             "on" => self.on_cmd(rest),
             "restart" | "r" => self.restart_cmd(),
+            "dump" => self.dump_cmd(rest),
             "detach" => self.end_cmd(false),
             "kill" => self.end_cmd(true),
             _ => return None,
@@ -536,6 +537,42 @@ impl Session {
                 self.goid = None;
                 self.frame = 0;
                 Output::Text(format!("Process restarted with PID {pid}\n"))
+            }
+            Err(e) => Output::Error(e.to_string()),
+        }
+    }
+
+    /// `dump FILE`: an ELF core of the process as it is stopped now.
+    fn dump_cmd(&mut self, file: &str) -> Output {
+        if file.is_empty() {
+            return Output::Error("not enough arguments: dump FILE".into());
+        }
+        let Some(d) = self.debugger.as_ref() else {
+            return Output::Error("no live process".into());
+        };
+        if let Some(status) = d.exited() {
+            return Output::Error(format!(
+                "Process {} has exited with status {status}: nothing to dump",
+                d.pid()
+            ));
+        }
+        let t = d.target().clone();
+        let pid = d.pid();
+        match crate::exec::dump::write_core(t.snapshot(), pid, std::path::Path::new(file)) {
+            Ok(st) => {
+                let mut out = format!(
+                    "Dumping memory of process {pid} ({} threads, {} mappings, {} MiB) to {file}\n",
+                    st.threads,
+                    st.segments,
+                    st.bytes >> 20
+                );
+                if st.unreadable > 0 {
+                    out.push_str(&format!(
+                        "warning: {} bytes could not be read and are zeros in the core\n",
+                        st.unreadable
+                    ));
+                }
+                Output::Text(out)
             }
             Err(e) => Output::Error(e.to_string()),
         }
