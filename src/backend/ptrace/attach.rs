@@ -7,7 +7,8 @@ use super::Task;
 use crate::backend::BackendError;
 use std::collections::BTreeMap;
 
-const OPTIONS: i32 = libc::PTRACE_O_TRACECLONE | libc::PTRACE_O_TRACEEXIT | libc::PTRACE_O_TRACEEXEC;
+const OPTIONS: i32 =
+    libc::PTRACE_O_TRACECLONE | libc::PTRACE_O_TRACEEXIT | libc::PTRACE_O_TRACEEXEC;
 
 /// Seize and interrupt every thread in /proc/PID/task, re-listing until no new thread
 /// shows up: threads created by an already-seized thread are attached by the kernel
@@ -23,13 +24,17 @@ pub fn seize_all(pid: i32) -> Result<BTreeMap<i32, Task>, BackendError> {
     let _ = sys::interrupt(pid);
     threads.insert(
         pid,
-        Task { running: true, interrupt_pending: true, ..Task::default() },
+        Task {
+            running: true,
+            interrupt_pending: true,
+            ..Task::default()
+        },
     );
     let me = std::process::id() as i32;
     loop {
-        let listed = procfs::tasks(pid).map_err(|e| BackendError::Attach(format!(
-            "cannot list the threads of process {pid}: {e}"
-        )))?;
+        let listed = procfs::tasks(pid).map_err(|e| {
+            BackendError::Attach(format!("cannot list the threads of process {pid}: {e}"))
+        })?;
         let mut new = 0;
         for tid in listed {
             if threads.contains_key(&tid) {
@@ -40,7 +45,11 @@ pub fn seize_all(pid: i32) -> Result<BTreeMap<i32, Task>, BackendError> {
                     let _ = sys::interrupt(tid);
                     threads.insert(
                         tid,
-                        Task { running: true, interrupt_pending: true, ..Task::default() },
+                        Task {
+                            running: true,
+                            interrupt_pending: true,
+                            ..Task::default()
+                        },
                     );
                     new += 1;
                 }
@@ -48,7 +57,11 @@ pub fn seize_all(pid: i32) -> Result<BTreeMap<i32, Task>, BackendError> {
                 Err(e) if e.0 == libc::EPERM && procfs::tracer_pid(tid) == Some(me) => {
                     threads.insert(
                         tid,
-                        Task { running: true, initial_pending: true, ..Task::default() },
+                        Task {
+                            running: true,
+                            initial_pending: true,
+                            ..Task::default()
+                        },
                     );
                     new += 1;
                 }
@@ -74,8 +87,11 @@ fn has_cap_sys_ptrace() -> bool {
 fn in_container() -> bool {
     std::path::Path::new("/.dockerenv").exists()
         || std::path::Path::new("/run/.containerenv").exists()
-        || std::fs::read_to_string("/proc/1/cgroup")
-            .is_ok_and(|c| ["docker", "kubepods", "containerd", "lxc"].iter().any(|k| c.contains(k)))
+        || std::fs::read_to_string("/proc/1/cgroup").is_ok_and(|c| {
+            ["docker", "kubepods", "containerd", "lxc"]
+                .iter()
+                .any(|k| c.contains(k))
+        })
 }
 
 /// One line naming why ptrace refused `pid`, and what to do about it.
@@ -118,8 +134,11 @@ fn eperm(pid: i32, what: &str) -> String {
     }
     // SAFETY: geteuid cannot fail.
     let me = unsafe { libc::geteuid() };
-    let owner = procfs::status_field(pid, "Uid")
-        .and_then(|u| u.split_whitespace().next().and_then(|x| x.parse::<u32>().ok()));
+    let owner = procfs::status_field(pid, "Uid").and_then(|u| {
+        u.split_whitespace()
+            .next()
+            .and_then(|x| x.parse::<u32>().ok())
+    });
     if let Some(owner) = owner {
         if owner != me && !cap {
             return format!(

@@ -86,10 +86,7 @@ fn lock_bounded<T>(m: &Mutex<T>, within: Duration) -> Option<MutexGuard<'_, T>> 
 }
 
 pub fn register(e: Arc<Entry>) {
-    REGISTRY
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(e);
+    REGISTRY.lock().unwrap_or_else(|p| p.into_inner()).push(e);
 }
 
 pub fn unregister(e: &Arc<Entry>) {
@@ -115,9 +112,7 @@ pub fn emergency_cleanup() {
             continue;
         }
         let mem = lock_bounded(&e.mem, Duration::from_millis(100)).and_then(|m| m.clone());
-        if let (Some(mem), Some(mut t)) =
-            (mem, lock_bounded(&e.bps, Duration::from_millis(200)))
-        {
+        if let (Some(mem), Some(mut t)) = (mem, lock_bounded(&e.bps, Duration::from_millis(200))) {
             let _ = t.remove_all(&mem);
         }
         e.interrupt.send();

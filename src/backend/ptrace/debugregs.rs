@@ -90,8 +90,16 @@ mod tests {
     #[test]
     fn encodes_dr7() {
         let mut s = [None; 4];
-        s[0] = Some(Watch { addr: 0x1000, len: 8, kind: WatchKind::Write });
-        s[2] = Some(Watch { addr: 0x2000, len: 1, kind: WatchKind::Read });
+        s[0] = Some(Watch {
+            addr: 0x1000,
+            len: 8,
+            kind: WatchKind::Write,
+        });
+        s[2] = Some(Watch {
+            addr: 0x2000,
+            len: 1,
+            kind: WatchKind::Read,
+        });
         let v = dr7(&s);
         assert_eq!(v & 0xff, 0b0001_0001);
         assert_eq!((v >> 16) & 0xf, 0b1001);

@@ -126,7 +126,10 @@ pub fn spawn(opts: &LaunchOptions) -> Result<i32, BackendError> {
     check_executable(&path)?;
     if let Some(wd) = &opts.wd {
         if !wd.is_dir() {
-            return Err(fail(&path, format!("working directory {} does not exist", wd.display())));
+            return Err(fail(
+                &path,
+                format!("working directory {} does not exist", wd.display()),
+            ));
         }
     }
     let c_path = cstr(path.as_os_str().as_bytes(), &path)?;
@@ -172,7 +175,18 @@ pub fn spawn(opts: &LaunchOptions) -> Result<i32, BackendError> {
     }
     if pid == 0 {
         // SAFETY: child side, async-signal-safe calls only; never returns.
-        unsafe { child(go_r_fd, err_w_fd, raw_fds, wd_c.as_ref(), disable_aslr, &c_path, &argv, &envp) }
+        unsafe {
+            child(
+                go_r_fd,
+                err_w_fd,
+                raw_fds,
+                wd_c.as_ref(),
+                disable_aslr,
+                &c_path,
+                &argv,
+                &envp,
+            )
+        }
     }
     drop(go_r);
     drop(err_w);
@@ -190,7 +204,13 @@ pub fn spawn(opts: &LaunchOptions) -> Result<i32, BackendError> {
     drop(go_w);
     loop {
         match sys::wait(pid) {
-            Ok((_, Status::Stopped { event: libc::PTRACE_EVENT_EXEC, .. })) => return Ok(pid),
+            Ok((
+                _,
+                Status::Stopped {
+                    event: libc::PTRACE_EVENT_EXEC,
+                    ..
+                },
+            )) => return Ok(pid),
             Ok((_, Status::Stopped { .. })) => {
                 // A stop before the exec (e.g. a signal from the terminal): go on.
                 let _ = sys::cont(pid, 0);

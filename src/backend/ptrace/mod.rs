@@ -438,10 +438,10 @@ impl Process for PtraceProcess {
     fn set_registers(&mut self, tid: u32, regs: &Registers) -> Result<(), BackendError> {
         self.require_stopped()?;
         let tid = tid as i32;
-        let t = self
-            .threads
-            .get_mut(&tid)
-            .ok_or(BackendError::Os { op: "set registers", why: format!("no thread {tid}") })?;
+        let t = self.threads.get_mut(&tid).ok_or(BackendError::Os {
+            op: "set registers",
+            why: format!("no thread {tid}"),
+        })?;
         sys::set_regs(tid, regs).map_err(|e| e.os("set registers"))?;
         t.regs = Some(regs.clone());
         // Put there on purpose: resuming should execute the instruction, not trap.
@@ -515,7 +515,11 @@ impl Process for PtraceProcess {
         }
         debugregs::check(addr.0, len)?;
         let old = self.watches[slot as usize];
-        self.watches[slot as usize] = Some(Watch { addr: addr.0, len, kind });
+        self.watches[slot as usize] = Some(Watch {
+            addr: addr.0,
+            len,
+            kind,
+        });
         if let Err(e) = self.set_watches_everywhere() {
             self.watches[slot as usize] = old;
             let _ = self.set_watches_everywhere();

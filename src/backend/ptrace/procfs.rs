@@ -162,9 +162,27 @@ mod tests {
     #[test]
     fn merges_adjacent_regions() {
         let lines = vec![
-            MapLine { start: 0x2000, end: 0x3000, readable: true, offset: 0, path: String::new() },
-            MapLine { start: 0x1000, end: 0x2000, readable: true, offset: 0, path: String::new() },
-            MapLine { start: 0x5000, end: 0x6000, readable: false, offset: 0, path: String::new() },
+            MapLine {
+                start: 0x2000,
+                end: 0x3000,
+                readable: true,
+                offset: 0,
+                path: String::new(),
+            },
+            MapLine {
+                start: 0x1000,
+                end: 0x2000,
+                readable: true,
+                offset: 0,
+                path: String::new(),
+            },
+            MapLine {
+                start: 0x5000,
+                end: 0x6000,
+                readable: false,
+                offset: 0,
+                path: String::new(),
+            },
         ];
         assert_eq!(regions(&lines), vec![(Addr(0x1000), Addr(0x3000))]);
     }

@@ -139,7 +139,10 @@ pub enum Status {
     Exited(i32),
     Killed(i32),
     /// Stopped with this signal and this PTRACE_EVENT_* (0 for a signal-delivery stop).
-    Stopped { sig: i32, event: i32 },
+    Stopped {
+        sig: i32,
+        event: i32,
+    },
 }
 
 /// Wait for `pid` (-1: any child or tracee of *this thread* only: `__WNOTHREAD` keeps two

@@ -51,7 +51,10 @@ fn signal_info(tid: i32, signo: i32) -> SignalInfo {
     if let Ok(si) = sys::siginfo(tid) {
         info.code = si.si_code;
         info.errno = si.si_errno;
-        if matches!(signo, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE) {
+        if matches!(
+            signo,
+            libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE
+        ) {
             // SAFETY: si_addr is valid for these signals.
             info.fault_addr = Some(Addr(unsafe { si.si_addr() } as u64));
         } else if si.si_code <= 0 {
@@ -95,7 +98,9 @@ impl PtraceProcess {
         mode: Mode,
     ) -> Result<Outcome, BackendError> {
         let (sig, event) = match st {
-            Status::Exited(code) => return Ok(self.thread_gone(tid, StopEvent::Exited { status: code })),
+            Status::Exited(code) => {
+                return Ok(self.thread_gone(tid, StopEvent::Exited { status: code }))
+            }
             Status::Killed(signo) => return Ok(self.thread_gone(tid, StopEvent::Killed { signo })),
             Status::Stopped { sig, event } => (sig, event),
         };
@@ -210,7 +215,10 @@ impl PtraceProcess {
         }
         t.pending_sig = if sig == libc::SIGSTOP { 0 } else { sig };
         let info = signal_info(tid, sig);
-        let ev = StopEvent::Signal { tid: tid as u32, signo: sig };
+        let ev = StopEvent::Signal {
+            tid: tid as u32,
+            signo: sig,
+        };
         if mode == Mode::Collecting {
             self.deferred.push_back((ev, Some(info)));
             return Ok(Outcome::Handled);
@@ -261,7 +269,11 @@ impl PtraceProcess {
             t.stepping = None;
             t.step_over = true;
             let addr = self.watches[slot as usize].map_or(0, |w| w.addr);
-            let ev = StopEvent::Watchpoint { tid: tid as u32, slot, addr: Addr(addr) };
+            let ev = StopEvent::Watchpoint {
+                tid: tid as u32,
+                slot,
+                addr: Addr(addr),
+            };
             if mode == Mode::Collecting {
                 self.deferred.push_back((ev, None));
                 return Ok(Some(Outcome::Handled));
@@ -271,7 +283,9 @@ impl PtraceProcess {
         if stepping.is_some() {
             t.stepping = None;
             t.step_over = true;
-            return Ok(Some(Outcome::Report(StopEvent::Stepped { tid: tid as u32 })));
+            return Ok(Some(Outcome::Report(StopEvent::Stepped {
+                tid: tid as u32,
+            })));
         }
         Ok(None)
     }
@@ -305,7 +319,9 @@ impl PtraceProcess {
                 Ok(x) => x,
                 Err(e) if e.0 == libc::ECHILD => {
                     self.mark_gone();
-                    return Ok(Some(StopEvent::Killed { signo: libc::SIGKILL }));
+                    return Ok(Some(StopEvent::Killed {
+                        signo: libc::SIGKILL,
+                    }));
                 }
                 Err(e) => return Err(e.os("wait")),
             };
@@ -392,7 +408,10 @@ impl PtraceProcess {
             Err(e) if e.0 == libc::ESRCH => return Ok(None),
             Err(e) => return Err(e.os("read registers")),
         };
-        Ok(breakpoints::lock(&self.bps).inserted.contains_key(&pc).then_some(pc))
+        Ok(breakpoints::lock(&self.bps)
+            .inserted
+            .contains_key(&pc)
+            .then_some(pc))
     }
 
     pub(super) fn resume_all(&mut self) -> Result<(), BackendError> {
@@ -420,7 +439,9 @@ impl PtraceProcess {
             .map(|(&k, _)| k)
             .collect();
         for tid in tids {
-            let Some(t) = self.threads.get_mut(&tid) else { continue };
+            let Some(t) = self.threads.get_mut(&tid) else {
+                continue;
+            };
             let sig = std::mem::take(&mut t.pending_sig);
             t.step_over = false;
             t.regs = None;
@@ -471,7 +492,10 @@ impl PtraceProcess {
                 Err(e) => return Err(e.os("wait")),
             };
             match st {
-                Status::Stopped { sig: libc::SIGTRAP, event: 0 } => {
+                Status::Stopped {
+                    sig: libc::SIGTRAP,
+                    event: 0,
+                } => {
                     if self.watches.iter().any(Option::is_some) {
                         if let Some(slot) =
                             debugregs::fired(tid).map_err(|e| e.os("read debug status"))?
@@ -512,7 +536,10 @@ impl PtraceProcess {
                         return Ok(Some(ev));
                     }
                 }
-                Status::Stopped { event: libc::PTRACE_EVENT_EXIT, .. } => {
+                Status::Stopped {
+                    event: libc::PTRACE_EVENT_EXIT,
+                    ..
+                } => {
                     self.handle(tid, st, Mode::Collecting)?;
                     return Ok(None);
                 }
@@ -533,10 +560,16 @@ impl PtraceProcess {
 
     pub(super) fn step(&mut self, tid: i32) -> Result<(), BackendError> {
         let Some(t) = self.threads.get(&tid) else {
-            return Err(BackendError::Os { op: "step", why: format!("no thread {tid}") });
+            return Err(BackendError::Os {
+                op: "step",
+                why: format!("no thread {tid}"),
+            });
         };
         if t.exiting {
-            return Err(BackendError::Os { op: "step", why: format!("thread {tid} is exiting") });
+            return Err(BackendError::Os {
+                op: "step",
+                why: format!("thread {tid} is exiting"),
+            });
         }
         let step_over = t.step_over;
         let pc = match self.regs_of(tid) {
@@ -551,7 +584,9 @@ impl PtraceProcess {
             breakpoints::write_at(&self.mem, pc, &[orig]).map_err(|e| e.os("lift breakpoint"))?;
             self.reinsert = Some(pc);
         }
-        let Some(t) = self.threads.get_mut(&tid) else { return Ok(()) };
+        let Some(t) = self.threads.get_mut(&tid) else {
+            return Ok(());
+        };
         let sig = std::mem::take(&mut t.pending_sig);
         t.stepping = Some(pc);
         t.step_over = false;
