@@ -322,10 +322,10 @@ impl<'a> Methods<'a> {
         }
     }
 
-    fn frames(&self, goid: i64, depth: usize) -> Result<Vec<crate::unwind::Frame>, String> {
+    fn stack(&self, goid: i64, depth: usize) -> Result<crate::unwind::Stack, String> {
         let d = self.s.debuggee();
         match self.scope_goroutine(goid)?.and_then(|g| d.goroutine(g)) {
-            Some(g) => Ok(d.goroutine_stack(g, depth).frames),
+            Some(g) => Ok(d.goroutine_stack(g, depth)),
             None => {
                 // No goroutine on the selected thread: its own stack, as the REPL does.
                 let t = self
@@ -333,9 +333,13 @@ impl<'a> Methods<'a> {
                     .current_thread()
                     .and_then(|tid| d.threads().iter().find(|t| t.tid == tid))
                     .ok_or_else(|| "no goroutine and no thread selected".to_string())?;
-                Ok(d.thread_stack(t, depth).frames)
+                Ok(d.thread_stack(t, depth))
             }
         }
+    }
+
+    fn frames(&self, goid: i64, depth: usize) -> Result<Vec<crate::unwind::Frame>, String> {
+        Ok(self.stack(goid, depth)?.frames)
     }
 
     fn stacktrace(&self, params: &Value) -> R {
@@ -348,7 +352,10 @@ impl<'a> Methods<'a> {
         let skip = usize::try_from(i.skip.clamp(0, MAX_DEPTH)).unwrap_or(0);
         // Delve returns Depth+1 frames (frame 0 through frame Depth).
         let want = skip + depth as usize + 1;
-        let frames = self.frames(i.id, want)?;
+        let stack = self.stack(i.id, want)?;
+        // Clients print "(truncated)" unless the last frame is the stack's bottom.
+        let complete = stack.frames.len() < want && stack.error.is_none();
+        let frames = stack.frames;
         let d = self.s.debuggee();
         let cfg = i.cfg.map(|c| convert::load_config(&c));
         let mut out = Vec::new();
@@ -364,6 +371,7 @@ impl<'a> Methods<'a> {
                     Err(e) => sf.err = e,
                 }
             }
+            sf.bottom = complete && n + 1 == frames.len();
             out.push(sf);
         }
         ok(json!({ "Locations": out }))
