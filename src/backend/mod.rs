@@ -8,6 +8,7 @@
 //! through an older snapshot fail with [`MemError::Stale`](crate::snapshot::MemError),
 //! never with bytes of another instant.
 
+pub mod gdbserial;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub mod ptrace;
 

@@ -88,8 +88,12 @@ pub struct Breakpoint {
     pub hits: BTreeMap<u64, u64>,
     /// `trace`: print and go on instead of stopping.
     pub tracepoint: bool,
-    /// `on BP CMD`: commands the front end runs when it stops here.
+    /// `on BP CMD`: commands the front end runs when it stops here (other than the
+    /// `print`, `args` and `locals` forms, which Delve keeps as flags and expressions).
     pub on: Vec<String>,
+    /// `on BP args` / `on BP locals`: show them with the stop line.
+    pub load_args: bool,
+    pub load_locals: bool,
     /// Expressions printed at each stop (`unrecovered-panic` prints the panic value).
     pub variables: Vec<String>,
     pub enabled: bool,

@@ -294,6 +294,12 @@ pub fn file_line(t: &Target, file: &str, line: u32) -> Result<Resolved, ExecErro
         if !p.file_line(&f, f.entry).is_some_and(|(ff, _)| ff == file) {
             continue;
         }
+        // The compiler's wrappers for `go f(x)` / `defer f(x)` statements carry the
+        // statement's line too; the user means the function that has the statement.
+        let name = p.name(&f);
+        if name.contains(".gowrap") || name.contains(".deferwrap") {
+            continue;
+        }
         let rows = line_rows(t, &f);
         if let Some(r) = rows
             .iter()

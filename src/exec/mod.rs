@@ -103,7 +103,12 @@ pub struct Debugger {
     /// Addresses the backend has patched, to sync with the table.
     inserted: BTreeSet<Addr>,
     last: Stop,
+    /// Starts the program again, for `restart` (launched processes only).
+    relaunch: Option<Relauncher>,
 }
+
+/// Starts a fresh copy of the program stopped at its first instruction.
+pub type Relauncher = Box<dyn FnMut() -> Result<Box<dyn Process>, BackendError> + Send>;
 
 impl Debugger {
     /// Take over a stopped process: read its first stop and set Delve's implicit
@@ -127,6 +132,7 @@ impl Debugger {
             temp: BTreeSet::new(),
             inserted: BTreeSet::new(),
             last: Stop::new(StopReason::Entry),
+            relaunch: None,
         };
         d.implicit_breakpoints();
         d.sync_breakpoints()?;
@@ -574,6 +580,56 @@ impl Debugger {
         };
         self.last = stop.clone();
         Ok(stop)
+    }
+
+    /// How `restart` starts the program again.
+    pub fn set_relauncher(&mut self, r: Relauncher) {
+        self.relaunch = Some(r);
+    }
+
+    /// Kill the program (if it still runs) and start it again, keeping every
+    /// breakpoint (hit counts reset) at the same link-time locations. Returns the new pid.
+    pub fn restart(&mut self) -> Result<u32, ExecError> {
+        let Some(relaunch) = self.relaunch.as_mut() else {
+            return Err(ExecError::Invalid(
+                "cannot restart a process coroner did not start (attach): detach and start it again"
+                    .into(),
+            ));
+        };
+        let mut proc = relaunch()?;
+        if self.exit.is_none() {
+            // The old copy: nothing of it is needed any more.
+            let _ = self.proc.kill();
+        }
+        let snap = proc.snapshot()?;
+        let old_bias = self.image.bias();
+        let bin = self.image.binary().clone();
+        let new_bias = match snap.auxv_value(9) {
+            Some(e) if bin.is_pie() => e.wrapping_sub(bin.entry().get()),
+            _ => old_bias,
+        };
+        if new_bias != old_bias {
+            self.image = Arc::new(Image::load(bin, new_bias)?);
+            for b in &mut self.breakpoints.list {
+                for a in &mut b.addrs {
+                    *a = a.sub(old_bias).add(new_bias);
+                }
+            }
+        }
+        let prev = self.target.runtime();
+        self.target = Arc::new(Target::new(snap, self.image.clone(), Some(prev), Vec::new())?);
+        self.proc = proc;
+        self.pid = self.proc.pid();
+        self.exit = None;
+        self.temp.clear();
+        self.inserted.clear();
+        for b in &mut self.breakpoints.list {
+            b.total_hits = 0;
+            b.hits.clear();
+        }
+        self.sync_breakpoints()?;
+        self.last = Stop::new(StopReason::Entry);
+        Ok(self.pid)
     }
 
     /// Stop the process where it is, leaving it attached and stopped (`halt` while it

@@ -20,6 +20,10 @@ const MAX_GOROUTINES: u64 = 50_000_000;
 /// Returns (start of allgs' array, length).
 pub fn find_allgs(inp: &Inputs<'_>, l: &Layouts) -> Result<(Addr, u64), String> {
     if let Some(a) = inp.global("runtime.allgs") {
+        if is_zero_slice(inp.mem, a) {
+            // A process stopped before the runtime started (at exec): no goroutines yet.
+            return Ok((Addr::NULL, 0));
+        }
         return read_slice_of_gs(inp.mem, a, l)
             .ok_or_else(|| format!("runtime.allgs at {a} does not hold a valid slice of g"));
     }
@@ -53,7 +57,16 @@ pub fn find_allgs(inp: &Inputs<'_>, l: &Layouts) -> Result<(Addr, u64), String> 
             }
         }
     }
+    if best.is_none() && candidates.iter().any(|&a| is_zero_slice(inp.mem, a)) {
+        return Ok((Addr::NULL, 0));
+    }
     best.ok_or_else(|| "no operand of runtime.allgadd holds a valid slice of g".into())
+}
+
+/// A slice header of zeros: allgs before the runtime's first goroutine.
+fn is_zero_slice(mem: &dyn Memory, at: Addr) -> bool {
+    let mut b = [0u8; 24];
+    mem.read(at, &mut b).is_ok() && b.iter().all(|&x| x == 0)
 }
 
 /// Read a slice header at `at` and check that it looks like allgs: len <= cap, the

@@ -65,6 +65,7 @@ impl Session {
             "toggle" => self.toggle_cmd(rest),
             "condition" | "cond" => self.condition_cmd(rest),
             "on" => self.on_cmd(rest),
+            "restart" | "r" => self.restart_cmd(),
             "detach" => self.end_cmd(false),
             "kill" => self.end_cmd(true),
             _ => return None,
@@ -101,6 +102,8 @@ impl Session {
         let res = f(d, tid);
         match res {
             Ok(stop) => self.after_stop(&stop),
+            // Delve says this one plainly, not as a failed command.
+            Err(e @ ExecError::Exited { .. }) => Output::Text(format!("{e}\n")),
             Err(e) => {
                 // The process may have moved even when the command failed.
                 self.adopt_current();
@@ -177,12 +180,16 @@ impl Session {
         } else {
             f.function.clone()
         };
+        let call_args = match &bp {
+            Some(b) if b.load_args => self.args_inline(),
+            _ => String::new(),
+        };
         match &bp {
             Some(b) => {
                 let g = self.goid.unwrap_or(0);
                 let _ = writeln!(
                     out,
-                    "> [{}] {func}() {file}:{} (hits goroutine({g}):{} total:{}) (PC: {:#x})",
+                    "> [{}] {func}({call_args}) {file}:{} (hits goroutine({g}):{} total:{}) (PC: {:#x})",
                     if b.name.is_empty() {
                         format!("Breakpoint {}", b.id)
                     } else {
@@ -207,6 +214,13 @@ impl Session {
                 };
                 let _ = writeln!(out, "\t{v}: {text}");
             }
+            if b.load_locals {
+                if let Output::Text(t) = self.execute("locals") {
+                    for l in t.lines() {
+                        let _ = writeln!(out, "\t{l}");
+                    }
+                }
+            }
         }
         out.push_str(&self.source_or_note(&f.file, f.line, true));
         if let Some(b) = &bp {
@@ -230,10 +244,15 @@ impl Session {
 
     fn describe_bp(&self, b: &Breakpoint) -> String {
         let addrs: Vec<String> = b.addrs.iter().map(|a| format!("{a:#x}")).collect();
+        self.describe_bp_at(b, &addrs.join(","))
+    }
+
+    /// Delve names a breakpoint's function without type parameters (`main.Sum`), while
+    /// its stop line names the instantiation.
+    fn describe_bp_at(&self, b: &Breakpoint, addrs: &str) -> String {
         format!(
-            "{} for {}() {}:{}",
-            addrs.join(","),
-            b.function,
+            "{addrs} for {}() {}:{}",
+            without_type_params(&b.function),
             format::shorten_path(&b.file, self.cwd()),
             b.line
         )
@@ -328,6 +347,12 @@ impl Session {
             }
             for c in &b.on {
                 let _ = writeln!(out, "\t{c}");
+            }
+            if b.load_args {
+                let _ = writeln!(out, "\targs");
+            }
+            if b.load_locals {
+                let _ = writeln!(out, "\tlocals");
             }
             for v in &b.variables {
                 let _ = writeln!(out, "\tprint {v}");
@@ -464,9 +489,33 @@ impl Session {
             return Output::Error(format!("Breakpoint {bp} does not exist"));
         };
         if let Some(b) = d.breakpoints.get_mut(id) {
-            b.on.push(cmd.trim().to_string());
+            let cmd = cmd.trim();
+            match cmd.split_once(char::is_whitespace) {
+                Some(("print" | "p", expr)) => b.variables.push(expr.trim().to_string()),
+                _ if cmd == "args" => b.load_args = true,
+                _ if cmd == "locals" => b.load_locals = true,
+                _ => b.on.push(cmd.to_string()),
+            }
         }
         Output::Text(String::new())
+    }
+
+    /// `restart`: start the program again with every breakpoint kept (hit counts reset).
+    fn restart_cmd(&mut self) -> Output {
+        let d = match self.dbg() {
+            Ok(d) => d,
+            Err(e) => return Output::Error(e),
+        };
+        match d.restart() {
+            Ok(pid) => {
+                self.adopt_current();
+                self.tid = self.target.threads().first().map(|t| t.tid);
+                self.goid = None;
+                self.frame = 0;
+                Output::Text(format!("Process restarted with PID {pid}\n"))
+            }
+            Err(e) => Output::Error(e.to_string()),
+        }
     }
 
     /// `detach` leaves the process running without us; `kill` ends it.
@@ -482,4 +531,33 @@ impl Session {
             Err(e) => Output::Error(e.to_string()),
         }
     }
+}
+
+impl Session {
+    /// Frame 0's arguments as Delve's stop line shows them: values only, comma-separated.
+    fn args_inline(&mut self) -> String {
+        let Output::Text(t) = self.execute("args") else {
+            return String::new();
+        };
+        t.lines()
+            .filter(|l| *l != "(no args)" && !l.starts_with("~r"))
+            .filter_map(|l| l.split_once(" = ").map(|(_, v)| v.to_string()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// `main.Sum[go.shape.int]` -> `main.Sum`.
+fn without_type_params(name: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0usize;
+    for c in name.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
 }

@@ -1545,7 +1545,9 @@ pub fn is_private_runtime(name: &str) -> bool {
     if let Some(rest) = name.strip_prefix("runtime.") {
         return !rest.chars().next().is_some_and(|c| c.is_ascii_uppercase());
     }
-    name.starts_with("runtime/internal/") || name.starts_with("internal/runtime/")
+    // Delve's user frame also skips the standard library's internal packages: a
+    // goroutine blocked in sync.Mutex.Lock shows there, not in internal/sync.
+    name.starts_with("runtime/internal/") || name.starts_with("internal/") || !name.contains('.')
 }
 
 fn dwarf_reg_name(n: u16) -> Option<&'static str> {

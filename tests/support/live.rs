@@ -56,7 +56,9 @@ pub struct Programs {
 
 impl Programs {
     pub fn new() -> Programs {
-        Programs { dir: tempfile::tempdir().expect("temp dir") }
+        Programs {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     /// Compile C source into an executable (no PIE, so symbol addresses are absolute).
@@ -141,7 +143,10 @@ pub fn launch(exe: &Path, args: &[&str]) -> (PidGuard, PtraceProcess) {
 /// Start a program untraced (to attach to it later).
 pub fn spawn(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> ChildGuard {
     let mut c = Command::new(exe);
-    c.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+    c.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
     for (k, v) in env {
         c.env(k, v);
     }

@@ -169,7 +169,10 @@ pub fn exec(
     install_signal_handling()?;
     let lo = launch_options(&binary, &args, &e)?;
     let proc = PtraceProcess::launch(&lo)?;
-    let d = start(proc, &binary, Origin::Launched)?;
+    let mut d = start(proc, &binary, Origin::Launched)?;
+    d.set_relauncher(Box::new(move || {
+        PtraceProcess::launch(&lo).map(|p| Box::new(p) as Box<dyn Process>)
+    }));
     run(Session::with_debugger(d), opts)
 }
 
@@ -228,7 +231,7 @@ fn run(mut session: Session, opts: LiveOptions) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    {
+    if std::io::stdin().is_terminal() {
         let mut out = std::io::stdout().lock();
         writeln!(out, "Type 'help' for list of commands.")?;
         out.flush()?;

@@ -30,7 +30,7 @@ pub fn seize_all(pid: i32) -> Result<BTreeMap<i32, Task>, BackendError> {
             ..Task::default()
         },
     );
-    let me = std::process::id() as i32;
+    let me = sys::gettid();
     loop {
         let listed = procfs::tasks(pid).map_err(|e| {
             BackendError::Attach(format!("cannot list the threads of process {pid}: {e}"))
@@ -110,6 +110,10 @@ pub fn explain(pid: i32, e: Errno, what: &str) -> BackendError {
 
 fn eperm(pid: i32, what: &str) -> String {
     if let Some(tracer) = procfs::tracer_pid(pid).filter(|&t| t != 0) {
+        // TracerPid is the tracing thread: name its process.
+        let tracer = procfs::status_field(tracer, "Tgid")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(tracer);
         return format!(
             "cannot {what} process {pid}: it is already traced by process {tracer} ({}): \
              detach that debugger first",
@@ -125,7 +129,7 @@ fn eperm(pid: i32, what: &str) -> String {
                  all attaching until reboot: launch the program under the debugger instead"
             );
         }
-        if (v == "1" && !cap) || v == "2" && !cap {
+        if (v == "1" || v == "2") && !cap {
             return format!(
                 "cannot {what} process {pid}: kernel.yama.ptrace_scope is {v}: run \
                  `sudo sysctl kernel.yama.ptrace_scope=0`, or run the debugger as root"

@@ -26,7 +26,7 @@ pub fn check(addr: u64, len: u8) -> Result<(), BackendError> {
             why: format!("length {len} is not 1, 2, 4 or 8 bytes"),
         });
     }
-    if addr % len as u64 != 0 {
+    if !addr.is_multiple_of(len as u64) {
         return Err(BackendError::Os {
             op: "set watchpoint",
             why: format!("{addr:#x} is not aligned to its length {len}"),

@@ -200,7 +200,10 @@ pub fn spawn(opts: &LaunchOptions) -> Result<i32, BackendError> {
         let _ = sys::wait(pid);
         return Err(super::attach::explain(pid, e, "trace the new process"));
     }
-    // Let the child exec.
+    // Let the child exec: one byte (not EOF: another thread's fork may hold a copy of
+    // the write end until its own exec).
+    // SAFETY: writing one byte from a live buffer to our own pipe end.
+    unsafe { libc::write(go_w.as_raw_fd(), [0u8].as_ptr().cast(), 1) };
     drop(go_w);
     loop {
         match sys::wait(pid) {
@@ -248,8 +251,9 @@ unsafe fn child(
         libc::_exit(127);
     };
     let mut b = [0u8; 1];
-    // Blocks until the parent has seized us and closed its end (EOF).
+    // Blocks until the parent has seized us and says go (a byte, or EOF if it died).
     while libc::read(go_r, b.as_mut_ptr().cast(), 1) < 0 {}
+    libc::close(go_r);
     for (target, &fd) in fds.iter().enumerate() {
         if fd >= 0 && libc::dup2(fd, target as i32) < 0 {
             report(*libc::__errno_location());

@@ -9,6 +9,18 @@
 //! signal. The model is all-stop: when one thread reports an event every other thread
 //! is interrupted and collected before [`Process::wait`] returns. See `threads.rs` for
 //! the event loop and the rules for signals and breakpoints hit meanwhile.
+//!
+//! Contract details the layers above rely on:
+//! - One `PtraceProcess` per tracer thread: `wait` reaps any tracee or child of the
+//!   calling thread (`__WNOTHREAD` keeps other threads' children out).
+//! - `set_registers` bumps the stop generation: snapshots taken before it answer
+//!   `Stale` (their registers are wrong); `write_memory` and breakpoint changes do not
+//!   (the current snapshot's page cache and breakpoint shadow are updated in place).
+//! - The interrupt is a SIGSTOP sent to the process: if it arrives while the process
+//!   is already stopping for another event it is absorbed; sent while stopped, it
+//!   takes effect at the next resume (`wait` then reports `Interrupted`).
+//! - Drop it on the tracer thread: elsewhere ptrace refuses the detach, and only the
+//!   code bytes are restored (the kernel detaches when the tracer thread exits).
 
 mod attach;
 mod breakpoints;
@@ -361,6 +373,25 @@ impl PtraceProcess {
                 }
             }
         }
+        // Threads that were exiting cannot be detached (they are not stopped) and, once
+        // dead, stay zombies until their tracer reaps them, which would keep the whole
+        // process from being reaped: reap them now (briefly: the leader of a process
+        // whose main thread called pthread_exit is only reported at the very end).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(200);
+        for (tid, t) in &tids {
+            if !t.exiting || *tid == self.pid {
+                continue;
+            }
+            while std::time::Instant::now() < deadline {
+                match sys::wait_nohang(*tid) {
+                    Ok(None) => std::thread::sleep(std::time::Duration::from_micros(200)),
+                    Ok(Some((_, sys::Status::Stopped { .. }))) => {
+                        let _ = sys::detach(*tid, 0);
+                    }
+                    _ => break,
+                }
+            }
+        }
         // An interrupt signal sent but never seen would stop the untraced program:
         // SIGCONT discards a pending SIGSTOP (and ends a group-stop, if any).
         let unseen = self.interrupt.sent.load(Ordering::Acquire) > self.interrupts_consumed;
@@ -383,6 +414,10 @@ impl PtraceProcess {
             match sys::wait(-1) {
                 Ok((tid, sys::Status::Exited(_) | sys::Status::Killed(_))) if tid == self.pid => {
                     break
+                }
+                // Killed threads still stop at PTRACE_EVENT_EXIT: let them finish dying.
+                Ok((tid, sys::Status::Stopped { .. })) => {
+                    let _ = sys::cont(tid, 0);
                 }
                 Ok(_) => {}
                 Err(_) => break,
@@ -534,6 +569,9 @@ impl Process for PtraceProcess {
             return Ok(());
         }
         self.watches[slot as usize] = None;
+        // Hits collected from other threads during the last stop no longer matter.
+        self.deferred
+            .retain(|(e, _)| !matches!(e, StopEvent::Watchpoint { slot: s, .. } if *s == slot));
         self.set_watches_everywhere()
     }
 

@@ -26,6 +26,8 @@ const SHARD_CAP: usize = 2048;
 const DIRECT_READ: usize = 64 * 1024;
 
 type Page = Arc<[u8]>;
+/// Mapped files and readable regions, from one read of /proc/PID/maps.
+type Maps = (Vec<MappedFile>, Vec<(Addr, Addr)>);
 
 /// What every snapshot of one process shares with its tracer: the stop generation
 /// (bumped on every resume) and the inserted breakpoints' original bytes, published by
@@ -46,7 +48,7 @@ pub struct LiveSnapshot {
     pub(super) auxv: Arc<Vec<(u64, u64)>>,
     pub(super) process: Arc<ProcessInfo>,
     pub(super) mem: Option<Arc<File>>,
-    maps: OnceLock<(Vec<MappedFile>, Vec<(Addr, Addr)>)>,
+    maps: OnceLock<Maps>,
     cache: Vec<Mutex<HashMap<u64, Page>>>,
     /// process_vm_readv can be refused (e.g. by seccomp) where /proc/PID/mem works.
     vm_ok: AtomicBool,
@@ -87,7 +89,7 @@ impl LiveSnapshot {
         }
     }
 
-    fn maps(&self) -> &(Vec<MappedFile>, Vec<(Addr, Addr)>) {
+    fn maps(&self) -> &Maps {
         // Read once per stop, lazily: a breakpoint-condition loop never needs the maps.
         self.maps.get_or_init(|| match procfs::maps(self.pid) {
             Ok(lines) => (procfs::mapped_files(&lines), procfs::regions(&lines)),

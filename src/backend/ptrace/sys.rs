@@ -25,10 +25,9 @@ impl Errno {
     }
 }
 
-/// `offsetof(struct user, u_debugreg)` on x86_64: 27 GPRs (216) + u_fpvalid and pad (8)
-/// + i387 (512) + tsize/dsize/ssize (24) + start_code/start_stack (16) + signal (8)
-/// + reserved and pad (8) + u_ar0 (8) + u_fpstate (8) + magic (8) + u_comm (32) = 848.
-/// A test checks it against the C headers.
+/// `offsetof(struct user, u_debugreg)` on x86_64 (848: the 27 GPRs, u_fpvalid, the
+/// i387 area, sizes, start addresses, signal, u_ar0, u_fpstate, magic and u_comm come
+/// first). `tests/ptrace_backend.rs` checks it against the C headers.
 pub const DEBUGREG_OFFSET: usize = 848;
 
 fn ptrace_raw(req: c_uint, tid: i32, addr: usize, data: usize) -> Result<i64, Errno> {
@@ -148,10 +147,22 @@ pub enum Status {
 /// Wait for `pid` (-1: any child or tracee of *this thread* only: `__WNOTHREAD` keeps two
 /// tracer threads in one process, e.g. parallel tests, from stealing each other's events).
 pub fn wait(pid: i32) -> Result<(i32, Status), Errno> {
+    wait_flags(pid, 0).map(|r| r.unwrap_or((0, Status::Exited(0))))
+}
+
+/// Like [`wait`], but returns None at once when nothing has happened yet.
+pub fn wait_nohang(pid: i32) -> Result<Option<(i32, Status)>, Errno> {
+    wait_flags(pid, libc::WNOHANG)
+}
+
+fn wait_flags(pid: i32, extra: c_int) -> Result<Option<(i32, Status)>, Errno> {
     loop {
         let mut st: c_int = 0;
         // SAFETY: st is a valid out-pointer.
-        let r = unsafe { libc::waitpid(pid, &mut st, libc::__WALL | libc::__WNOTHREAD) };
+        let r = unsafe { libc::waitpid(pid, &mut st, libc::__WALL | libc::__WNOTHREAD | extra) };
+        if r == 0 {
+            return Ok(None);
+        }
         if r == -1 {
             let e = Errno::last();
             if e.0 == libc::EINTR {
@@ -169,7 +180,7 @@ pub fn wait(pid: i32) -> Result<(i32, Status), Errno> {
                 event: (st >> 16) & 0xff,
             }
         };
-        return Ok((r, s));
+        return Ok(Some((r, s)));
     }
 }
 
@@ -180,6 +191,12 @@ pub fn kill(pid: i32, sig: i32) -> Result<(), Errno> {
     } else {
         Ok(())
     }
+}
+
+/// This thread's id: TracerPid in /proc names the tracer *thread*.
+pub fn gettid() -> i32 {
+    // SAFETY: gettid cannot fail.
+    unsafe { libc::gettid() }
 }
 
 /// process_vm_readv of one contiguous range; returns the number of bytes read.

@@ -38,6 +38,9 @@ pub(super) enum Outcome {
     Exit(StopEvent),
 }
 
+/// si_code of a SIGTRAP from a hardware breakpoint (watchpoint).
+const TRAP_HWBKPT: i32 = 4;
+
 fn is_passed_through(sig: i32) -> bool {
     sig == libc::SIGURG || sig == libc::SIGPROF
 }
@@ -130,9 +133,7 @@ impl PtraceProcess {
             libc::PTRACE_EVENT_EXEC => {
                 // Only the exec'ing thread survives, under the leader's tid.
                 self.threads.retain(|&k, _| k == self.pid);
-                let mut leader = Task::default();
-                leader.running = false;
-                self.threads.insert(self.pid, leader);
+                self.threads.insert(self.pid, Task::default());
                 self.on_exec()?;
                 self.restart(self.pid, mode)?;
             }
@@ -257,15 +258,21 @@ impl PtraceProcess {
                 pc: Addr(bp),
             })));
         }
-        let watching = self.watches.iter().any(Option::is_some);
-        let fired = if watching {
-            debugregs::fired(tid).map_err(|e| e.os("read debug status"))?
-        } else {
-            None
+        // DR6 is read even with no watchpoint armed: a hit of a slot cleared since (its
+        // SIGTRAP was still queued when the thread stopped) must be swallowed, not
+        // reported as a SIGTRAP. This path is never taken by breakpoint hits.
+        let fired = debugregs::fired(tid).map_err(|e| e.os("read debug status"))?;
+        let stale_hit = match fired {
+            Some(slot) => self.watches[slot as usize].is_none(),
+            None => sys::siginfo(tid).is_ok_and(|si| si.si_code == TRAP_HWBKPT),
         };
         let t = self.threads.entry(tid).or_default();
         t.regs = Some(regs);
-        if let Some(slot) = fired {
+        if stale_hit && stepping.is_none() {
+            self.restart(tid, mode)?;
+            return Ok(Some(Outcome::Handled));
+        }
+        if let Some(slot) = fired.filter(|_| !stale_hit) {
             t.stepping = None;
             t.step_over = true;
             let addr = self.watches[slot as usize].map_or(0, |w| w.addr);
@@ -296,7 +303,10 @@ impl PtraceProcess {
         let to_interrupt: Vec<i32> = self
             .threads
             .iter()
-            .filter(|(_, t)| t.running && !t.exiting && !t.initial_pending && !t.interrupt_pending)
+            // Interrupt even threads with an interrupt outstanding from an earlier stop:
+            // the kernel may have folded it into the other stop they reported then.
+            // A second PTRACE_INTERRUPT costs nothing: at most one trap results.
+            .filter(|(_, t)| t.running && !t.exiting && !t.initial_pending)
             .map(|(&k, _)| k)
             .collect();
         for tid in to_interrupt {

@@ -1,0 +1,117 @@
+//! `emergency_cleanup` acts on every process this test binary traces, so its tests
+//! live in their own binary, apart from `ptrace_backend`'s parallel tests.
+
+#[path = "support/live.rs"]
+mod live;
+
+use coroner::backend::ptrace::PtraceProcess;
+use coroner::backend::{Direction, Process, Resume, StopEvent, WatchKind};
+use coroner::Addr;
+use live::*;
+use std::time::Duration;
+
+const LOOP_C: &str = r#"
+#include <stdlib.h>
+volatile long counter;
+__attribute__((noinline)) void hot(long i) { counter += i; __asm__ volatile(""); }
+int main(int argc, char **argv) {
+    long n = argc > 1 ? atol(argv[1]) : -1;
+    for (long i = 0; n < 0 || i < n; i++) hot(i);
+    return 7;
+}
+"#;
+
+const THREADS_C: &str = r#"
+#include <pthread.h>
+#include <stdlib.h>
+volatile long total;
+__attribute__((noinline)) void work(long i) { __sync_fetch_and_add(&total, i); }
+static void *worker(void *arg) { for (long i = 0; i < 20; i++) work(i); return 0; }
+int main(int argc, char **argv) {
+    long rounds = argc > 1 ? atol(argv[1]) : 50;
+    for (long r = 0; r < rounds; r++) {
+        pthread_t t[4];
+        for (int i = 0; i < 4; i++) pthread_create(&t[i], 0, worker, 0);
+        for (int i = 0; i < 4; i++) pthread_join(t[i], 0);
+    }
+    return 0;
+}
+"#;
+
+fn cont(p: &mut PtraceProcess) -> StopEvent {
+    p.resume(Resume::Continue, Direction::Forward)
+        .expect("resume");
+    p.wait().expect("wait")
+}
+
+/// Both cases in one test: cleanup is process-wide, so two tests would race.
+#[test]
+fn emergency_cleanup_kills_launched_and_detaches_attached() {
+    kills_launched();
+    detaches_attached();
+}
+
+fn kills_launched() {
+    if !ptrace_ok("emergency_cleanup_kills_launched") {
+        return;
+    }
+    let progs = Programs::new();
+    let exe = progs.compile("loop", LOOP_C);
+    let (g, mut p) = launch(&exe, &[]);
+    p.resume(Resume::Continue, Direction::Forward).unwrap();
+    let pid = g.0;
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        coroner::backend::ptrace::emergency_cleanup();
+    });
+    let ev = p.wait();
+    t.join().unwrap();
+    assert!(
+        matches!(
+            ev,
+            Ok(StopEvent::Killed {
+                signo: libc::SIGKILL
+            }) | Err(_)
+        ),
+        "{ev:?}"
+    );
+    drop(p);
+    assert!(status_field(pid, "State").is_none());
+}
+
+/// Emergency cleanup on an attached process: the tracer thread, blocked in `wait`,
+/// detaches; the program runs on with its original code.
+fn detaches_attached() {
+    if !ptrace_ok("emergency_cleanup_detaches_attached") {
+        return;
+    }
+    let progs = Programs::new();
+    let exe = progs.compile("threads", THREADS_C);
+    let total = symbol(&exe, "total");
+    let work = symbol(&exe, "work");
+    let child = spawn(&exe, &["1000000"], &[]);
+    let pid = child.0.id() as i32;
+    let mut p = PtraceProcess::attach(pid as u32).unwrap();
+    // A breakpoint the program never reaches while we wait (it is removed by cleanup
+    // from the other thread), and a watchpoint that the tracer must clear.
+    p.insert_breakpoint(Addr(work)).unwrap();
+    assert!(matches!(cont(&mut p), StopEvent::Breakpoint { .. }));
+    p.remove_breakpoint(Addr(work)).unwrap();
+    p.set_watchpoint(0, Addr(total + 64), 8, WatchKind::Write)
+        .unwrap();
+    p.insert_breakpoint(Addr(symbol(&exe, "main"))).unwrap();
+    p.resume(Resume::Continue, Direction::Forward).unwrap();
+    let t = std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_millis(100));
+        coroner::backend::ptrace::emergency_cleanup();
+    });
+    assert!(p.wait().is_err(), "wait reports the cleanup");
+    t.join().unwrap();
+    assert_eq!(status_field(pid, "TracerPid").unwrap(), "0");
+    let main = symbol(&exe, "main");
+    assert_eq!(proc_mem(pid, main, 4), file_bytes_at(&exe, main, 4));
+    std::thread::sleep(Duration::from_millis(100));
+    let st = status_field(pid, "State").unwrap();
+    assert!(st.starts_with('R') || st.starts_with('S'), "state {st}");
+    drop(p);
+}
