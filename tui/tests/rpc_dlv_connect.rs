@@ -56,9 +56,11 @@ fn start_server(args: &[&str]) -> (Guard, String) {
     let out = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
     let guard = Guard(child);
     let mut line = String::new();
-    BufReader::new(out)
-        .read_line(&mut line)
+    let mut out = BufReader::new(out);
+    out.read_line(&mut line)
         .unwrap_or_else(|e| panic!("read server banner: {e}"));
+    // Keep reading: a launched target shares this stdout and must not get EPIPE.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     let addr = line
         .trim()
         .strip_prefix("API server listening at: ")
@@ -116,12 +118,20 @@ fn marked(cmds: &[&str]) -> String {
     s
 }
 
-/// Outputs after each marker, with Delve's prompt echoes removed.
+/// Outputs after each marker, with Delve's prompt echoes removed and two things
+/// normalised: the live target's own stdout (`ready pid=N`, printed to the REPL's
+/// stdout but to the server's in headless mode) and the `[Breakpoint N] ` tag that
+/// Delve 1.27 (which the REPL follows) prints in stop lines and 1.20 does not.
 fn chunks(out: &str) -> Vec<String> {
+    let tag = regex_lite_strip;
     let mut v: Vec<String> = Vec::new();
     let mut cur: Option<String> = None;
     for line in out.lines() {
-        let line = line.trim_start_matches("(dlv) ");
+        if line.starts_with("ready pid=") {
+            continue;
+        }
+        let stripped = tag(line.trim_start_matches("(dlv) "));
+        let line = stripped.as_str();
         if line == MARK {
             if let Some(c) = cur.take() {
                 v.push(c);
@@ -138,6 +148,16 @@ fn chunks(out: &str) -> Vec<String> {
     v
 }
 
+/// `> [Breakpoint 3] main.f() ...` -> `> main.f() ...`.
+fn regex_lite_strip(line: &str) -> String {
+    if let Some(rest) = line.strip_prefix("> [Breakpoint ") {
+        if let Some((_, tail)) = rest.split_once("] ") {
+            return format!("> {tail}");
+        }
+    }
+    line.to_string()
+}
+
 fn dlv_connect(addr: &str, cmds: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let init = dir.path().join("script");
@@ -145,7 +165,9 @@ fn dlv_connect(addr: &str, cmds: &[&str]) -> String {
     script.push_str("exit\n");
     std::fs::write(&init, script).unwrap_or_else(|e| panic!("write script: {e}"));
     let mut cmd = Command::new(DLV);
-    cmd.arg("connect")
+    // No colours in source listings (Delve colours unless TERM is dumb).
+    cmd.env("TERM", "dumb")
+        .arg("connect")
         .arg(addr)
         .arg("--init")
         .arg(&init)
@@ -154,8 +176,11 @@ fn dlv_connect(addr: &str, cmds: &[&str]) -> String {
 }
 
 fn coroner_repl(args: &[&str], cmds: &[&str]) -> String {
+    let (sub, rest) = args
+        .split_first()
+        .unwrap_or_else(|| panic!("no subcommand"));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_coroner"));
-    cmd.args(args).arg("--repl");
+    cmd.arg(sub).arg("--repl").args(rest);
     run_with_timeout(cmd, &marked(cmds), Duration::from_secs(120))
 }
 
@@ -267,7 +292,10 @@ fn dlv_connect_on_a_live_process_matches_the_repl() {
         "args",
         "bt",
         "clear 1",
-        "break main.f if i == 19999",
+        // Delve 1.20's `break` has no `if COND` form; `condition` goes through
+        // GetBreakpoint + AmendBreakpoint.
+        "break main.f",
+        "condition 2 i == 19999",
         "continue",
         "print i",
         "locals",

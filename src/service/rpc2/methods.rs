@@ -117,7 +117,7 @@ impl<'a> Methods<'a> {
                 .debugger()
                 .is_some_and(|d| d.origin() == crate::exec::Origin::Attached)})),
             "ProcessPid" => ok(json!({"Pid": self.s.debugger().map_or(0, |d| d.pid())})),
-            "LastModified" => ok(json!({"Time": "0001-01-01T00:00:00Z"})),
+            "LastModified" => ok(json!({"Time": self.last_modified()})),
             "FollowExecEnabled" => ok(json!({"Enabled": false})),
             "ListDynamicLibraries" => ok(json!({"List": [], "ExecutableTrimpath": false})),
             "GetBufferedTracepoints" => ok(json!({"TracepointResults": []})),
@@ -148,6 +148,19 @@ impl<'a> Methods<'a> {
             "MinSupportedVersionOfGo": "1.20.0",
             "MaxSupportedVersionOfGo": "1.25.0",
         }))
+    }
+
+    /// The binary's modification time (RFC 3339, UTC): clients warn that a listing
+    /// "may not match stale executable" when a source file is newer.
+    fn last_modified(&self) -> String {
+        let secs = self
+            .s
+            .target()
+            .and_then(|t| std::fs::metadata(&t.binary().path).ok())
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs() as i64);
+        rfc3339(secs)
     }
 
     fn set_api_version(&self, params: &Value) -> R {
@@ -781,6 +794,27 @@ fn group(
     (out, groups, too_many)
 }
 
+/// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (days-to-civil, proleptic
+/// Gregorian, as Go's time package computes it).
+fn rfc3339(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// Standard base64 with padding, as Go's encoding/json writes []byte.
 pub fn base64(b: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -802,6 +836,12 @@ pub fn base64(b: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+    }
+
     #[test]
     fn base64_matches_go() {
         assert_eq!(super::base64(b""), "");

@@ -3,8 +3,15 @@
 //! silently zero on the other side. Input structs default every field, as Go's decoder
 //! leaves absent fields at their zero value.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
+
+/// Go encodes nil slices and maps as `null`; read that as empty.
+fn null_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(
+    d: D,
+) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
 
 /// `api.Function`. `type` and `goType` are DWARF/runtime details no client prints.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -26,9 +33,17 @@ pub struct Location {
     pub line: i64,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub function: Option<Function>,
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        default,
+        deserialize_with = "null_default"
+    )]
     pub pcs: Vec<u64>,
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        default,
+        deserialize_with = "null_default"
+    )]
     pub pcpids: Vec<i64>,
 }
 
@@ -191,7 +206,9 @@ pub struct Breakpoint {
     pub id: i64,
     pub name: String,
     pub addr: u64,
+    #[serde(deserialize_with = "null_default")]
     pub addrs: Vec<u64>,
+    #[serde(deserialize_with = "null_default")]
     pub addrpid: Vec<i64>,
     pub file: String,
     pub line: i64,
@@ -211,7 +228,10 @@ pub struct Breakpoint {
     pub trace_return: bool,
     pub goroutine: bool,
     pub stacktrace: i64,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub variables: Vec<String>,
     #[serde(rename = "LoadArgs")]
     pub load_args: Option<LoadConfig>,
@@ -221,7 +241,7 @@ pub struct Breakpoint {
     pub watch_expr: String,
     #[serde(rename = "WatchType")]
     pub watch_type: i64,
-    #[serde(rename = "hitCount")]
+    #[serde(rename = "hitCount", deserialize_with = "null_default")]
     pub hit_count: BTreeMap<String, u64>,
     #[serde(rename = "totalHitCount")]
     pub total_hit_count: u64,
@@ -458,4 +478,21 @@ pub struct DisassembleIn {
 pub struct GetThreadIn {
     #[serde(rename = "Id")]
     pub id: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_nulls_read_as_empty() {
+        // What Delve 1.20's client sends for `break main.f`.
+        let b: CreateBreakpointIn = serde_json::from_str(
+            r#"{"Breakpoint":{"id":0,"name":"","addr":4893348,"addrs":null,"addrpid":null,"file":"","line":0,"Cond":"","HitCond":"","HitCondPerG":false,"continue":false,"traceReturn":false,"goroutine":false,"stacktrace":0,"LoadArgs":null,"LoadLocals":null,"WatchExpr":"","WatchType":0,"hitCount":null,"totalHitCount":0,"disabled":false},"LocExpr":"main.f","SubstitutePathRules":null,"Suspended":false}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(b.breakpoint.addr, 4893348);
+        assert!(b.breakpoint.addrs.is_empty() && b.breakpoint.hit_count.is_empty());
+        assert_eq!(b.loc_expr, "main.f");
+    }
 }
