@@ -30,10 +30,7 @@ fn builds() -> Vec<PathBuf> {
 }
 
 fn unpack(build: &Path, dir: &Path) -> PathBuf {
-    let name = build
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = build.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let dst = dir.join(format!("live-{name}"));
     let f = std::fs::File::open(build.join("live.zst")).expect("open live.zst");
     let mut d = zstd::stream::read::Decoder::new(f).expect("zstd");
@@ -109,8 +106,7 @@ fn check_build(build: &Path, dir: &Path) -> Result<usize, String> {
     let image = Arc::new(Image::load(bin, 0).map_err(|e| e.to_string())?);
     let t0 = Instant::now();
     let proc = PtraceProcess::attach(pid as u32).map_err(|e| e.to_string())?;
-    let mut d =
-        Debugger::new(Box::new(proc), image, Origin::Attached).map_err(|e| e.to_string())?;
+    let mut d = Debugger::new(Box::new(proc), image, Origin::Attached).map_err(|e| e.to_string())?;
     let t = d.target().clone();
     let mut ours: Vec<(u64, String, Vec<Fr>)> = Vec::new();
     for g in t.goroutines() {

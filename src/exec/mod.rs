@@ -617,12 +617,7 @@ impl Debugger {
             }
         }
         let prev = self.target.runtime();
-        self.target = Arc::new(Target::new(
-            snap,
-            self.image.clone(),
-            Some(prev),
-            Vec::new(),
-        )?);
+        self.target = Arc::new(Target::new(snap, self.image.clone(), Some(prev), Vec::new())?);
         self.proc = proc;
         self.pid = self.proc.pid();
         self.exit = None;

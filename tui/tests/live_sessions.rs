@@ -40,10 +40,7 @@ fn ptrace_works() -> bool {
 }
 
 fn unpack(build: &Path, dir: &Path) -> PathBuf {
-    let name = build
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = build.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let dst = dir.join(format!("live-{name}"));
     let f = std::fs::File::open(build.join("live.zst")).expect("open live.zst");
     let mut d = zstd::stream::read::Decoder::new(f).expect("zstd");
@@ -66,9 +63,7 @@ fn normalise(text: &str, delve: bool) -> Vec<String> {
     let mut out = Vec::new();
     let mut lines = text.lines().peekable();
     while let Some(l) = lines.next() {
-        if delve
-            && (l.starts_with("WARNING: undefined behavior") || l.starts_with("Values returned:"))
-        {
+        if delve && (l.starts_with("WARNING: undefined behavior") || l.starts_with("Values returned:")) {
             if l.starts_with("Values returned:") {
                 // The block: indented values, then an empty line.
                 while lines.peek().is_some_and(|n| n.starts_with('\t')) {
@@ -114,10 +109,7 @@ fn run_session(session: &str, only_builds: &[&str]) -> Vec<String> {
         let build = fixtures().join(b);
         let cmds = build.join(format!("{session}.delve.cmds"));
         let want_path = build.join(format!("{session}.delve.txt"));
-        let (Ok(script), Ok(want)) = (
-            std::fs::read_to_string(&cmds),
-            std::fs::read_to_string(&want_path),
-        ) else {
+        let (Ok(script), Ok(want)) = (std::fs::read_to_string(&cmds), std::fs::read_to_string(&want_path)) else {
             problems.push(format!("{b}: no {session} transcript"));
             continue;
         };
@@ -145,10 +137,7 @@ fn run_session(session: &str, only_builds: &[&str]) -> Vec<String> {
             let mut d = String::new();
             for (i, (a, b)) in g.iter().zip(w.iter()).enumerate() {
                 if a != b {
-                    d = format!(
-                        "first difference at line {}:\n  coroner: {a}\n  delve:   {b}",
-                        i + 1
-                    );
+                    d = format!("first difference at line {}:\n  coroner: {a}\n  delve:   {b}", i + 1);
                     break;
                 }
             }
