@@ -5,6 +5,7 @@ mod convert;
 mod methods;
 mod server;
 pub mod types;
+mod util;
 mod vars;
 
 pub use server::{serve, ServerOptions};
