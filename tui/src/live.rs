@@ -113,12 +113,7 @@ fn check_same_binary(given: &Path, exe: &Path) -> anyhow::Result<()> {
     let Ok(b) = Binary::open(exe) else {
         return Ok(());
     };
-    let ids = |x: &Binary| {
-        (
-            x.build_id().map(<[u8]>::to_vec),
-            x.go_build_id().map(str::to_string),
-        )
-    };
+    let ids = |x: &Binary| (x.build_id().map(<[u8]>::to_vec), x.go_build_id().map(str::to_string));
     if ids(&a) != ids(&b) {
         bail!(
             "{} is not the binary process runs ({} has another build ID): omit BIN to use the running one",
@@ -136,11 +131,7 @@ pub struct ExecOptions {
     pub redirects: Vec<String>,
 }
 
-fn launch_options(
-    binary: &Path,
-    args: &[String],
-    e: &ExecOptions,
-) -> anyhow::Result<LaunchOptions> {
+fn launch_options(binary: &Path, args: &[String], e: &ExecOptions) -> anyhow::Result<LaunchOptions> {
     let mut lo = LaunchOptions::new(binary).args(args.iter().cloned());
     lo.wd = e.wd.clone();
     lo.disable_aslr = e.disable_aslr;
@@ -160,12 +151,7 @@ fn launch_options(
 }
 
 /// `coroner exec BIN [-- ARGS]`.
-pub fn exec(
-    binary: PathBuf,
-    args: Vec<String>,
-    e: ExecOptions,
-    opts: LiveOptions,
-) -> anyhow::Result<()> {
+pub fn exec(binary: PathBuf, args: Vec<String>, e: ExecOptions, opts: LiveOptions) -> anyhow::Result<()> {
     install_signal_handling()?;
     let lo = launch_options(&binary, &args, &e)?;
     let proc = PtraceProcess::launch(&lo)?;
@@ -187,9 +173,7 @@ pub fn debug(
     opts: LiveOptions,
 ) -> anyhow::Result<()> {
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let out = dir
-        .path()
-        .join(if test { "debug.test" } else { "__debug_bin" });
+    let out = dir.path().join(if test { "debug.test" } else { "__debug_bin" });
     let mut cmd = std::process::Command::new("go");
     if test {
         cmd.args(["test", "-c"]);
