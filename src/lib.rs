@@ -16,6 +16,7 @@ pub mod backend;
 pub mod exec;
 pub mod goruntime;
 pub mod repl;
+pub mod service;
 pub mod snapshot;
 pub mod symbols;
 pub mod target;

@@ -364,7 +364,7 @@ impl Session {
     }
 
     /// Current, user, go and start locations of a goroutine, plus its top frames.
-    fn goroutine_locs(&self, g: &Goroutine) -> GoroutineLocs {
+    pub fn goroutine_locs(&self, g: &Goroutine) -> GoroutineLocs {
         let stack = self.target.goroutine_stack(g, USER_FRAME_SEARCH);
         let current = stack
             .frames

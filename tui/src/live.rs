@@ -16,6 +16,8 @@ use std::sync::{Arc, Mutex};
 
 /// What every live subcommand shares: the init file, JSON mode.
 pub struct LiveOptions {
+    /// `--headless`: serve JSON-RPC instead of the REPL.
+    pub headless: Option<coroner::service::rpc2::ServerOptions>,
     pub init: Option<PathBuf>,
     pub json: bool,
 }
@@ -216,6 +218,10 @@ pub fn debug(
 }
 
 fn run(mut session: Session, opts: LiveOptions) -> anyhow::Result<()> {
+    if let Some(server) = &opts.headless {
+        // The server releases the process (kill launched, detach attached) itself.
+        return crate::headless::run(session, server);
+    }
     session.set_analyzers(coroner_analyzers::registry());
     session.json = opts.json;
     let init = match &opts.init {

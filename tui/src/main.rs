@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod browser;
+mod headless;
 mod live;
 
 #[derive(Parser)]
@@ -53,6 +54,8 @@ enum Cmd {
         /// Accepted for Delve compatibility: coroner reads the Go version from the binary.
         #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
         check_go_version: Option<bool>,
+        #[command(flatten)]
+        headless: headless::HeadlessArgs,
     },
     /// One incident report from every analyzer: coroner triage BIN CORE.
     Triage {
@@ -133,6 +136,8 @@ struct LiveArgs {
     /// Accepted for Delve compatibility (coroner always allows it).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     allow_non_terminal_interactive: Option<bool>,
+    #[command(flatten)]
+    headless: headless::HeadlessArgs,
 }
 
 #[derive(clap::Args)]
@@ -149,11 +154,12 @@ struct LaunchArgs {
 }
 
 impl LiveArgs {
-    fn options(self) -> live::LiveOptions {
-        live::LiveOptions {
+    fn options(self) -> anyhow::Result<live::LiveOptions> {
+        Ok(live::LiveOptions {
+            headless: self.headless.options()?,
             init: self.init,
             json: self.json,
-        }
+        })
     }
 }
 
@@ -189,41 +195,39 @@ fn main() -> ExitCode {
             pid,
             binary,
             common,
-        } => report(live::attach(pid, binary, common.options())),
+        } => report(common.options().and_then(|o| live::attach(pid, binary, o))),
         Cmd::Exec {
             binary,
             args,
             launch,
             common,
-        } => report(live::exec(binary, args, launch.options(), common.options())),
+        } => report(
+            common
+                .options()
+                .and_then(|o| live::exec(binary, args, launch.options(), o)),
+        ),
         Cmd::Debug {
             package,
             args,
             build_flags,
             launch,
             common,
-        } => report(live::debug(
-            package,
-            build_flags,
-            false,
-            args,
-            launch.options(),
-            common.options(),
-        )),
+        } => report(
+            common
+                .options()
+                .and_then(|o| live::debug(package, build_flags, false, args, launch.options(), o)),
+        ),
         Cmd::Test {
             package,
             args,
             build_flags,
             launch,
             common,
-        } => report(live::debug(
-            package,
-            build_flags,
-            true,
-            args,
-            launch.options(),
-            common.options(),
-        )),
+        } => report(
+            common
+                .options()
+                .and_then(|o| live::debug(package, build_flags, true, args, launch.options(), o)),
+        ),
         Cmd::Triage {
             binary,
             core,
@@ -244,8 +248,18 @@ fn main() -> ExitCode {
             json,
             force,
             repl,
+            headless,
             ..
-        } => match if !repl
+        } => match if let Some(server) = headless.options().transpose() {
+            server.and_then(|o| {
+                let t = Target::open(&OpenOptions {
+                    binary,
+                    core,
+                    force,
+                })?;
+                headless::run(Session::new(t), &o)
+            })
+        } else if !repl
             && init.is_none()
             && !json
             && std::io::stdin().is_terminal()

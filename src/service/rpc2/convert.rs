@@ -1,0 +1,165 @@
+//! The engine's values as Delve's API types. Only shape changes here: which goroutine,
+//! frame or value to show is the session's business, how to show it the client's.
+
+use super::types as api;
+use crate::addr::Addr;
+use crate::exec::breakpoints::Breakpoint as EngineBreakpoint;
+use crate::goruntime::Goroutine;
+use crate::repl::json::GoroutineLocs;
+use crate::repl::{Debuggee, Location, Session};
+use crate::snapshot::Thread;
+use crate::unwind::Frame;
+use crate::vars::{Kind, LoadConfig, Var};
+
+/// `api.Function` for the function at `pc` (None when no function covers it; Delve
+/// then omits the field and clients print `?`).
+pub fn function_at(d: &dyn Debuggee, pc: u64, name: &str) -> Option<api::Function> {
+    if name.is_empty() || name == "?" {
+        return None;
+    }
+    let entry = d.func_at(Addr(pc)).map(|f| f.entry.0).unwrap_or(0);
+    Some(api::Function {
+        name: name.to_string(),
+        value: entry,
+        ..Default::default()
+    })
+}
+
+pub fn location(d: &dyn Debuggee, l: &Location) -> api::Location {
+    api::Location {
+        pc: l.pc,
+        file: l.file.clone(),
+        line: i64::from(l.line),
+        function: function_at(d, l.pc, &l.function),
+        ..Default::default()
+    }
+}
+
+pub fn location_at(d: &dyn Debuggee, pc: u64) -> api::Location {
+    location(d, &d.location(Addr(pc)))
+}
+
+/// Delve's Goroutine.Status is the runtime's atomicstatus without the scan bit.
+const G_SCAN: u32 = 0x1000;
+
+pub fn goroutine(s: &Session, g: &Goroutine, locs: &GoroutineLocs) -> api::Goroutine {
+    let d = s.debuggee();
+    let status = g.status & !G_SCAN;
+    api::Goroutine {
+        id: g.goid as i64,
+        current_loc: location(d, &locs.current),
+        user_current_loc: location(d, &locs.user),
+        go_statement_loc: location(d, &locs.go),
+        start_loc: location(d, &locs.start),
+        thread_id: g.thread.map_or(0, i64::from),
+        status: u64::from(status),
+        wait_since: g.wait_since,
+        wait_reason: if g.is_waiting() || status == crate::goruntime::G_SYSCALL {
+            i64::from(g.wait_reason_code)
+        } else {
+            0
+        },
+        unreadable: g.error.clone().unwrap_or_default(),
+        labels: Default::default(),
+    }
+}
+
+pub fn goroutine_of(s: &Session, g: &Goroutine) -> api::Goroutine {
+    goroutine(s, g, &s.goroutine_locs(g))
+}
+
+pub fn thread(s: &Session, t: &Thread) -> api::Thread {
+    let d = s.debuggee();
+    let pc = t.regs.rip;
+    let loc = d.location(Addr(pc));
+    api::Thread {
+        id: i64::from(t.tid),
+        pc,
+        file: loc.file.clone(),
+        line: i64::from(loc.line),
+        function: function_at(d, pc, &loc.function),
+        goroutine_id: d.thread_goroutine(t.tid).map_or(0, |g| g.goid as i64),
+        ..Default::default()
+    }
+}
+
+pub fn frame(d: &dyn Debuggee, f: &Frame) -> api::Stackframe {
+    api::Stackframe {
+        loc: api::Location {
+            pc: f.pc.0,
+            file: f.file.clone(),
+            line: i64::from(f.line),
+            function: function_at(d, f.lookup_pc().0, &f.function),
+            ..Default::default()
+        },
+        // Delve: the frame's CFA relative to the stack's top is not what clients
+        // print; the CFA itself is the stable identifier they compare.
+        frame_offset: f.cfa.0 as i64,
+        frame_pointer_offset: f.bp.0 as i64,
+        ..Default::default()
+    }
+}
+
+/// reflect.Kind numbering: [`Kind`] declares its variants in that order.
+pub fn kind_number(k: Kind) -> u8 {
+    k as u8
+}
+
+pub fn variable(v: &Var) -> api::Variable {
+    let is_string = v.kind == Kind::String;
+    api::Variable {
+        name: v.name.clone(),
+        addr: v.addr,
+        only_addr: v.only_addr,
+        ty: v.ty.clone(),
+        real_type: v.ty.clone(),
+        flags: 0,
+        kind: kind_number(v.kind),
+        value: v.value.clone(),
+        string_value_bytes: None,
+        len: v.len,
+        // The engine keeps a string's loaded byte count in `cap`; Delve's clients
+        // compare len(value) with len instead and expect cap 0.
+        cap: if is_string { 0 } else { v.cap },
+        children: v.children.iter().map(variable).collect(),
+        base: v.base,
+        unreadable: v.unreadable.clone(),
+        location_expr: v.location_expr.clone(),
+        decl_line: 0,
+    }
+}
+
+pub fn load_config(c: &api::LoadConfig) -> LoadConfig {
+    LoadConfig {
+        follow_pointers: c.follow_pointers,
+        max_variable_recurse: c.max_variable_recurse,
+        max_string_len: c.max_string_len,
+        max_array_values: c.max_array_values,
+        max_struct_fields: c.max_struct_fields,
+    }
+}
+
+pub fn breakpoint(b: &EngineBreakpoint) -> api::Breakpoint {
+    let mut out = api::Breakpoint {
+        id: b.id,
+        name: b.name.clone(),
+        addr: b.addrs.first().map_or(0, |a| a.0),
+        addrs: b.addrs.iter().map(|a| a.0).collect(),
+        addrpid: Vec::new(),
+        file: b.file.clone(),
+        line: i64::from(b.line),
+        function_name: b.function.clone(),
+        cond: b.cond.clone().unwrap_or_default(),
+        tracepoint: b.tracepoint,
+        variables: b.variables.clone(),
+        total_hit_count: b.total_hits,
+        disabled: !b.enabled,
+        hit_count: b.hits.iter().map(|(g, n)| (g.to_string(), *n)).collect(),
+        ..Default::default()
+    };
+    if let Some(h) = &b.hitcond {
+        out.hit_cond = format!("{} {}", h.op.as_str(), h.n);
+        out.hit_cond_per_g = h.per_goroutine;
+    }
+    out
+}

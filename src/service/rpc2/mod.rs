@@ -1,0 +1,11 @@
+//! Delve's JSON-RPC v2 headless server (`dlv --headless`): newline-delimited
+//! JSON-RPC 1.0 as Go's `net/rpc/jsonrpc`, `RPCServer.*` methods, Delve's API types.
+
+mod convert;
+mod methods;
+mod server;
+pub mod types;
+mod util;
+mod vars;
+
+pub use server::{serve, ServerOptions};

@@ -1,0 +1,460 @@
+//! Transport: listeners (TCP, `unix:PATH`), per-connection reader threads, framing
+//! and JSON-RPC 1.0 envelopes, and the worker loop that owns the session.
+//!
+//! ptrace only answers the thread that attached, so every request that touches the
+//! target runs on the thread that called [`serve`] (the worker). Connection threads
+//! only parse and write; the two requests that must not wait behind a running
+//! `continue` — `State{NonBlocking}` and `Command{halt}` — are answered from the
+//! connection thread with the shared `running` flag and the debugger's interrupter.
+
+use super::methods::{Methods, Outcome};
+use super::types::DebuggerCommand;
+use crate::backend::Interrupter;
+use crate::repl::Session;
+use crate::service::ServiceError;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Requests longer than this are refused (the line is skipped, the session goes on):
+/// the largest legitimate request is a breakpoint with conditions, far below it.
+pub const MAX_REQUEST_BYTES: usize = 1 << 20;
+
+/// The headless flags (`--listen`, `--accept-multiclient`, `--only-same-user`,
+/// `--continue`).
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// `HOST:PORT` (port 0 picks a free one) or `unix:PATH`.
+    pub listen: String,
+    pub accept_multiclient: bool,
+    /// Reject loopback TCP peers owned by another uid (Delve's default).
+    pub only_same_user: bool,
+    /// Resume the target before serving (needs `accept_multiclient`, as in Delve).
+    pub continue_on_start: bool,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            listen: "127.0.0.1:0".into(),
+            accept_multiclient: false,
+            only_same_user: true,
+            continue_on_start: false,
+        }
+    }
+}
+
+/// State shared by the worker and the connection threads.
+pub(super) struct Shared {
+    /// A `Command` that resumes the target is in progress on the worker.
+    pub running: AtomicBool,
+    pub interrupter: Option<Arc<dyn Interrupter>>,
+    pub multiclient: bool,
+    /// Set when the server must end (Detach, or the only client left).
+    pub stopping: AtomicBool,
+}
+
+/// One unit of work for the worker.
+pub(super) enum Job {
+    Call {
+        method: String,
+        params: Value,
+        reply: Sender<Result<Value, String>>,
+    },
+    /// The single client of a non-multiclient server disconnected.
+    ClientGone,
+}
+
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener, std::path::PathBuf),
+}
+
+trait Conn: Read + Write + Send {
+    fn try_clone_box(&self) -> std::io::Result<Box<dyn Conn>>;
+}
+impl Conn for TcpStream {
+    fn try_clone_box(&self) -> std::io::Result<Box<dyn Conn>> {
+        Ok(Box::new(self.try_clone()?))
+    }
+}
+impl Conn for UnixStream {
+    fn try_clone_box(&self) -> std::io::Result<Box<dyn Conn>> {
+        Ok(Box::new(self.try_clone()?))
+    }
+}
+
+fn bind(listen: &str) -> Result<(Listener, String), ServiceError> {
+    let err = |source| ServiceError::Listen {
+        addr: listen.to_string(),
+        source,
+    };
+    if let Some(path) = listen.strip_prefix("unix:") {
+        let l = UnixListener::bind(path).map_err(err)?;
+        l.set_nonblocking(true).map_err(err)?;
+        return Ok((Listener::Unix(l, path.into()), listen.to_string()));
+    }
+    let l = TcpListener::bind(listen).map_err(err)?;
+    l.set_nonblocking(true).map_err(err)?;
+    let addr = l.local_addr().map_err(err)?;
+    if !addr.ip().is_loopback() {
+        eprintln!(
+            "coroner: warning: listening on a non-loopback address: anyone who can reach {addr} can read and control the target"
+        );
+    }
+    Ok((Listener::Tcp(l), addr.to_string()))
+}
+
+/// Serve `session` until a client detaches or (without multiclient) the first client
+/// leaves; then release a live target as Delve does (kill a launched process, detach
+/// from an attached one). Blocks the calling thread, which must own the target.
+pub fn serve(mut session: Session, opts: &ServerOptions) -> Result<(), ServiceError> {
+    let (listener, shown) = bind(&opts.listen)?;
+    println!("API server listening at: {shown}");
+    let _ = std::io::stdout().flush();
+    let shared = Arc::new(Shared {
+        running: AtomicBool::new(false),
+        interrupter: session.debugger().map(|d| d.interrupter()),
+        multiclient: opts.accept_multiclient,
+        stopping: AtomicBool::new(false),
+    });
+    let mut methods = Methods::new(&mut session, shared.clone());
+    if opts.continue_on_start && opts.accept_multiclient {
+        // Delve's --continue: resume at once; clients attach to a running target and
+        // halt it if they want a prompt.
+        let _ = methods.call("Command", json!([{"name": "continue"}]));
+    }
+    let (tx, rx) = channel::<Job>();
+    let accept = {
+        let shared = shared.clone();
+        let only_same_user = opts.only_same_user;
+        std::thread::Builder::new()
+            .name("rpc-accept".into())
+            .spawn(move || accept_loop(listener, shared, tx, only_same_user))?
+    };
+    worker(&mut methods, &rx, &shared);
+    shared.stopping.store(true, Ordering::SeqCst);
+    drop(rx);
+    let _ = accept.join();
+    methods.release();
+    Ok(())
+}
+
+fn worker(methods: &mut Methods<'_>, rx: &Receiver<Job>, shared: &Shared) {
+    while let Ok(job) = rx.recv() {
+        match job {
+            Job::ClientGone => return,
+            Job::Call {
+                method,
+                params,
+                reply,
+            } => {
+                let resumes = is_resuming_command(&method, &params);
+                if resumes {
+                    shared.running.store(true, Ordering::SeqCst);
+                }
+                let out = methods.call(&method, params);
+                shared.running.store(false, Ordering::SeqCst);
+                match out {
+                    Outcome::Reply(r) => {
+                        let _ = reply.send(r);
+                    }
+                    Outcome::ReplyAndStop(r) => {
+                        let _ = reply.send(r);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn is_resuming_command(method: &str, params: &Value) -> bool {
+    method == "Command"
+        && command_of(params).is_some_and(|c| {
+            !matches!(c.name.as_str(), "halt" | "switchThread" | "switchGoroutine")
+        })
+}
+
+fn command_of(params: &Value) -> Option<DebuggerCommand> {
+    serde_json::from_value(params.get(0)?.clone()).ok()
+}
+
+fn accept_loop(listener: Listener, shared: Arc<Shared>, tx: Sender<Job>, only_same_user: bool) {
+    while !shared.stopping.load(Ordering::SeqCst) {
+        let accepted: std::io::Result<Box<dyn Conn>> = match &listener {
+            Listener::Tcp(l) => l.accept().and_then(|(s, peer)| {
+                s.set_nonblocking(false)?;
+                if only_same_user && !same_user(&s, peer) {
+                    eprintln!("coroner: closing connection from {peer}: another user");
+                    return Err(std::io::Error::other("peer of another user"));
+                }
+                Ok(Box::new(s) as Box<dyn Conn>)
+            }),
+            Listener::Unix(l, _) => l.accept().and_then(|(s, _)| {
+                s.set_nonblocking(false)?;
+                Ok(Box::new(s) as Box<dyn Conn>)
+            }),
+        };
+        let conn = match accepted {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                // Polling keeps the loop able to notice `stopping` without a wake-up
+                // connection.
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            Err(_) => continue,
+        };
+        if !shared.multiclient {
+            // Delve stops accepting after its first client.
+            serve_conn(conn, &shared, &tx);
+            let _ = tx.send(Job::ClientGone);
+            break;
+        }
+        let (shared, tx) = (shared.clone(), tx.clone());
+        let _ = std::thread::Builder::new()
+            .name("rpc-conn".into())
+            .spawn(move || serve_conn(conn, &shared, &tx));
+    }
+    if let Listener::Unix(_, path) = &listener {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// One line read from a client.
+enum Frame {
+    Line(Vec<u8>),
+    TooLong,
+}
+
+/// Read up to the next newline, keeping at most `max` bytes; a longer line is
+/// consumed to its end and reported as [`Frame::TooLong`]. None at EOF.
+fn read_frame(r: &mut impl BufRead, max: usize) -> std::io::Result<Option<Frame>> {
+    let mut line = Vec::new();
+    let mut too_long = false;
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(if line.is_empty() && !too_long {
+                None
+            } else if too_long {
+                Some(Frame::TooLong)
+            } else {
+                Some(Frame::Line(line))
+            });
+        }
+        let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (&buf[..i], Some(i + 1)),
+            None => (buf, None),
+        };
+        if !too_long {
+            if line.len() + chunk.len() > max {
+                too_long = true;
+                line = Vec::new();
+            } else {
+                line.extend_from_slice(chunk);
+            }
+        }
+        let used = done.unwrap_or(buf.len());
+        r.consume(used);
+        if done.is_some() {
+            return Ok(Some(if too_long {
+                Frame::TooLong
+            } else {
+                Frame::Line(line)
+            }));
+        }
+    }
+}
+
+fn serve_conn(conn: Box<dyn Conn>, shared: &Arc<Shared>, tx: &Sender<Job>) {
+    let Ok(reader) = conn.try_clone_box() else {
+        return;
+    };
+    let mut reader = BufReader::new(reader);
+    let mut writer = conn;
+    loop {
+        if shared.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let frame = match read_frame(&mut reader, MAX_REQUEST_BYTES) {
+            Ok(Some(f)) => f,
+            Ok(None) | Err(_) => return,
+        };
+        let reply = match frame {
+            Frame::TooLong => envelope(
+                &Value::Null,
+                Err(format!(
+                    "malformed request body: request longer than {MAX_REQUEST_BYTES} bytes"
+                )),
+            ),
+            Frame::Line(l) if l.iter().all(u8::is_ascii_whitespace) => continue,
+            Frame::Line(l) => handle_line(&l, shared, tx),
+        };
+        let Some(reply) = reply else { return };
+        if writer.write_all(reply.as_bytes()).is_err() || writer.flush().is_err() {
+            return;
+        }
+    }
+}
+
+/// The reply line for one request line; None when the worker is gone.
+fn handle_line(line: &[u8], shared: &Shared, tx: &Sender<Job>) -> Option<String> {
+    let req: Value = match serde_json::from_slice(line) {
+        Ok(v) => v,
+        Err(e) => {
+            return envelope(&Value::Null, Err(format!("malformed request body: {e}")));
+        }
+    };
+    let id = req.get("id").cloned().unwrap_or(Value::Null);
+    let Some(full) = req.get("method").and_then(Value::as_str) else {
+        return envelope(&id, Err("malformed request body: no method".into()));
+    };
+    // Go's net/rpc names methods Service.Method.
+    let Some(method) = full.strip_prefix("RPCServer.") else {
+        return envelope(&id, Err(format!("rpc: can't find service {full}")));
+    };
+    let params = match req.get("params") {
+        Some(p @ Value::Array(a)) if !a.is_empty() => p.clone(),
+        Some(Value::Array(_)) | Some(Value::Null) | None => {
+            return envelope(&id, Err("jsonrpc: request body missing params".into()));
+        }
+        Some(_) => {
+            return envelope(
+                &id,
+                Err("malformed request body: params must be an array".into()),
+            );
+        }
+    };
+    if shared.running.load(Ordering::SeqCst) {
+        if let Some(r) = while_running(method, &params, shared) {
+            return envelope(&id, r);
+        }
+    }
+    if method == "Command" && command_of(&params).is_some_and(|c| c.name == "halt") {
+        if let Some(i) = &shared.interrupter {
+            i.interrupt();
+        }
+    }
+    let (rtx, rrx) = channel();
+    tx.send(Job::Call {
+        method: method.to_string(),
+        params,
+        reply: rtx,
+    })
+    .ok()?;
+    let r = rrx.recv().ok()?;
+    envelope(&id, r)
+}
+
+/// Answers that do not wait for the running command.
+fn while_running(method: &str, params: &Value, shared: &Shared) -> Option<Result<Value, String>> {
+    let non_blocking = params
+        .get(0)
+        .and_then(|p| p.get("NonBlocking"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    match method {
+        "State" if non_blocking => Some(Ok(json!({"State": {"Running": true, "Threads": null}}))),
+        "IsMulticlient" => Some(Ok(json!({"IsMulticlient": shared.multiclient}))),
+        _ => None,
+    }
+}
+
+fn envelope(id: &Value, r: Result<Value, String>) -> Option<String> {
+    let v = match r {
+        Ok(result) => json!({"id": id, "result": result, "error": null}),
+        Err(e) => json!({"id": id, "result": null, "error": e}),
+    };
+    let mut s = serde_json::to_string(&v).ok()?;
+    s.push('\n');
+    Some(s)
+}
+
+/// Delve's `--only-same-user` for loopback TCP: find the peer's socket in
+/// /proc/net/tcp{,6} (it is a local socket, so it is listed there with its owner's
+/// uid) and compare with ours. Non-loopback peers and unreadable tables pass, as in
+/// Delve (`sameuser_linux.go`).
+fn same_user(s: &TcpStream, peer: SocketAddr) -> bool {
+    if !peer.ip().is_loopback() {
+        return true;
+    }
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let me = unsafe { libc::getuid() };
+    let Ok(ours) = s.local_addr() else {
+        return true;
+    };
+    let file = if peer.is_ipv4() {
+        "/proc/net/tcp"
+    } else {
+        "/proc/net/tcp6"
+    };
+    let Ok(table) = std::fs::read_to_string(file) else {
+        return true;
+    };
+    // The peer's own row: its local address is our peer, its remote is us.
+    let (want, remote) = (proc_net_addr(peer), proc_net_addr(ours));
+    for line in table.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (Some(l), Some(r), Some(uid)) = (f.get(1), f.get(2), f.get(7)) else {
+            continue;
+        };
+        if *l == want && *r == remote {
+            return uid.parse::<u32>().is_ok_and(|u| u == me);
+        }
+    }
+    // Not found: the peer closed already; nothing to protect.
+    true
+}
+
+/// An address as /proc/net/tcp prints it: IPv4 as one little-endian hex word,
+/// then `:PORT` in hex.
+fn proc_net_addr(a: SocketAddr) -> String {
+    match a {
+        SocketAddr::V4(v4) => format!(
+            "{:08X}:{:04X}",
+            u32::from_le_bytes(v4.ip().octets()),
+            v4.port()
+        ),
+        SocketAddr::V6(v6) => {
+            let o = v6.ip().octets();
+            let mut s = String::new();
+            for w in o.chunks(4) {
+                let word = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+                s.push_str(&format!("{word:08X}"));
+            }
+            format!("{s}:{:04X}", v6.port())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_split_on_newlines_and_skip_oversized_lines() {
+        let data = b"{\"a\":1}\nxxxxxxxxxxxxxxxxxxxx\n{\"b\":2}";
+        let mut r = BufReader::with_capacity(4, &data[..]);
+        let mut got = Vec::new();
+        while let Some(f) = read_frame(&mut r, 10).unwrap_or(None) {
+            got.push(match f {
+                Frame::Line(l) => String::from_utf8_lossy(&l).into_owned(),
+                Frame::TooLong => "<too long>".into(),
+            });
+        }
+        assert_eq!(got, ["{\"a\":1}", "<too long>", "{\"b\":2}"]);
+    }
+
+    #[test]
+    fn proc_net_addresses_are_little_endian_hex() {
+        let a: SocketAddr = "127.0.0.1:8080".parse().unwrap_or_else(|_| unreachable!());
+        assert_eq!(proc_net_addr(a), "0100007F:1F90");
+    }
+}
