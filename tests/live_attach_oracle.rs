@@ -12,7 +12,7 @@ mod traceback;
 use coroner::backend::ptrace::PtraceProcess;
 use coroner::exec::{Debugger, Origin};
 use coroner::symbols::Binary;
-use coroner::target::Image;
+use coroner::target::{Image, OpenOptions, Target};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -127,8 +127,43 @@ fn check_build(build: &Path, dir: &Path) -> Result<usize, String> {
             .collect();
         ours.push((g.goid, g.traceback_status(), frames));
     }
+    // `dump`: the core written from this stop must give the same goroutines and stacks.
+    let core = dir.join(format!(
+        "{}.core",
+        build
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    coroner::exec::dump::write_core(t.snapshot(), pid as u32, &core).map_err(|e| e.to_string())?;
     drop(t);
     d.detach(false).map_err(|e| e.to_string())?;
+    let dumped = Target::open(&OpenOptions {
+        binary: exe.clone(),
+        core: core.clone(),
+        force: false,
+    })
+    .map_err(|e| format!("reading our own dump: {e}"))?;
+    for (goid, status, frames) in &ours {
+        let Some(g) = dumped.goroutine(*goid) else {
+            return Err(format!("dump: goroutine {goid} missing"));
+        };
+        let st = dumped.goroutine_stack(g, 1000);
+        let theirs: Vec<Fr> = st
+            .frames
+            .iter()
+            .map(|f| Fr {
+                function: norm(&f.function),
+                file: f.file.clone(),
+                line: f.line,
+                pc: (!f.inlined).then_some(f.pc.get()),
+            })
+            .collect();
+        if &theirs != frames || &g.traceback_status() != status {
+            return Err(format!("dump: goroutine {goid} differs from the live read"));
+        }
+    }
+    let _ = std::fs::remove_file(&core);
     let stopped_for = t0.elapsed();
     drop(d);
 

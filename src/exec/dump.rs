@@ -49,11 +49,11 @@ fn note(out: &mut Vec<u8>, ty: u32, desc: &[u8]) {
     out.extend_from_slice(&(desc.len() as u32).to_le_bytes());
     out.extend_from_slice(&ty.to_le_bytes());
     out.extend_from_slice(name);
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push(0);
     }
     out.extend_from_slice(desc);
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push(0);
     }
 }
@@ -165,7 +165,8 @@ pub fn write_core(snap: &dyn Snapshot, pid: u32, path: &Path) -> Result<DumpStat
     for (lo, hi) in &regions {
         let size = hi.get() - lo.get();
         // Readable and writable: the snapshot does not say, and readers only need R.
-        w.write_all(&ph(PT_LOAD, 4 | 2, off, lo.get(), size, PAGE)).map_err(io)?;
+        w.write_all(&ph(PT_LOAD, 4 | 2, off, lo.get(), size, PAGE))
+            .map_err(io)?;
         off += size;
     }
     w.write_all(&note_bytes).map_err(io)?;
