@@ -97,6 +97,21 @@ pub struct Breakpoint {
     /// Expressions printed at each stop (`unrecovered-panic` prints the panic value).
     pub variables: Vec<String>,
     pub enabled: bool,
+    /// A hardware watchpoint instead of a code breakpoint (`watch`).
+    pub watch: Option<Watch>,
+}
+
+/// What a watchpoint watches, and the debug-register slot it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watch {
+    pub addr: Addr,
+    pub len: u8,
+    pub kind: crate::backend::WatchKind,
+    pub slot: u8,
+    /// For a variable on a goroutine's stack: the frame's return address, the goroutine
+    /// and the caller frame's distance from the stack top. When that goroutine gets
+    /// there, the variable is gone and the watchpoint ends (as in Delve).
+    pub scope: Option<(Addr, u64, u64)>,
 }
 
 impl Breakpoint {

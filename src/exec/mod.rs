@@ -51,6 +51,9 @@ pub enum StopReason {
     Killed(i32),
     /// A hardware watchpoint (its breakpoint id) fired.
     Watchpoint(i64),
+    /// The frame of a stack variable being watched returned: the watchpoint (named)
+    /// was cleared.
+    WatchOutOfScope(String),
 }
 
 /// One stop: why, on which thread and goroutine, where.
@@ -230,6 +233,12 @@ impl Debugger {
     fn sync_breakpoints(&mut self) -> Result<(), ExecError> {
         let mut want: BTreeSet<Addr> = self.breakpoints.wanted_addrs().into_iter().collect();
         want.extend(self.temp.iter().copied());
+        want.extend(
+            self.breakpoints
+                .list
+                .iter()
+                .filter_map(|b| b.watch.as_ref().and_then(|w| w.scope).map(|s| s.0)),
+        );
         let stale: Vec<Addr> = self.inserted.difference(&want).copied().collect();
         for a in stale {
             self.proc.remove_breakpoint(a)?;
@@ -308,6 +317,73 @@ impl Debugger {
         Ok(ids)
     }
 
+    /// `watch [-r|-w|-rw] EXPR`: a hardware watchpoint on `len` bytes at `addr`, named
+    /// by the expression.
+    pub fn set_watchpoint(
+        &mut self,
+        expr: &str,
+        addr: Addr,
+        len: u64,
+        kind: crate::backend::WatchKind,
+    ) -> Result<i64, ExecError> {
+        self.alive()?;
+        let len = match len {
+            1 | 2 | 4 | 8 => len as u8,
+            // Larger values: watch their first word, as Delve does for strings/slices.
+            n if n > 8 => 8,
+            n => {
+                return Err(ExecError::Invalid(format!(
+                    "cannot watch {n} bytes: a watchpoint covers 1, 2, 4 or 8 bytes"
+                )))
+            }
+        };
+        let slots = self.proc.capabilities().hw_watchpoints;
+        let used: Vec<u8> = self
+            .breakpoints
+            .list
+            .iter()
+            .filter_map(|b| b.watch.as_ref().map(|w| w.slot))
+            .collect();
+        let slot = (0..slots)
+            .find(|s| !used.contains(s))
+            .ok_or(BackendError::NoWatchSlot(slots))?;
+        // A variable on the current goroutine's stack lives until its frame returns.
+        let tid = self
+            .last
+            .tid
+            .or_else(|| self.target.threads().first().map(|t| t.tid));
+        let scope = tid.and_then(|tid| {
+            let (_, g) = self.target.thread_quick(tid)?;
+            let g = g?;
+            if addr < g.stack_lo || addr >= g.stack_hi {
+                return None;
+            }
+            let st = self.target.thread_frames_quick(tid, 2);
+            let caller = st.frames.get(1)?;
+            Some((
+                caller.pc,
+                g.goid,
+                g.stack_hi.get().wrapping_sub(caller.cfa.get()),
+            ))
+        });
+        self.proc.set_watchpoint(slot, addr, len, kind)?;
+        let id = self.breakpoints.alloc_id();
+        self.breakpoints.list.push(Breakpoint {
+            id,
+            name: expr.to_string(),
+            enabled: true,
+            watch: Some(breakpoints::Watch {
+                addr,
+                len,
+                kind,
+                slot,
+                scope,
+            }),
+            ..Default::default()
+        });
+        Ok(id)
+    }
+
     pub fn clear_breakpoint(&mut self, spec: &str) -> Result<Breakpoint, ExecError> {
         let id = self
             .breakpoints
@@ -318,6 +394,9 @@ impl Debugger {
             .remove(id)
             .ok_or_else(|| ExecError::Invalid(format!("Breakpoint {spec} does not exist")))?;
         if self.exit.is_none() {
+            if let Some(w) = &b.watch {
+                self.proc.clear_watchpoint(w.slot)?;
+            }
             self.sync_breakpoints()?;
         }
         Ok(b)
@@ -404,6 +483,9 @@ impl Debugger {
             }
             StopEvent::Breakpoint { tid, pc } => {
                 self.refresh()?;
+                if let Some(s) = self.watch_out_of_scope(tid, pc)? {
+                    return Ok(Some(s));
+                }
                 let (goid, hit) = self.check_breakpoints(tid, pc, trace);
                 match hit {
                     Some(id) => Ok(Some(Stop {
@@ -415,14 +497,27 @@ impl Debugger {
                     None => Ok(None),
                 }
             }
-            StopEvent::Watchpoint { tid, .. } => {
+            StopEvent::Watchpoint { tid, slot, .. } => {
                 self.refresh()?;
                 let goid = self.goid_on(tid);
+                let id = self
+                    .breakpoints
+                    .list
+                    .iter_mut()
+                    .find(|b| b.watch.as_ref().is_some_and(|w| w.slot == slot));
+                let id = match id {
+                    Some(b) => {
+                        b.total_hits += 1;
+                        *b.hits.entry(goid.unwrap_or(0)).or_insert(0) += 1;
+                        b.id
+                    }
+                    None => 0,
+                };
                 Ok(Some(Stop {
                     tid: Some(tid),
                     goid,
                     pc: self.pc_of(tid),
-                    ..Stop::new(StopReason::Watchpoint(0))
+                    ..Stop::new(StopReason::Watchpoint(id))
                 }))
             }
             StopEvent::Stepped { tid } => {
@@ -447,6 +542,38 @@ impl Debugger {
                 Ok(Some(self.stop_on(StopReason::Step, tid)))
             }
         }
+    }
+
+    /// A stack watchpoint whose frame just returned on its goroutine: clear it and stop.
+    fn watch_out_of_scope(&mut self, tid: u32, pc: Addr) -> Result<Option<Stop>, ExecError> {
+        let Some(id) = self
+            .breakpoints
+            .list
+            .iter()
+            .find(|b| {
+                b.watch
+                    .as_ref()
+                    .and_then(|w| w.scope)
+                    .is_some_and(|s| s.0 == pc)
+            })
+            .map(|b| b.id)
+        else {
+            return Ok(None);
+        };
+        let Some((goid, _, off)) = self.where_is(tid) else {
+            return Ok(None);
+        };
+        let matches = self
+            .breakpoints
+            .get(id)
+            .and_then(|b| b.watch.as_ref())
+            .and_then(|w| w.scope)
+            .is_some_and(|(_, g, o)| g == goid && o == off);
+        if !matches {
+            return Ok(None);
+        }
+        let b = self.clear_breakpoint(&id.to_string())?;
+        Ok(Some(self.stop_on(StopReason::WatchOutOfScope(b.name), tid)))
     }
 
     fn stop_on(&self, reason: StopReason, tid: u32) -> Stop {
@@ -533,6 +660,35 @@ impl Debugger {
             stop.get_or_insert(id);
         }
         (goid, stop)
+    }
+
+    /// Evaluate a Go expression in frame 0 of the goroutine on `tid`.
+    pub fn eval(&self, tid: u32, expr: &str) -> Result<crate::vars::Var, String> {
+        let t = &self.target;
+        let st = t.thread_frames_quick(tid, 1);
+        let f = st
+            .frames
+            .first()
+            .ok_or_else(|| "no frame to evaluate the expression in".to_string())?;
+        let dwarf = t
+            .dwarf()
+            .ok_or_else(|| "expressions need DWARF (the binary is stripped)".to_string())?;
+        let mut overlay = crate::vars::location::Overlay::new(t.memory());
+        let locals = crate::repl::frame_vars(t, f, 0, &mut overlay).map_err(|e| e.to_string())?;
+        let loader = crate::vars::load::Loader::for_target(t, dwarf, &overlay);
+        let scope = crate::vars::expr::Scope {
+            loader: &loader,
+            locals: &locals,
+        };
+        scope
+            .eval(expr, &crate::vars::LoadConfig::SHORT)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Size in bytes of a value's type, from DWARF.
+    pub fn size_of(&self, v: &crate::vars::Var) -> Option<u64> {
+        let d = self.target.dwarf()?;
+        d.size_of(v.type_id?)
     }
 
     /// Evaluate a Go boolean expression in frame 0 of the goroutine on `tid`.

@@ -56,7 +56,7 @@ impl Debugger {
     }
 
     /// The goroutine on `tid` and its frame 0's `(pc, stack_hi - cfa)`.
-    fn where_is(&self, tid: u32) -> Option<(u64, Addr, u64)> {
+    pub(super) fn where_is(&self, tid: u32) -> Option<(u64, Addr, u64)> {
         let (_, g) = self.target.thread_quick(tid)?;
         let g = g?;
         let st = self.target.thread_frames_quick(tid, 1);

@@ -58,6 +58,7 @@ impl Session {
             "stepout" | "so" => self.run_stop(|d, tid| d.stepout(tid)),
             "step-instruction" | "si" => self.run_stop(|d, tid| d.step_instruction(tid)),
             "break" | "b" => self.break_cmd(rest, false),
+            "watch" => self.watch_cmd(rest),
             "trace" | "t" => self.break_cmd(rest, true),
             "breakpoints" | "bp" => self.breakpoints_cmd(),
             "clear" => self.clear_cmd(rest),
@@ -156,7 +157,7 @@ impl Session {
         });
         self.frame = 0;
         let bp: Option<Breakpoint> = match stop.reason {
-            StopReason::Breakpoint(id) => self
+            StopReason::Breakpoint(id) | StopReason::Watchpoint(id) => self
                 .debugger
                 .as_ref()
                 .and_then(|d| d.breakpoints.get(id).cloned()),
@@ -168,6 +169,10 @@ impl Session {
         if let StopReason::Signal(s) = stop.reason {
             let _ = writeln!(out, "received signal {}", signal_name(s));
         }
+        let out_of_scope = match &stop.reason {
+            StopReason::WatchOutOfScope(n) => Some(n.clone()),
+            _ => None,
+        };
         let f = match self.current_frame_of(0) {
             Ok(f) => f,
             Err(e) => {
@@ -206,6 +211,18 @@ impl Session {
             _ => String::new(),
         };
         match &bp {
+            Some(b) if b.watch.is_some() => {
+                let g = self.goid.unwrap_or(0);
+                let _ = writeln!(
+                    out,
+                    "> watchpoint on [{}] {func}() {file}:{} (hits goroutine({g}):{} total:{}) (PC: {:#x})",
+                    b.name,
+                    f.line,
+                    b.hits.get(&g).copied().unwrap_or(0),
+                    b.total_hits,
+                    f.pc.0
+                );
+            }
             Some(b) => {
                 let g = self.goid.unwrap_or(0);
                 let _ = writeln!(
@@ -225,6 +242,9 @@ impl Session {
             None => {
                 let _ = writeln!(out, "> {func}() {file}:{} (PC: {:#x})", f.line, f.pc.0);
             }
+        }
+        if let Some(n) = &out_of_scope {
+            let _ = writeln!(out, "Watchpoint {n} went out of scope and was cleared");
         }
         if optimized && !func.starts_with("runtime.") {
             out.push_str("Warning: debugging optimized function\n");
@@ -325,6 +345,39 @@ impl Session {
         Output::Text(out)
     }
 
+    /// `watch [-r|-w|-rw] EXPR`.
+    fn watch_cmd(&mut self, args: &str) -> Output {
+        use crate::backend::WatchKind;
+        let (kind, expr) = match args.split_once(char::is_whitespace) {
+            Some(("-r", e)) => (WatchKind::Read, e.trim()),
+            Some(("-w", e)) => (WatchKind::Write, e.trim()),
+            Some(("-rw", e)) => (WatchKind::ReadWrite, e.trim()),
+            _ => (WatchKind::ReadWrite, args.trim()),
+        };
+        if expr.is_empty() {
+            return Output::Error("not enough arguments: watch [-r|-w|-rw] EXPR".into());
+        }
+        let tid = self.tid.unwrap_or(0);
+        let d = match self.dbg() {
+            Ok(d) => d,
+            Err(e) => return Output::Error(e),
+        };
+        let v = match d.eval(tid, expr) {
+            Ok(v) => v,
+            Err(e) => return Output::Error(e),
+        };
+        if v.addr == 0 {
+            return Output::Error(format!(
+                "{expr} has no address: only variables can be watched"
+            ));
+        }
+        let len = d.size_of(&v).unwrap_or(8);
+        match d.set_watchpoint(expr, crate::addr::Addr(v.addr), len, kind) {
+            Ok(_) => Output::Text(format!("Watchpoint {expr} set at {:#x}\n", v.addr)),
+            Err(e) => Output::Error(e.to_string()),
+        }
+    }
+
     fn breakpoints_cmd(&mut self) -> Output {
         let Some(d) = self.debugger.as_ref() else {
             return Output::Error("no live process".into());
@@ -332,6 +385,16 @@ impl Session {
         let mut out = String::new();
         for b in d.breakpoints.sorted() {
             let state = if b.enabled { "enabled" } else { "disabled" };
+            if let Some(w) = &b.watch {
+                let _ = writeln!(
+                    out,
+                    "Watchpoint {} ({state}) at {:#x} ({})",
+                    b.name,
+                    w.addr.get(),
+                    b.total_hits
+                );
+                continue;
+            }
             let kind = if b.tracepoint {
                 "Tracepoint"
             } else {
