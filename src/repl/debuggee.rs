@@ -69,108 +69,65 @@ pub trait Debuggee {
     }
 }
 
-impl Debuggee for Target {
-    fn goroutines(&self) -> &[Goroutine] {
-        Target::goroutines(self)
-    }
-    fn goroutine(&self, goid: u64) -> Option<&Goroutine> {
-        Target::goroutine(self, goid)
-    }
-    fn threads(&self) -> &[Thread] {
-        Target::threads(self)
-    }
-    fn thread_goroutine(&self, tid: u32) -> Option<&Goroutine> {
-        Target::thread_goroutine(self, tid)
-    }
-    fn goroutine_stack(&self, g: &Goroutine, depth: usize) -> Stack {
-        Target::goroutine_stack(self, g, depth)
-    }
-    fn thread_stack(&self, t: &Thread, depth: usize) -> Stack {
-        Target::thread_stack(self, t, depth)
-    }
-    fn memory(&self) -> &dyn Memory {
-        Target::memory(self)
-    }
-    fn crash(&self) -> &CrashInfo {
-        Target::crash(self)
-    }
-    fn warnings(&self) -> &[String] {
-        Target::warnings(self)
-    }
-    fn func_at(&self, pc: Addr) -> Option<FuncInfo> {
-        symbols::func_at(self, pc)
-    }
-    fn func_by_name(&self, name: &str) -> Option<FuncInfo> {
-        symbols::func_by_name(self, name)
-    }
-    fn file_line(&self, pc: Addr) -> Option<(String, u32)> {
-        symbols::file_line(self, pc)
-    }
-    fn function_names(&self) -> Vec<String> {
-        symbols::function_names(self)
-    }
-    fn source_files(&self) -> Vec<String> {
-        symbols::source_files(self)
-    }
-    fn type_names(&self) -> Result<Vec<String>, String> {
-        symbols::type_names(self)
-    }
-    fn as_target(&self) -> Option<&Target> {
-        Some(self)
-    }
+/// [`Target`] answers directly; a live process's stop is an `Arc<Target>` shared
+/// between the debugger and the session.
+macro_rules! debuggee_for_target {
+    ($t:ty) => {
+        impl Debuggee for $t {
+            fn goroutines(&self) -> &[Goroutine] {
+                Target::goroutines(self)
+            }
+            fn goroutine(&self, goid: u64) -> Option<&Goroutine> {
+                Target::goroutine(self, goid)
+            }
+            fn threads(&self) -> &[Thread] {
+                Target::threads(self)
+            }
+            fn thread_goroutine(&self, tid: u32) -> Option<&Goroutine> {
+                Target::thread_goroutine(self, tid)
+            }
+            fn goroutine_stack(&self, g: &Goroutine, depth: usize) -> Stack {
+                Target::goroutine_stack(self, g, depth)
+            }
+            fn thread_stack(&self, t: &Thread, depth: usize) -> Stack {
+                Target::thread_stack(self, t, depth)
+            }
+            fn memory(&self) -> &dyn Memory {
+                Target::memory(self)
+            }
+            fn crash(&self) -> &CrashInfo {
+                Target::crash(self)
+            }
+            fn warnings(&self) -> &[String] {
+                Target::warnings(self)
+            }
+            fn func_at(&self, pc: Addr) -> Option<FuncInfo> {
+                symbols::func_at(self, pc)
+            }
+            fn func_by_name(&self, name: &str) -> Option<FuncInfo> {
+                symbols::func_by_name(self, name)
+            }
+            fn file_line(&self, pc: Addr) -> Option<(String, u32)> {
+                symbols::file_line(self, pc)
+            }
+            fn function_names(&self) -> Vec<String> {
+                symbols::function_names(self)
+            }
+            fn source_files(&self) -> Vec<String> {
+                symbols::source_files(self)
+            }
+            fn type_names(&self) -> Result<Vec<String>, String> {
+                symbols::type_names(self)
+            }
+            fn as_target(&self) -> Option<&Target> {
+                let t: &Target = self;
+                Some(t)
+            }
+        }
+    };
 }
-
-/// A live process's stop is shared between the debugger and the session.
-impl Debuggee for std::sync::Arc<Target> {
-    fn goroutines(&self) -> &[Goroutine] {
-        Target::goroutines(self)
-    }
-    fn goroutine(&self, goid: u64) -> Option<&Goroutine> {
-        Target::goroutine(self, goid)
-    }
-    fn threads(&self) -> &[Thread] {
-        Target::threads(self)
-    }
-    fn thread_goroutine(&self, tid: u32) -> Option<&Goroutine> {
-        Target::thread_goroutine(self, tid)
-    }
-    fn goroutine_stack(&self, g: &Goroutine, depth: usize) -> Stack {
-        Target::goroutine_stack(self, g, depth)
-    }
-    fn thread_stack(&self, t: &Thread, depth: usize) -> Stack {
-        Target::thread_stack(self, t, depth)
-    }
-    fn memory(&self) -> &dyn Memory {
-        Target::memory(self)
-    }
-    fn crash(&self) -> &CrashInfo {
-        Target::crash(self)
-    }
-    fn warnings(&self) -> &[String] {
-        Target::warnings(self)
-    }
-    fn func_at(&self, pc: Addr) -> Option<FuncInfo> {
-        symbols::func_at(self, pc)
-    }
-    fn func_by_name(&self, name: &str) -> Option<FuncInfo> {
-        symbols::func_by_name(self, name)
-    }
-    fn file_line(&self, pc: Addr) -> Option<(String, u32)> {
-        symbols::file_line(self, pc)
-    }
-    fn function_names(&self) -> Vec<String> {
-        symbols::function_names(self)
-    }
-    fn source_files(&self) -> Vec<String> {
-        symbols::source_files(self)
-    }
-    fn type_names(&self) -> Result<Vec<String>, String> {
-        symbols::type_names(self)
-    }
-    fn as_target(&self) -> Option<&Target> {
-        Some(self.as_ref())
-    }
-}
+debuggee_for_target!(Target);
+debuggee_for_target!(std::sync::Arc<Target>);
 
 /// Symbol queries over the target's pclntab (and DWARF for types). Pclntab addresses
 /// are link-time: add the load bias going out, subtract it coming in (PIE).
