@@ -693,25 +693,7 @@ impl Debugger {
 
     /// Evaluate a Go boolean expression in frame 0 of the goroutine on `tid`.
     pub fn eval_bool(&self, tid: u32, expr: &str) -> Result<bool, String> {
-        let t = &self.target;
-        let st = t.thread_frames_quick(tid, 1);
-        let f = st
-            .frames
-            .first()
-            .ok_or_else(|| "no frame to evaluate the condition in".to_string())?;
-        let dwarf = t
-            .dwarf()
-            .ok_or_else(|| "conditions need DWARF (the binary is stripped)".to_string())?;
-        let mut overlay = crate::vars::location::Overlay::new(t.memory());
-        let locals = crate::repl::frame_vars(t, f, 0, &mut overlay).map_err(|e| e.to_string())?;
-        let loader = crate::vars::load::Loader::for_target(t, dwarf, &overlay);
-        let scope = crate::vars::expr::Scope {
-            loader: &loader,
-            locals: &locals,
-        };
-        let v = scope
-            .eval(expr, &crate::vars::LoadConfig::SHORT)
-            .map_err(|e| e.to_string())?;
+        let v = self.eval(tid, expr)?;
         if v.kind != crate::vars::Kind::Bool {
             return Err(format!("condition expression not boolean ({})", v.ty));
         }
