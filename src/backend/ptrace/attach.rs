@@ -67,6 +67,12 @@ pub fn seize_all(pid: i32) -> Result<BTreeMap<i32, Task>, BackendError> {
                 }
                 // Exited between the listing and now.
                 Err(e) if e.0 == libc::ESRCH => {}
+                // A thread that has already exited (the kernel refuses to attach to a
+                // task with an exit state): it is on its way out, not a refusal. The
+                // leader was seized above, so the permission itself is granted.
+                Err(e)
+                    if e.0 == libc::EPERM
+                        && matches!(procfs::state(tid), None | Some('Z') | Some('X')) => {}
                 Err(e) => return Err(explain(tid, e, "attach to thread")),
             }
         }

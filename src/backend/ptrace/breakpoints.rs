@@ -7,7 +7,7 @@
 
 use super::sys::Errno;
 use crate::backend::BackendError;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -18,6 +18,10 @@ pub const INT3: u8 = 0xCC;
 pub struct Table {
     /// address -> original byte.
     pub inserted: BTreeMap<u64, u8>,
+    /// Addresses that held a breakpoint and no longer do. A thread that executed the
+    /// 0xCC just before its removal may report the SIGTRAP only later (its interrupt
+    /// stop came first); that trap is a lost hit to rewind, never a signal to deliver.
+    pub removed: BTreeSet<u64>,
 }
 
 pub type Shared = Arc<Mutex<Table>>;
@@ -59,6 +63,7 @@ impl Table {
             why: format!("cannot write {addr:#x}: {}", e.describe()),
         })?;
         self.inserted.insert(addr, orig[0]);
+        self.removed.remove(&addr);
         Ok(())
     }
 
@@ -68,6 +73,7 @@ impl Table {
         };
         write_at(mem, addr, &[orig]).map_err(|e| e.os("remove breakpoint"))?;
         self.inserted.remove(&addr);
+        self.removed.insert(addr);
         Ok(())
     }
 
@@ -80,6 +86,8 @@ impl Table {
                 first.get_or_insert(e.os("remove breakpoint"));
             }
         }
+        let gone: Vec<u64> = self.inserted.keys().copied().collect();
+        self.removed.extend(gone);
         self.inserted.clear();
         first.map_or(Ok(()), Err)
     }

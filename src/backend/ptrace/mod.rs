@@ -375,23 +375,10 @@ impl PtraceProcess {
         }
         // Threads that were exiting cannot be detached (they are not stopped) and, once
         // dead, stay zombies until their tracer reaps them, which would keep the whole
-        // process from being reaped: reap them now (briefly: the leader of a process
-        // whose main thread called pthread_exit is only reported at the very end).
-        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(200);
-        for (tid, t) in &tids {
-            if !t.exiting || *tid == self.pid {
-                continue;
-            }
-            while std::time::Instant::now() < deadline {
-                match sys::wait_nohang(*tid) {
-                    Ok(None) => std::thread::sleep(std::time::Duration::from_micros(200)),
-                    Ok(Some((_, sys::Status::Stopped { .. }))) => {
-                        let _ = sys::detach(*tid, 0);
-                    }
-                    _ => break,
-                }
-            }
-        }
+        // process from being reaped. And a thread the kernel attached to us that we had
+        // not met yet (or whose stop we had not collected) is still traced. Sweep
+        // /proc until no thread of the process names us as its tracer.
+        self.release_leftovers(std::time::Duration::from_secs(2));
         // An interrupt signal sent but never seen would stop the untraced program:
         // SIGCONT discards a pending SIGSTOP (and ends a group-stop, if any).
         let unseen = self.interrupt.sent.load(Ordering::Acquire) > self.interrupts_consumed;
@@ -401,6 +388,55 @@ impl PtraceProcess {
         }
         self.mark_gone();
         first_err.map_or(Ok(()), Err)
+    }
+
+    /// After detaching: reap, or detach, every thread still traced by this thread
+    /// (zombies, threads that were exiting, stops we never collected), until none is
+    /// left or `within` passes. A zombie leader is skipped: it is reported only once
+    /// every other thread is gone, and the kernel releases it when our thread exits.
+    fn release_leftovers(&mut self, within: std::time::Duration) {
+        let me = sys::gettid();
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let traced: Vec<i32> = procfs::tasks(self.pid)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|&tid| procfs::tracer_pid(tid) == Some(me))
+                .filter(|&tid| tid != self.pid || procfs::state(tid) != Some('Z'))
+                .collect();
+            if traced.is_empty() || std::time::Instant::now() >= deadline {
+                return;
+            }
+            let mut progressed = false;
+            for tid in traced {
+                match sys::wait_nohang(tid) {
+                    Ok(Some((_, sys::Status::Stopped { sig, event }))) => {
+                        // A stop we never collected: let it go with its signal, if any
+                        // (never our own SIGSTOP).
+                        let deliver = if event == 0 && sig != libc::SIGSTOP && sig != libc::SIGTRAP
+                        {
+                            sig
+                        } else {
+                            0
+                        };
+                        let _ = sys::detach(tid, deliver);
+                        progressed = true;
+                    }
+                    Ok(Some(_)) => progressed = true,
+                    Ok(None) => {
+                        // Stopped already (its stop reported before), or still running
+                        // to its exit: try to detach; ESRCH means "not stopped yet".
+                        if sys::detach(tid, 0).is_ok() {
+                            progressed = true;
+                        }
+                    }
+                    Err(_) => {}
+                }
+            }
+            if !progressed {
+                std::thread::sleep(std::time::Duration::from_micros(500));
+            }
+        }
     }
 
     fn kill_impl(&mut self) -> Result<(), BackendError> {

@@ -133,6 +133,12 @@ pub fn comm(pid: i32) -> String {
         .unwrap_or_else(|_| "?".to_string())
 }
 
+/// Whether thread `tid` of `pid` still exists (running, stopped or a zombie not yet
+/// reaped).
+pub fn task_exists(pid: i32, tid: i32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}/task/{tid}")).exists()
+}
+
 pub fn tasks(pid: i32) -> std::io::Result<Vec<i32>> {
     let mut v: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/task"))?
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())

@@ -15,6 +15,7 @@
 //!   stopped for another reason) are resumed silently.
 
 use super::debugregs;
+use super::procfs;
 use super::sys::{self, Status};
 use super::{breakpoints, PtraceProcess, State, Task};
 use crate::addr::Addr;
@@ -40,6 +41,8 @@ pub(super) enum Outcome {
 
 /// si_code of a SIGTRAP from a hardware breakpoint (watchpoint).
 const TRAP_HWBKPT: i32 = 4;
+/// si_code of a SIGTRAP raised by an int3 instruction.
+const SI_KERNEL: i32 = 0x80;
 
 fn is_passed_through(sig: i32) -> bool {
     sig == libc::SIGURG || sig == libc::SIGPROF
@@ -117,11 +120,20 @@ impl PtraceProcess {
         match event {
             libc::PTRACE_EVENT_CLONE => {
                 let new = sys::event_msg(tid).map_err(|e| e.os("read clone event"))? as i32;
-                self.threads.entry(new).or_insert(Task {
-                    running: true,
-                    initial_pending: true,
-                    ..Task::default()
-                });
+                // wait(-1) may report the child's whole life (first stop, exit, reap)
+                // before its parent's clone event. A reaped thread is gone from /proc
+                // (only we reap our tracees), and must not come back as one whose
+                // first stop is still to come: stop_all would wait for it forever.
+                if !self.threads.contains_key(&new) && procfs::task_exists(self.pid, new) {
+                    self.threads.insert(
+                        new,
+                        Task {
+                            running: true,
+                            initial_pending: true,
+                            ..Task::default()
+                        },
+                    );
+                }
                 self.restart(tid, mode)?;
             }
             libc::PTRACE_EVENT_EXIT => {
@@ -237,7 +249,23 @@ impl PtraceProcess {
         };
         let stepping = self.threads.get(&tid).and_then(|t| t.stepping);
         let bp = regs.rip.wrapping_sub(1);
-        let on_bp = breakpoints::lock(&self.bps).inserted.contains_key(&bp);
+        let (on_bp, was_bp) = {
+            let t = breakpoints::lock(&self.bps);
+            (t.inserted.contains_key(&bp), t.removed.contains(&bp))
+        };
+        if was_bp && !on_bp && stepping.is_none() && self.reinsert != Some(bp) {
+            // The 0xCC was executed before its removal and the trap reported only now
+            // (see `Table::removed`): an int3's trap has si_code SI_KERNEL. Rewind so the
+            // original instruction runs, and go on as if nothing happened.
+            if sys::siginfo(tid).is_ok_and(|si| si.si_code == SI_KERNEL) {
+                regs.rip = bp;
+                sys::set_regs(tid, &regs).map_err(|e| e.os("rewind breakpoint"))?;
+                let t = self.threads.entry(tid).or_default();
+                t.regs = Some(regs);
+                self.restart(tid, mode)?;
+                return Ok(Some(Outcome::Handled));
+            }
+        }
         // A step that executed an inserted 0xCC is a hit, not a step.
         // (Not when we lifted that very breakpoint for the step: a 1-byte instruction
         // there, e.g. `push rbp`, also ends one byte past it.)
