@@ -38,6 +38,8 @@ fn install_signal_handling() -> anyhow::Result<()> {
                 if sig == SIGINT {
                     let i = INTERRUPT.lock().ok().and_then(|g| g.clone());
                     if let Some(i) = i {
+                        // Delve's words; the program never sees this SIGINT.
+                        eprintln!("received SIGINT, stopping process (will not forward signal)");
                         i.interrupt();
                     }
                     continue;

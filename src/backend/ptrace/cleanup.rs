@@ -14,7 +14,9 @@
 //!    entry's `requested` flag and send the interrupt signal. The tracer thread, which
 //!    checks the flag every time `wait` wakes up and on every `resume`, detaches
 //!    properly (debug registers cleared, no thread left stopped) and marks the entry
-//!    `done`. `emergency_cleanup` waits up to one second for that.
+//!    `done`. A tracer that is not waiting (the process is stopped) gets the same
+//!    request queued as its next job (`Entry::wake`). `emergency_cleanup` waits up to
+//!    one second for that.
 //! 3. If the tracer never answers (it is wedged, or the caller is about to exit), the
 //!    kernel detaches every tracee when the tracer thread exits; the code is already
 //!    restored, so the program runs on. Armed watchpoints are the one leftover the
@@ -67,6 +69,10 @@ pub struct Entry {
     pub requested: AtomicBool,
     /// Set by the tracer once it detached or killed the process.
     pub done: AtomicBool,
+    /// Queues the cleanup on the tracer thread, for when it is idle (the process is
+    /// stopped and the front end is busy elsewhere, e.g. reading the terminal): the
+    /// interrupt signal only wakes a tracer that is waiting for the process.
+    pub wake: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
 }
 
 static REGISTRY: Mutex<Vec<Arc<Entry>>> = Mutex::new(Vec::new());
@@ -116,6 +122,11 @@ pub fn emergency_cleanup() {
             let _ = t.remove_all(&mem);
         }
         e.interrupt.send();
+        if let Some(w) = lock_bounded(&e.wake, Duration::from_millis(100)) {
+            if let Some(wake) = w.as_ref() {
+                wake();
+            }
+        }
         waiting.push(e);
     }
     let deadline = Instant::now() + Duration::from_secs(1);

@@ -1,9 +1,10 @@
 //! Linux amd64 ptrace backend.
 //!
-//! One [`PtraceProcess`] per traced process, driven from a single thread: the *tracer
-//! thread*, the one that called [`PtraceProcess::launch`] or [`PtraceProcess::attach`]
-//! (the kernel only accepts ptrace requests from it). Only the [`Interrupter`] and the
-//! snapshots it hands out may be used from other threads.
+//! One [`PtraceProcess`] per traced process. The kernel accepts ptrace requests only
+//! from the *tracer thread*, so each `PtraceProcess` owns one: a thread that holds the
+//! state (a `Tracee`) and runs every request in turn (see `proxy.rs`). The handle can
+//! then be used, and dropped, on any thread, and an emergency cleanup reaches the
+//! tracer even while the front end is blocked reading its terminal.
 //!
 //! Threads are seized (`PTRACE_SEIZE`), so stopping one (`PTRACE_INTERRUPT`) injects no
 //! signal. The model is all-stop: when one thread reports an event every other thread
@@ -11,7 +12,7 @@
 //! the event loop and the rules for signals and breakpoints hit meanwhile.
 //!
 //! Contract details the layers above rely on:
-//! - One `PtraceProcess` per tracer thread: `wait` reaps any tracee or child of the
+//! - One `Tracee` per tracer thread: `wait` reaps any tracee or child of the
 //!   calling thread (`__WNOTHREAD` keeps other threads' children out).
 //! - `set_registers` bumps the stop generation: snapshots taken before it answer
 //!   `Stale` (their registers are wrong); `write_memory` and breakpoint changes do not
@@ -19,8 +20,8 @@
 //! - The interrupt is a SIGSTOP sent to the process: if it arrives while the process
 //!   is already stopping for another event it is absorbed; sent while stopped, it
 //!   takes effect at the next resume (`wait` then reports `Interrupted`).
-//! - Drop it on the tracer thread: elsewhere ptrace refuses the detach, and only the
-//!   code bytes are restored (the kernel detaches when the tracer thread exits).
+//! - Dropping it kills a launched process and detaches from an attached one, on the
+//!   tracer thread.
 
 mod attach;
 mod breakpoints;
@@ -28,12 +29,14 @@ mod cleanup;
 mod debugregs;
 mod launch;
 mod procfs;
+mod proxy;
 mod snapshot;
 mod sys;
 mod threads;
 
 pub use cleanup::{emergency_cleanup, registered_pids};
 pub use launch::{LaunchOptions, Redirect};
+pub use proxy::PtraceProcess;
 pub use snapshot::LiveSnapshot;
 
 use crate::addr::Addr;
@@ -82,8 +85,8 @@ enum State {
     Gone,
 }
 
-/// A process traced with ptrace. Create it on the thread that will drive it.
-pub struct PtraceProcess {
+/// A process traced with ptrace: the state its tracer thread owns.
+struct Tracee {
     pid: i32,
     launched: bool,
     state: State,
@@ -129,11 +132,11 @@ fn open_mem(pid: i32) -> Result<File, BackendError> {
         })
 }
 
-impl PtraceProcess {
+impl Tracee {
     /// Start `opts.program` under ptrace, stopped at its first instruction.
-    pub fn launch(opts: &LaunchOptions) -> Result<PtraceProcess, BackendError> {
+    pub fn launch(opts: &LaunchOptions) -> Result<Tracee, BackendError> {
         let pid = launch::spawn(opts)?;
-        let p = PtraceProcess::new(pid, true, [(pid, Task::default())].into_iter().collect());
+        let p = Tracee::new(pid, true, [(pid, Task::default())].into_iter().collect());
         match p {
             Ok(p) => Ok(p),
             Err(e) => {
@@ -145,11 +148,11 @@ impl PtraceProcess {
     }
 
     /// Attach to a running process and stop every thread.
-    pub fn attach(pid: u32) -> Result<PtraceProcess, BackendError> {
+    pub fn attach(pid: u32) -> Result<Tracee, BackendError> {
         let pid = i32::try_from(pid)
             .map_err(|_| BackendError::Attach(format!("no such process {pid}")))?;
         let threads = attach::seize_all(pid)?;
-        let mut p = PtraceProcess::new(pid, false, threads)?;
+        let mut p = Tracee::new(pid, false, threads)?;
         // Collect every thread's interrupt (or first) stop; Drop detaches on failure.
         if let Some(ev) = p.stop_all()? {
             p.state = State::Gone;
@@ -163,11 +166,7 @@ impl PtraceProcess {
         Ok(p)
     }
 
-    fn new(
-        pid: i32,
-        launched: bool,
-        threads: BTreeMap<i32, Task>,
-    ) -> Result<PtraceProcess, BackendError> {
+    fn new(pid: i32, launched: bool, threads: BTreeMap<i32, Task>) -> Result<Tracee, BackendError> {
         let mem = Arc::new(open_mem(pid)?);
         let bps: breakpoints::Shared = Arc::default();
         let interrupt = Arc::new(InterruptState {
@@ -183,9 +182,10 @@ impl PtraceProcess {
             interrupt: interrupt.clone(),
             requested: AtomicBool::new(false),
             done: AtomicBool::new(false),
+            wake: Mutex::new(None),
         });
         cleanup::register(entry.clone());
-        Ok(PtraceProcess {
+        Ok(Tracee {
             pid,
             launched,
             state: State::Stopped,
@@ -214,10 +214,6 @@ impl PtraceProcess {
             .filter(|(_, t)| !t.exiting)
             .map(|(&t, _)| t as u32)
             .collect()
-    }
-
-    pub fn launched(&self) -> bool {
-        self.launched
     }
 
     fn require_stopped(&self) -> Result<(), BackendError> {
@@ -481,7 +477,7 @@ impl PtraceProcess {
     }
 }
 
-impl Process for PtraceProcess {
+impl Process for Tracee {
     fn pid(&self) -> u32 {
         self.pid as u32
     }
@@ -646,7 +642,7 @@ impl Process for PtraceProcess {
     }
 }
 
-impl Drop for PtraceProcess {
+impl Drop for Tracee {
     fn drop(&mut self) {
         if self.state != State::Gone {
             if self.launched {

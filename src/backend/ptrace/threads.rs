@@ -17,7 +17,7 @@
 use super::debugregs;
 use super::procfs;
 use super::sys::{self, Status};
-use super::{breakpoints, PtraceProcess, State, Task};
+use super::{breakpoints, State, Task, Tracee};
 use crate::addr::Addr;
 use crate::backend::{BackendError, StopEvent};
 use crate::snapshot::SignalInfo;
@@ -72,7 +72,7 @@ fn signal_info(tid: i32, signo: i32) -> SignalInfo {
     info
 }
 
-impl PtraceProcess {
+impl Tracee {
     /// Let a handled thread go on according to the mode.
     fn restart(&mut self, tid: i32, mode: Mode) -> Result<(), BackendError> {
         let r = match mode {
