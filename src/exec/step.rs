@@ -20,6 +20,8 @@ struct StepOrigin {
     ret: Option<(Addr, u64)>,
     file: String,
     line: u32,
+    /// Frame 0 is an inlined call: its return has no frame to read values from.
+    inlined: bool,
 }
 
 /// Single steps of one `step` before it gives up (a line that loops forever).
@@ -52,6 +54,7 @@ impl Debugger {
             ret,
             file: f0.file.clone(),
             line: f0.line,
+            inlined: f0.inlined,
         })
     }
 
@@ -130,7 +133,15 @@ impl Debugger {
             off == fo || ret.is_some_and(|(r, roff)| pc == r && off == roff)
         });
         self.end_step()?;
-        let s = res?;
+        let mut s = res?;
+        if let (Some(tid), Some((r, roff))) = (s.tid, ret) {
+            let back = self
+                .where_is(tid)
+                .is_some_and(|(_, pc, off)| pc == r && off == roff);
+            if back && s.reason == StopReason::Step {
+                s.returned = self.returned_from(&o, tid);
+            }
+        }
         self.last = s.clone();
         Ok(s)
     }
@@ -145,7 +156,10 @@ impl Debugger {
         self.temp.insert(ret);
         let res = self.run_until(&o, &move |pc, off| pc == ret && off == roff);
         self.end_step()?;
-        let s = res?;
+        let mut s = res?;
+        if let (StopReason::Step, Some(tid)) = (&s.reason, s.tid) {
+            s.returned = self.returned_from(&o, tid);
+        }
         self.last = s.clone();
         Ok(s)
     }
@@ -212,6 +226,7 @@ impl Debugger {
                             ret: None,
                             file: String::new(),
                             line: 0,
+                            inlined: false,
                         },
                         &move |hit, _| hit == ret,
                     );
@@ -250,7 +265,10 @@ impl Debugger {
             let same_frame = off == o.frame_off;
             let returned = o.ret.is_some_and(|(_, roff)| off == roff);
             if returned {
-                return Ok(self.finish_step(cur_tid));
+                let mut s = self.finish_step(cur_tid);
+                s.returned = self.returned_from(&o, cur_tid);
+                self.last = s.clone();
+                return Ok(s);
             }
             if same_frame && fpc == pc {
                 if let Some((file, line)) = p.file_line(&f, pc.sub(bias)) {
@@ -263,6 +281,16 @@ impl Debugger {
         let s = self.stop_on(StopReason::Step, cur_tid);
         self.last = s.clone();
         Ok(s)
+    }
+
+    /// What the function a step started in returned, now that `tid` is back in its
+    /// caller.
+    fn returned_from(&self, o: &StepOrigin, tid: u32) -> Option<Vec<super::returns::Returned>> {
+        if o.inlined {
+            return None;
+        }
+        let entry = self.entry_of(o.pc)?;
+        self.returned_values(tid, entry, o.frame_off)
     }
 
     fn finish_step(&mut self, tid: u32) -> Stop {
@@ -295,5 +323,6 @@ fn o_for(goid: u64, tid: u32) -> StepOrigin {
         ret: None,
         file: String::new(),
         line: 0,
+        inlined: false,
     }
 }
