@@ -68,7 +68,6 @@ impl Debugger {
             }
         };
         if dst.addr < SYNTHETIC_BASE {
-            drop(scope);
             self.proc.write_memory(Addr(dst.addr), &bytes)?;
             self.refresh()?;
             return Ok(());
@@ -122,7 +121,6 @@ impl Debugger {
             }
             off += n;
         }
-        drop(scope);
         for (a, b) in writes {
             self.proc.write_memory(Addr(a), &b)?;
         }

@@ -72,8 +72,7 @@ fn normalise(text: &str, delve: bool) -> Vec<String> {
     // Stack and heap addresses change with every run (Go randomises them).
     let stack_addr = regex::Regex::new(r"^(Watchpoint \S+ set at )0x[0-9a-f]{9,}$").expect("regex");
     let mut out = Vec::new();
-    let mut lines = text.lines().peekable();
-    while let Some(l) = lines.next() {
+    for l in text.lines() {
         if delve && l.starts_with("WARNING: undefined behavior") {
             continue;
         }
