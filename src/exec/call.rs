@@ -516,7 +516,7 @@ impl Debugger {
                     if let Some(fp) = &saved_fp {
                         self.proc.set_fp_registers(tid, fp)?;
                     }
-                    self.step_out_of(tid, dbg_lo, dbg_hi)?;
+                    self.step_out_of(tid, dbg_lo, dbg_hi, saved.rip)?;
                     // debugCallV2's tail changes RFLAGS after the restore (Delve
                     // issue 2985): restore them once more.
                     let mut fin = self.regs_of(tid)?;
@@ -622,9 +622,21 @@ impl Debugger {
         self.proc.set_registers(tid, &r).map_err(|e| e.to_string())
     }
 
-    /// Single-step `tid` until it leaves [lo, hi) (debugCallV2's RET).
-    fn step_out_of(&mut self, tid: u32, lo: Addr, hi: Addr) -> Result<(), ExecError> {
+    /// Single-step `tid` until it leaves [lo, hi) (debugCallV2's RET) for `back`.
+    fn step_out_of(&mut self, tid: u32, lo: Addr, hi: Addr, back: u64) -> Result<(), ExecError> {
         for _ in 0..MAX_STEP_OUT {
+            // A step delivers the thread's pending signal and stops in its handler. The
+            // runtime's SIGURG (preemption, re-sent when needed) and SIGPROF (one
+            // profiling sample) are dropped rather than run inside the protocol.
+            let pending = self
+                .target
+                .threads()
+                .iter()
+                .find(|t| t.tid == tid)
+                .map_or(0, |t| t.signal);
+            if pending == libc::SIGURG || pending == libc::SIGPROF {
+                self.proc.discard_signal(tid);
+            }
             self.proc.resume(Resume::Step(tid), Direction::Forward)?;
             match self.proc.wait()? {
                 StopEvent::Exited { status } => {
@@ -645,8 +657,13 @@ impl Debugger {
             }
             self.refresh()?;
             let pc = self.regs_of(tid)?.rip;
-            if pc < lo.0 || pc >= hi.0 {
+            if pc == back {
                 return Ok(());
+            }
+            if pc < lo.0 || pc >= hi.0 {
+                return Err(ExecError::Invalid(format!(
+                    "the call returned, but the thread left runtime.debugCallV2 for {pc:#x} instead of {back:#x} (a signal handler?)"
+                )));
             }
         }
         Err(ExecError::Invalid(

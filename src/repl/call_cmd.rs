@@ -48,8 +48,8 @@ impl Session {
             return (String::new(), Output::Error("no live process".into()));
         };
         let res = match tid {
-            Some(tid) => d.call(tid, expr, unsafe_call),
-            None => Err(ExecError::Invalid("selected goroutine not running".into())),
+            Ok(tid) => d.call(tid, expr, unsafe_call),
+            Err(e) => Err(ExecError::Invalid(e.into())),
         };
         self.frame = 0;
         match res {
@@ -80,28 +80,33 @@ impl Session {
         Some(o)
     }
 
-    /// The thread running the selected goroutine (the current thread when none is
-    /// selected).
-    fn goroutine_thread(&self) -> Option<u32> {
+    /// The thread running the selected goroutine, in Delve's words when there is none.
+    fn goroutine_thread(&self) -> Result<u32, &'static str> {
+        let on_thread = |tid: u32| self.target.thread_goroutine(tid).map(|g| g.goid);
         let Some(goid) = self.goid else {
-            return self.tid;
+            return self
+                .tid
+                .filter(|t| on_thread(*t).is_some())
+                .ok_or("no goroutine selected");
         };
-        if let Some(tid) = self.tid {
-            if self
-                .target
-                .thread_goroutine(tid)
-                .is_some_and(|g| g.goid == goid)
-            {
-                return Some(tid);
-            }
+        if let Some(tid) = self.tid.filter(|t| on_thread(*t) == Some(goid)) {
+            return Ok(tid);
         }
-        self.target.goroutine(goid).and_then(|g| g.thread)
+        self.target
+            .goroutine(goid)
+            .and_then(|g| g.thread)
+            .ok_or("selected goroutine not running")
     }
 
-    /// `> FUNC() FILE:LINE (PC: 0x...)` for frame 0, without a listing.
+    /// `> FUNC() FILE:LINE (PC: 0x...)` for the current thread, without a listing (what
+    /// Delve prints before a failed call).
     fn location_line(&self) -> String {
-        match self.current_frame_of(0) {
-            Ok(f) => format!(
+        let (Some(d), Some(tid)) = (self.debugger.as_ref(), self.tid) else {
+            return String::new();
+        };
+        let st = d.target().thread_frames_quick(tid, 1);
+        match st.frames.first() {
+            Some(f) => format!(
                 "> {}() {}:{} (PC: {:#x})\n",
                 if f.function.is_empty() {
                     "?"
@@ -112,7 +117,7 @@ impl Session {
                 f.line,
                 f.pc.0
             ),
-            Err(_) => String::new(),
+            None => String::new(),
         }
     }
 
@@ -125,7 +130,7 @@ impl Session {
         let Some(d) = self.debugger.as_mut() else {
             return Output::Error("no live process".into());
         };
-        let Some(tid) = tid else {
+        let Ok(tid) = tid else {
             return Output::Error(
                 "the selected goroutine is not running on a thread: switch to one that is".into(),
             );
