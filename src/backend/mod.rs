@@ -133,6 +133,14 @@ pub trait Process: Send {
     fn snapshot(&mut self) -> Result<Arc<dyn Snapshot>, BackendError>;
 
     fn set_registers(&mut self, tid: u32, regs: &Registers) -> Result<(), BackendError>;
+    /// The thread's x87/SSE state in FXSAVE layout (512 bytes, XMM0..15 from offset
+    /// 160), saved and restored around an injected call (`call`).
+    fn fp_registers(&mut self, _tid: u32) -> Result<Vec<u8>, BackendError> {
+        Err(BackendError::Unsupported("read floating-point registers"))
+    }
+    fn set_fp_registers(&mut self, _tid: u32, _fxsave: &[u8]) -> Result<(), BackendError> {
+        Err(BackendError::Unsupported("write floating-point registers"))
+    }
     fn write_memory(&mut self, addr: Addr, bytes: &[u8]) -> Result<(), BackendError>;
 
     /// Insert a software breakpoint at `addr` (idempotent).

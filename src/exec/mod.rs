@@ -8,8 +8,12 @@
 //! stop unchanged.
 
 pub mod breakpoints;
+mod call;
+mod call_abi;
 pub mod dump;
 pub mod locate;
+pub mod returns;
+mod set;
 mod step;
 
 use crate::addr::Addr;
@@ -67,6 +71,9 @@ pub struct Stop {
     pub trace: Vec<String>,
     /// A `next`/`step`/`stepout` was cut short by a breakpoint hit on another goroutine.
     pub interrupted_step: bool,
+    /// Delve's "Values returned:" block: a function returned to this stop (`stepout`,
+    /// `next`/`step` out of a function, `call`). Empty when it returns nothing.
+    pub returned: Option<Vec<returns::Returned>>,
 }
 
 impl Stop {
@@ -78,6 +85,7 @@ impl Stop {
             pc: None,
             trace: Vec::new(),
             interrupted_step: false,
+            returned: None,
         }
     }
     pub fn exited(&self) -> bool {

@@ -57,6 +57,8 @@ impl Session {
             "step" | "s" => self.run_stop(|d, tid| d.step(tid)),
             "stepout" | "so" => self.run_stop(|d, tid| d.stepout(tid)),
             "step-instruction" | "si" => self.run_stop(|d, tid| d.step_instruction(tid)),
+            "call" => self.call_cmd(rest).1,
+            "set" => self.set_cmd(rest),
             "break" | "b" => self.break_cmd(rest, false),
             "watch" => self.watch_cmd(rest),
             "trace" | "t" => self.break_cmd(rest, true),
@@ -115,7 +117,7 @@ impl Session {
     }
 
     /// Point the session at the debugger's current stop.
-    fn adopt_current(&mut self) {
+    pub(super) fn adopt_current(&mut self) {
         if let Some(d) = &self.debugger {
             self.target = Box::new(d.target().clone());
         }
@@ -124,7 +126,7 @@ impl Session {
     /// Adopt the new stop (selection on the stopping thread and goroutine, frame 0),
     /// then print it as Delve does: tracepoint lines, the stop line, the source, the
     /// breakpoint's printed variables and `on` commands, the display list.
-    fn after_stop(&mut self, stop: &Stop) -> Output {
+    pub(super) fn after_stop(&mut self, stop: &Stop) -> Output {
         let mut out = String::new();
         for l in &stop.trace {
             let _ = writeln!(out, "{l}");
@@ -248,6 +250,9 @@ impl Session {
         }
         if optimized && !func.starts_with("runtime.") {
             out.push_str("Warning: debugging optimized function\n");
+        }
+        if let Some(vals) = &stop.returned {
+            out.push_str(&super::call_cmd::returned_block(vals));
         }
         if let Some(b) = &bp {
             for v in &b.variables {

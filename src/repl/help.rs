@@ -22,7 +22,7 @@ macro_rules! cmd {
 
 pub static COMMANDS: &[CommandSpec] = &[
     // Running: snapshots cannot run; these answer NO_EXECUTION.
-    cmd!("call", [], Running, "Resumes process, injecting a function call (not on snapshots).", "call <expr>\n\nNeeds a running process: not available on a core file."),
+    cmd!("call", [], Running, "Resumes process, injecting a function call (not on snapshots).", "call [-unsafe] <function call expression>\n\nRuns the function in the selected goroutine through the Go runtime's debugCallV2 protocol and prints the values it returned, or its panic. -unsafe allows pointers into the goroutine's stack as arguments. Needs a live process: not available on a core file."),
     cmd!("continue", ["c"], Running, "Run until breakpoint or program termination.", "continue\n\nNeeds a running process: not available on a core file."),
     cmd!("next", ["n"], Running, "Step over to next source line.", "next [count]\n\nNeeds a running process: not available on a core file."),
     cmd!("rebuild", [], Running, "Rebuild the target executable and restart it.", "rebuild\n\nNeeds a running process: not available on a core file."),
@@ -64,7 +64,7 @@ expression) is an integer, optionally with + and - arithmetic:
 Shows the general purpose registers of the current thread (or of the current
 frame when it is not the innermost); -a also shows the rest of the register set
 the core recorded."),
-    cmd!("set", [], Data, "Changes the value of a variable.", "set <variable> = <value>\n\nA core file cannot be modified."),
+    cmd!("set", [], Data, "Changes the value of a variable.", "set <variable> = <value>\n\nNumbers, bools, nil and values of the variable's own type (a string from another string). A core file cannot be modified."),
     cmd!("vars", [], Data, "Print package variables.", "vars [-v] [<regex>]\n\nIf regex is specified only package variables with a name matching it will be returned. If -v is specified more information about each package variable will be shown."),
     cmd!("whatis", [], Data, "Prints type of an expression.", "[goroutine <n>] [frame <m>] whatis <expression>"),
     // Goroutines and threads.

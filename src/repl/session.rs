@@ -69,6 +69,8 @@ impl Config {
 
 #[path = "analyze_cmd.rs"]
 mod analyze_cmd;
+#[path = "call_cmd.rs"]
+mod call_cmd;
 #[path = "exec_cmd.rs"]
 mod exec_cmd;
 
@@ -538,6 +540,10 @@ impl Session {
     /// its size does not count in memory; the returned output then holds only what
     /// was not written. Front ends printing to a stream should prefer this.
     pub fn execute_streaming(&mut self, line: &str, out: &mut dyn std::io::Write) -> Output {
+        // `call` prints where the goroutine is before a failure, as Delve does.
+        if let Some(o) = self.call_streaming(line, out) {
+            return o;
+        }
         // Only the goroutines text listing streams; everything else goes through
         // `execute`, so both entry points always agree.
         if let Ok(Command::Goroutines(a)) = parse::parse(line) {

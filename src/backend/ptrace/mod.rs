@@ -517,6 +517,22 @@ impl Process for Tracee {
         Ok(())
     }
 
+    fn fp_registers(&mut self, tid: u32) -> Result<Vec<u8>, BackendError> {
+        self.require_stopped()?;
+        sys::get_fpregs(tid as i32)
+            .map(|b| b.to_vec())
+            .map_err(|e| e.os("read floating-point registers"))
+    }
+
+    fn set_fp_registers(&mut self, tid: u32, fxsave: &[u8]) -> Result<(), BackendError> {
+        self.require_stopped()?;
+        let b: &[u8; 512] = fxsave.try_into().map_err(|_| BackendError::Os {
+            op: "write floating-point registers",
+            why: format!("{} bytes given, FXSAVE has 512", fxsave.len()),
+        })?;
+        sys::set_fpregs(tid as i32, b).map_err(|e| e.os("write floating-point registers"))
+    }
+
     fn write_memory(&mut self, addr: Addr, bytes: &[u8]) -> Result<(), BackendError> {
         self.require_stopped()?;
         {

@@ -100,6 +100,16 @@ pub fn set_regs(tid: i32, regs: &Registers) -> Result<(), Errno> {
     .map(|_| ())
 }
 
+/// The FXSAVE area (user_fpregs_struct, 512 bytes).
+pub fn get_fpregs(tid: i32) -> Result<[u8; 512], Errno> {
+    let mut b = [0u8; 512];
+    ptrace_raw(libc::PTRACE_GETFPREGS, tid, 0, b.as_mut_ptr() as usize)?;
+    Ok(b)
+}
+pub fn set_fpregs(tid: i32, b: &[u8; 512]) -> Result<(), Errno> {
+    ptrace_raw(libc::PTRACE_SETFPREGS, tid, 0, b.as_ptr() as usize).map(|_| ())
+}
+
 /// Read debug register `n` (0..=7).
 pub fn peek_debugreg(tid: i32, n: usize) -> Result<u64, Errno> {
     // PEEKUSER returns the value, so -1 is ambiguous: clear errno first.
