@@ -58,6 +58,7 @@ fn install_signal_handling() -> anyhow::Result<()> {
                     }
                     continue;
                 }
+                crate::browser::actor::release_on_fatal_signal();
                 emergency_cleanup();
                 crate::browser::restore_terminal_if_active();
                 std::process::exit(128 + sig);

@@ -148,18 +148,34 @@ fn usable(test: &str) -> bool {
     }
 }
 
-fn unpack(dir: &Path) -> PathBuf {
-    let src = repo().join("cores/live-fixtures/go1.27-noopt/live.zst");
-    let dst = dir.join("live");
-    let f = std::fs::File::open(&src).expect("open live.zst");
-    let mut d = zstd::stream::read::Decoder::new(f).expect("zstd");
-    d.window_log_max(27).expect("window log");
-    let mut out = std::fs::File::create(&dst).expect("create binary");
-    std::io::copy(&mut d, &mut out).expect("decompress");
-    drop(out);
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    dst
+/// The fixture program, decompressed once for every test of this file (into cargo's
+/// per-target scratch directory): writing an executable while other tests fork would
+/// make their exec of it fail with "text file busy".
+fn unpack() -> PathBuf {
+    static EXE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    EXE.get_or_init(|| {
+        let src = repo().join("cores/live-fixtures/go1.27-noopt/live.zst");
+        let dst = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-live-go1.27-noopt");
+        let f = std::fs::File::open(&src).expect("open live.zst");
+        let mut d = zstd::stream::read::Decoder::new(f).expect("zstd");
+        d.window_log_max(27).expect("window log");
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut d, &mut bytes).expect("decompress");
+        // A previous run's copy is reused as is (another run may be executing it).
+        if std::fs::read(&dst).is_ok_and(|old| old == bytes) {
+            return dst;
+        }
+        let tmp = dst.with_extension(format!("part{}", std::process::id()));
+        std::fs::write(&tmp, &bytes).expect("write binary");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::fs::rename(&tmp, &dst).expect("rename binary");
+        // A child forked while the file was open for writing holds that descriptor
+        // until its exec: give such children a moment.
+        std::thread::sleep(Duration::from_millis(200));
+        dst
+    })
+    .clone()
 }
 
 /// The line marked `// LINE: name` in cores/live/FILE.
@@ -185,7 +201,14 @@ fn substitute_sources(t: &Tmux) {
     ));
     t.keys(&["Enter"]);
     t.wait_for("(coroner) config substitute-path");
+    back_to_main(&t);
+}
+
+/// Esc from a full-screen view back to the panes, waiting until it is drawn: a key
+/// sent right after Esc would arrive as Alt+key.
+fn back_to_main(t: &Tmux) {
     t.keys(&["Escape"]);
+    t.wait_for("┌ Stack");
 }
 
 /// `pid N (launched)` / `pid N (attached)` in the header.
@@ -236,13 +259,91 @@ fn gone(pid: u32) -> bool {
     false
 }
 
+/// `live service`, past its ready line.
+fn start_service(exe: &Path) -> ChildGuard {
+    let mut child = Command::new(&exe)
+        .arg("service")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start live service");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let guard = ChildGuard(child);
+    let mut buf = [0u8; 64];
+    let mut got = String::new();
+    while !got.contains('\n') {
+        use std::io::Read;
+        let n = stdout.read(&mut buf).expect("read ready line");
+        assert!(n > 0, "live service ended before it was ready");
+        got.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(got.starts_with("ready"), "{got}");
+    // `service` prints nothing after its ready line.
+    drop(stdout);
+
+    guard
+}
+
+/// After coroner let go of `pid`: untraced (every thread), not stopped, its code equal
+/// to the binary's (no breakpoint left), making progress.
+fn assert_released(pid: u32, exe: &Path) {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks");
+    for task in tasks.filter_map(|e| e.ok()) {
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        let tracer = status
+            .lines()
+            .find_map(|l| l.strip_prefix("TracerPid:"))
+            .map(str::trim)
+            .unwrap_or("?");
+        assert_eq!(tracer, "0", "thread {:?} still traced", task.file_name());
+        let state = status
+            .lines()
+            .find_map(|l| l.strip_prefix("State:"))
+            .map(str::trim)
+            .unwrap_or("?");
+        assert!(
+            !state.starts_with('T'),
+            "thread {:?} left {state}",
+            task.file_name()
+        );
+    }
+    let bin = coroner::symbols::Binary::open(&exe).expect("open binary");
+    let text = bin.section(".text").expect(".text");
+    let want = bin.section_data(".text").expect(".text data");
+    let mem = std::fs::File::open(format!("/proc/{pid}/mem")).expect("open /proc/PID/mem");
+    let mut got = vec![0u8; want.len()];
+    mem.read_exact_at(&mut got, text.addr.get())
+        .expect("read .text from memory");
+    let diff = got.iter().zip(want.iter()).position(|(a, b)| a != b);
+    assert!(
+        diff.is_none(),
+        ".text differs from the binary at {:#x} (a breakpoint left behind?)",
+        text.addr.get() + diff.unwrap_or(0) as u64
+    );
+    let progress = bin
+        .symbol("main.Progress")
+        .expect("main.Progress")
+        .addr
+        .get();
+    let read = || {
+        let mut b = [0u8; 8];
+        mem.read_exact_at(&mut b, progress)
+            .expect("read main.Progress");
+        u64::from_le_bytes(b)
+    };
+    let p0 = read();
+    std::thread::sleep(Duration::from_millis(300));
+    let p1 = read();
+    assert!(p1 > p0, "no progress after detach ({p0} -> {p1})");
+}
+
 #[test]
 fn browser_on_a_launched_program() {
     if !usable("browser_on_a_launched_program") {
         return;
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let exe = unpack(dir.path());
+    let exe = unpack();
     let call = line_of("loop.go", "loop-call");
     let for_line = line_of("loop.go", "loop-for");
     let t = Tmux::start("exec");
@@ -319,6 +420,9 @@ fn browser_on_a_launched_program() {
     t.keys(&["?"]);
     t.wait_for("halt the running program");
     t.keys(&["Escape"]);
+    t.wait_until("the help closed", |s| {
+        !s.contains("halt the running program")
+    });
     t.keys(&["H"]);
     t.wait_until("a halt", |s| {
         state_line(s).starts_with("STOPPED: halted") && s.contains(&format!("pid {pid} (launched)"))
@@ -337,7 +441,7 @@ fn browser_on_a_launched_program() {
     // What the program printed.
     t.keys(&["P"]);
     t.wait_for(&format!("ready pid={pid}"));
-    t.keys(&["Escape"]);
+    back_to_main(&t);
 
     // q kills what we launched, and the terminal is the shell's again.
     t.keys(&["q"]);
@@ -351,30 +455,9 @@ fn browser_attached_then_detached() {
     if !usable("browser_attached_then_detached") {
         return;
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let exe = unpack(dir.path());
-    let mut child = Command::new(&exe)
-        .arg("service")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start live service");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let guard = ChildGuard(child);
+    let exe = unpack();
+    let guard = start_service(&exe);
     let pid = guard.0.id();
-    let mut buf = [0u8; 64];
-    let mut got = String::new();
-    while !got.contains('\n') {
-        use std::io::Read;
-        let n = stdout.read(&mut buf).expect("read ready line");
-        assert!(n > 0, "live service ended before it was ready");
-        got.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    assert!(got.starts_with("ready"), "{got}");
-    // `service` prints nothing after its ready line.
-    drop(stdout);
-
     let spin = line_of("service.go", "svc-spin");
     let t = Tmux::start("attach");
     let cmd = format!(
@@ -409,44 +492,86 @@ fn browser_attached_then_detached() {
     let detached = format!("Detached from process {pid}: it keeps running.");
     assert!(s.contains(&detached), "{s}");
 
-    // Untraced (every thread), code as in the binary, making progress.
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks");
-    for task in tasks.filter_map(|e| e.ok()) {
-        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
-        let tracer = status
-            .lines()
-            .find_map(|l| l.strip_prefix("TracerPid:"))
-            .map(str::trim)
-            .unwrap_or("?");
-        assert_eq!(tracer, "0", "thread {:?} still traced", task.file_name());
-    }
-    let bin = coroner::symbols::Binary::open(&exe).expect("open binary");
-    let text = bin.section(".text").expect(".text");
-    let want = bin.section_data(".text").expect(".text data");
-    let mem = std::fs::File::open(format!("/proc/{pid}/mem")).expect("open /proc/PID/mem");
-    let mut got = vec![0u8; want.len()];
-    mem.read_exact_at(&mut got, text.addr.get())
-        .expect("read .text from memory");
-    let diff = got.iter().zip(want.iter()).position(|(a, b)| a != b);
-    assert!(
-        diff.is_none(),
-        ".text differs from the binary at {:#x} (a breakpoint left behind?)",
-        text.addr.get() + diff.unwrap_or(0) as u64
-    );
-    let progress = bin
-        .symbol("main.Progress")
-        .expect("main.Progress")
-        .addr
-        .get();
-    let read = || {
-        let mut b = [0u8; 8];
-        mem.read_exact_at(&mut b, progress)
-            .expect("read main.Progress");
-        u64::from_le_bytes(b)
-    };
-    let p0 = read();
-    std::thread::sleep(Duration::from_millis(300));
-    let p1 = read();
-    assert!(p1 > p0, "no progress after detach ({p0} -> {p1})");
+    assert_released(pid, &exe);
     drop(guard);
+}
+
+#[test]
+fn sigterm_while_stopped_releases_the_attached_program() {
+    if !usable("sigterm_while_stopped_releases_the_attached_program") {
+        return;
+    }
+    let exe = unpack();
+    let guard = start_service(&exe);
+    let pid = guard.0.id();
+    let spin = line_of("service.go", "svc-spin");
+    let t = Tmux::start("sigterm");
+    let cmd = format!(
+        "{} attach {pid}; echo EXIT=$?; stty -a",
+        env!("CARGO_BIN_EXE_coroner")
+    );
+    t.typed(&cmd);
+    t.keys(&["Enter"]);
+    t.wait_for("STOPPED: attached");
+    // Stopped on a breakpoint (a 0xCC in the code) when the signal comes.
+    t.keys(&[":"]);
+    t.typed(&format!("break service.go:{spin}"));
+    t.keys(&["Enter"]);
+    t.wait_for("Breakpoint 1 set at");
+    back_to_main(&t);
+    t.keys(&["c"]);
+    t.wait_until("the breakpoint's stop", |s| {
+        state_line(s).starts_with("STOPPED: Breakpoint 1 at main.spinner")
+    });
+    let coroner = coroner_pid(&t).expect("coroner's pid");
+    let out = Command::new("kill")
+        .args(["-TERM", &coroner.to_string()])
+        .output()
+        .expect("kill");
+    assert!(out.status.success(), "{out:?}");
+    // 128 + SIGTERM, and the terminal is the shell's again (canonical mode, echo).
+    let s = t.wait_until("EXIT=143", |s| {
+        s.lines()
+            .any(|l| l.trim_start_matches("# ").trim_end() == "EXIT=143")
+            && s.contains("icanon")
+    });
+    let words: Vec<&str> = s.split_whitespace().collect();
+    assert!(words.contains(&"icanon") && words.contains(&"echo"), "{s}");
+    assert_released(pid, &exe);
+    drop(guard);
+}
+
+#[test]
+fn sighup_kills_the_launched_program() {
+    if !usable("sighup_kills_the_launched_program") {
+        return;
+    }
+    let exe = unpack();
+    let t = Tmux::start("sighup");
+    let cmd = format!(
+        "{} exec {} -- loop 1000000000000",
+        env!("CARGO_BIN_EXE_coroner"),
+        exe.display()
+    );
+    t.typed(&cmd);
+    t.keys(&["Enter"]);
+    let s = t.wait_for("STOPPED: at the program's entry point");
+    let mut guard = PidGuard(header_pid(&s));
+    let pid = guard
+        .0
+        .unwrap_or_else(|| panic!("no pid in the header:\n{s}"));
+    t.keys(&["c"]);
+    t.wait_for("RUNNING:");
+    // The terminal goes away: the shell and coroner get SIGHUP.
+    drop(t);
+    assert!(gone(pid), "process {pid} still exists after SIGHUP");
+    guard.0 = None;
+}
+
+/// coroner's pid: the child of the pane's shell.
+fn coroner_pid(t: &Tmux) -> Option<u32> {
+    let sh = t.run(&["list-panes", "-t", "e2e", "-F", "#{pane_pid}"]);
+    let sh = sh.trim();
+    let children = std::fs::read_to_string(format!("/proc/{sh}/task/{sh}/children")).ok()?;
+    children.split_whitespace().next()?.parse().ok()
 }

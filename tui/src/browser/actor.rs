@@ -16,8 +16,35 @@ use coroner::exec::{locate, Origin, Stop, StopReason};
 use coroner::repl::{Config, Output, Session};
 use coroner::target::{signal_name, Target};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often an idle actor checks for a fatal signal's release request.
+const IDLE_TICK: Duration = Duration::from_millis(20);
+
+/// The actor waits for a request: the process is stopped and no ptrace call runs.
+static IDLE: AtomicBool = AtomicBool::new(false);
+/// A fatal signal (SIGTERM, SIGHUP) asks the idle actor to release the process.
+static TERMINATE: AtomicBool = AtomicBool::new(false);
+/// The actor released the process after [`TERMINATE`].
+static RELEASED: AtomicBool = AtomicBool::new(false);
+
+/// For the signal thread, before the backend's emergency cleanup: a stopped process is
+/// released by the tracer thread itself (a proper detach: breakpoints removed, every
+/// thread resumed), which the emergency path cannot do while that thread waits for
+/// the browser. Waits at most a second; a running process is left to the emergency
+/// path (the tracer notices it in `wait`).
+pub fn release_on_fatal_signal() {
+    if !IDLE.load(Ordering::SeqCst) {
+        return;
+    }
+    TERMINATE.store(true, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while !RELEASED.load(Ordering::SeqCst) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
 
 /// Where a breakpoint is toggled: a source line or an instruction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,7 +242,33 @@ impl Actor {
     /// released on [`Request::Quit`]; when the channel closes without one, the caller
     /// releases it (see [`Ending::Open`]).
     pub fn serve(&mut self, s: &mut Session) -> Ending {
-        while let Ok(req) = self.rx.recv() {
+        let r = self.serve_requests(s);
+        IDLE.store(false, Ordering::SeqCst);
+        r
+    }
+
+    fn serve_requests(&mut self, s: &mut Session) -> Ending {
+        loop {
+            IDLE.store(true, Ordering::SeqCst);
+            let req = match self.rx.recv_timeout(IDLE_TICK) {
+                Ok(r) => r,
+                Err(RecvTimeoutError::Timeout) => {
+                    if TERMINATE.load(Ordering::SeqCst) {
+                        let msg = release(s, None);
+                        RELEASED.store(true, Ordering::SeqCst);
+                        return Ending::Released(msg);
+                    }
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            IDLE.store(false, Ordering::SeqCst);
+            if TERMINATE.load(Ordering::SeqCst) {
+                // Coroner is ending: no more commands.
+                let msg = release(s, None);
+                RELEASED.store(true, Ordering::SeqCst);
+                return Ending::Released(msg);
+            }
             let (echo, status) = match req {
                 Request::Command { line, at } => {
                     if let Some((g, f)) = at {

@@ -198,6 +198,8 @@ pub fn run_live(
         },
     )?;
     let ending = actor.serve(&mut session);
+    // Closing our end tells the browser the debugger is gone, should it still run.
+    drop(actor);
     let msg = match ending {
         actor::Ending::Released(m) => m,
         actor::Ending::Open => actor::release(&mut session, None),
