@@ -67,6 +67,8 @@ fn install_signal_handling() -> anyhow::Result<()> {
         .context("cannot start the signal thread")?;
     let prev = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        // A panic on the browser's thread: the debugger's thread detaches properly.
+        crate::browser::actor::release_on_fatal_signal();
         emergency_cleanup();
         prev(info);
     }));

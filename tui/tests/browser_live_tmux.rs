@@ -201,7 +201,7 @@ fn substitute_sources(t: &Tmux) {
     ));
     t.keys(&["Enter"]);
     t.wait_for("(coroner) config substitute-path");
-    back_to_main(&t);
+    back_to_main(t);
 }
 
 /// Esc from a full-screen view back to the panes, waiting until it is drawn: a key
@@ -261,7 +261,7 @@ fn gone(pid: u32) -> bool {
 
 /// `live service`, past its ready line.
 fn start_service(exe: &Path) -> ChildGuard {
-    let mut child = Command::new(&exe)
+    let mut child = Command::new(exe)
         .arg("service")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -308,7 +308,7 @@ fn assert_released(pid: u32, exe: &Path) {
             task.file_name()
         );
     }
-    let bin = coroner::symbols::Binary::open(&exe).expect("open binary");
+    let bin = coroner::symbols::Binary::open(exe).expect("open binary");
     let text = bin.section(".text").expect(".text");
     let want = bin.section_data(".text").expect(".text data");
     let mem = std::fs::File::open(format!("/proc/{pid}/mem")).expect("open /proc/PID/mem");
@@ -574,4 +574,43 @@ fn coroner_pid(t: &Tmux) -> Option<u32> {
     let sh = sh.trim();
     let children = std::fs::read_to_string(format!("/proc/{sh}/task/{sh}/children")).ok()?;
     children.split_whitespace().next()?.parse().ok()
+}
+
+#[test]
+fn browser_shows_a_panic_stop_then_the_exit_status() {
+    if !usable("browser_shows_a_panic_stop_then_the_exit_status") {
+        return;
+    }
+    let exe = unpack();
+    let t = Tmux::start("panic");
+    let cmd = format!(
+        "{} exec {} -- crash panic; echo EXIT=$?",
+        env!("CARGO_BIN_EXE_coroner"),
+        exe.display()
+    );
+    t.typed(&cmd);
+    t.keys(&["Enter"]);
+    let s = t.wait_for("STOPPED: at the program's entry point");
+    let mut guard = PidGuard(header_pid(&s));
+    let pid = guard
+        .0
+        .unwrap_or_else(|| panic!("no pid in the header:\n{s}"));
+    // Delve's implicit breakpoint on an unrecovered panic, on the panicking goroutine.
+    t.keys(&["c"]);
+    t.wait_until("the panic stop", |s| {
+        state_line(s).starts_with("STOPPED: Breakpoint unrecovered-panic at runtime.fatalpanic")
+            && s.contains("main.crashPanic")
+    });
+    // The runtime then exits with status 2.
+    t.keys(&["c"]);
+    t.wait_until("the exit", |s| {
+        state_line(s) == format!("ENDED: process {pid} exited with status 2")
+    });
+    // Execution keys now say why they cannot run.
+    t.keys(&["n"]);
+    t.wait_for("the process has ended");
+    t.keys(&["q"]);
+    wait_exit(&t);
+    assert!(gone(pid), "process {pid} still exists after quitting");
+    guard.0 = None;
 }

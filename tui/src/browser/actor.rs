@@ -30,11 +30,11 @@ static TERMINATE: AtomicBool = AtomicBool::new(false);
 /// The actor released the process after [`TERMINATE`].
 static RELEASED: AtomicBool = AtomicBool::new(false);
 
-/// For the signal thread, before the backend's emergency cleanup: a stopped process is
-/// released by the tracer thread itself (a proper detach: breakpoints removed, every
-/// thread resumed), which the emergency path cannot do while that thread waits for
-/// the browser. Waits at most a second; a running process is left to the emergency
-/// path (the tracer notices it in `wait`).
+/// For the signal thread and the panic hook, before the backend's emergency cleanup:
+/// a stopped process is released by the tracer thread itself (a proper detach:
+/// breakpoints removed, every thread resumed), which the emergency path cannot do while
+/// that thread waits for the browser. Waits at most a second; a running process is
+/// left to the emergency path (the tracer notices it in `wait`).
 pub fn release_on_fatal_signal() {
     if !IDLE.load(Ordering::SeqCst) {
         return;

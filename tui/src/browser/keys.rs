@@ -4,7 +4,10 @@ pub const HELP: &[(&str, &str)] = &[
     ("q, Ctrl-C", "quit (the terminal is restored)"),
     ("?", "this help"),
     ("Tab / Shift-Tab", "next / previous pane"),
-    ("Up/Down, k/j", "move the selection (source: scroll)"),
+    (
+        "Up/Down, k/j",
+        "move the selection (source: its line cursor)",
+    ),
     ("PgUp/PgDn, Space", "move a page"),
     ("Home / End, G", "first / last row"),
     ("Enter", "expand a group, open a goroutine or a frame"),

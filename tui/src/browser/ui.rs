@@ -410,6 +410,14 @@ fn draw_source(f: &mut Frame<'_>, app: &mut App, th: &Theme, area: Rect) {
             ])
         })
         .collect();
+    let mut lines = lines;
+    if app.source.lines.is_empty() && app.live().is_some() {
+        // At a launched program's entry point no goroutine has a frame yet.
+        lines.push(Line::from(Span::styled(
+            "no frame: L shows a location (main.main, file.go:N), b sets a breakpoint",
+            th.dim(),
+        )));
+    }
     let b = Block::default()
         .borders(Borders::ALL)
         .border_style(th.border(focused))
