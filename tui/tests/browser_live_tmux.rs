@@ -443,10 +443,29 @@ fn browser_on_a_launched_program() {
     t.wait_for(&format!("ready pid={pid}"));
     back_to_main(&t);
 
+    // :restart starts a new copy from the debugger's thread (the tracer); the old one
+    // is gone, the header follows the new pid, its output goes to the same view.
+    t.keys(&[":"]);
+    t.typed("restart");
+    t.keys(&["Enter"]);
+    let s = t.wait_until("the restart", |s| {
+        header_pid(s).is_some_and(|p| p != pid)
+            && state_line(s).starts_with("STOPPED: at the program's entry point")
+    });
+    let new = header_pid(&s).unwrap_or(0);
+    guard.0 = Some(new);
+    assert!(gone(pid), "process {pid} still exists after restart");
+    back_to_main(&t);
+    t.keys(&["c"]);
+    t.wait_for("RUNNING:");
+    t.keys(&["P"]);
+    t.wait_for(&format!("ready pid={new}"));
+    back_to_main(&t);
+
     // q kills what we launched, and the terminal is the shell's again.
     t.keys(&["q"]);
     wait_exit(&t);
-    assert!(gone(pid), "process {pid} still exists after quitting");
+    assert!(gone(new), "process {new} still exists after quitting");
     guard.0 = None;
 }
 

@@ -8,7 +8,8 @@
 //! (an immutable view the panes read from any thread), why it stopped, the breakpoints
 //! to mark in the source pane and the watch list's values. Halting does not go through
 //! the channel (the actor is blocked in `wait`): the browser calls the debugger's
-//! interrupter, shared as [`Link::interrupter`].
+//! interrupter, which the actor publishes in a slot the browser reads (`restart`
+//! brings a new process, with a new interrupter).
 
 use coroner::addr::Addr;
 use coroner::backend::Interrupter;
@@ -17,7 +18,7 @@ use coroner::repl::{Config, Output, Session};
 use coroner::target::{signal_name, Target};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How often an idle actor checks for a fatal signal's release request.
@@ -140,6 +141,9 @@ pub fn resumes(line: &str) -> bool {
     )
 }
 
+/// The current process's interrupter.
+type Slot = Arc<Mutex<Arc<dyn Interrupter>>>;
+
 /// What [`Link::poll`] found.
 pub enum Poll {
     Reply(Box<Reply>),
@@ -152,7 +156,7 @@ pub enum Poll {
 pub struct Link {
     tx: Sender<Request>,
     rx: Receiver<Reply>,
-    pub interrupter: Arc<dyn Interrupter>,
+    interrupter: Slot,
     /// Set by the actor while a resuming command runs (so a halt is sent only then:
     /// an interrupt sent while stopped would stop the next resume at once).
     running: Arc<AtomicBool>,
@@ -187,13 +191,21 @@ impl Link {
     /// Halt the running program. Returns false when nothing runs.
     pub fn halt(&self) -> bool {
         if self.running.load(Ordering::SeqCst) {
-            self.interrupter.interrupt();
+            let i = self.interrupter.lock().ok().map(|g| g.clone());
+            if let Some(i) = i {
+                i.interrupt();
+            }
             return true;
         }
         false
     }
     pub fn running(&self) -> bool {
         self.busy && self.resuming
+    }
+    /// The actor's "a resuming command runs" flag, for the last-resort check after
+    /// the browser quit.
+    pub fn running_flag(&self) -> Arc<AtomicBool> {
+        self.running.clone()
     }
 }
 
@@ -202,12 +214,14 @@ pub struct Actor {
     rx: Receiver<Request>,
     tx: Sender<Reply>,
     running: Arc<AtomicBool>,
+    interrupter: Slot,
     watches: Vec<WatchValue>,
     ended: Option<String>,
 }
 
 /// A connected pair; the [`Actor`] stays on the tracer thread.
 pub fn channel(interrupter: Arc<dyn Interrupter>) -> (Link, Actor) {
+    let slot: Slot = Arc::new(Mutex::new(interrupter));
     let (req_tx, req_rx) = std::sync::mpsc::channel();
     let (rep_tx, rep_rx) = std::sync::mpsc::channel();
     let running = Arc::new(AtomicBool::new(false));
@@ -215,7 +229,7 @@ pub fn channel(interrupter: Arc<dyn Interrupter>) -> (Link, Actor) {
         Link {
             tx: req_tx,
             rx: rep_rx,
-            interrupter,
+            interrupter: slot.clone(),
             running: running.clone(),
             busy: false,
             resuming: false,
@@ -224,6 +238,7 @@ pub fn channel(interrupter: Arc<dyn Interrupter>) -> (Link, Actor) {
             rx: req_rx,
             tx: rep_tx,
             running,
+            interrupter: slot,
             watches: Vec::new(),
             ended: None,
         },
@@ -279,6 +294,10 @@ impl Actor {
                     self.running.store(resuming, Ordering::SeqCst);
                     let out = s.execute(&line);
                     self.running.store(false, Ordering::SeqCst);
+                    if let (Some(d), Ok(mut slot)) = (s.debugger(), self.interrupter.lock()) {
+                        // `restart` replaced the process.
+                        *slot = d.interrupter();
+                    }
                     self.note_end(s, &line);
                     let moved = match (&before, s.debugger()) {
                         (Some(b), Some(d)) => !Arc::ptr_eq(b, d.target()),

@@ -186,6 +186,7 @@ pub fn run_live(
     let name = binary.to_string();
     let ui = std::thread::Builder::new().name("browser".into()).spawn(
         move || -> anyhow::Result<()> {
+            let running = link.running_flag();
             let mut guard = TerminalGuard::enter()?;
             ACTIVE.store(true, Ordering::SeqCst);
             let mut app = App::new_live(state, link, program, &name);
@@ -194,6 +195,7 @@ pub fn run_live(
             drop(app);
             drop(guard);
             ACTIVE.store(false, Ordering::SeqCst);
+            last_resort(&running);
             r
         },
     )?;
@@ -209,6 +211,20 @@ pub fn run_live(
         Err(_) => Err(anyhow::anyhow!("the browser thread panicked")),
     };
     r.map(|()| msg)
+}
+
+/// After the browser quit, the debugger's thread releases the process. If it is still
+/// blocked in a resume two seconds later (the halt did not reach the program), the
+/// backend's emergency cleanup kills a launched program or detaches from an attached
+/// one, which also ends that wait.
+fn last_resort(running: &AtomicBool) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while running.load(Ordering::SeqCst) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if running.load(Ordering::SeqCst) {
+        coroner::backend::ptrace::emergency_cleanup();
+    }
 }
 
 /// The browser owns the terminal (raw mode, alternate screen) right now.

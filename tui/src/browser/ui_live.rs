@@ -19,10 +19,15 @@ pub(super) fn draw_header(f: &mut Frame<'_>, app: &App, th: &Theme, area: Rect) 
     let c = t.crash();
     let st = &l.state;
     let running = l.link.running();
+    // The pid from the state: `restart` starts a new process.
+    let origin = match st.origin {
+        coroner::exec::Origin::Launched => "launched",
+        coroner::exec::Origin::Attached => "attached",
+    };
     let mut first = format!(
-        "{} │ {} │ {}",
+        "{} │ pid {} ({origin}) │ {}",
         app.binary_name,
-        app.core_name,
+        st.pid,
         c.go_version.as_deref().unwrap_or("go?"),
     );
     if !running && st.ended.is_none() {
