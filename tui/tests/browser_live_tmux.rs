@@ -405,6 +405,22 @@ fn browser_on_a_launched_program() {
     t.wait_until("the second hit", |s| {
         state_line(s).starts_with("STOPPED: Breakpoint 1") && s.contains("│i = 1")
     });
+    // A watch that cannot be evaluated shows why; d in the watch pane removes it.
+    t.keys(&["w"]);
+    t.typed("nosuchvar");
+    t.keys(&["Enter"]);
+    t.wait_for("│nosuchvar: could not find symbol value for nosuchvar");
+    t.keys(&["Tab"]);
+    t.keys(&["Tab"]);
+    t.wait_for("Watch: 2");
+    t.keys(&["j"]);
+    t.keys(&["d"]);
+    t.wait_until("the watch removed", |s| {
+        s.contains("Watch: 1") && !s.contains("nosuchvar") && s.contains("│i = 1")
+    });
+    // Back to the source pane, its cursor on the current line.
+    t.keys(&["BTab"]);
+    t.keys(&["BTab"]);
 
     // b on the current line clears the breakpoint; the program then runs freely.
     t.keys(&["b"]);
