@@ -1,7 +1,8 @@
 //! `coroner attach`, `coroner exec` and `coroner debug`: a live process under the same
 //! REPL as a core. The process is never left stopped or patched: `exit` detaches from
 //! an attached process and kills a launched one, and SIGTERM/SIGHUP or a panic go
-//! through the ptrace backend's emergency cleanup.
+//! through the ptrace backend's emergency cleanup. On a terminal (no `--repl`,
+//! `--init` or `--json`) the full-screen browser runs instead of the line REPL.
 
 use anyhow::{bail, Context};
 use coroner::backend::ptrace::{emergency_cleanup, LaunchOptions, PtraceProcess, Redirect};
@@ -20,6 +21,21 @@ pub struct LiveOptions {
     pub headless: Option<coroner::service::rpc2::ServerOptions>,
     pub init: Option<PathBuf>,
     pub json: bool,
+    /// `--repl`: the line REPL even on a terminal.
+    pub repl: bool,
+}
+
+impl LiveOptions {
+    /// The browser, as for cores: on a terminal unless a flag asks for the REPL, a
+    /// script (`--init`) or JSON.
+    fn browser(&self) -> bool {
+        self.headless.is_none()
+            && !self.repl
+            && self.init.is_none()
+            && !self.json
+            && std::io::stdin().is_terminal()
+            && std::io::stdout().is_terminal()
+    }
 }
 
 /// The interrupter of the process being debugged, for the SIGINT thread.
@@ -44,13 +60,17 @@ fn install_signal_handling() -> anyhow::Result<()> {
                     }
                     continue;
                 }
+                crate::browser::actor::release_on_fatal_signal();
                 emergency_cleanup();
+                crate::browser::restore_terminal_if_active();
                 std::process::exit(128 + sig);
             }
         })
         .context("cannot start the signal thread")?;
     let prev = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        // A panic on the browser's thread: the debugger's thread detaches properly.
+        crate::browser::actor::release_on_fatal_signal();
         emergency_cleanup();
         prev(info);
     }));
@@ -106,7 +126,7 @@ pub fn attach(pid: u32, binary: Option<PathBuf>, opts: LiveOptions) -> anyhow::R
     };
     let proc = PtraceProcess::attach(pid)?;
     let d = start(proc, &binary, Origin::Attached)?;
-    run(Session::with_debugger(d), opts)
+    run(Session::with_debugger(d), opts, &binary, None)
 }
 
 /// A binary given on the command line must be the one the process runs.
@@ -169,13 +189,51 @@ pub fn exec(
     opts: LiveOptions,
 ) -> anyhow::Result<()> {
     install_signal_handling()?;
-    let lo = launch_options(&binary, &args, &e)?;
+    let mut lo = launch_options(&binary, &args, &e)?;
+    // The browser owns the terminal: the program reads /dev/null and its output goes
+    // to the browser's program-output view (P), unless `-r` chose otherwise.
+    let capture = if opts.browser() {
+        capture_output(&mut lo)?
+    } else {
+        None
+    };
     let proc = PtraceProcess::launch(&lo)?;
     let mut d = start(proc, &binary, Origin::Launched)?;
     d.set_relauncher(Box::new(move || {
         PtraceProcess::launch(&lo).map(|p| Box::new(p) as Box<dyn Process>)
     }));
-    run(Session::with_debugger(d), opts)
+    let (log, writer) = match capture {
+        Some((log, w)) => (Some(log), Some(w)),
+        None => (None, None),
+    };
+    let r = run(Session::with_debugger(d), opts, &binary, log);
+    // The write end stays open for the whole session: `restart` opens it again.
+    drop(writer);
+    r
+}
+
+/// Send a launched program's stdout and stderr (those not redirected) into one pipe
+/// that the browser reads, and its stdin from /dev/null. The program opens the pipe
+/// through /proc/self/fd (the redirects name paths), so `restart` reuses it.
+fn capture_output(
+    lo: &mut LaunchOptions,
+) -> anyhow::Result<Option<(crate::browser::live::ProgramOutput, std::io::PipeWriter)>> {
+    use std::os::fd::AsRawFd;
+    if lo.stdin == Redirect::Inherit {
+        lo.stdin = Redirect::Null;
+    }
+    if lo.stdout != Redirect::Inherit && lo.stderr != Redirect::Inherit {
+        return Ok(None);
+    }
+    let (reader, writer) =
+        std::io::pipe().context("cannot create a pipe for the program's output")?;
+    let path = PathBuf::from(format!("/proc/self/fd/{}", writer.as_raw_fd()));
+    for r in [&mut lo.stdout, &mut lo.stderr] {
+        if *r == Redirect::Inherit {
+            *r = Redirect::File(path.clone());
+        }
+    }
+    Ok(Some((crate::browser::live::capture(reader), writer)))
 }
 
 /// `coroner debug [PKG] [-- ARGS]`: build with optimisations off into a temporary file
@@ -219,12 +277,31 @@ pub fn debug(
     r
 }
 
-fn run(mut session: Session, opts: LiveOptions) -> anyhow::Result<()> {
+fn run(
+    mut session: Session,
+    opts: LiveOptions,
+    binary: &Path,
+    program: Option<crate::browser::live::ProgramOutput>,
+) -> anyhow::Result<()> {
     if let Some(server) = &opts.headless {
         // The server releases the process (kill launched, detach attached) itself.
         return crate::headless::run(session, server);
     }
     session.set_analyzers(coroner_analyzers::registry());
+    if opts.browser() {
+        // The browser releases the process itself, as `q` chose.
+        // `/proc/PID/exe` (attach without BIN) names the program by its link target.
+        let shown = std::fs::read_link(binary).unwrap_or_else(|_| binary.to_path_buf());
+        let name = shown
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| binary.display().to_string());
+        let msg = crate::browser::run_live(session, &name, program)?;
+        if !msg.is_empty() {
+            eprintln!("{msg}");
+        }
+        return Ok(());
+    }
     session.json = opts.json;
     let init = match &opts.init {
         Some(p) => Some(

@@ -130,7 +130,7 @@ struct LiveArgs {
     /// Print goroutines, stack and threads as JSON (one document per line).
     #[arg(long)]
     json: bool,
-    /// Accepted for Delve compatibility (the line REPL is used for live processes).
+    /// Use the line REPL instead of the full-screen browser on a terminal.
     #[arg(long)]
     repl: bool,
     /// Accepted for Delve compatibility (coroner always allows it).
@@ -159,6 +159,7 @@ impl LiveArgs {
             headless: self.headless.options()?,
             init: self.init,
             json: self.json,
+            repl: self.repl,
         })
     }
 }

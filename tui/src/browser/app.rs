@@ -2,13 +2,13 @@
 //! `ui.rs`; nothing here touches the terminal, so tests drive an [`App`] directly.
 
 use super::groups::{is_private_runtime, Group, Loading};
+use super::live::LiveSide;
 use super::source::{self, FileCache, SourceView};
 use super::vars::VarTree;
-use coroner::repl::{Output, Session};
+use coroner::repl::{Config, Output, Session};
 use coroner::target::Target;
 use coroner::unwind::Frame;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
-use ratatui::layout::{Position, Rect};
+use ratatui::layout::Rect;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -24,15 +24,29 @@ pub enum Pane {
     Stack,
     Source,
     Vars,
+    /// The watch list (live processes only).
+    Watch,
 }
 
 impl Pane {
-    const ORDER: [Pane; 4] = [Pane::Goroutines, Pane::Stack, Pane::Source, Pane::Vars];
-    fn step(self, back: bool) -> Pane {
-        let i = Pane::ORDER.iter().position(|p| *p == self).unwrap_or(0);
-        let n = Pane::ORDER.len();
+    const ORDER: [Pane; 5] = [
+        Pane::Goroutines,
+        Pane::Stack,
+        Pane::Source,
+        Pane::Vars,
+        Pane::Watch,
+    ];
+    /// The next pane in Tab order; the watch pane exists only on a live process.
+    pub(super) fn step(self, back: bool, live: bool) -> Pane {
+        let order = if live {
+            &Pane::ORDER[..]
+        } else {
+            &Pane::ORDER[..4]
+        };
+        let i = order.iter().position(|p| *p == self).unwrap_or(0);
+        let n = order.len();
         let j = if back { (i + n - 1) % n } else { (i + 1) % n };
-        Pane::ORDER.get(j).copied().unwrap_or(Pane::Goroutines)
+        order.get(j).copied().unwrap_or(Pane::Goroutines)
     }
 }
 
@@ -44,6 +58,8 @@ pub enum View {
     Registers,
     Memory,
     Output,
+    /// What a launched program printed (live processes only).
+    Program,
 }
 
 /// A one-line prompt at the bottom of the screen.
@@ -57,6 +73,12 @@ pub enum Prompt {
     Goto,
     /// `x` memory at an address or expression.
     Memory,
+    /// `L` a location (`file.go:N`, a function) to show in the source pane.
+    Location,
+    /// `w` an expression for the watch list.
+    Watch,
+    /// `q` on an attached process: detach (y), kill (k) or stay (n).
+    Quit,
 }
 
 /// One row of the goroutines pane.
@@ -109,7 +131,14 @@ pub struct Areas {
     pub stack: Rect,
     pub source: Rect,
     pub vars: Rect,
+    pub watch: Rect,
     pub body: Rect,
+}
+
+/// Who answers the command bar: a session over the core, or the live process's actor.
+pub enum Engine {
+    Core(Box<Session>),
+    Live(Box<LiveSide>),
 }
 
 /// A thread as the threads view lists it.
@@ -121,16 +150,18 @@ pub struct ThreadRow {
 
 pub struct App {
     pub target: Arc<Target>,
-    pub session: Session,
+    pub engine: Engine,
+    /// The session's `config` (source paths, disassembly flavour), as of the last command.
+    pub config: Config,
     pub binary_name: String,
     pub core_name: String,
-    loading: Option<Loading>,
+    pub(super) loading: Option<Loading>,
     pub load_failed: bool,
     pub groups: Vec<Group>,
-    group_of: HashMap<u64, usize>,
+    pub(super) group_of: HashMap<u64, usize>,
     pub filter: String,
     pub rows: Vec<Row>,
-    expanded: HashSet<usize>,
+    pub(super) expanded: HashSet<usize>,
     pub g_cur: Cursor,
     pub goid: Option<u64>,
     pub stack: Vec<Frame>,
@@ -139,11 +170,14 @@ pub struct App {
     pub source: SourceView,
     /// First line shown in the source pane, None: centre on the mark.
     pub src_top: Option<usize>,
-    files: FileCache,
+    /// The selected line of the source pane (where `b` toggles a breakpoint).
+    pub src_cur: usize,
+    pub(super) files: FileCache,
     pub vars: VarTree,
     pub v_cur: Cursor,
     pub threads: Vec<ThreadRow>,
     pub t_cur: Cursor,
+    pub w_cur: Cursor,
     pub mem_addr: Option<u64>,
     pub mem_title: String,
     pub output: Vec<String>,
@@ -160,17 +194,54 @@ pub struct App {
     pub areas: Areas,
     /// The goroutine shown first was not the crashing one: once grouped, show the
     /// first group instead.
-    fallback_start: bool,
+    pub(super) fallback_start: bool,
 }
 
 impl App {
     /// A browser over `target`; `session` must run on the same target (see
     /// `shared.rs`). Grouping starts in the background at once.
     pub fn new(target: Arc<Target>, session: Session, binary: &str, core: &str) -> App {
-        let loading = Loading::start(target.clone());
-        let mut app = App {
+        let first_goid = session.current_goroutine();
+        let config = session.config.clone();
+        let mut app = App::blank(
             target,
-            session,
+            Engine::Core(Box::new(session)),
+            config,
+            binary,
+            core,
+        );
+        // The first screen: the goroutine that crashed (else the session's current
+        // one), at its first user frame, before any grouping is done.
+        let first = app.target.crash().goroutine.or(first_goid).or_else(|| {
+            // No goroutine crashed (a signal from outside, or on a scheduler
+            // thread): start on the first live goroutine, usually main.
+            app.fallback_start = true;
+            app.target
+                .goroutines()
+                .iter()
+                .find(|g| !g.is_dead())
+                .map(|g| g.goid)
+        });
+        if let Some(g) = first {
+            app.show_goroutine(g, true);
+        }
+        app.rebuild_rows();
+        app
+    }
+
+    /// The state every browser starts from; grouping starts in the background at once.
+    pub(super) fn blank(
+        target: Arc<Target>,
+        engine: Engine,
+        config: Config,
+        binary: &str,
+        core: &str,
+    ) -> App {
+        let loading = Loading::start(target.clone());
+        App {
+            target,
+            engine,
+            config,
             binary_name: binary.to_string(),
             core_name: core.to_string(),
             loading: Some(loading),
@@ -187,11 +258,13 @@ impl App {
             f_cur: Cursor::default(),
             source: SourceView::default(),
             src_top: None,
+            src_cur: 0,
             files: FileCache::default(),
             vars: VarTree::default(),
             v_cur: Cursor::default(),
             threads: Vec::new(),
             t_cur: Cursor::default(),
+            w_cur: Cursor::default(),
             mem_addr: None,
             mem_title: String::new(),
             output: Vec::new(),
@@ -207,29 +280,21 @@ impl App {
             no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
             areas: Areas::default(),
             fallback_start: false,
-        };
-        // The first screen: the goroutine that crashed (else the session's current
-        // one), at its first user frame, before any grouping is done.
-        let first = app
-            .target
-            .crash()
-            .goroutine
-            .or_else(|| app.session.current_goroutine())
-            .or_else(|| {
-                // No goroutine crashed (a signal from outside, or on a scheduler
-                // thread): start on the first live goroutine, usually main.
-                app.fallback_start = true;
-                app.target
-                    .goroutines()
-                    .iter()
-                    .find(|g| !g.is_dead())
-                    .map(|g| g.goid)
-            });
-        if let Some(g) = first {
-            app.show_goroutine(g, true);
         }
-        app.rebuild_rows();
-        app
+    }
+
+    /// The live side, on a live process.
+    pub fn live(&self) -> Option<&LiveSide> {
+        match &self.engine {
+            Engine::Live(l) => Some(l),
+            Engine::Core(_) => None,
+        }
+    }
+    pub(super) fn live_mut(&mut self) -> Option<&mut LiveSide> {
+        match &mut self.engine {
+            Engine::Live(l) => Some(l),
+            Engine::Core(_) => None,
+        }
     }
 
     /// Goroutines grouped so far / to group, while the background work runs.
@@ -239,8 +304,9 @@ impl App {
 
     /// Take the groups if the background work finished. Returns true when state changed.
     pub fn tick(&mut self) -> bool {
+        let live = self.live_tick();
         let Some(l) = &self.loading else {
-            return false;
+            return live;
         };
         match l.poll() {
             Ok(groups) => {
@@ -248,7 +314,7 @@ impl App {
                 self.set_groups(groups);
                 true
             }
-            Err(true) => false,
+            Err(true) => live,
             Err(false) => {
                 self.loading = None;
                 self.load_failed = true;
@@ -293,7 +359,7 @@ impl App {
         self.expanded.contains(&group)
     }
 
-    fn crash_goid(&self) -> Option<u64> {
+    pub(super) fn crash_goid(&self) -> Option<u64> {
         self.target.crash().goroutine
     }
 
@@ -320,7 +386,7 @@ impl App {
         self.g_cur.move_by(0, self.rows.len());
     }
 
-    fn select_row_of(&mut self, goid: u64) {
+    pub(super) fn select_row_of(&mut self, goid: u64) {
         let pos = self.rows.iter().position(|r| match *r {
             Row::Member(gi, mi) => self
                 .groups
@@ -394,14 +460,14 @@ impl App {
                         "runtime.sigpanic" | "runtime.asyncPreempt" | "runtime.debugCallV2"
                     )
                 });
-        self.source =
-            source::for_frame(&self.target, &self.session.config, &mut self.files, f, trap);
+        self.source = source::for_frame(&self.target, &self.config, &mut self.files, f, trap);
         self.src_top = None;
+        self.src_cur = self.source.mark.unwrap_or(0);
         self.vars = VarTree::for_frame(&self.target, f, n);
         self.v_cur = Cursor::default();
     }
 
-    fn on_goroutine_row_changed(&mut self) {
+    pub(super) fn on_goroutine_row_changed(&mut self) {
         if let Some(g) = self
             .rows
             .get(self.g_cur.sel)
@@ -436,24 +502,45 @@ impl App {
     }
 
     /// Run one REPL command in the session, in the context of the selected goroutine
-    /// and frame, and show its output.
+    /// and frame, and show its output. On a live process the command goes to the
+    /// debugger's thread and its output comes back later (see `live.rs`).
     pub fn run_command(&mut self, line: &str) {
         let line = line.trim();
         if line.is_empty() {
             return;
         }
-        self.sync_session();
-        let before = (
-            self.session.current_goroutine(),
-            self.session.current_frame(),
-        );
-        let out = self.session.execute(line);
+        let at = self.goid.map(|g| (g, self.f_cur.sel));
+        let session = match &mut self.engine {
+            Engine::Core(s) => s,
+            Engine::Live(_) => {
+                self.send_live_command(line, at, true);
+                return;
+            }
+        };
+        if let Some((g, f)) = at {
+            sync_session(session, g, f);
+        }
+        let before = (session.current_goroutine(), session.current_frame());
+        let out = session.execute(line);
+        let after = (session.current_goroutine(), session.current_frame());
+        let config_changed = session.config != self.config;
+        self.config = session.config.clone();
+        if self.show_output(line, &out) {
+            return;
+        }
+        self.view = View::Output;
+        self.follow_session(after.0, after.1, after != before, config_changed);
+    }
+
+    /// Append a command and its output to the output log. Returns true when the
+    /// command ends the session.
+    pub(super) fn show_output(&mut self, line: &str, out: &Output) -> bool {
         self.out_top = self.output.len();
         self.output.push(format!("(coroner) {line}"));
-        let text = match &out {
+        let text = match out {
             Output::Exit => {
                 self.quit = true;
-                return;
+                return true;
             }
             o => o.render(),
         };
@@ -464,39 +551,38 @@ impl App {
             self.output.drain(..cut);
             self.out_top = self.out_top.saturating_sub(cut);
         }
-        self.view = View::Output;
-        // Commands that move (goroutine N, frame N, up, down) move the browser too.
-        let after = (
-            self.session.current_goroutine(),
-            self.session.current_frame(),
-        );
-        if after != before {
-            if let Some(g) = after.0 {
+        false
+    }
+
+    /// Commands that move (goroutine N, frame N, up, down) move the browser too; a
+    /// changed `config` (substitute-path) re-reads the source.
+    pub(super) fn follow_session(
+        &mut self,
+        goid: Option<u64>,
+        frame: usize,
+        moved: bool,
+        config_changed: bool,
+    ) {
+        if moved {
+            if let Some(g) = goid {
                 if Some(g) != self.goid {
                     self.show_goroutine(g, false);
                     self.select_row_of(g);
                 }
             }
-            if after.1 != self.f_cur.sel && after.1 < self.stack.len() {
-                self.f_cur.sel = after.1;
+            if frame != self.f_cur.sel && frame < self.stack.len() {
+                self.f_cur.sel = frame;
                 self.show_frame();
+                return;
             }
         }
-    }
-
-    /// Point the session at the browser's goroutine and frame (silently), so `locals`
-    /// in the command bar means the frame on screen.
-    fn sync_session(&mut self) {
-        let Some(g) = self.goid else { return };
-        if self.session.current_goroutine() != Some(g) {
-            let _ = self.session.execute(&format!("goroutine {g}"));
-        }
-        if self.session.current_frame() != self.f_cur.sel {
-            let _ = self.session.execute(&format!("frame {}", self.f_cur.sel));
+        if config_changed {
+            self.files = FileCache::default();
+            self.show_frame();
         }
     }
 
-    fn load_threads(&mut self) {
+    pub(super) fn load_threads(&mut self) {
         let t = &self.target;
         let crash_tid = t.crash().thread;
         self.threads = t
@@ -568,378 +654,6 @@ impl App {
             }
         }
     }
-
-    // ---- input ----
-
-    pub fn on_key(&mut self, k: KeyEvent) {
-        if k.modifiers.contains(KeyModifiers::CONTROL) && matches!(k.code, KeyCode::Char('c')) {
-            self.quit = true;
-            return;
-        }
-        if self.prompt.is_some() {
-            self.on_prompt_key(k);
-            return;
-        }
-        if self.help {
-            match k.code {
-                KeyCode::Down | KeyCode::Char('j') => self.help_top += 1,
-                KeyCode::Up | KeyCode::Char('k') => self.help_top = self.help_top.saturating_sub(1),
-                _ => self.help = false,
-            }
-            return;
-        }
-        self.status.clear();
-        let page = self.page_height();
-        match k.code {
-            KeyCode::Char('q') => self.quit = true,
-            KeyCode::Char('?') => {
-                self.help = true;
-                self.help_top = 0;
-            }
-            KeyCode::Char(':') => self.open_prompt(Prompt::Command),
-            KeyCode::Char('/') => {
-                self.view = View::Main;
-                self.focus = Pane::Goroutines;
-                self.open_prompt(Prompt::Filter);
-                self.input = self.filter.clone();
-            }
-            KeyCode::Char('g') => self.open_prompt(Prompt::Goto),
-            KeyCode::Char('x') | KeyCode::Char('M') => self.open_prompt(Prompt::Memory),
-            KeyCode::Char('T') => {
-                self.load_threads();
-                self.view = View::Threads;
-            }
-            KeyCode::Char('R') => {
-                if self.threads.is_empty() {
-                    self.load_threads();
-                }
-                self.view = View::Registers;
-            }
-            KeyCode::Char('O') => self.view = View::Output,
-            KeyCode::Char('c') => {
-                if let Some(g) = self.crash_goid() {
-                    self.view = View::Main;
-                    self.goto_goroutine(g);
-                    self.focus = Pane::Stack;
-                }
-            }
-            KeyCode::Esc => {
-                if self.view != View::Main {
-                    self.view = View::Main;
-                } else if !self.filter.is_empty() {
-                    self.filter.clear();
-                    self.rebuild_rows();
-                    if let Some(g) = self.goid {
-                        self.select_row_of(g);
-                    }
-                } else {
-                    self.focus = match self.focus {
-                        Pane::Goroutines | Pane::Stack => Pane::Goroutines,
-                        Pane::Source | Pane::Vars => Pane::Stack,
-                    };
-                }
-            }
-            KeyCode::Tab => {
-                self.view = View::Main;
-                self.focus = self.focus.step(false);
-            }
-            KeyCode::BackTab => {
-                self.view = View::Main;
-                self.focus = self.focus.step(true);
-            }
-            KeyCode::Up | KeyCode::Char('k') => self.scroll(-1),
-            KeyCode::Down | KeyCode::Char('j') => self.scroll(1),
-            KeyCode::PageUp => self.scroll(-(page as isize)),
-            KeyCode::PageDown | KeyCode::Char(' ') => self.scroll(page as isize),
-            KeyCode::Home => self.scroll(isize::MIN / 2),
-            KeyCode::End | KeyCode::Char('G') => self.scroll(isize::MAX / 2),
-            KeyCode::Enter => self.enter(),
-            KeyCode::Right | KeyCode::Char('l') => self.right(),
-            KeyCode::Left | KeyCode::Char('h') => self.left(),
-            _ => {}
-        }
-    }
-
-    fn open_prompt(&mut self, p: Prompt) {
-        self.prompt = Some(p);
-        self.input.clear();
-    }
-
-    fn on_prompt_key(&mut self, k: KeyEvent) {
-        let Some(p) = self.prompt else { return };
-        match k.code {
-            KeyCode::Esc => {
-                self.prompt = None;
-                if p == Prompt::Filter {
-                    self.filter.clear();
-                    self.rebuild_rows();
-                }
-            }
-            KeyCode::Enter => {
-                self.prompt = None;
-                let text = std::mem::take(&mut self.input);
-                match p {
-                    Prompt::Command => self.run_command(&text),
-                    Prompt::Filter => {
-                        self.filter = text;
-                        self.rebuild_rows();
-                        self.g_cur.sel = 0;
-                        self.on_goroutine_row_changed();
-                    }
-                    Prompt::Goto => match text.trim().parse::<u64>() {
-                        Ok(g) => {
-                            self.view = View::Main;
-                            self.goto_goroutine(g);
-                        }
-                        Err(_) => self.status = format!("not a goroutine ID: {text:?}"),
-                    },
-                    Prompt::Memory => self.open_memory(&text),
-                }
-            }
-            KeyCode::Backspace => {
-                self.input.pop();
-                if p == Prompt::Filter {
-                    self.apply_filter();
-                }
-            }
-            KeyCode::Char(c) => {
-                if p == Prompt::Goto && !c.is_ascii_digit() {
-                    return;
-                }
-                self.input.push(c);
-                if p == Prompt::Filter {
-                    self.apply_filter();
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Incremental filter: every keystroke refilters the groups.
-    fn apply_filter(&mut self) {
-        self.filter = self.input.clone();
-        self.rebuild_rows();
-        self.g_cur = Cursor::default();
-    }
-
-    fn page_height(&self) -> usize {
-        let r = match (self.view, self.focus) {
-            (View::Main, Pane::Goroutines) => self.areas.goroutines,
-            (View::Main, Pane::Stack) => self.areas.stack,
-            (View::Main, Pane::Source) => self.areas.source,
-            (View::Main, Pane::Vars) => self.areas.vars,
-            _ => self.areas.body,
-        };
-        usize::from(r.height.saturating_sub(2)).max(1)
-    }
-
-    fn scroll(&mut self, d: isize) {
-        match self.view {
-            View::Main => match self.focus {
-                Pane::Goroutines => {
-                    self.g_cur.move_by(d, self.rows.len());
-                    self.on_goroutine_row_changed();
-                }
-                Pane::Stack => {
-                    let old = self.f_cur.sel;
-                    self.f_cur.move_by(d, self.stack.len());
-                    if self.f_cur.sel != old {
-                        self.show_frame();
-                    }
-                }
-                Pane::Source => {
-                    let h = self.page_height();
-                    let top = self.src_top.unwrap_or_else(|| self.source_centre_top(h));
-                    let max = self.source.lines.len().saturating_sub(1) as isize;
-                    self.src_top =
-                        Some((top as isize).saturating_add(d).clamp(0, max.max(0)) as usize);
-                }
-                Pane::Vars => {
-                    let n = self.vars.visible().len();
-                    self.v_cur.move_by(d, n);
-                }
-            },
-            View::Threads | View::Registers => self.t_cur.move_by(d, self.threads.len()),
-            View::Memory => {
-                if let Some(a) = self.mem_addr {
-                    let delta = (d.clamp(-(1 << 40), 1 << 40) as i64).wrapping_mul(16);
-                    self.mem_addr = Some(a.wrapping_add_signed(delta));
-                }
-            }
-            View::Output => {
-                let max = self.output.len().saturating_sub(1) as isize;
-                self.out_top = (self.out_top as isize)
-                    .saturating_add(d)
-                    .clamp(0, max.max(0)) as usize;
-            }
-        }
-    }
-
-    /// First source line shown when centring the mark in `height` rows.
-    pub fn source_centre_top(&self, height: usize) -> usize {
-        self.source.mark.map_or(0, |m| m.saturating_sub(height / 2))
-    }
-
-    fn enter(&mut self) {
-        match self.view {
-            View::Threads | View::Registers => {
-                // Enter on a thread shows the goroutine it runs.
-                let tid = self.threads.get(self.t_cur.sel).map(|t| t.tid);
-                if let Some(g) = tid
-                    .and_then(|t| self.target.thread_goroutine(t))
-                    .map(|g| g.goid)
-                {
-                    self.view = View::Main;
-                    self.goto_goroutine(g);
-                    self.focus = Pane::Stack;
-                } else if self.view == View::Threads {
-                    self.view = View::Registers;
-                }
-            }
-            View::Main => match self.focus {
-                Pane::Goroutines => match self.rows.get(self.g_cur.sel).copied() {
-                    Some(Row::Group(gi)) => {
-                        if !self.expanded.remove(&gi) {
-                            self.expanded.insert(gi);
-                        }
-                        self.rebuild_rows();
-                    }
-                    Some(_) => self.focus = Pane::Stack,
-                    None => {}
-                },
-                Pane::Stack => self.focus = Pane::Vars,
-                Pane::Source => {}
-                Pane::Vars => {
-                    let vis = self.vars.visible();
-                    if let Some(&id) = vis.get(self.v_cur.sel) {
-                        if !self.vars.collapse(id) {
-                            self.vars.expand(&self.target, id);
-                        }
-                    }
-                }
-            },
-            _ => {}
-        }
-    }
-
-    fn right(&mut self) {
-        match (self.view, self.focus) {
-            (View::Main, Pane::Vars) => {
-                let vis = self.vars.visible();
-                if let Some(&id) = vis.get(self.v_cur.sel) {
-                    self.vars.expand(&self.target, id);
-                }
-            }
-            (View::Main, Pane::Goroutines) => {
-                if let Some(Row::Group(gi)) = self.rows.get(self.g_cur.sel).copied() {
-                    self.expanded.insert(gi);
-                    self.rebuild_rows();
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn left(&mut self) {
-        match (self.view, self.focus) {
-            (View::Main, Pane::Vars) => {
-                let vis = self.vars.visible();
-                if let Some(&id) = vis.get(self.v_cur.sel) {
-                    if !self.vars.collapse(id) {
-                        // On a leaf: go to its parent.
-                        if let Some(p) = self.vars.parent(id) {
-                            if let Some(pos) = self.vars.visible().iter().position(|x| *x == p) {
-                                self.v_cur.sel = pos;
-                            }
-                        }
-                    }
-                }
-            }
-            (View::Main, Pane::Goroutines) => {
-                let gi = match self.rows.get(self.g_cur.sel).copied() {
-                    Some(Row::Group(gi)) | Some(Row::Member(gi, _)) => gi,
-                    _ => return,
-                };
-                if self.expanded.remove(&gi) {
-                    self.rebuild_rows();
-                    if let Some(p) = self.rows.iter().position(|r| *r == Row::Group(gi)) {
-                        self.g_cur.sel = p;
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-
-    pub fn on_mouse(&mut self, m: MouseEvent) {
-        let pos = Position::new(m.column, m.row);
-        let pane = [
-            (self.areas.goroutines, Pane::Goroutines),
-            (self.areas.stack, Pane::Stack),
-            (self.areas.source, Pane::Source),
-            (self.areas.vars, Pane::Vars),
-        ]
-        .into_iter()
-        .find(|(r, _)| r.contains(pos));
-        match m.kind {
-            MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
-                let d = if m.kind == MouseEventKind::ScrollDown {
-                    3
-                } else {
-                    -3
-                };
-                if self.view == View::Main {
-                    if let Some((_, p)) = pane {
-                        self.focus = p;
-                    }
-                }
-                self.scroll(d);
-            }
-            MouseEventKind::Down(MouseButton::Left) => {
-                if self.view != View::Main {
-                    return;
-                }
-                let Some((r, p)) = pane else { return };
-                self.focus = p;
-                // Row inside the bordered pane.
-                if m.row <= r.y || m.row.saturating_add(1) >= r.y.saturating_add(r.height) {
-                    return;
-                }
-                let i = usize::from(m.row - r.y - 1);
-                match p {
-                    Pane::Goroutines => {
-                        let target = self.g_cur.offset + i;
-                        if target < self.rows.len() {
-                            if target == self.g_cur.sel {
-                                self.enter();
-                            } else {
-                                self.g_cur.sel = target;
-                                self.on_goroutine_row_changed();
-                            }
-                        }
-                    }
-                    Pane::Stack => {
-                        let target = self.f_cur.offset + i;
-                        if target < self.stack.len() && target != self.f_cur.sel {
-                            self.f_cur.sel = target;
-                            self.show_frame();
-                        }
-                    }
-                    Pane::Vars => {
-                        let target = self.v_cur.offset + i;
-                        if target < self.vars.visible().len() {
-                            if target == self.v_cur.sel {
-                                self.enter();
-                            }
-                            self.v_cur.sel = target;
-                        }
-                    }
-                    Pane::Source => {}
-                }
-            }
-            _ => {}
-        }
-    }
 }
 
 /// `0x1234`, `1234` (decimal) as an address.
@@ -971,5 +685,16 @@ pub fn short_func(name: &str) -> &str {
     match cut.rfind('/') {
         Some(i) => name.get(i + 1..).unwrap_or(name),
         None => name,
+    }
+}
+
+/// Point the session at the browser's goroutine and frame (silently), so `locals`
+/// in the command bar means the frame on screen.
+pub(super) fn sync_session(session: &mut Session, g: u64, frame: usize) {
+    if session.current_goroutine() != Some(g) {
+        let _ = session.execute(&format!("goroutine {g}"));
+    }
+    if session.current_frame() != frame {
+        let _ = session.execute(&format!("frame {frame}"));
     }
 }

@@ -1,17 +1,25 @@
-//! The full-screen triage browser (`coroner core BIN CORE` on a terminal).
+//! The full-screen browser (`coroner core BIN CORE`, and `coroner exec/debug/test/
+//! attach`, on a terminal).
 //!
 //! - `app.rs`: state and input handling (no terminal: tests drive it directly);
 //! - `ui.rs`: rendering with ratatui;
 //! - `groups.rs`: goroutines grouped by stack, in a background thread with progress;
 //! - `vars.rs`, `source.rs`: the variables tree and the source/disassembly pane;
-//! - `shared.rs`: one target shared by the panes and the command bar's session.
+//! - `shared.rs`: one target shared by the panes and the command bar's session;
+//! - `actor.rs`, `live.rs`, `ui_live.rs`: a live process (the debugger on its own
+//!   thread, execution keys, breakpoints, watches, the run state);
+//! - `input.rs`: what keys and the mouse do.
 
+pub mod actor;
 pub mod app;
 pub mod groups;
+pub mod input;
 pub mod keys;
+pub mod live;
 pub mod shared;
 pub mod source;
 pub mod ui;
+pub mod ui_live;
 pub mod vars;
 
 use app::App;
@@ -25,6 +33,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Terminal;
 use std::io::Stdout;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -129,12 +138,18 @@ pub fn run(opts: OpenOptions, analyzers: Registry) -> anyhow::Result<()> {
         &file_name(&opts.binary),
         &file_name(&opts.core),
     );
+    event_loop(&mut guard, &mut app)
+}
+
+/// Draw and dispatch input until the app quits.
+fn event_loop(guard: &mut TerminalGuard, app: &mut App) -> anyhow::Result<()> {
     let mut dirty = true;
     while !app.quit {
         dirty |= app.tick();
-        // Redraw while grouping runs, for the progress counter.
-        if dirty || app.progress().is_some() {
-            guard.term.draw(|f| ui::draw(f, &mut app))?;
+        // Redraw while grouping runs (the progress counter) and while a live program
+        // runs (its output, the run state).
+        if dirty || app.progress().is_some() || app.live().is_some_and(|l| l.link.busy) {
+            guard.term.draw(|f| ui::draw(f, app))?;
             dirty = false;
         }
         if event::poll(TICK)? {
@@ -148,4 +163,77 @@ pub fn run(opts: OpenOptions, analyzers: Registry) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The browser on a live process (`coroner exec/debug/test/attach` on a terminal).
+/// The calling thread must be the one that started or attached the process (the
+/// ptrace tracer): it becomes the debugger's actor, and the browser runs on a thread
+/// of its own. Returns what to tell the user once the terminal is restored (e.g.
+/// "Detached from process N"). The process is always released: as `q` chose, else
+/// as the REPL's `exit` does (kill a launched one, detach from an attached one).
+pub fn run_live(
+    mut session: Session,
+    binary: &str,
+    program: Option<live::ProgramOutput>,
+) -> anyhow::Result<String> {
+    let Some(d) = session.debugger() else {
+        anyhow::bail!("the live browser needs a live process");
+    };
+    let (link, mut actor) = actor::channel(d.interrupter());
+    let Some(state) = actor.state(&session) else {
+        anyhow::bail!("the live browser needs a live process");
+    };
+    let name = binary.to_string();
+    let ui = std::thread::Builder::new().name("browser".into()).spawn(
+        move || -> anyhow::Result<()> {
+            let running = link.running_flag();
+            let mut guard = TerminalGuard::enter()?;
+            ACTIVE.store(true, Ordering::SeqCst);
+            let mut app = App::new_live(state, link, program, &name);
+            let r = event_loop(&mut guard, &mut app);
+            // Dropping the app closes the channel: the actor stops serving.
+            drop(app);
+            drop(guard);
+            ACTIVE.store(false, Ordering::SeqCst);
+            last_resort(&running);
+            r
+        },
+    )?;
+    let ending = actor.serve(&mut session);
+    // Closing our end tells the browser the debugger is gone, should it still run.
+    drop(actor);
+    let msg = match ending {
+        actor::Ending::Released(m) => m,
+        actor::Ending::Open => actor::release(&mut session, None),
+    };
+    let r = match ui.join() {
+        Ok(r) => r,
+        Err(_) => Err(anyhow::anyhow!("the browser thread panicked")),
+    };
+    r.map(|()| msg)
+}
+
+/// After the browser quit, the debugger's thread releases the process. If it is still
+/// blocked in a resume two seconds later (the halt did not reach the program), the
+/// backend's emergency cleanup kills a launched program or detaches from an attached
+/// one, which also ends that wait.
+fn last_resort(running: &AtomicBool) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while running.load(Ordering::SeqCst) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if running.load(Ordering::SeqCst) {
+        coroner::backend::ptrace::emergency_cleanup();
+    }
+}
+
+/// The browser owns the terminal (raw mode, alternate screen) right now.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Give the terminal back if the browser has it: for a fatal signal (SIGTERM) that
+/// ends coroner without unwinding.
+pub fn restore_terminal_if_active() {
+    if ACTIVE.swap(false, Ordering::SeqCst) {
+        restore_terminal();
+    }
 }

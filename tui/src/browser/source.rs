@@ -25,6 +25,11 @@ pub struct SourceView {
     /// Index in `lines` of the marked line.
     pub mark: Option<usize>,
     pub disassembly: bool,
+    /// The file as the binary names it (before substitute-path), for a source view:
+    /// line `i` of `lines` is its line `i + 1`.
+    pub file: String,
+    /// For a disassembly: the address of each line's instruction.
+    pub addrs: Vec<u64>,
 }
 
 /// Source files read so far (None: not readable here).
@@ -61,25 +66,8 @@ pub fn for_frame(
     trap: bool,
 ) -> SourceView {
     let path = cfg.substitute(&frame.file);
-    if !frame.file.is_empty() && frame.line > 0 {
-        if let Some(text) = cache.get(&path) {
-            let width = text.len().to_string().len().max(4);
-            let lines = text
-                .iter()
-                .enumerate()
-                .map(|(i, l)| {
-                    let n = i + 1;
-                    let mark = if n == frame.line as usize { "=>" } else { "  " };
-                    format!("{mark}{n:>width$} │ {l}")
-                })
-                .collect();
-            return SourceView {
-                title: format!("{path}:{}", frame.line),
-                lines,
-                mark: Some((frame.line as usize).saturating_sub(1)),
-                disassembly: false,
-            };
-        }
+    if let Some(v) = for_file(cfg, cache, &frame.file, frame.line, true) {
+        return v;
     }
     let pc = if trap {
         frame.pc.0
@@ -94,6 +82,44 @@ pub fn for_frame(
     };
     v.title = format!("disassembly ({why})");
     v
+}
+
+/// The source file `file` (as the binary names it) with `line` marked `=>` when
+/// `arrow`; None when the file cannot be read here.
+pub fn for_file(
+    cfg: &Config,
+    cache: &mut FileCache,
+    file: &str,
+    line: u32,
+    arrow: bool,
+) -> Option<SourceView> {
+    if file.is_empty() || line == 0 {
+        return None;
+    }
+    let path = cfg.substitute(file);
+    let text = cache.get(&path)?;
+    let width = text.len().to_string().len().max(4);
+    let lines = text
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let n = i + 1;
+            let mark = if arrow && n == line as usize {
+                "=>"
+            } else {
+                "  "
+            };
+            format!("{mark}{n:>width$} │ {l}")
+        })
+        .collect();
+    Some(SourceView {
+        title: format!("{path}:{line}"),
+        lines,
+        mark: Some((line as usize).saturating_sub(1)),
+        disassembly: false,
+        file: file.to_string(),
+        addrs: Vec::new(),
+    })
 }
 
 /// Instructions of the function around `pc`, the one containing `pc` marked.
@@ -126,6 +152,7 @@ pub fn disassembly(t: &Target, cfg: &Config, pc: u64) -> SourceView {
     let insns = disasm::decode(&code, lo, flavor, names);
     let mut mark = None;
     let mut lines = Vec::with_capacity(insns.len());
+    let mut addrs = Vec::with_capacity(insns.len());
     for (i, ins) in insns.iter().enumerate() {
         let end = ins.pc.saturating_add(ins.bytes.len() as u64);
         let here = ins.pc <= pc && pc < end;
@@ -138,6 +165,7 @@ pub fn disassembly(t: &Target, cfg: &Config, pc: u64) -> SourceView {
                 format!("{base}:{l}")
             })
             .unwrap_or_default();
+        addrs.push(ins.pc);
         lines.push(format!(
             "{}{:#x}  {:<20} {}",
             if here { "=>" } else { "  " },
@@ -151,5 +179,7 @@ pub fn disassembly(t: &Target, cfg: &Config, pc: u64) -> SourceView {
         lines,
         mark,
         disassembly: true,
+        file: String::new(),
+        addrs,
     }
 }

@@ -2,7 +2,8 @@
 //! state written here is the list scroll offsets and pane areas (for the mouse).
 
 use super::app::{short_file, short_func, App, Pane, Prompt, Row, View};
-use super::keys::HELP;
+use super::keys;
+use super::ui_live;
 use coroner::addr::Addr;
 use coroner::repl::format;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
@@ -16,29 +17,29 @@ pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
 
 /// Colours, or none at all under NO_COLOR (reverse video and bold still work).
-struct Theme {
+pub(super) struct Theme {
     color: bool,
 }
 
 impl Theme {
-    fn fg(&self, c: Color) -> Style {
+    pub(super) fn fg(&self, c: Color) -> Style {
         if self.color {
             Style::default().fg(c)
         } else {
             Style::default()
         }
     }
-    fn bad(&self) -> Style {
+    pub(super) fn bad(&self) -> Style {
         self.fg(Color::Red).add_modifier(Modifier::BOLD)
     }
-    fn dim(&self) -> Style {
+    pub(super) fn dim(&self) -> Style {
         if self.color {
             Style::default().fg(Color::DarkGray)
         } else {
             Style::default()
         }
     }
-    fn selected(&self, focused: bool) -> Style {
+    pub(super) fn selected(&self, focused: bool) -> Style {
         if focused {
             Style::default().add_modifier(Modifier::REVERSED)
         } else {
@@ -79,7 +80,11 @@ pub fn draw(f: &mut Frame<'_>, app: &mut App) {
         (Some(a), Some(b), Some(c)) => (*a, *b, *c),
         _ => return,
     };
-    draw_header(f, app, &th, head);
+    if app.live().is_some() {
+        ui_live::draw_header(f, app, &th, head);
+    } else {
+        draw_header(f, app, &th, head);
+    }
     app.areas.body = body;
     match app.view {
         View::Main => draw_main(f, app, &th, body),
@@ -87,6 +92,7 @@ pub fn draw(f: &mut Frame<'_>, app: &mut App) {
         View::Registers => draw_registers(f, app, &th, body),
         View::Memory => draw_memory(f, app, &th, body),
         View::Output => draw_output(f, app, &th, body),
+        View::Program => ui_live::draw_program(f, app, &th, body),
     }
     draw_footer(f, app, &th, foot);
     if app.help {
@@ -165,14 +171,14 @@ fn draw_header(f: &mut Frame<'_>, app: &App, th: &Theme, area: Rect) {
     f.render_widget(Paragraph::new(lines), area);
 }
 
-fn block<'a>(title: String, focused: bool, th: &Theme) -> Block<'a> {
+pub(super) fn block<'a>(title: String, focused: bool, th: &Theme) -> Block<'a> {
     Block::default()
         .borders(Borders::ALL)
         .border_style(th.border(focused))
         .title(Span::styled(title, th.border(focused)))
 }
 
-fn inner_height(r: Rect) -> usize {
+pub(super) fn inner_height(r: Rect) -> usize {
     usize::from(r.height.saturating_sub(2))
 }
 
@@ -189,19 +195,34 @@ fn draw_main(f: &mut Frame<'_>, app: &mut App, th: &Theme, area: Rect) {
         .direction(Direction::Vertical)
         .constraints([Constraint::Percentage(50), Constraint::Percentage(50)])
         .split(left);
+    // A live process has a watch pane under the variables.
+    let live = app.live().is_some();
+    let rows: &[Constraint] = if live {
+        &[
+            Constraint::Percentage(52),
+            Constraint::Percentage(28),
+            Constraint::Percentage(20),
+        ]
+    } else {
+        &[Constraint::Percentage(58), Constraint::Percentage(42)]
+    };
     let r = Layout::default()
         .direction(Direction::Vertical)
-        .constraints([Constraint::Percentage(58), Constraint::Percentage(42)])
+        .constraints(rows)
         .split(right);
     app.areas.goroutines = l.first().copied().unwrap_or_default();
     app.areas.stack = l.get(1).copied().unwrap_or_default();
     app.areas.source = r.first().copied().unwrap_or_default();
     app.areas.vars = r.get(1).copied().unwrap_or_default();
+    app.areas.watch = r.get(2).copied().unwrap_or_default();
     let a = app.areas;
     draw_goroutines(f, app, th, a.goroutines);
     draw_stack(f, app, th, a.stack);
     draw_source(f, app, th, a.source);
     draw_vars(f, app, th, a.vars);
+    if live {
+        ui_live::draw_watch(f, app, th, a.watch);
+    }
 }
 
 fn draw_goroutines(f: &mut Frame<'_>, app: &mut App, th: &Theme, area: Rect) {
@@ -371,16 +392,32 @@ fn draw_source(f: &mut Frame<'_>, app: &mut App, th: &Theme, area: Rect) {
         .skip(top)
         .take(h)
         .map(|(i, l)| {
-            if Some(i) == app.source.mark {
-                Line::from(Span::styled(
-                    l.clone(),
-                    th.fg(Color::Yellow).add_modifier(Modifier::BOLD),
-                ))
+            let mut style = if Some(i) == app.source.mark {
+                th.fg(Color::Yellow).add_modifier(Modifier::BOLD)
             } else {
-                Line::from(l.clone())
+                Style::default()
+            };
+            // The line cursor shows only where keys move it (the focused pane).
+            if focused && i == app.src_cur {
+                style = style.patch(th.selected(true));
             }
+            // Breakpoints in a column of their own (live processes only).
+            let bp = ui_live::bp_mark(app, i);
+            let bp_style = th.fg(Color::Red).add_modifier(Modifier::BOLD);
+            Line::from(vec![
+                Span::styled(bp, bp_style),
+                Span::styled(l.clone(), style),
+            ])
         })
         .collect();
+    let mut lines = lines;
+    if app.source.lines.is_empty() && app.live().is_some() {
+        // At a launched program's entry point no goroutine has a frame yet.
+        lines.push(Line::from(Span::styled(
+            "no frame: L shows a location (main.main, file.go:N), b sets a breakpoint",
+            th.dim(),
+        )));
+    }
     let b = Block::default()
         .borders(Borders::ALL)
         .border_style(th.border(focused))
@@ -576,6 +613,9 @@ fn draw_footer(f: &mut Frame<'_>, app: &App, th: &Theme, area: Rect) {
                 Prompt::Filter => "filter /",
                 Prompt::Goto => "goroutine ID: ",
                 Prompt::Memory => "memory at address or expression: ",
+                Prompt::Location => "show location (file.go:N, function): ",
+                Prompt::Watch => "watch expression: ",
+                Prompt::Quit => "detach and leave the process running? [Y/n, k: kill it] ",
             };
             Line::from(vec![
                 Span::styled(label, Style::default().add_modifier(Modifier::BOLD)),
@@ -584,6 +624,7 @@ fn draw_footer(f: &mut Frame<'_>, app: &App, th: &Theme, area: Rect) {
             ])
         }
         None if !app.status.is_empty() => Line::from(Span::styled(app.status.clone(), th.fg(Color::Yellow))),
+        None if app.live().is_some() => Line::from(Span::styled(ui_live::FOOTER, th.dim())),
         None => Line::from(Span::styled(
             "q quit  ? help  : command  / filter  g goto  c crash  Tab pane  Enter open  T threads  R regs  x memory  O output",
             th.dim(),
@@ -594,7 +635,12 @@ fn draw_footer(f: &mut Frame<'_>, app: &App, th: &Theme, area: Rect) {
 
 fn draw_help(f: &mut Frame<'_>, app: &App, th: &Theme, body: Rect) {
     let w = body.width.saturating_sub(4).min(76);
-    let h = body.height.saturating_sub(2).min(HELP.len() as u16 + 2);
+    let help = keys::help(app.live().is_some());
+    let h = body.height.saturating_sub(2).min(
+        u16::try_from(help.len())
+            .unwrap_or(u16::MAX)
+            .saturating_add(2),
+    );
     let area = Rect {
         x: body.x + (body.width.saturating_sub(w)) / 2,
         y: body.y + 1,
@@ -602,7 +648,7 @@ fn draw_help(f: &mut Frame<'_>, app: &App, th: &Theme, body: Rect) {
         height: h,
     };
     f.render_widget(Clear, area);
-    let lines: Vec<Line> = HELP
+    let lines: Vec<Line> = help
         .iter()
         .skip(app.help_top)
         .map(|(k, d)| {
@@ -611,7 +657,7 @@ fn draw_help(f: &mut Frame<'_>, app: &App, th: &Theme, body: Rect) {
                     format!("{k:<18}"),
                     Style::default().add_modifier(Modifier::BOLD),
                 ),
-                Span::raw(*d),
+                Span::raw(d.to_string()),
             ])
         })
         .collect();

@@ -1,0 +1,651 @@
+//! End to end: the real `coroner` binary's browser on live fixture programs
+//! (cores/live-fixtures/go1.27-noopt/live), in a tmux pane as a user runs it.
+//!
+//! - Launched (`coroner exec live -- loop N`): toggle a breakpoint on a source line,
+//!   continue to it, `next` (the line moves), a watch expression changes between stops,
+//!   halt the running program with H and with Ctrl-C, see its output, quit; the
+//!   program is gone afterwards.
+//! - Attached (`coroner attach PID` on `live service`): set a breakpoint, stop on it,
+//!   quit (detach): the program runs on untraced, its code equal to the binary's, and
+//!   makes progress.
+
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a screen may take to show what we wait for (the machine may be loaded).
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(name: &str) -> Tmux {
+        let t = Tmux {
+            socket: format!("coroner-live-{name}-{}", std::process::id()),
+        };
+        // A plain shell in a 160x50 pane; the browser runs in it like a user runs it.
+        t.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            "160",
+            "-y",
+            "50",
+            "env",
+            "-u",
+            "NO_COLOR",
+            "TERM=xterm-256color",
+            "sh",
+        ]);
+        t
+    }
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+    fn keys(&self, keys: &[&str]) {
+        let mut a = vec!["send-keys", "-t", "e2e"];
+        a.extend_from_slice(keys);
+        self.run(&a);
+    }
+    fn typed(&self, text: &str) {
+        self.keys(&["-l", text]);
+    }
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "e2e"])
+    }
+    /// Wait until the screen contains `what` (or fail with the last screen).
+    fn wait_for(&self, what: &str) -> String {
+        self.wait_until(what, |s| s.contains(what))
+    }
+    fn wait_until(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            if start.elapsed() > WAIT {
+                panic!("timed out waiting for {what:?}; screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        // The pane's shell and coroner get SIGHUP: coroner's handler releases the
+        // program (kill launched, detach attached) before it exits.
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+/// SIGKILLs a pid this test learnt (the launched program) however the test ends.
+struct PidGuard(Option<u32>);
+
+impl Drop for PidGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.0 {
+            if Path::new(&format!("/proc/{p}")).exists() {
+                let _ = Command::new("kill").args(["-9", &p.to_string()]).output();
+            }
+        }
+    }
+}
+
+/// A program this test started itself: killed and reaped on drop.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Whether this machine has what the tests need; says loudly what is missing.
+fn usable(test: &str) -> bool {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("SKIP: {test}: tmux is not installed");
+        return false;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_coroner"))
+        .args(["exec", "/bin/true"])
+        .stdin(Stdio::null())
+        .output();
+    match out {
+        // /bin/true is no Go program: coroner refuses it after launching it, which
+        // is enough to know ptrace works; a ptrace failure names ptrace.
+        Ok(o) if !o.status.success() && String::from_utf8_lossy(&o.stderr).contains("ptrace") => {
+            eprintln!(
+                "SKIP: {test}: ptrace is unavailable: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+            false
+        }
+        Ok(_) => true,
+        Err(e) => {
+            eprintln!("SKIP: {test}: cannot run coroner: {e}");
+            false
+        }
+    }
+}
+
+/// The fixture program, decompressed once for every test of this file (into cargo's
+/// per-target scratch directory): writing an executable while other tests fork would
+/// make their exec of it fail with "text file busy".
+fn unpack() -> PathBuf {
+    static EXE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    EXE.get_or_init(|| {
+        let src = repo().join("cores/live-fixtures/go1.27-noopt/live.zst");
+        let dst = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-live-go1.27-noopt");
+        let f = std::fs::File::open(&src).expect("open live.zst");
+        let mut d = zstd::stream::read::Decoder::new(f).expect("zstd");
+        d.window_log_max(27).expect("window log");
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut d, &mut bytes).expect("decompress");
+        // A previous run's copy is reused as is (another run may be executing it).
+        if std::fs::read(&dst).is_ok_and(|old| old == bytes) {
+            return dst;
+        }
+        let tmp = dst.with_extension(format!("part{}", std::process::id()));
+        std::fs::write(&tmp, &bytes).expect("write binary");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::fs::rename(&tmp, &dst).expect("rename binary");
+        // A child forked while the file was open for writing holds that descriptor
+        // until its exec: give such children a moment.
+        std::thread::sleep(Duration::from_millis(200));
+        dst
+    })
+    .clone()
+}
+
+/// The line marked `// LINE: name` in cores/live/FILE.
+fn line_of(file: &str, name: &str) -> u32 {
+    let text = std::fs::read_to_string(repo().join("cores/live").join(file)).expect("source");
+    let marker = format!("// LINE: {name}");
+    let i = text
+        .lines()
+        .position(|l| l.trim_end().ends_with(&marker))
+        .unwrap_or_else(|| panic!("no {marker} in {file}"));
+    i as u32 + 1
+}
+
+/// The fixtures record their sources under /tmp/coroner-fixtures-live/src: point that
+/// at the repository's copy through the command bar, as a user would.
+fn substitute_sources(t: &Tmux) {
+    let src = repo().join("cores/live");
+    let src = src.canonicalize().unwrap_or(src);
+    t.keys(&[":"]);
+    t.typed(&format!(
+        "config substitute-path /tmp/coroner-fixtures-live/src {}",
+        src.display()
+    ));
+    t.keys(&["Enter"]);
+    t.wait_for("(coroner) config substitute-path");
+    back_to_main(t);
+}
+
+/// Esc from a full-screen view back to the panes, waiting until it is drawn: a key
+/// sent right after Esc would arrive as Alt+key.
+fn back_to_main(t: &Tmux) {
+    t.keys(&["Escape"]);
+    t.wait_for("┌ Stack");
+}
+
+/// `pid N (launched)` / `pid N (attached)` in the header.
+fn header_pid(screen: &str) -> Option<u32> {
+    let i = screen.find("│ pid ")?;
+    screen
+        .get(i + "│ pid ".len()..)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The header's run-state line (`STOPPED: ...`, `RUNNING: ...`).
+fn state_line(screen: &str) -> String {
+    screen
+        .lines()
+        .find(|l| l.starts_with("STOPPED:") || l.starts_with("RUNNING:") || l.starts_with("ENDED:"))
+        .unwrap_or("")
+        .to_string()
+}
+
+/// The shell's `EXIT=0` line after coroner ended (the prompt may precede it when the
+/// command was typed before the shell printed its prompt).
+fn wait_exit(t: &Tmux) -> String {
+    t.wait_until("EXIT=0", |s| {
+        s.lines()
+            .any(|l| l.trim_start_matches("# ").trim_end() == "EXIT=0")
+    })
+}
+
+fn gone(pid: u32) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => return true,
+            // A zombie no one reaped yet is gone too: it runs no code.
+            Ok(s)
+                if s.rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z')) =>
+            {
+                return true
+            }
+            Ok(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+    false
+}
+
+/// `live service`, past its ready line.
+fn start_service(exe: &Path) -> ChildGuard {
+    let mut child = Command::new(exe)
+        .arg("service")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start live service");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let guard = ChildGuard(child);
+    let mut buf = [0u8; 64];
+    let mut got = String::new();
+    while !got.contains('\n') {
+        use std::io::Read;
+        let n = stdout.read(&mut buf).expect("read ready line");
+        assert!(n > 0, "live service ended before it was ready");
+        got.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(got.starts_with("ready"), "{got}");
+    // `service` prints nothing after its ready line.
+    drop(stdout);
+
+    guard
+}
+
+/// After coroner let go of `pid`: untraced (every thread), not stopped, its code equal
+/// to the binary's (no breakpoint left), making progress.
+fn assert_released(pid: u32, exe: &Path) {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks");
+    for task in tasks.filter_map(|e| e.ok()) {
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        let tracer = status
+            .lines()
+            .find_map(|l| l.strip_prefix("TracerPid:"))
+            .map(str::trim)
+            .unwrap_or("?");
+        assert_eq!(tracer, "0", "thread {:?} still traced", task.file_name());
+        let state = status
+            .lines()
+            .find_map(|l| l.strip_prefix("State:"))
+            .map(str::trim)
+            .unwrap_or("?");
+        assert!(
+            !state.starts_with('T'),
+            "thread {:?} left {state}",
+            task.file_name()
+        );
+    }
+    let bin = coroner::symbols::Binary::open(exe).expect("open binary");
+    let text = bin.section(".text").expect(".text");
+    let want = bin.section_data(".text").expect(".text data");
+    let mem = std::fs::File::open(format!("/proc/{pid}/mem")).expect("open /proc/PID/mem");
+    let mut got = vec![0u8; want.len()];
+    mem.read_exact_at(&mut got, text.addr.get())
+        .expect("read .text from memory");
+    let diff = got.iter().zip(want.iter()).position(|(a, b)| a != b);
+    assert!(
+        diff.is_none(),
+        ".text differs from the binary at {:#x} (a breakpoint left behind?)",
+        text.addr.get() + diff.unwrap_or(0) as u64
+    );
+    let progress = bin
+        .symbol("main.Progress")
+        .expect("main.Progress")
+        .addr
+        .get();
+    let read = || {
+        let mut b = [0u8; 8];
+        mem.read_exact_at(&mut b, progress)
+            .expect("read main.Progress");
+        u64::from_le_bytes(b)
+    };
+    let p0 = read();
+    std::thread::sleep(Duration::from_millis(300));
+    let p1 = read();
+    assert!(p1 > p0, "no progress after detach ({p0} -> {p1})");
+}
+
+#[test]
+fn browser_on_a_launched_program() {
+    if !usable("browser_on_a_launched_program") {
+        return;
+    }
+    let exe = unpack();
+    let call = line_of("loop.go", "loop-call");
+    let for_line = line_of("loop.go", "loop-for");
+    let t = Tmux::start("exec");
+    // A loop long enough to still run when we halt it.
+    let cmd = format!(
+        "{} exec {} -- loop 1000000000000; echo EXIT=$?",
+        env!("CARGO_BIN_EXE_coroner"),
+        exe.display()
+    );
+    t.typed(&cmd);
+    t.keys(&["Enter"]);
+    let s = t.wait_for("STOPPED: at the program's entry point");
+    let mut guard = PidGuard(header_pid(&s));
+    let pid = guard
+        .0
+        .unwrap_or_else(|| panic!("no pid in the header:\n{s}"));
+    substitute_sources(&t);
+
+    // A breakpoint toggled on a source line opened with L.
+    t.keys(&["L"]);
+    t.typed(&format!("loop.go:{call}"));
+    t.keys(&["Enter"]);
+    t.wait_for(&format!("{call} │ \t\tsum += f(i)").replace('\t', "    "));
+    // (Each check polls the whole screen: a capture may catch a redraw half done.)
+    t.keys(&["b"]);
+    t.wait_until("the breakpoint and its mark", |s| {
+        s.contains("Breakpoint 1 set at") && s.contains(&format!("●  {call:>4} │"))
+    });
+
+    // Continue: the stop is the breakpoint, on main's goroutine at that line.
+    t.keys(&["c"]);
+    t.wait_until("the breakpoint's stop", |s| {
+        let st = state_line(s);
+        st.starts_with("STOPPED: Breakpoint 1 at main.loopMain")
+            && st.contains(&format!("loop.go:{call} (goroutine 1)"))
+            && s.contains(&format!("●=>{call:>4} │"))
+            && s.contains("Stack: goroutine 1 [running]")
+    });
+
+    // A watch on the loop variable.
+    t.keys(&["w"]);
+    t.typed("i");
+    t.keys(&["Enter"]);
+    // (The watch pane's rows start at its border; the variables pane indents.)
+    t.wait_for("│i = 0");
+
+    // next: the line moves to the loop's post statement.
+    t.keys(&["n"]);
+    t.wait_until("the step's stop", |s| {
+        let st = state_line(s);
+        st.starts_with("STOPPED: stepped at main.loopMain")
+            && st.contains(&format!("loop.go:{for_line}"))
+            && s.contains(&format!("=>{for_line:>4} │"))
+            && s.contains(&format!("0 main.loopMain src/loop.go:{for_line}"))
+    });
+
+    // The next hit: the watch shows the new value.
+    t.keys(&["c"]);
+    t.wait_until("the second hit", |s| {
+        state_line(s).starts_with("STOPPED: Breakpoint 1") && s.contains("│i = 1")
+    });
+    // A watch that cannot be evaluated shows why; d in the watch pane removes it.
+    t.keys(&["w"]);
+    t.typed("nosuchvar");
+    t.keys(&["Enter"]);
+    t.wait_for("│nosuchvar: could not find symbol value for nosuchvar");
+    t.keys(&["Tab"]);
+    t.keys(&["Tab"]);
+    t.wait_for("Watch: 2");
+    t.keys(&["j"]);
+    t.keys(&["d"]);
+    t.wait_until("the watch removed", |s| {
+        s.contains("Watch: 1") && !s.contains("nosuchvar") && s.contains("│i = 1")
+    });
+    // Back to the source pane, its cursor on the current line.
+    t.keys(&["BTab"]);
+    t.keys(&["BTab"]);
+
+    // b on the current line clears the breakpoint; the program then runs freely.
+    t.keys(&["b"]);
+    t.wait_until("the breakpoint cleared, its mark gone", |s| {
+        s.contains("Breakpoint 1 cleared at")
+            && s.contains(&format!(" =>{call:>4} │"))
+            && !s.contains(&format!("●=>{call:>4} │"))
+    });
+    t.keys(&["c"]);
+    t.wait_for("RUNNING:");
+    std::thread::sleep(Duration::from_millis(300));
+    // Keys are answered while it runs: the help overlay opens and closes.
+    t.keys(&["?"]);
+    t.wait_for("halt the running program");
+    t.keys(&["Escape"]);
+    t.wait_until("the help closed", |s| {
+        !s.contains("halt the running program")
+    });
+    t.keys(&["H"]);
+    t.wait_until("a halt", |s| {
+        state_line(s).starts_with("STOPPED: halted") && s.contains(&format!("pid {pid} (launched)"))
+    });
+    // Ctrl-C halts too, and never quits.
+    t.keys(&["c"]);
+    t.wait_for("RUNNING:");
+    std::thread::sleep(Duration::from_millis(300));
+    t.keys(&["C-c"]);
+    t.wait_until("a halt by Ctrl-C", |s| {
+        state_line(s).starts_with("STOPPED: halted")
+    });
+    t.keys(&["C-c"]);
+    t.wait_for("the program is stopped: q quits");
+
+    // What the program printed.
+    t.keys(&["P"]);
+    t.wait_for(&format!("ready pid={pid}"));
+    back_to_main(&t);
+
+    // :restart starts a new copy from the debugger's thread (the tracer); the old one
+    // is gone, the header follows the new pid, its output goes to the same view.
+    t.keys(&[":"]);
+    t.typed("restart");
+    t.keys(&["Enter"]);
+    let s = t.wait_until("the restart", |s| {
+        header_pid(s).is_some_and(|p| p != pid)
+            && state_line(s).starts_with("STOPPED: at the program's entry point")
+    });
+    let new = header_pid(&s).unwrap_or(0);
+    guard.0 = Some(new);
+    assert!(gone(pid), "process {pid} still exists after restart");
+    back_to_main(&t);
+    t.keys(&["c"]);
+    t.wait_for("RUNNING:");
+    t.keys(&["P"]);
+    t.wait_for(&format!("ready pid={new}"));
+    back_to_main(&t);
+
+    // q kills what we launched, and the terminal is the shell's again.
+    t.keys(&["q"]);
+    wait_exit(&t);
+    assert!(gone(new), "process {new} still exists after quitting");
+    guard.0 = None;
+}
+
+#[test]
+fn browser_attached_then_detached() {
+    if !usable("browser_attached_then_detached") {
+        return;
+    }
+    let exe = unpack();
+    let guard = start_service(&exe);
+    let pid = guard.0.id();
+    let spin = line_of("service.go", "svc-spin");
+    let t = Tmux::start("attach");
+    let cmd = format!(
+        "{} attach {pid}; echo EXIT=$?",
+        env!("CARGO_BIN_EXE_coroner")
+    );
+    t.typed(&cmd);
+    t.keys(&["Enter"]);
+    t.wait_until("the attach stop", |s| {
+        state_line(s).starts_with("STOPPED: attached")
+            && s.contains(&format!("pid {pid} (attached)"))
+    });
+    substitute_sources(&t);
+    t.keys(&["L"]);
+    t.typed(&format!("service.go:{spin}"));
+    t.keys(&["Enter"]);
+    t.wait_for(&format!("{spin} │"));
+    t.keys(&["b"]);
+    t.wait_for("Breakpoint 1 set at");
+    t.keys(&["c"]);
+    t.wait_until("the breakpoint's stop", |s| {
+        let st = state_line(s);
+        st.starts_with("STOPPED: Breakpoint 1 at main.spinner")
+            && st.contains(&format!("service.go:{spin}"))
+    });
+
+    // q asks; y detaches with the breakpoint removed.
+    t.keys(&["q"]);
+    t.wait_for("detach and leave the process running?");
+    t.keys(&["y"]);
+    let s = wait_exit(&t);
+    let detached = format!("Detached from process {pid}: it keeps running.");
+    assert!(s.contains(&detached), "{s}");
+
+    assert_released(pid, &exe);
+    drop(guard);
+}
+
+#[test]
+fn sigterm_while_stopped_releases_the_attached_program() {
+    if !usable("sigterm_while_stopped_releases_the_attached_program") {
+        return;
+    }
+    let exe = unpack();
+    let guard = start_service(&exe);
+    let pid = guard.0.id();
+    let spin = line_of("service.go", "svc-spin");
+    let t = Tmux::start("sigterm");
+    let cmd = format!(
+        "{} attach {pid}; echo EXIT=$?; stty -a",
+        env!("CARGO_BIN_EXE_coroner")
+    );
+    t.typed(&cmd);
+    t.keys(&["Enter"]);
+    t.wait_for("STOPPED: attached");
+    // Stopped on a breakpoint (a 0xCC in the code) when the signal comes.
+    t.keys(&[":"]);
+    t.typed(&format!("break service.go:{spin}"));
+    t.keys(&["Enter"]);
+    t.wait_for("Breakpoint 1 set at");
+    back_to_main(&t);
+    t.keys(&["c"]);
+    t.wait_until("the breakpoint's stop", |s| {
+        state_line(s).starts_with("STOPPED: Breakpoint 1 at main.spinner")
+    });
+    let coroner = coroner_pid(&t).expect("coroner's pid");
+    let out = Command::new("kill")
+        .args(["-TERM", &coroner.to_string()])
+        .output()
+        .expect("kill");
+    assert!(out.status.success(), "{out:?}");
+    // 128 + SIGTERM, and the terminal is the shell's again (canonical mode, echo).
+    let s = t.wait_until("EXIT=143", |s| {
+        s.lines()
+            .any(|l| l.trim_start_matches("# ").trim_end() == "EXIT=143")
+            && s.contains("icanon")
+    });
+    let words: Vec<&str> = s.split_whitespace().collect();
+    assert!(words.contains(&"icanon") && words.contains(&"echo"), "{s}");
+    assert_released(pid, &exe);
+    drop(guard);
+}
+
+#[test]
+fn sighup_kills_the_launched_program() {
+    if !usable("sighup_kills_the_launched_program") {
+        return;
+    }
+    let exe = unpack();
+    let t = Tmux::start("sighup");
+    let cmd = format!(
+        "{} exec {} -- loop 1000000000000",
+        env!("CARGO_BIN_EXE_coroner"),
+        exe.display()
+    );
+    t.typed(&cmd);
+    t.keys(&["Enter"]);
+    let s = t.wait_for("STOPPED: at the program's entry point");
+    let mut guard = PidGuard(header_pid(&s));
+    let pid = guard
+        .0
+        .unwrap_or_else(|| panic!("no pid in the header:\n{s}"));
+    t.keys(&["c"]);
+    t.wait_for("RUNNING:");
+    // The terminal goes away: the shell and coroner get SIGHUP.
+    drop(t);
+    assert!(gone(pid), "process {pid} still exists after SIGHUP");
+    guard.0 = None;
+}
+
+/// coroner's pid: the child of the pane's shell.
+fn coroner_pid(t: &Tmux) -> Option<u32> {
+    let sh = t.run(&["list-panes", "-t", "e2e", "-F", "#{pane_pid}"]);
+    let sh = sh.trim();
+    let children = std::fs::read_to_string(format!("/proc/{sh}/task/{sh}/children")).ok()?;
+    children.split_whitespace().next()?.parse().ok()
+}
+
+#[test]
+fn browser_shows_a_panic_stop_then_the_exit_status() {
+    if !usable("browser_shows_a_panic_stop_then_the_exit_status") {
+        return;
+    }
+    let exe = unpack();
+    let t = Tmux::start("panic");
+    let cmd = format!(
+        "{} exec {} -- crash panic; echo EXIT=$?",
+        env!("CARGO_BIN_EXE_coroner"),
+        exe.display()
+    );
+    t.typed(&cmd);
+    t.keys(&["Enter"]);
+    let s = t.wait_for("STOPPED: at the program's entry point");
+    let mut guard = PidGuard(header_pid(&s));
+    let pid = guard
+        .0
+        .unwrap_or_else(|| panic!("no pid in the header:\n{s}"));
+    // Delve's implicit breakpoint on an unrecovered panic, on the panicking goroutine.
+    t.keys(&["c"]);
+    t.wait_until("the panic stop", |s| {
+        state_line(s).starts_with("STOPPED: Breakpoint unrecovered-panic at runtime.fatalpanic")
+            && s.contains("main.crashPanic")
+    });
+    // The runtime then exits with status 2.
+    t.keys(&["c"]);
+    t.wait_until("the exit", |s| {
+        state_line(s) == format!("ENDED: process {pid} exited with status 2")
+    });
+    // Execution keys now say why they cannot run.
+    t.keys(&["n"]);
+    t.wait_for("the process has ended");
+    t.keys(&["q"]);
+    wait_exit(&t);
+    assert!(gone(pid), "process {pid} still exists after quitting");
+    guard.0 = None;
+}
