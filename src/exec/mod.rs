@@ -117,6 +117,19 @@ pub struct Debugger {
     last: Stop,
     /// Starts the program again, for `restart` (launched processes only).
     relaunch: Option<Relauncher>,
+    /// Handed out by `interrupter()`: it follows `restart` to the new process, so a
+    /// front end that took it once (a SIGINT thread) never signals a dead one.
+    interrupt: Arc<CurrentInterrupter>,
+}
+
+/// The interrupter of whichever process the debugger drives now.
+struct CurrentInterrupter(std::sync::Mutex<Arc<dyn crate::backend::Interrupter>>);
+
+impl crate::backend::Interrupter for CurrentInterrupter {
+    fn interrupt(&self) {
+        let i = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        i.interrupt();
+    }
 }
 
 /// Starts a fresh copy of the program stopped at its first instruction.
@@ -133,7 +146,11 @@ impl Debugger {
         let snap = proc.snapshot()?;
         let target = Arc::new(Target::new(snap, image.clone(), None, Vec::new())?);
         let pid = proc.pid();
+        let interrupt = Arc::new(CurrentInterrupter(std::sync::Mutex::new(
+            proc.interrupter(),
+        )));
         let mut d = Debugger {
+            interrupt,
             proc,
             image,
             target,
@@ -171,7 +188,7 @@ impl Debugger {
         self.proc.as_mut()
     }
     pub fn interrupter(&self) -> Arc<dyn crate::backend::Interrupter> {
-        self.proc.interrupter()
+        self.interrupt.clone()
     }
 
     fn alive(&self) -> Result<(), ExecError> {
@@ -771,6 +788,7 @@ impl Debugger {
             Vec::new(),
         )?);
         self.proc = proc;
+        *self.interrupt.0.lock().unwrap_or_else(|p| p.into_inner()) = self.proc.interrupter();
         self.pid = self.proc.pid();
         self.exit = None;
         self.temp.clear();

@@ -143,6 +143,10 @@ impl Coroner {
         if let Some(i) = init {
             cmd.arg("--init").arg(i);
         }
+        Coroner::spawn(cmd)
+    }
+
+    fn spawn(mut cmd: Command) -> Coroner {
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -448,4 +452,60 @@ impl Coroner {
         }
         panic!("no number; coroner printed:\n{}", self.seen.join("\n"));
     }
+}
+
+/// Ctrl-C reaches the program `restart` started, not the one it replaced; `exit` then
+/// kills the launched program.
+#[test]
+fn ctrl_c_after_restart_halts_the_new_process() {
+    if !ptrace_ok() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("coroner-exit-restart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tempdir");
+    let exe = unpack(&dir);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_coroner"));
+    cmd.arg("exec").arg(&exe).args(["--", "loop", "2000000000"]);
+    let mut c = Coroner::spawn(cmd);
+    let mut pids = Vec::new();
+    for round in 0..2 {
+        c.send("continue");
+        let ready = c.expect("ready pid=");
+        let pid: i32 = ready
+            .trim()
+            .trim_start_matches("ready pid=")
+            .parse()
+            .expect("pid");
+        pids.push(Kill(pid));
+        std::thread::sleep(Duration::from_millis(300));
+        c.signal(libc::SIGINT);
+        c.expect("received SIGINT");
+        c.expect("(PC: 0x");
+        let st = status_field(pid, "State").unwrap_or_default();
+        assert!(
+            st.starts_with('t'),
+            "round {round}: halted program state {st}"
+        );
+        if round == 0 {
+            c.send("restart");
+            c.expect("Process restarted with PID");
+        }
+    }
+    c.send("exit");
+    c.finish();
+    for k in &pids {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while status_field(k.0, "State").is_some_and(|s| !s.starts_with('Z'))
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let st = status_field(k.0, "State");
+        assert!(
+            st.as_deref().is_none_or(|s| s.starts_with('Z')),
+            "pid {} left {st:?}",
+            k.0
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
