@@ -1,14 +1,15 @@
 //! The inspection requests (threads, stackTrace, scopes, variables, evaluate,
-//! exceptionInfo, readMemory, disassemble) and breakpoints, answered from the stopped
-//! target with the REPL's own goroutine, frame and variable code.
+//! exceptionInfo, readMemory, disassemble), answered from the stopped target with the
+//! REPL's own goroutine, frame and variable code.
 
-use super::convert::{self, fn_name};
-use super::session::{ids, parse_log_message, Dap};
+use super::convert;
+use super::session::{ids, Dap};
 use super::types::{self};
-use super::vars::{Conv, Refs, VarRef, DAP_LOAD};
+use super::vars::{Conv, VarRef, DAP_LOAD};
 use super::wire::Request;
 use crate::addr::Addr;
-use crate::exec::breakpoints::{HitCondition, HitOp};
+use crate::exec::breakpoints::{FATAL_THROW_ID, UNRECOVERED_PANIC_ID};
+use crate::exec::StopReason;
 use crate::repl::{frame_vars, Output, Session};
 use crate::unwind::Frame;
 use crate::vars::expr::Scope;
@@ -31,7 +32,7 @@ const NO_TARGET: &str = "no debug session: send launch or attach first";
 
 /// Expression evaluation in one frame: the frame's variables and a loader over the
 /// target's memory overlaid with register-held values.
-fn in_frame<T>(
+pub(super) fn in_frame<T>(
     s: &Session,
     goid: Option<u64>,
     frame: usize,
@@ -460,163 +461,6 @@ impl Dap<'_> {
         }
     }
 
-    /// Breakpoint arguments common to source and function breakpoints.
-    fn make_breakpoint(
-        &mut self,
-        spec: &str,
-        cond: &str,
-        hit: &str,
-        log: &str,
-    ) -> Result<i64, String> {
-        let hitcond = parse_hit_condition(hit)?;
-        let log = parse_log_message(log)?;
-        let d = self
-            .s
-            .as_mut()
-            .and_then(|s| s.debugger_mut())
-            .ok_or("can not set breakpoints on a core process")?;
-        let cond = (!cond.trim().is_empty()).then_some(cond.trim());
-        let ids = d
-            .set_breakpoint(None, spec, cond, false, None)
-            .map_err(|e| e.to_string())?;
-        let id = *ids.first().ok_or("unable to set breakpoint")?;
-        for extra in ids.iter().skip(1) {
-            let _ = d.clear_breakpoint(&extra.to_string());
-        }
-        if hitcond.is_some() {
-            d.set_condition(&id.to_string(), None, hitcond, false)
-                .map_err(|e| e.to_string())?;
-        }
-        if let Some(m) = log {
-            self.log_points.insert(id, m);
-        }
-        Ok(id)
-    }
-
-    fn clear_ids(&mut self, ids: &[i64]) {
-        for id in ids {
-            self.log_points.remove(id);
-            self.function_bps.remove(id);
-            if let Some(d) = self.s.as_mut().and_then(|s| s.debugger_mut()) {
-                let _ = d.clear_breakpoint(&id.to_string());
-            }
-        }
-    }
-
-    fn breakpoint_reply(&self, r: Result<i64, String>) -> Value {
-        match r {
-            Err(e) => json!({"verified": false, "message": e}),
-            Ok(id) => {
-                let b = self
-                    .s
-                    .as_ref()
-                    .and_then(|s| s.debugger())
-                    .and_then(|d| d.breakpoints.get(id));
-                let mut v = json!({"verified": true, "id": id});
-                if let Some(b) = b.filter(|b| !b.file.is_empty()) {
-                    let base = b.file.rsplit('/').next().unwrap_or(&b.file);
-                    v["line"] = json!(b.line);
-                    v["source"] = json!({"name": base, "path": b.file});
-                }
-                v
-            }
-        }
-    }
-
-    pub(super) fn set_breakpoints(&mut self, req: &Request) {
-        const F: &str = "Unable to set or clear breakpoints";
-        let a: types::SetBreakpointsArgs = match types::parse(&req.arguments) {
-            Ok(a) => a,
-            Err(e) => return self.fail(req, ids::UNABLE_TO_SET_BREAKPOINTS, F, &e),
-        };
-        if a.source.path.is_empty() {
-            return self.fail(req, ids::UNABLE_TO_SET_BREAKPOINTS, F, "empty file path");
-        }
-        // The file's previous set goes; the request's set replaces it.
-        let old = self.source_bps.remove(&a.source.path).unwrap_or_default();
-        self.clear_ids(&old);
-        let mut wanted: Vec<types::SourceBreakpoint> = a.breakpoints;
-        wanted.extend(a.lines.iter().map(|&line| types::SourceBreakpoint {
-            line,
-            ..Default::default()
-        }));
-        let mut out = Vec::new();
-        let mut ids = Vec::new();
-        for b in &wanted {
-            let spec = format!("{}:{}", a.source.path, b.line);
-            let r = self.make_breakpoint(&spec, &b.condition, &b.hit_condition, &b.log_message);
-            if let Ok(id) = r {
-                ids.push(id);
-            }
-            out.push(self.breakpoint_reply(r));
-        }
-        self.source_bps.insert(a.source.path, ids);
-        self.ok(req, json!({ "breakpoints": out }));
-    }
-
-    pub(super) fn set_function_breakpoints(&mut self, req: &Request) {
-        const F: &str = "Unable to set or clear breakpoints";
-        let a: types::SetFunctionBreakpointsArgs = match types::parse(&req.arguments) {
-            Ok(a) => a,
-            Err(e) => return self.fail(req, ids::UNABLE_TO_SET_BREAKPOINTS, F, &e),
-        };
-        let old: Vec<i64> = self.function_bps.iter().copied().collect();
-        self.clear_ids(&old);
-        let mut out = Vec::new();
-        for b in &a.breakpoints {
-            let r = if b.name.trim().is_empty() {
-                Err("no function name given".to_string())
-            } else {
-                self.make_breakpoint(b.name.trim(), &b.condition, &b.hit_condition, "")
-            };
-            if let Ok(id) = r {
-                self.function_bps.insert(id);
-            }
-            out.push(self.breakpoint_reply(r));
-        }
-        self.ok(req, json!({ "breakpoints": out }));
-    }
-
-    /// A log point was hit: print its message and report whether to resume.
-    pub(super) fn log_point_hit(&mut self, id: i64) -> bool {
-        let Some(msg) = self.log_points.get(&id).cloned() else {
-            return false;
-        };
-        let Some(s) = &self.s else { return false };
-        let goid = s.current_goroutine();
-        let mut text = String::new();
-        for (lit, expr) in &msg.parts {
-            text.push_str(lit);
-            if let Some(e) = expr {
-                let r = in_frame(s, goid, 0, |loader, locals| {
-                    let scope = Scope { loader, locals };
-                    let mut v = scope.eval(e, &DAP_LOAD).map_err(|e| e.to_string())?;
-                    let conv = Conv {
-                        loader: Some(loader),
-                        cfg: DAP_LOAD,
-                        types: false,
-                    };
-                    Ok(conv.convert(&mut Refs::default(), &mut v, "", true).0)
-                });
-                match r {
-                    Ok(v) => text.push_str(&v),
-                    Err(err) => text.push_str(&format!("{{eval err: {err}}}")),
-                }
-            }
-        }
-        let b = s.debugger().and_then(|d| d.breakpoints.get(id));
-        let mut body = json!({
-            "category": "stdout",
-            "output": format!("> [Go {}]: {text}\n", goid.unwrap_or(0)),
-        });
-        if let Some(b) = b {
-            body["source"] = json!({"path": b.file});
-            body["line"] = json!(b.line);
-        }
-        self.out.event("output", body);
-        true
-    }
-
     /// Delve's panicReason / throwReason: the panic value or the throw's message.
     pub(super) fn throw_or_panic_reason(&self, goid: u64, panic: bool) -> String {
         let Some(s) = &self.s else {
@@ -667,36 +511,28 @@ impl Dap<'_> {
         } else {
             let stop = s.debugger().map(|d| d.last_stop().clone());
             let on_culprit = stop.as_ref().is_some_and(|st| st.goid == Some(goid));
-            match stop.map(|st| st.reason) {
-                Some(crate::exec::StopReason::Breakpoint(bp))
-                    if on_culprit && bp == crate::exec::breakpoints::UNRECOVERED_PANIC_ID =>
-                {
+            let reason = stop.map(|st| st.reason).filter(|_| on_culprit);
+            match reason {
+                Some(StopReason::Breakpoint(UNRECOVERED_PANIC_ID)) => {
                     ("panic".into(), self.throw_or_panic_reason(goid, true))
                 }
-                Some(crate::exec::StopReason::Breakpoint(bp))
-                    if on_culprit && bp == crate::exec::breakpoints::FATAL_THROW_ID =>
-                {
-                    (
-                        "fatal error".into(),
-                        self.throw_or_panic_reason(goid, false),
-                    )
-                }
-                Some(crate::exec::StopReason::Signal(n)) if on_culprit => {
+                Some(StopReason::Breakpoint(FATAL_THROW_ID)) => (
+                    "fatal error".into(),
+                    self.throw_or_panic_reason(goid, false),
+                ),
+                Some(StopReason::Signal(n)) => {
                     ("signal".into(), crate::target::signal_name(n).to_string())
                 }
+                // A failed execution command, reported on the selected goroutine.
                 _ => match &self.exception {
+                    None => {
+                        let e = "no runtime error found";
+                        return self.fail(req, ids::UNABLE_TO_GET_EXCEPTION_INFO, F, e);
+                    }
                     Some(e) if s.current_goroutine() == Some(goid) => {
                         ("runtime error".into(), e.clone())
                     }
-                    Some(_) | None if self.exception.is_none() => {
-                        return self.fail(
-                            req,
-                            ids::UNABLE_TO_GET_EXCEPTION_INFO,
-                            F,
-                            "no runtime error found",
-                        );
-                    }
-                    _ => {
+                    Some(_) => {
                         let e = format!("no exception found for goroutine {goid}");
                         return self.fail(req, ids::UNABLE_TO_GET_EXCEPTION_INFO, F, &e);
                     }
@@ -832,32 +668,6 @@ impl Dap<'_> {
                 }
             }
         }
-        let _ = fn_name;
         self.ok(req, json!({ "instructions": out }));
     }
-}
-
-/// A DAP hit condition: `N` (== N) or `OP N`, Delve's syntax.
-pub fn parse_hit_condition(s: &str) -> Result<Option<HitCondition>, String> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Ok(None);
-    }
-    let split = s.find(|c: char| c.is_ascii_digit()).unwrap_or(s.len());
-    let (op, n) = s.split_at(split);
-    let op = match op.trim() {
-        "" => HitOp::Eq,
-        o => HitOp::parse(o).ok_or_else(|| {
-            format!("unable to parse breakpoint hit condition: {s:?}: invalid operator {o:?}")
-        })?,
-    };
-    let n: u64 = n
-        .trim()
-        .parse()
-        .map_err(|_| format!("unable to parse breakpoint hit condition: {s:?}: hit conditions should be of the form \"number\" or \"OP number\""))?;
-    Ok(Some(HitCondition {
-        op,
-        n,
-        per_goroutine: false,
-    }))
 }

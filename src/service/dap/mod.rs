@@ -5,10 +5,12 @@
 //! - [`wire`]: `Content-Length` framing and request decoding (fuzzed).
 //! - [`types`]: request arguments.
 //! - [`session`]: lifecycle and execution requests, stopped/exited events.
-//! - [`handlers`]: threads, stackTrace, scopes, variables, evaluate, breakpoints, ...
+//! - [`handlers`]: threads, stackTrace, scopes, variables, evaluate, exceptionInfo, ...
+//! - [`breakpoints`]: source and function breakpoints, log points.
 //! - [`vars`]: variables and their handles as Delve shows them.
 //! - [`convert`]: thread and frame names, exception text.
 
+mod breakpoints;
 mod convert;
 mod handlers;
 mod server;
