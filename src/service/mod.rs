@@ -2,6 +2,7 @@
 //! (the REPL's [`crate::repl::Session`]). They translate requests into the commands
 //! the REPL runs and add no debugger logic of their own.
 
+pub mod dap;
 pub mod rpc2;
 
 /// Why a server could not start or stopped early.

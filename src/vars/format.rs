@@ -438,9 +438,9 @@ fn write_map(b: &mut String, v: &Var, f: Flags, indent: &str) {
                 &inner,
             );
         }
-        if i + 1 != n - 1 || nl {
-            b.push_str(", ");
-        }
+        // Delve compares the key's index with the last child's (`i != len-1`),
+        // which never holds, so every entry is followed by ", " ("[a: 1, b: 2, ]").
+        b.push_str(", ");
         i += 2;
     }
     if (n / 2) as i64 != v.len {

@@ -43,7 +43,7 @@ static INTERRUPT: Mutex<Option<Arc<dyn Interrupter>>> = Mutex::new(None);
 
 /// SIGINT halts the running program (it is not delivered to it); SIGTERM and SIGHUP
 /// release the process, then end coroner. A panic releases it too.
-fn install_signal_handling() -> anyhow::Result<()> {
+pub(crate) fn install_signal_handling() -> anyhow::Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
         .context("cannot install signal handlers")?;
@@ -86,7 +86,11 @@ fn bias_of(proc: &mut dyn Process, bin: &Binary) -> anyhow::Result<u64> {
     })
 }
 
-fn start(proc: PtraceProcess, binary: &Path, origin: Origin) -> anyhow::Result<Debugger> {
+pub(crate) fn start(
+    proc: PtraceProcess,
+    binary: &Path,
+    origin: Origin,
+) -> anyhow::Result<Debugger> {
     let mut proc: Box<dyn Process> = Box::new(proc);
     let bin = Arc::new(
         Binary::open(binary).with_context(|| format!("cannot read {}", binary.display()))?,
@@ -130,7 +134,7 @@ pub fn attach(pid: u32, binary: Option<PathBuf>, opts: LiveOptions) -> anyhow::R
 }
 
 /// A binary given on the command line must be the one the process runs.
-fn check_same_binary(given: &Path, exe: &Path) -> anyhow::Result<()> {
+pub(crate) fn check_same_binary(given: &Path, exe: &Path) -> anyhow::Result<()> {
     let a = Binary::open(given).with_context(|| format!("cannot read {}", given.display()))?;
     let Ok(b) = Binary::open(exe) else {
         return Ok(());
@@ -158,7 +162,7 @@ pub struct ExecOptions {
     pub redirects: Vec<String>,
 }
 
-fn launch_options(
+pub(crate) fn launch_options(
     binary: &Path,
     args: &[String],
     e: &ExecOptions,
@@ -236,16 +240,14 @@ fn capture_output(
     Ok(Some((crate::browser::live::capture(reader), writer)))
 }
 
-/// `coroner debug [PKG] [-- ARGS]`: build with optimisations off into a temporary file
-/// (removed on exit), then exec it.
-pub fn debug(
-    pkg: Option<String>,
-    build_flags: Option<String>,
+/// Build `pkg` (or its test binary) with optimisations off into a temporary
+/// directory, which is removed when the returned guard drops.
+pub(crate) fn build(
+    pkg: Option<&str>,
+    build_flags: Option<&str>,
     test: bool,
-    args: Vec<String>,
-    e: ExecOptions,
-    opts: LiveOptions,
-) -> anyhow::Result<()> {
+    wd: Option<&Path>,
+) -> anyhow::Result<(tempfile::TempDir, PathBuf)> {
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
     let out = dir
         .path()
@@ -257,21 +259,49 @@ pub fn debug(
         cmd.arg("build");
     }
     cmd.arg("-gcflags=all=-N -l").arg("-o").arg(&out);
-    if let Some(f) = &build_flags {
+    if let Some(f) = build_flags {
         cmd.args(f.split_whitespace());
     }
-    if let Some(p) = &pkg {
+    if let Some(p) = pkg {
         cmd.arg(p);
     }
-    if let Some(wd) = &e.wd {
+    if let Some(wd) = wd {
         cmd.current_dir(wd);
     }
-    let status = cmd
-        .status()
+    // Captured, so a DAP client sees the compiler's messages too.
+    let res = cmd
+        .stdin(std::process::Stdio::null())
+        .output()
         .context("cannot run `go build`: is the Go toolchain on PATH?")?;
-    if !status.success() {
-        bail!("go build failed ({status}); fix the build errors above");
+    let msgs = String::from_utf8_lossy(&res.stderr);
+    if res.status.success() {
+        eprint!("{msgs}");
+    } else {
+        bail!(
+            "go build failed ({}); fix the build errors:\n{}",
+            res.status,
+            msgs.trim_end()
+        );
     }
+    Ok((dir, out))
+}
+
+/// `coroner debug [PKG] [-- ARGS]`: build with optimisations off into a temporary file
+/// (removed on exit), then exec it.
+pub fn debug(
+    pkg: Option<String>,
+    build_flags: Option<String>,
+    test: bool,
+    args: Vec<String>,
+    e: ExecOptions,
+    opts: LiveOptions,
+) -> anyhow::Result<()> {
+    let (dir, out) = build(
+        pkg.as_deref(),
+        build_flags.as_deref(),
+        test,
+        e.wd.as_deref(),
+    )?;
     let r = exec(out, args, e, opts);
     drop(dir);
     r

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod browser;
+mod dap;
 mod headless;
 mod live;
 
@@ -118,6 +119,11 @@ enum Cmd {
         #[command(flatten)]
         common: LiveArgs,
     },
+    /// Serve the Debug Adapter Protocol for editors: coroner dap [--listen=ADDR].
+    Dap {
+        #[command(flatten)]
+        args: dap::DapArgs,
+    },
     /// Print the version.
     Version,
 }
@@ -192,6 +198,7 @@ fn main() -> ExitCode {
             println!("coroner {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
+        Cmd::Dap { args } => report(dap::run(args)),
         Cmd::Attach {
             pid,
             binary,

@@ -9,3 +9,6 @@ mod util;
 mod vars;
 
 pub use server::{serve, ServerOptions};
+// Shared with the DAP server.
+pub(crate) use server::same_user;
+pub(crate) use util::base64;

@@ -381,7 +381,7 @@ fn envelope(id: &Value, r: Result<Value, String>) -> Option<String> {
 /// /proc/net/tcp{,6} (it is a local socket, so it is listed there with its owner's
 /// uid) and compare with ours. Non-loopback peers and unreadable tables pass, as in
 /// Delve (`sameuser_linux.go`).
-fn same_user(s: &TcpStream, peer: SocketAddr) -> bool {
+pub(crate) fn same_user(s: &TcpStream, peer: SocketAddr) -> bool {
     if !peer.ip().is_loopback() {
         return true;
     }
