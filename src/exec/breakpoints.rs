@@ -88,6 +88,8 @@ pub struct Breakpoint {
     pub hits: BTreeMap<u64, u64>,
     /// `trace`: print and go on instead of stopping.
     pub tracepoint: bool,
+    /// A tracepoint's RET instructions, where it prints the returned values.
+    pub ret_addrs: Vec<Addr>,
     /// `on BP CMD`: commands the front end runs when it stops here (other than the
     /// `print`, `args` and `locals` forms, which Delve keeps as flags and expressions).
     pub on: Vec<String>,
@@ -170,7 +172,7 @@ impl Breakpoints {
     pub fn at(&self, pc: Addr) -> Vec<i64> {
         self.list
             .iter()
-            .filter(|b| b.enabled && b.addrs.contains(&pc))
+            .filter(|b| b.enabled && (b.addrs.contains(&pc) || b.ret_addrs.contains(&pc)))
             .map(|b| b.id)
             .collect()
     }
@@ -180,7 +182,7 @@ impl Breakpoints {
             .list
             .iter()
             .filter(|b| b.enabled)
-            .flat_map(|b| b.addrs.iter().copied())
+            .flat_map(|b| b.addrs.iter().chain(&b.ret_addrs).copied())
             .collect();
         v.sort();
         v.dedup();

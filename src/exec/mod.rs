@@ -15,6 +15,7 @@ pub mod locate;
 pub mod returns;
 mod set;
 mod step;
+mod trace;
 
 use crate::addr::Addr;
 use crate::backend::{BackendError, Direction, Process, Resume, StopEvent};
@@ -324,10 +325,23 @@ impl Debugger {
                 )));
             }
             let id = self.breakpoints.alloc_id();
+            let ret_addrs = if tracepoint {
+                let mut v: Vec<Addr> = r
+                    .addrs
+                    .iter()
+                    .flat_map(|&a| trace::ret_addrs(&self.target, a))
+                    .collect();
+                v.sort();
+                v.dedup();
+                v
+            } else {
+                Vec::new()
+            };
             self.breakpoints.list.push(Breakpoint {
                 id,
                 name: name.unwrap_or_default().to_string(),
                 addrs: r.addrs,
+                ret_addrs,
                 function: r.function,
                 file: r.file,
                 line: r.line,
@@ -644,6 +658,11 @@ impl Debugger {
             let Some(b) = self.breakpoints.get(id) else {
                 continue;
             };
+            if b.tracepoint && b.ret_addrs.contains(&pc) && !b.addrs.contains(&pc) {
+                let func = locate::describe(&self.target, pc).function;
+                trace.push(self.trace_return_line(tid, goid.unwrap_or(0), pc, &func));
+                continue;
+            }
             if let Some(c) = b.cond.clone() {
                 match self.eval_bool(tid, &c) {
                     Ok(true) => {}
@@ -675,11 +694,8 @@ impl Debugger {
                 }
             }
             if b.tracepoint {
-                let loc = locate::describe(&self.target, pc);
-                trace.push(format!(
-                    "> goroutine({}): {}() {}:{}",
-                    g, loc.function, loc.file, loc.line
-                ));
+                let func = locate::describe(&self.target, pc).function;
+                trace.push(self.trace_entry_line(tid, g, &func));
                 continue;
             }
             stop.get_or_insert(id);
