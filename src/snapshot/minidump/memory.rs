@@ -150,7 +150,7 @@ impl MinidumpWithBinary {
                         "the minidump's module {} has build ID {}, the binary ({name}) has {}",
                         m.name,
                         hex(dump_id),
-                        hex(&ours)
+                        hex(ours)
                     ));
                 }
             }
@@ -405,7 +405,6 @@ impl Snapshot for MinidumpWithBinary {
     fn kind(&self) -> &'static str {
         match self.dump.os() {
             DumpOs::Linux => "minidump",
-            DumpOs::Windows => "Windows minidump",
         }
     }
     fn partial_memory(&self) -> bool {

@@ -1,5 +1,6 @@
-//! Minidump backend: Breakpad/Crashpad/minidump-writer dumps of Linux processes (and
-//! Windows `MiniDumpWriteDump` files), parsed with the `minidump` crate.
+//! Minidump backend: Breakpad/Crashpad/minidump-writer dumps of Linux amd64 processes,
+//! parsed with the `minidump` crate. (Windows `MiniDumpWriteDump` files are refused
+//! with a clear error: they need PE binaries and the TEB's g slot.)
 //!
 //! The file is read once: the crate parses the stream directory and every stream, and
 //! everything coroner needs is copied out into owned facts (threads with registers,
@@ -47,7 +48,7 @@ pub enum MinidumpError {
         "{path} is a minidump of a {arch} process; coroner reads amd64 (x86-64) minidumps only"
     )]
     WrongArch { path: String, arch: String },
-    #[error("{path} is a minidump from {os}; coroner reads Linux and Windows minidumps only")]
+    #[error("{path} is a minidump from {os}; coroner reads minidumps of Linux processes only")]
     WrongOs { path: String, os: String },
 }
 
@@ -64,11 +65,10 @@ pub struct Module {
 }
 
 /// Which operating system wrote the dump: decides the thread context's meaning and
-/// where the g pointer lives.
+/// where the g pointer lives. Only Linux is read so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DumpOs {
     Linux,
-    Windows,
 }
 
 /// A protection-annotated mapping (from /proc/PID/maps or MemoryInfoListStream).
@@ -187,9 +187,9 @@ impl Minidump {
                 arch: format!("{:?}", sys.cpu).to_lowercase(),
             });
         }
+        // Windows dumps need PE binaries and the TEB's g slot: not read yet.
         let os = match sys.os {
             Os::Linux => DumpOs::Linux,
-            Os::Windows => DumpOs::Windows,
             other => {
                 return Err(MinidumpError::WrongOs {
                     path: p,
@@ -298,13 +298,6 @@ impl Minidump {
                         tid: Some(tid),
                     });
                 }
-                DumpOs::Windows => {
-                    signal = context::windows_signal(rec, tid);
-                    if let (Some(s), Some(t)) = (&signal, threads.iter_mut().find(|t| t.tid == tid))
-                    {
-                        t.signal = s.signo;
-                    }
-                }
             }
         } else {
             requested = true;
@@ -351,7 +344,7 @@ impl Minidump {
             }
         }
         if files.is_empty() {
-            // No /proc maps (Windows): the module list names the mapped images.
+            // No /proc maps (other writers): the module list names the mapped images.
             files = modules
                 .iter()
                 .map(|m| MappedFile {
