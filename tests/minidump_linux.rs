@@ -188,6 +188,17 @@ fn header_and_partial_memory_are_reported() {
         panic!("cores/minidumps/go1.22-noopt/full.dmp.zst missing");
     };
     let t = open(full).expect("open full minidump");
+    // No fs_base in minidump contexts: every thread's M is found through runtime.allm.
+    assert!(t.threads().len() >= 3);
+    for th in t.threads() {
+        assert_eq!(th.regs.fs_base, 0);
+        let c = t.thread_context(th.tid).expect("thread context");
+        assert!(
+            !c.m.is_null() && !c.g0.is_null(),
+            "thread {}: no M found through runtime.allm",
+            th.tid
+        );
+    }
     let pid = t.snapshot().process().map(|p| p.pid).expect("pid");
     assert!(pid > 0);
     assert_eq!(t.snapshot().kind(), "minidump");
