@@ -100,6 +100,9 @@ pub struct GoRuntime {
     /// runtime.waitReasonStrings, as found in the snapshot.
     pub wait_reasons: Vec<String>,
     pub firstmoduledata: Option<Addr>,
+    /// Address of the `runtime.allm` variable (head of the M list), when the binary
+    /// names it: finds a thread's M when its TLS cannot be read (no fs_base).
+    pub allm: Option<Addr>,
     /// Load bias: runtime address minus link-time address (non-zero for PIE).
     pub bias: u64,
     pub warnings: Vec<String>,
@@ -131,6 +134,13 @@ impl<'a> Inputs<'a> {
 
 impl GoRuntime {
     pub fn load(inp: &Inputs<'_>) -> Result<GoRuntime, RuntimeError> {
+        Self::load_with(inp, false)
+    }
+
+    /// Like [`GoRuntime::load`]; with `partial_memory` (a snapshot that saved only part
+    /// of the memory, such as a stacks-only minidump) an unreadable goroutine list is
+    /// a warning and the model has no goroutines, instead of an error.
+    pub fn load_with(inp: &Inputs<'_>, partial_memory: bool) -> Result<GoRuntime, RuntimeError> {
         let mut warnings = Vec::new();
         let version = find_version(inp).ok_or(RuntimeError::NoVersion)?;
         if !version.at_least(19) {
@@ -149,7 +159,17 @@ impl GoRuntime {
                 (l, src)
             }
         };
-        let (allgs, allglen) = locate::find_allgs(inp, &layouts).map_err(RuntimeError::NoAllgs)?;
+        let (allgs, allglen) = match locate::find_allgs(inp, &layouts) {
+            Ok(x) => x,
+            Err(why) if partial_memory => {
+                warnings.push(format!(
+                    "no goroutine can be listed: the goroutine list is not in the snapshot \
+                     ({why}); the threads' stacks can still be read (threads, thread N, bt)"
+                ));
+                (Addr::NULL, 0)
+            }
+            Err(why) => return Err(RuntimeError::NoAllgs(why)),
+        };
         let wait_reasons = match locate::find_wait_reasons(inp) {
             Some(w) => w,
             None => {
@@ -160,6 +180,7 @@ impl GoRuntime {
             }
         };
         let firstmoduledata = inp.global("runtime.firstmoduledata");
+        let allm = inp.global("runtime.allm");
         Ok(GoRuntime {
             version,
             layouts,
@@ -168,6 +189,7 @@ impl GoRuntime {
             allglen,
             wait_reasons,
             firstmoduledata,
+            allm,
             bias: inp.bias,
             warnings,
         })
@@ -186,6 +208,7 @@ impl GoRuntime {
             allglen,
             wait_reasons: self.wait_reasons.clone(),
             firstmoduledata: self.firstmoduledata,
+            allm: self.allm,
             bias: self.bias,
             warnings: Vec::new(),
         })
@@ -376,9 +399,9 @@ impl GoRuntime {
     pub fn thread_contexts(&self, mem: &dyn Memory, threads: &[Thread]) -> Vec<ThreadContext> {
         let ml = &self.layouts.m;
         let gl = &self.layouts.g;
-        // M's by procid, walking runtime.allm is not possible without the symbol;
-        // instead derive each thread's M from its TLS g, and fall back to the ms
-        // referenced by goroutines.
+        // Each thread's M from its TLS g; threads whose TLS is unknown (minidumps
+        // carry no fs_base) by m.procid through runtime.allm, read once, only then.
+        let mut by_procid: Option<HashMap<u64, Addr>> = None;
         threads
             .iter()
             .map(|t| {
@@ -400,6 +423,14 @@ impl GoRuntime {
                         }
                     }
                 }
+                if c.m.is_null() && t.regs.fs_base == 0 {
+                    let ms = by_procid.get_or_insert_with(|| self.ms_by_procid(mem));
+                    if let Some(&m) = ms.get(&u64::from(t.tid)) {
+                        c.m = m;
+                        // The g the thread runs is curg, or g0 when it is in the
+                        // scheduler: both are named below; the TLS slot is unknown.
+                    }
+                }
                 if !c.m.is_null() {
                     c.curg = mem.read_ptr(c.m.add(ml.curg)).unwrap_or_default();
                     c.g0 = mem.read_ptr(c.m.add(ml.g0)).unwrap_or_default();
@@ -410,6 +441,31 @@ impl GoRuntime {
                 c
             })
             .collect()
+    }
+
+    /// Every M on runtime.allm by its procid (thread id); empty without the symbol or
+    /// when the list is not readable.
+    fn ms_by_procid(&self, mem: &dyn Memory) -> HashMap<u64, Addr> {
+        let ml = &self.layouts.m;
+        let mut out = HashMap::new();
+        let Some(head) = self.allm else {
+            return out;
+        };
+        let mut m = mem.read_ptr(head).unwrap_or_default();
+        // Bounded: a corrupt list must not loop forever.
+        for _ in 0..100_000 {
+            if m.is_null() {
+                break;
+            }
+            let Ok(procid) = mem.read_u64(m.add(ml.procid)) else {
+                break;
+            };
+            if out.insert(procid, m).is_some() {
+                break;
+            }
+            m = mem.read_ptr(m.add(ml.alllink)).unwrap_or_default();
+        }
+        out
     }
 
     /// Fill thread contexts that TLS could not resolve from the goroutines' Ms

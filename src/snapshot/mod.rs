@@ -5,6 +5,7 @@
 
 pub mod compressed;
 pub mod elfcore;
+pub mod minidump;
 pub mod notes;
 pub mod overlay;
 pub mod regs;
@@ -28,6 +29,10 @@ pub enum MemError {
     /// instant. Take the current stop's snapshot.
     #[error("memory at {0} was read through a snapshot of an earlier stop")]
     Stale(Addr),
+    /// A minidump holds only part of the memory (stacks, a few regions): this byte
+    /// existed in the process but the dump did not save it.
+    #[error("memory at {0} is not in the minidump (it saved only part of the memory)")]
+    NotInDump(Addr),
     /// The live process or remote stub refused or failed the read.
     #[error("memory at {0} cannot be read: {1}")]
     Io(Addr, String),
@@ -135,6 +140,17 @@ pub trait Snapshot: Memory {
     fn regions(&self) -> Vec<(Addr, Addr)>;
     /// A short description of the source ("core file /path", "process 1234").
     fn describe(&self) -> String;
+
+    /// What kind of snapshot this is, for messages ("core", "minidump").
+    fn kind(&self) -> &'static str {
+        "core"
+    }
+    /// The snapshot saved only part of the process's writable memory (a stacks-only
+    /// minidump): the runtime's globals or heap may be missing, and the goroutine list
+    /// with them.
+    fn partial_memory(&self) -> bool {
+        false
+    }
 
     /// Value of one auxv entry.
     fn auxv_value(&self, key: u64) -> Option<u64> {

@@ -181,10 +181,7 @@ impl Target {
         c.cause = if running {
             Cause {
                 kind: CauseKind::Running,
-                lines: vec![
-                    "none: the core was written from a running process (gcore or similar); nothing killed it"
-                        .to_string(),
-                ],
+                lines: vec![self.running_dump_line()],
                 ..Default::default()
             }
         } else if let Some(k) = caught {
@@ -214,6 +211,24 @@ impl Target {
             cause
         };
         c
+    }
+
+    /// The cause line of a snapshot written from a running process.
+    fn running_dump_line(&self) -> String {
+        match (self.snapshot.kind(), self.snapshot.process()) {
+            ("core", _) => "none: the core was written from a running process (gcore or similar); nothing killed it".to_string(),
+            (kind, Some(p)) if !p.name.is_empty() => format!(
+                "none: {kind} of pid {} ({}) written on request from the running process; nothing killed it",
+                p.pid, p.name
+            ),
+            (kind, Some(p)) => format!(
+                "none: {kind} of pid {} written on request from the running process; nothing killed it",
+                p.pid
+            ),
+            (kind, None) => format!(
+                "none: the {kind} was written on request from the running process; nothing killed it"
+            ),
+        }
     }
 
     /// The fatal signal the Go handler caught, from the signal frame above the

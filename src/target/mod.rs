@@ -115,9 +115,27 @@ struct GoroutineState {
 }
 
 impl Target {
-    /// Open a core file with its binary.
+    /// Open a core file (ELF core or minidump, told apart by the header) with its
+    /// binary.
     pub fn open(opts: &OpenOptions) -> Result<Target, OpenError> {
-        let core = ElfCore::open(&opts.core).map_err(|e| OpenError::Core(e.to_string()))?;
+        use crate::snapshot::minidump::{self, Head, Minidump};
+        let core_err = |e: &dyn std::fmt::Display| OpenError::Core(e.to_string());
+        let core = match minidump::head(&opts.core) {
+            Head::Minidump => {
+                let dump = Minidump::open(&opts.core).map_err(|e| core_err(&e))?;
+                return Target::open_minidump(opts, dump);
+            }
+            // Decompressed once, then told apart.
+            Head::Compressed => {
+                let data = crate::snapshot::open_file(&opts.core).map_err(|e| core_err(&e))?;
+                if minidump::is_minidump(&data) {
+                    let dump = Minidump::from_bytes(&opts.core, data).map_err(|e| core_err(&e))?;
+                    return Target::open_minidump(opts, dump);
+                }
+                ElfCore::from_bytes(&opts.core, data).map_err(|e| core_err(&e))?
+            }
+            Head::Other => ElfCore::open(&opts.core).map_err(|e| core_err(&e))?,
+        };
         let binary =
             Arc::new(Binary::open(&opts.binary).map_err(|e| OpenError::Binary(e.to_string()))?);
         let snapshot = CoreWithBinary::new(core, binary.clone());
@@ -129,6 +147,54 @@ impl Target {
         let warnings = snapshot.warnings();
         let image = Arc::new(Image::load(binary, snapshot.bias())?);
         Target::new(Arc::new(snapshot), image, None, warnings)
+    }
+
+    fn open_minidump(
+        opts: &OpenOptions,
+        dump: crate::snapshot::minidump::Minidump,
+    ) -> Result<Target, OpenError> {
+        use crate::snapshot::minidump::MinidumpWithBinary;
+        let binary =
+            Arc::new(Binary::open(&opts.binary).map_err(|e| OpenError::Binary(e.to_string()))?);
+        let snapshot = MinidumpWithBinary::new(dump, binary.clone());
+        if let Err(why) = snapshot.check_match() {
+            if !opts.force {
+                return Err(OpenError::Mismatch(why));
+            }
+        }
+        let warnings = snapshot.warnings();
+        let partial = snapshot.partial_memory();
+        let image = Arc::new(Image::load(binary, snapshot.bias())?);
+        let mut t = Target::new(Arc::new(snapshot), image, None, warnings)?;
+        if partial {
+            t.count_unreadable_goroutines();
+        }
+        Ok(t)
+    }
+
+    /// On a snapshot with part of the memory: say how many goroutines could not be
+    /// read (their runtime.g is missing) and how many stacks are missing.
+    fn count_unreadable_goroutines(&mut self) {
+        let gs = self.goroutines();
+        let listed = gs.len();
+        let no_g = gs.iter().filter(|g| g.error.is_some()).count();
+        // A goroutine on a thread is read from the thread's registers and stack.
+        let no_stack = gs
+            .iter()
+            .filter(|g| g.error.is_none() && g.thread.is_none())
+            .filter(|g| self.snapshot.read_u64(g.sched.sp).is_err())
+            .count();
+        let kind = self.snapshot.kind();
+        if no_g > 0 {
+            self.warnings.push(format!(
+                "{no_g} of {listed} goroutines could not be read: their runtime.g is not in the {kind}"
+            ));
+        }
+        if no_stack > 0 {
+            self.warnings.push(format!(
+                "{no_stack} of {listed} goroutines have no stack in the {kind}: only their status and where they were created are known"
+            ));
+        }
     }
 
     /// A target over any snapshot. `previous` is the runtime model of an earlier stop of
@@ -151,7 +217,7 @@ impl Target {
         };
         let runtime = match previous {
             Some(rt) => rt.at_new_stop(&inputs),
-            None => GoRuntime::load(&inputs),
+            None => GoRuntime::load_with(&inputs, snapshot.partial_memory()),
         }
         .map_err(|e| OpenError::Binary(e.to_string()))?;
         if previous.is_none() {
