@@ -50,6 +50,10 @@ func main() {
 	// Let the last goroutines get from ready.Done to their blocking call.
 	time.Sleep(2 * time.Second)
 	fmt.Fprintf(os.Stderr, "bench100k: %d goroutines parked, pid %d\n", n, os.Getpid())
+	if os.Getenv("BENCH100K_STAY") != "" {
+		// The attach benchmark (bench/live-run.sh): stay up to be attached to.
+		select {}
+	}
 	if err := syscall.Kill(os.Getpid(), syscall.SIGQUIT); err != nil {
 		fmt.Fprintln(os.Stderr, "kill:", err)
 		os.Exit(3)

@@ -90,6 +90,8 @@ pub struct Breakpoint {
     pub tracepoint: bool,
     /// A tracepoint's RET instructions, where it prints the returned values.
     pub ret_addrs: Vec<Addr>,
+    /// `coroner trace --stack N`: frames printed with each trace line.
+    pub stack: usize,
     /// `on BP CMD`: commands the front end runs when it stops here (other than the
     /// `print`, `args` and `locals` forms, which Delve keeps as flags and expressions).
     pub on: Vec<String>,

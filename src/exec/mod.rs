@@ -121,7 +121,13 @@ pub struct Debugger {
     /// Handed out by `interrupter()`: it follows `restart` to the new process, so a
     /// front end that took it once (a SIGINT thread) never signals a dead one.
     interrupt: Arc<CurrentInterrupter>,
+    /// Where tracepoint lines go as they happen (`coroner trace`); without it they are
+    /// collected into the next stop.
+    trace_sink: Option<TraceSink>,
 }
+
+/// Receives tracepoint lines the moment they are produced.
+pub type TraceSink = Box<dyn FnMut(&str) + Send>;
 
 /// The interrupter of whichever process the debugger drives now.
 struct CurrentInterrupter(std::sync::Mutex<Arc<dyn crate::backend::Interrupter>>);
@@ -152,6 +158,7 @@ impl Debugger {
         )));
         let mut d = Debugger {
             interrupt,
+            trace_sink: None,
             proc,
             image,
             target,
@@ -660,7 +667,11 @@ impl Debugger {
             };
             if b.tracepoint && b.ret_addrs.contains(&pc) && !b.addrs.contains(&pc) {
                 let func = locate::describe(&self.target, pc).function;
+                let depth = b.stack;
                 trace.push(self.trace_return_line(tid, goid.unwrap_or(0), pc, &func));
+                if depth > 0 {
+                    trace.push(self.trace_stack(tid, depth));
+                }
                 continue;
             }
             if let Some(c) = b.cond.clone() {
@@ -695,12 +706,27 @@ impl Debugger {
             }
             if b.tracepoint {
                 let func = locate::describe(&self.target, pc).function;
+                let depth = b.stack;
                 trace.push(self.trace_entry_line(tid, g, &func));
+                if depth > 0 {
+                    // Delve leaves an empty line between an entry and its stack.
+                    trace.push(format!("\n{}", self.trace_stack(tid, depth)));
+                }
                 continue;
             }
             stop.get_or_insert(id);
         }
+        if let Some(sink) = self.trace_sink.as_mut() {
+            for l in trace.drain(..) {
+                sink(&l);
+            }
+        }
         (goid, stop)
+    }
+
+    /// Send tracepoint lines to `sink` as they happen instead of with the next stop.
+    pub fn set_trace_sink(&mut self, sink: TraceSink) {
+        self.trace_sink = Some(sink);
     }
 
     /// Evaluate a Go expression in frame 0 of the goroutine on `tid`.

@@ -97,3 +97,34 @@ impl Debugger {
         format!(">> goroutine({goid}): {function} => ({vals})")
     }
 }
+
+impl Debugger {
+    /// `--stack N`: Delve's `Stack:` block of the goroutine on `tid` (frames 0..=N,
+    /// `(truncated)` when there are more).
+    pub(super) fn trace_stack(&self, tid: u32, depth: usize) -> String {
+        let t = &self.target;
+        let st = t.thread_frames_quick(tid, depth + 2);
+        let cwd = std::env::current_dir().ok();
+        let mut out = String::from("\tStack:");
+        for (i, f) in st.frames.iter().take(depth + 1).enumerate() {
+            // Outer frames hold return addresses: name the call's line.
+            let at = if i == 0 {
+                f.pc
+            } else {
+                Addr(f.pc.0.saturating_sub(1))
+            };
+            let loc = super::locate::describe(t, at);
+            out.push_str(&format!(
+                "\n\t\t{i}  {:#018x} in {}\n\t\t     at {}:{}",
+                f.pc.0,
+                loc.function,
+                crate::repl::format::shorten_path(&loc.file, cwd.as_deref()),
+                loc.line
+            ));
+        }
+        if st.frames.len() > depth + 1 {
+            out.push_str("\n\t\t(truncated)");
+        }
+        out
+    }
+}

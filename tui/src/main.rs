@@ -14,6 +14,7 @@ mod browser;
 mod dap;
 mod headless;
 mod live;
+mod trace;
 
 #[derive(Parser)]
 #[command(
@@ -123,6 +124,31 @@ enum Cmd {
     Dap {
         #[command(flatten)]
         args: dap::DapArgs,
+    },
+    /// Trace function calls: coroner trace [PKG] REGEX [--exec BIN | -p PID] [-- ARGS].
+    Trace {
+        /// [PKG] REGEX: the package to build (default: the one in the current directory)
+        /// and the regular expression the traced functions' names must match.
+        #[arg(num_args = 1..=2, required = true, value_name = "[PKG] REGEX")]
+        positional: Vec<String>,
+        /// Trace this compiled binary instead of building a package.
+        #[arg(long, value_name = "BIN", conflicts_with = "pid")]
+        exec: Option<PathBuf>,
+        /// Trace a running process (Ctrl-C detaches and leaves it running).
+        #[arg(short = 'p', long, value_name = "PID")]
+        pid: Option<u32>,
+        /// Print N frames of the stack with every trace line.
+        #[arg(short = 's', long, value_name = "N", default_value_t = 0)]
+        stack: usize,
+        /// Trace the package's test binary (`go test -c`).
+        #[arg(short = 't', long)]
+        test: bool,
+        #[arg(long, value_name = "FLAGS")]
+        build_flags: Option<String>,
+        #[arg(last = true)]
+        args: Vec<String>,
+        #[command(flatten)]
+        launch: LaunchArgs,
     },
     /// Print the version.
     Version,
@@ -236,6 +262,29 @@ fn main() -> ExitCode {
                 .options()
                 .and_then(|o| live::debug(package, build_flags, true, args, launch.options(), o)),
         ),
+        Cmd::Trace {
+            mut positional,
+            exec,
+            pid,
+            stack,
+            test,
+            build_flags,
+            args,
+            launch,
+        } => {
+            let regex = positional.pop().unwrap_or_default();
+            report(trace::run(trace::TraceArgs {
+                package: positional.pop(),
+                regex,
+                exec,
+                pid,
+                stack,
+                test,
+                build_flags,
+                args,
+                launch: launch.options(),
+            }))
+        }
         Cmd::Triage {
             binary,
             core,
