@@ -421,8 +421,10 @@ fn ctrl_c_halts_without_killing() {
             std::thread::sleep(Duration::from_millis(10));
         }
         c.signal(libc::SIGINT);
-        c.expect("received SIGINT, stopping process (will not forward signal)");
-        c.expect("(PC: 0x");
+        c.expect_both(
+            "received SIGINT, stopping process (will not forward signal)",
+            "(PC: 0x",
+        );
         // Halted: every thread is in a tracing stop, and the program is alive.
         let st = status_field(p.pid, "State").unwrap_or_default();
         assert!(st.starts_with('t'), "halted program state {st}");
@@ -436,6 +438,36 @@ fn ctrl_c_halts_without_killing() {
 }
 
 impl Coroner {
+    /// Wait for a line with `a` and one with `b`, in either order: they may come on
+    /// different streams (stderr and stdout), whose lines are merged as they arrive.
+    fn expect_both(&mut self, a: &str, b: &str) {
+        let from = self.seen.len();
+        let first = self.expect_any(&[a, b]);
+        let other = if first.contains(a) { b } else { a };
+        if !self.seen[from..].iter().any(|l| l.contains(other)) {
+            self.expect(other);
+        }
+    }
+
+    fn expect_any(&mut self, whats: &[&str]) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    self.seen.push(l.clone());
+                    if whats.iter().any(|w| l.contains(w)) {
+                        return l;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        panic!(
+            "no line with any of {whats:?}; coroner printed:\n{}",
+            self.seen.join("\n")
+        );
+    }
+
     /// The next output line that is a bare number.
     fn expect_number(&mut self) -> i64 {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -479,8 +511,7 @@ fn ctrl_c_after_restart_halts_the_new_process() {
         pids.push(Kill(pid));
         std::thread::sleep(Duration::from_millis(300));
         c.signal(libc::SIGINT);
-        c.expect("received SIGINT");
-        c.expect("(PC: 0x");
+        c.expect_both("received SIGINT", "(PC: 0x");
         let st = status_field(pid, "State").unwrap_or_default();
         assert!(
             st.starts_with('t'),
