@@ -49,7 +49,7 @@ printf 'break main.f if i == 19999\ncontinue\nprint i\nexit\n' >"$WORK/cond.cmds
 "$TIME" -f '%e s %M' -o "$WORK/c.t" "$CORONER" exec "$WORK/live" --init "$WORK/cond.cmds" -- loop </dev/null >"$WORK/c.out" 2>&1
 row "cond bp, 20,000 hits" coroner "$(secs "$WORK/c.t")" "$(rss "$WORK/c.t")" "i=$(grep -x '[0-9]*' "$WORK/c.out" | tail -1)"
 if have "$DLV"; then
-	"$TIME" -f '%e s %M' -o "$WORK/d.t" "$DLV" exec "$WORK/live" --init "$WORK/cond.cmds" -- loop </dev/null >"$WORK/d.out" 2>&1
+	"$TIME" -f '%e s %M' -o "$WORK/d.t" "$DLV" exec --allow-non-terminal-interactive=true "$WORK/live" --init "$WORK/cond.cmds" -- loop </dev/null >"$WORK/d.out" 2>&1
 	row "cond bp, 20,000 hits" delve "$(secs "$WORK/d.t")" "$(rss "$WORK/d.t")" "i=$(grep -x '[0-9]*' "$WORK/d.out" | tail -1)"
 fi
 if have "$GDB"; then
@@ -62,8 +62,10 @@ line=$(grep -n 'LINE: loop-call' "$ROOT/cores/live/loop.go" | cut -d: -f1)
 { printf 'break loop.go:%s\ncontinue\n' "$line"; printf 'next\n%.0s' $(seq 200); printf 'exit\n'; } >"$WORK/next.cmds"
 printf 'break loop.go:%s\ncontinue\nexit\n' "$line" >"$WORK/next0.cmds"
 per_next() { # TOOL BIN: ms per next
-	"$TIME" -f '%e' -o "$WORK/n1.t" "$2" exec "$WORK/live" --init "$WORK/next.cmds" -- loop </dev/null >/dev/null 2>&1
-	"$TIME" -f '%e' -o "$WORK/n0.t" "$2" exec "$WORK/live" --init "$WORK/next0.cmds" -- loop </dev/null >/dev/null 2>&1
+	local extra=()
+	[ "$1" = delve ] && extra=(--allow-non-terminal-interactive=true)
+	"$TIME" -f '%e' -o "$WORK/n1.t" "$2" exec "${extra[@]}" "$WORK/live" --init "$WORK/next.cmds" -- loop </dev/null >/dev/null 2>&1
+	"$TIME" -f '%e' -o "$WORK/n0.t" "$2" exec "${extra[@]}" "$WORK/live" --init "$WORK/next0.cmds" -- loop </dev/null >/dev/null 2>&1
 	awk -v a="$(cat "$WORK/n1.t")" -v b="$(cat "$WORK/n0.t")" 'BEGIN{printf "%.2f", (a-b)*1000/200}'
 }
 row "next in a loop body (ms per next)" coroner "$(per_next coroner "$CORONER")" - "200 nexts"
@@ -75,7 +77,8 @@ if [ -x "$GOROOT_100K/bin/go" ]; then
 		"$GOROOT_100K/bin/go" build -o "$WORK/bench100k" .) || exit 1
 	BENCH100K_STAY=1 GOMAXPROCS=2 "$WORK/bench100k" 100000 2>"$WORK/b.err" &
 	BENCH_PID=$!
-	until grep -q parked "$WORK/b.err" 2>/dev/null; do sleep 0.5; done
+	for _ in $(seq 240); do grep -q parked "$WORK/b.err" 2>/dev/null && break; sleep 0.5; done
+	grep -q parked "$WORK/b.err" || { echo "(part 3: the 100k program did not get ready: $(head -3 "$WORK/b.err"))"; }
 	printf 'goroutines\ndetach\n' >"$WORK/att.cmds"
 	stopped() { # time the program spends in tracing stop while CMD runs
 		local n=0
@@ -91,7 +94,7 @@ if [ -x "$GOROOT_100K/bin/go" ]; then
 	if have "$DLV"; then
 		printf 'goroutines\nexit\n' >"$WORK/att-d.cmds"
 		# Delve asks whether to kill on exit after attach: answer no (detach).
-		"$TIME" -f '%e s %M' -o "$WORK/ad.t" "$DLV" attach "$BENCH_PID" --init "$WORK/att-d.cmds" </dev/null >"$WORK/ad.out" 2>&1 &
+		"$TIME" -f '%e s %M' -o "$WORK/ad.t" "$DLV" attach --allow-non-terminal-interactive=true "$BENCH_PID" --init "$WORK/att-d.cmds" </dev/null >"$WORK/ad.out" 2>&1 &
 		note=$(stopped $!); wait
 		row "attach + goroutines + detach, 100k" delve "$(secs "$WORK/ad.t")" "$(rss "$WORK/ad.t")" "$(grep -c '^  Goroutine' "$WORK/ad.out") listed, $note"
 	fi
