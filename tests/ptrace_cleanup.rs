@@ -10,34 +10,6 @@ use coroner::Addr;
 use live::*;
 use std::time::Duration;
 
-const LOOP_C: &str = r#"
-#include <stdlib.h>
-volatile long counter;
-__attribute__((noinline)) void hot(long i) { counter += i; __asm__ volatile(""); }
-int main(int argc, char **argv) {
-    long n = argc > 1 ? atol(argv[1]) : -1;
-    for (long i = 0; n < 0 || i < n; i++) hot(i);
-    return 7;
-}
-"#;
-
-const THREADS_C: &str = r#"
-#include <pthread.h>
-#include <stdlib.h>
-volatile long total;
-__attribute__((noinline)) void work(long i) { __sync_fetch_and_add(&total, i); }
-static void *worker(void *arg) { for (long i = 0; i < 20; i++) work(i); return 0; }
-int main(int argc, char **argv) {
-    long rounds = argc > 1 ? atol(argv[1]) : 50;
-    for (long r = 0; r < rounds; r++) {
-        pthread_t t[4];
-        for (int i = 0; i < 4; i++) pthread_create(&t[i], 0, worker, 0);
-        for (int i = 0; i < 4; i++) pthread_join(t[i], 0);
-    }
-    return 0;
-}
-"#;
-
 fn cont(p: &mut PtraceProcess) -> StopEvent {
     p.resume(Resume::Continue, Direction::Forward)
         .expect("resume");
