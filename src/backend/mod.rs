@@ -165,6 +165,27 @@ pub trait Process: Send {
     fn resume(&mut self, how: Resume, dir: Direction) -> Result<(), BackendError>;
     /// Block until the process stops (every thread stopped) or exits.
     fn wait(&mut self) -> Result<StopEvent, BackendError>;
+    /// Like [`Process::wait`], but a breakpoint hit may be reported with only the thread
+    /// that hit stopped (the flag says so): the others keep running, so checking a
+    /// condition does not cost stopping and restarting every thread. In that partial
+    /// stop, [`Process::snapshot`] holds the one thread, and the only other calls
+    /// allowed are `resume(Continue)` (that thread steps over the breakpoint and runs
+    /// on, the breakpoint staying in place for the others), [`Process::stop_others`],
+    /// `detach` and `kill`. All-stop backends never report a partial stop.
+    fn wait_lazy(&mut self) -> Result<(StopEvent, bool), BackendError> {
+        self.wait().map(|ev| (ev, false))
+    }
+    /// `resume(how)` then [`Process::wait_lazy`] as one request: backends whose requests
+    /// cross threads or a wire save a round trip per breakpoint hit.
+    fn resume_wait_lazy(&mut self, how: Resume) -> Result<(StopEvent, bool), BackendError> {
+        self.resume(how, Direction::Forward)?;
+        self.wait_lazy()
+    }
+    /// Complete a partial stop: stop every other thread. Returns the exit event if the
+    /// process ended meanwhile. Nothing to do after a full stop.
+    fn stop_others(&mut self) -> Result<Option<StopEvent>, BackendError> {
+        Ok(None)
+    }
     /// Drop the signal that the last [`StopEvent::Signal`] reported.
     fn discard_signal(&mut self, tid: u32);
     fn interrupter(&self) -> Arc<dyn Interrupter>;

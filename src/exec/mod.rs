@@ -499,14 +499,67 @@ impl Debugger {
         let mut trace = Vec::new();
         loop {
             self.sync_breakpoints()?;
-            self.proc.resume(Resume::Continue, Direction::Forward)?;
-            let ev = self.proc.wait()?;
-            if let Some(mut stop) = self.user_stop(ev, &mut trace)? {
+            let (ev, partial) = self.proc.resume_wait_lazy(Resume::Continue)?;
+            let stop = match ev {
+                StopEvent::Breakpoint { tid, pc } if partial => {
+                    match self.partial_hit(tid, pc, &mut trace) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            // Never leave the other threads running behind an error.
+                            let _ = self.proc.stop_others();
+                            return Err(e);
+                        }
+                    }
+                }
+                ev => self.user_stop(ev, &mut trace)?,
+            };
+            if let Some(mut stop) = stop {
                 stop.trace = std::mem::take(&mut trace);
                 self.last = stop.clone();
                 return Ok(stop);
             }
         }
+    }
+
+    /// A breakpoint hit reported with only its thread stopped: conditions, hit counts
+    /// and tracepoints are checked on that thread alone (a view of one thread, no
+    /// goroutine list), and only a stop the user sees stops the other threads.
+    fn partial_hit(
+        &mut self,
+        tid: u32,
+        pc: Addr,
+        trace: &mut Vec<String>,
+    ) -> Result<Option<Stop>, ExecError> {
+        let ev = StopEvent::Breakpoint { tid, pc };
+        let scoped = self.breakpoints.list.iter().any(|b| {
+            b.watch
+                .as_ref()
+                .and_then(|w| w.scope)
+                .is_some_and(|s| s.0 == pc)
+        });
+        if scoped || self.breakpoints.at(pc).is_empty() {
+            // Not a plain breakpoint (a stack watchpoint's frame end, a stale address):
+            // take the full stop and decide there.
+            if let Some(exit) = self.proc.stop_others()? {
+                return self.user_stop(exit, trace);
+            }
+            return self.user_stop(ev, trace);
+        }
+        self.refresh()?;
+        let (goid, hit) = self.check_breakpoints(tid, pc, trace);
+        let Some(id) = hit else {
+            return Ok(None);
+        };
+        if let Some(exit) = self.proc.stop_others()? {
+            return self.user_stop(exit, trace);
+        }
+        self.refresh()?;
+        Ok(Some(Stop {
+            tid: Some(tid),
+            goid,
+            pc: Some(pc),
+            ..Stop::new(StopReason::Breakpoint(id))
+        }))
     }
 
     /// Turn a backend event into a user-visible stop, or None to keep running (a

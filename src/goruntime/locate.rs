@@ -18,13 +18,16 @@ use std::collections::BTreeSet;
 const MAX_GOROUTINES: u64 = 50_000_000;
 
 /// Returns (start of allgs' array, length).
-pub fn find_allgs(inp: &Inputs<'_>, l: &Layouts) -> Result<(Addr, u64), String> {
+/// Returns the array, its length, and the address of the slice header when it is
+/// known for sure (a later stop of the same process then reads just that header).
+pub fn find_allgs(inp: &Inputs<'_>, l: &Layouts) -> Result<(Addr, u64, Option<Addr>), String> {
     if let Some(a) = inp.global("runtime.allgs") {
         if is_zero_slice(inp.mem, a) {
             // A process stopped before the runtime started (at exec): no goroutines yet.
-            return Ok((Addr::NULL, 0));
+            return Ok((Addr::NULL, 0, Some(a)));
         }
         return read_slice_of_gs(inp.mem, a, l)
+            .map(|(arr, n)| (arr, n, Some(a)))
             .ok_or_else(|| format!("runtime.allgs at {a} does not hold a valid slice of g"));
     }
     // Stripped: disassemble runtime.allgadd and try each RIP-relative data operand as
@@ -49,18 +52,31 @@ pub fn find_allgs(inp: &Inputs<'_>, l: &Layouts) -> Result<(Addr, u64), String> 
         .filter(|a| candidates.contains(&a.add(8)))
         .collect();
     ordered.extend(candidates.iter().copied());
-    let mut best: Option<(Addr, u64)> = None;
+    let mut best: Option<(Addr, u64, Option<Addr>)> = None;
     for a in ordered {
         if let Some((arr, n)) = read_slice_of_gs(inp.mem, a, l) {
-            if best.is_none_or(|(_, bn)| n > bn) {
-                best = Some((arr, n));
+            if best.is_none_or(|(_, bn, _)| n > bn) {
+                best = Some((arr, n, Some(a)));
             }
         }
     }
     if best.is_none() && candidates.iter().any(|&a| is_zero_slice(inp.mem, a)) {
-        return Ok((Addr::NULL, 0));
+        // Which candidate is allgs stays unknown until the runtime fills it.
+        return Ok((Addr::NULL, 0, None));
     }
     best.ok_or_else(|| "no operand of runtime.allgadd holds a valid slice of g".into())
+}
+
+/// allgs at a later stop, from its known header: the array moves and grows, the
+/// header does not. Cheap (one page), for every stop of a live process.
+pub fn reread_allgs(mem: &dyn Memory, header: Addr) -> Option<(Addr, u64)> {
+    let ptr = mem.read_ptr(header).ok()?;
+    let len = mem.read_u64(header.add(8)).ok()?;
+    let cap = mem.read_u64(header.add(16)).ok()?;
+    if len > cap || len > MAX_GOROUTINES || (len > 0 && ptr.is_null()) {
+        return None;
+    }
+    Some((ptr, len))
 }
 
 /// A slice header of zeros: allgs before the runtime's first goroutine.

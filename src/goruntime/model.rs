@@ -97,6 +97,8 @@ pub struct GoRuntime {
     /// Start of allgs' backing array and its length.
     pub allgs: Addr,
     pub allglen: u64,
+    /// Where allgs' slice header lives, once known for sure.
+    pub allgs_header: Option<Addr>,
     /// runtime.waitReasonStrings, as found in the snapshot.
     pub wait_reasons: Vec<String>,
     pub firstmoduledata: Option<Addr>,
@@ -159,14 +161,14 @@ impl GoRuntime {
                 (l, src)
             }
         };
-        let (allgs, allglen) = match locate::find_allgs(inp, &layouts) {
+        let (allgs, allglen, allgs_header) = match locate::find_allgs(inp, &layouts) {
             Ok(x) => x,
             Err(why) if partial_memory => {
                 warnings.push(format!(
                     "no goroutine can be listed: the goroutine list is not in the snapshot \
                      ({why}); the threads' stacks can still be read (threads, thread N, bt)"
                 ));
-                (Addr::NULL, 0)
+                (Addr::NULL, 0, None)
             }
             Err(why) => return Err(RuntimeError::NoAllgs(why)),
         };
@@ -187,6 +189,7 @@ impl GoRuntime {
             layout_source,
             allgs,
             allglen,
+            allgs_header,
             wait_reasons,
             firstmoduledata,
             allm,
@@ -198,14 +201,20 @@ impl GoRuntime {
     /// The model at a later stop of the same process: version, layouts and wait reasons
     /// do not change while it runs, but `append` moves and grows allgs.
     pub fn at_new_stop(&self, inp: &Inputs<'_>) -> Result<GoRuntime, RuntimeError> {
-        let (allgs, allglen) =
-            locate::find_allgs(inp, &self.layouts).map_err(RuntimeError::NoAllgs)?;
+        let known = self
+            .allgs_header
+            .and_then(|h| locate::reread_allgs(inp.mem, h).map(|(a, n)| (a, n, Some(h))));
+        let (allgs, allglen, allgs_header) = match known {
+            Some(x) => x,
+            None => locate::find_allgs(inp, &self.layouts).map_err(RuntimeError::NoAllgs)?,
+        };
         Ok(GoRuntime {
             version: self.version.clone(),
             layouts: self.layouts.clone(),
             layout_source: self.layout_source,
             allgs,
             allglen,
+            allgs_header,
             wait_reasons: self.wait_reasons.clone(),
             firstmoduledata: self.firstmoduledata,
             allm: self.allm,

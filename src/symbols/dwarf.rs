@@ -176,6 +176,10 @@ pub struct Dwarf {
     /// Offsets of every unit header in `.debug_info`, ascending.
     units: Vec<u64>,
     abbrev_cache: Mutex<HashMap<u64, Arc<gimli::Abbreviations>>>,
+    /// `variables` answers by (function DIE, pc, location pc): a conditional breakpoint
+    /// or a `next` asks the same question at every stop, and parsing the unit (its line
+    /// program header, its abbreviations) and walking the DIEs dominated that cost.
+    var_cache: Mutex<HashMap<(u64, u64, u64), Arc<Vec<VarDie>>>>,
     index: OnceLock<Index>,
     producer: OnceLock<Option<String>>,
     type_cache: RwLock<HashMap<TypeId, Arc<TypeInfo>>>,
@@ -229,6 +233,7 @@ impl Dwarf {
             sec,
             units,
             abbrev_cache: Mutex::new(HashMap::new()),
+            var_cache: Mutex::new(HashMap::new()),
             index: OnceLock::new(),
             producer: OnceLock::new(),
             type_cache: RwLock::new(HashMap::new()),
@@ -968,6 +973,10 @@ pub enum VarLocation {
     OptimizedOut,
 }
 
+/// Bound on `Dwarf::var_cache`: a `goroutines -t` over 100,000 goroutines asks about
+/// many frames once; the cache is for the few PCs asked again and again.
+const VAR_CACHE_MAX: usize = 4096;
+
 /// A formal parameter or local variable of a function, in DIE order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VarDie {
@@ -1009,6 +1018,26 @@ impl Dwarf {
     /// are looked up at `loc_pc`: Delve uses the frame's PC (the return address in
     /// outer frames) there, but the call instruction for scopes.
     pub fn variables(&self, func: u64, pc: u64, loc_pc: u64) -> Result<Vec<VarDie>, SymError> {
+        let key = (func, pc, loc_pc);
+        if let Some(v) = self
+            .var_cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&key).cloned())
+        {
+            return Ok(v.as_ref().clone());
+        }
+        let out = self.variables_uncached(func, pc, loc_pc)?;
+        if let Ok(mut c) = self.var_cache.lock() {
+            if c.len() >= VAR_CACHE_MAX {
+                c.clear();
+            }
+            c.insert(key, Arc::new(out.clone()));
+        }
+        Ok(out)
+    }
+
+    fn variables_uncached(&self, func: u64, pc: u64, loc_pc: u64) -> Result<Vec<VarDie>, SymError> {
         let u = self.unit_for(func)?;
         let rel = func
             .checked_sub(u.offset)

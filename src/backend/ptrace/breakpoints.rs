@@ -22,6 +22,11 @@ pub struct Table {
     /// 0xCC just before its removal may report the SIGTRAP only later (its interrupt
     /// stop came first); that trap is a lost hit to rewind, never a signal to deliver.
     pub removed: BTreeSet<u64>,
+    /// The displaced-stepping area (see `displaced.rs`) and the bytes it covered, once
+    /// it has been written: restored with the breakpoints.
+    pub scratch: Option<(u64, Vec<u8>)>,
+    /// Which breakpoint's instruction the scratch area holds now.
+    pub scratch_holds: Option<u64>,
 }
 
 pub type Shared = Arc<Mutex<Table>>;
@@ -53,6 +58,15 @@ impl Table {
         if self.inserted.contains_key(&addr) {
             return Ok(());
         }
+        if self
+            .scratch
+            .as_ref()
+            .is_some_and(|(s, b)| (*s..*s + b.len() as u64).contains(&addr))
+        {
+            // A breakpoint in the scratch area: give the area back to the program.
+            self.restore_scratch(mem)
+                .map_err(|e| e.os("restore the displaced-stepping area"))?;
+        }
         let mut orig = [0u8; 1];
         read_at(mem, addr, &mut orig).map_err(|e| BackendError::Os {
             op: "insert breakpoint",
@@ -77,10 +91,25 @@ impl Table {
         Ok(())
     }
 
+    /// Put back the program's own bytes under the displaced-stepping area.
+    pub fn restore_scratch(&mut self, mem: &File) -> Result<(), Errno> {
+        if let Some((at, orig)) = self.scratch.take() {
+            self.scratch_holds = None;
+            if let Err(e) = write_at(mem, at, &orig) {
+                self.scratch = Some((at, orig));
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
     /// Restore every original byte; used by detach and emergency cleanup. Keeps going
     /// past failures so as many as possible are restored, and reports the first.
     pub fn remove_all(&mut self, mem: &File) -> Result<(), BackendError> {
         let mut first = None;
+        if let Err(e) = self.restore_scratch(mem) {
+            first = Some(e.os("restore the displaced-stepping area"));
+        }
         for (&a, &orig) in &self.inserted {
             if let Err(e) = write_at(mem, a, &[orig]) {
                 first.get_or_insert(e.os("remove breakpoint"));
@@ -109,7 +138,15 @@ impl Table {
         write_at(mem, addr, &patched)
     }
 
+    /// Address -> the program's own byte, for every byte we changed, sorted: snapshot
+    /// reads show the program's code, not our 0xCCs and scratch instructions.
     pub fn shadow(&self) -> Vec<(u64, u8)> {
-        self.inserted.iter().map(|(&a, &b)| (a, b)).collect()
+        let mut v: Vec<(u64, u8)> = self.inserted.iter().map(|(&a, &b)| (a, b)).collect();
+        if let Some((at, orig)) = &self.scratch {
+            v.extend(orig.iter().enumerate().map(|(i, &b)| (at + i as u64, b)));
+            v.sort_unstable_by_key(|&(a, _)| a);
+            v.dedup_by_key(|&mut (a, _)| a);
+        }
+        v
     }
 }

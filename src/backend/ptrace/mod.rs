@@ -27,6 +27,7 @@ mod attach;
 mod breakpoints;
 mod cleanup;
 mod debugregs;
+mod displaced;
 mod launch;
 mod procfs;
 mod proxy;
@@ -81,6 +82,9 @@ enum State {
     Stopped,
     Running,
     Stepping(i32),
+    /// A breakpoint hit reported with only this thread stopped; the others run on
+    /// (see `Process::wait_lazy`).
+    Partial(i32),
     /// Exited, killed or detached: nothing more can be done.
     Gone,
 }
@@ -107,6 +111,9 @@ struct Tracee {
     /// A breakpoint lifted for a `Resume::Step`, to put back when the step ends.
     reinsert: Option<u64>,
     snap: Option<Arc<LiveSnapshot>>,
+    /// How each breakpoint's instruction is displaced (None: it cannot be). Forgotten
+    /// whenever code or breakpoints change.
+    plans: std::collections::HashMap<u64, Option<displaced::Plan>>,
     auxv: Arc<Vec<(u64, u64)>>,
     info: Arc<ProcessInfo>,
     entry: Arc<Entry>,
@@ -201,6 +208,7 @@ impl Tracee {
             last_signal: None,
             reinsert: None,
             snap: None,
+            plans: std::collections::HashMap::new(),
             auxv: Arc::new(procfs::auxv(pid).unwrap_or_default()),
             info: Arc::new(procfs::process_info(pid)),
             entry,
@@ -249,7 +257,13 @@ impl Tracee {
     fn on_exec(&mut self) -> Result<(), BackendError> {
         self.mem = Arc::new(open_mem(self.pid)?);
         *self.entry.mem.lock().unwrap_or_else(|p| p.into_inner()) = Some(self.mem.clone());
-        breakpoints::lock(&self.bps).inserted.clear();
+        {
+            let mut t = breakpoints::lock(&self.bps);
+            t.inserted.clear();
+            t.scratch = None;
+            t.scratch_holds = None;
+        }
+        self.plans.clear();
         self.live
             .shadow
             .write()
@@ -305,6 +319,19 @@ impl Tracee {
             self.info.clone(),
             Some(self.mem.clone()),
         )))
+    }
+
+    fn live_snapshot(&mut self) -> Result<Arc<LiveSnapshot>, BackendError> {
+        // In a partial stop the snapshot holds the one stopped thread.
+        if !matches!(self.state, State::Partial(_)) {
+            self.require_stopped()?;
+        }
+        if let Some(s) = &self.snap {
+            return Ok(s.clone());
+        }
+        let s = self.build_snapshot()?;
+        self.snap = Some(s.clone());
+        Ok(s)
     }
 
     fn apply_watches(&self, tid: i32) -> Result<(), Errno> {
@@ -493,13 +520,7 @@ impl Process for Tracee {
     }
 
     fn snapshot(&mut self) -> Result<Arc<dyn Snapshot>, BackendError> {
-        self.require_stopped()?;
-        if let Some(s) = &self.snap {
-            return Ok(s.clone());
-        }
-        let s = self.build_snapshot()?;
-        self.snap = Some(s.clone());
-        Ok(s)
+        Ok(self.live_snapshot()?)
     }
 
     fn set_registers(&mut self, tid: u32, regs: &Registers) -> Result<(), BackendError> {
@@ -535,6 +556,7 @@ impl Process for Tracee {
 
     fn write_memory(&mut self, addr: Addr, bytes: &[u8]) -> Result<(), BackendError> {
         self.require_stopped()?;
+        self.plans.clear();
         {
             let mut t = breakpoints::lock(&self.bps);
             t.write_memory(&self.mem, addr.0, bytes)
@@ -549,6 +571,7 @@ impl Process for Tracee {
 
     fn insert_breakpoint(&mut self, addr: Addr) -> Result<(), BackendError> {
         self.require_stopped()?;
+        self.plans.clear();
         let mut t = breakpoints::lock(&self.bps);
         if t.inserted.contains_key(&addr.0) {
             return Ok(());
@@ -571,6 +594,7 @@ impl Process for Tracee {
 
     fn remove_breakpoint(&mut self, addr: Addr) -> Result<(), BackendError> {
         self.require_stopped()?;
+        self.plans.clear();
         let mut t = breakpoints::lock(&self.bps);
         let r = t.remove(&self.mem, addr.0);
         self.publish_shadow(&t);
@@ -627,6 +651,19 @@ impl Process for Tracee {
         if dir == Direction::Reverse {
             return Err(BackendError::Unsupported("run backwards"));
         }
+        if let State::Partial(tid) = self.state {
+            self.honour_cleanup()?;
+            return match how {
+                Resume::Continue => self.resume_partial(tid),
+                Resume::Step(t) => match self.complete_stop()? {
+                    Some(exit) => {
+                        self.ready = Some(exit);
+                        Ok(())
+                    }
+                    None => self.step(t as i32),
+                },
+            };
+        }
         self.require_stopped()?;
         self.honour_cleanup()?;
         match how {
@@ -636,7 +673,15 @@ impl Process for Tracee {
     }
 
     fn wait(&mut self) -> Result<StopEvent, BackendError> {
-        self.wait_impl()
+        self.wait_impl(false).map(|(ev, _)| ev)
+    }
+
+    fn wait_lazy(&mut self) -> Result<(StopEvent, bool), BackendError> {
+        self.wait_impl(true)
+    }
+
+    fn stop_others(&mut self) -> Result<Option<StopEvent>, BackendError> {
+        self.complete_stop()
     }
 
     fn discard_signal(&mut self, tid: u32) {

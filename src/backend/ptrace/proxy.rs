@@ -39,6 +39,9 @@ pub struct PtraceProcess {
     thread: Option<JoinHandle<()>>,
     bps: breakpoints::Shared,
     interrupt: Arc<InterruptState>,
+    /// The snapshot of the stop `resume_wait_lazy` returned, made by the tracer in the
+    /// same request; used while its generation is current.
+    prefetched: Option<Arc<super::LiveSnapshot>>,
 }
 
 fn tracer_gone() -> BackendError {
@@ -136,6 +139,7 @@ impl PtraceProcess {
             thread: Some(thread),
             bps: started.bps,
             interrupt: started.interrupt,
+            prefetched: None,
         })
     }
 
@@ -173,6 +177,12 @@ impl Process for PtraceProcess {
     }
 
     fn snapshot(&mut self) -> Result<Arc<dyn Snapshot>, BackendError> {
+        if let Some(s) = self.prefetched.take() {
+            if s.is_current() {
+                self.prefetched = Some(s.clone());
+                return Ok(s);
+            }
+        }
         self.call(|t| t.snapshot())?
     }
 
@@ -222,6 +232,30 @@ impl Process for PtraceProcess {
 
     fn wait(&mut self) -> Result<StopEvent, BackendError> {
         self.call(|t| t.wait())?
+    }
+
+    fn wait_lazy(&mut self) -> Result<(StopEvent, bool), BackendError> {
+        self.call(|t| t.wait_lazy())?
+    }
+
+    fn resume_wait_lazy(&mut self, how: Resume) -> Result<(StopEvent, bool), BackendError> {
+        self.prefetched = None;
+        let (ev, partial, snap) = self.call(move |t| {
+            t.resume(how, Direction::Forward)?;
+            let (ev, partial) = t.wait_lazy()?;
+            let snap = if ev.is_exit() {
+                None
+            } else {
+                t.live_snapshot().ok()
+            };
+            Ok::<_, BackendError>((ev, partial, snap))
+        })??;
+        self.prefetched = snap;
+        Ok((ev, partial))
+    }
+
+    fn stop_others(&mut self) -> Result<Option<StopEvent>, BackendError> {
+        self.call(|t| t.stop_others())?
     }
 
     fn discard_signal(&mut self, tid: u32) {

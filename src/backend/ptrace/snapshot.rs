@@ -81,6 +81,11 @@ impl LiveSnapshot {
         }
     }
 
+    /// Still of the process's current stop (nothing resumed or rewrote registers).
+    pub(super) fn is_current(&self) -> bool {
+        self.live.generation.load(Ordering::Acquire) == self.generation
+    }
+
     fn fresh(&self, addr: Addr) -> Result<(), MemError> {
         if self.live.generation.load(Ordering::Acquire) == self.generation {
             Ok(())

@@ -15,6 +15,7 @@
 //!   stopped for another reason) are resumed silently.
 
 use super::debugregs;
+use super::displaced::{self, Refused};
 use super::procfs;
 use super::sys::{self, Status};
 use super::{breakpoints, State, Task, Tracee};
@@ -372,18 +373,20 @@ impl Tracee {
         Ok(None)
     }
 
-    pub(super) fn wait_impl(&mut self) -> Result<StopEvent, BackendError> {
+    /// Wait for the next event. With `lazy`, a breakpoint hit while every thread ran
+    /// is returned without stopping the others (the flag says so; see `State::Partial`).
+    pub(super) fn wait_impl(&mut self, lazy: bool) -> Result<(StopEvent, bool), BackendError> {
         if let Some(ev) = self.ready.take() {
             if ev.is_exit() {
                 self.mark_gone();
             } else if self.state != State::Gone {
                 self.state = State::Stopped;
             }
-            return Ok(ev);
+            return Ok((ev, false));
         }
         let mode = match self.state {
             State::Gone => return Err(BackendError::Exited),
-            State::Stopped => {
+            State::Stopped | State::Partial(_) => {
                 return Err(BackendError::Os {
                     op: "wait",
                     why: "the process is stopped: resume it first".into(),
@@ -404,24 +407,239 @@ impl Tracee {
             let out = self.handle(tid, st, mode)?;
             if self.entry.requested.load(Ordering::Acquire) {
                 if let Outcome::Exit(ev) = out {
-                    return Ok(ev);
+                    return Ok((ev, false));
                 }
                 self.state = State::Stopped;
                 let _ = self.stop_all();
-                return self.honour_cleanup().map(|_| StopEvent::Interrupted);
+                return self
+                    .honour_cleanup()
+                    .map(|_| (StopEvent::Interrupted, false));
             }
             match out {
                 Outcome::Handled => continue,
-                Outcome::Exit(ev) => return Ok(ev),
+                Outcome::Exit(ev) => return Ok((ev, false)),
                 Outcome::Report(ev) => {
                     if let Some(pc) = self.reinsert.take() {
                         let _ = breakpoints::write_at(&self.mem, pc, &[breakpoints::INT3]);
                     }
+                    if lazy && mode == Mode::Running {
+                        if let StopEvent::Breakpoint { tid, .. } = ev {
+                            self.state = State::Partial(tid as i32);
+                            return Ok((ev, true));
+                        }
+                    }
                     if let Some(exit) = self.stop_all()? {
-                        return Ok(exit);
+                        return Ok((exit, false));
                     }
                     self.state = State::Stopped;
-                    return Ok(ev);
+                    return Ok((ev, false));
+                }
+            }
+        }
+    }
+
+    /// Make a partial stop a full one. Returns the exit event if the process ended.
+    pub(super) fn complete_stop(&mut self) -> Result<Option<StopEvent>, BackendError> {
+        if !matches!(self.state, State::Partial(_)) {
+            return Ok(None);
+        }
+        let seen = self.interrupts_consumed;
+        if let Some(exit) = self.stop_all()? {
+            return Ok(Some(exit));
+        }
+        self.state = State::Stopped;
+        // The partial snapshot lacks the other threads.
+        self.bump();
+        if self.interrupts_consumed != seen {
+            // A Ctrl-C that arrived meanwhile: report it after this stop.
+            self.deferred.push_back((StopEvent::Interrupted, None));
+        }
+        Ok(None)
+    }
+
+    /// Resume from a partial stop: only `tid` is stopped, on a breakpoint. It steps over
+    /// it out of line and runs on; when that cannot be done, everything is stopped and
+    /// resumed the all-stop way.
+    pub(super) fn resume_partial(&mut self, tid: i32) -> Result<(), BackendError> {
+        self.live.generation.fetch_add(1, Ordering::AcqRel);
+        self.snap = None;
+        self.last_signal = None;
+        let seen = self.interrupts_consumed;
+        let fallback = match self.displaced_step(tid) {
+            Ok(()) => {
+                let Some(t) = self.threads.get_mut(&tid) else {
+                    self.state = State::Running;
+                    return Ok(());
+                };
+                let sig = std::mem::take(&mut t.pending_sig);
+                t.step_over = false;
+                t.regs = None;
+                t.running = true;
+                match sys::cont(tid, sig) {
+                    Ok(()) => {}
+                    Err(e) if e.0 == libc::ESRCH => t.exiting = true,
+                    Err(e) => return Err(e.os("resume")),
+                }
+                self.state = State::Running;
+                return Ok(());
+            }
+            Err(Refused::Unsuitable) => None,
+            Err(Refused::Gone) => {
+                self.state = State::Running;
+                return Ok(());
+            }
+            Err(Refused::Interrupted(st)) => Some(st),
+        };
+        if let Some(st) = fallback {
+            // The thread stopped for something else: collect it as stop_all would.
+            if let Outcome::Exit(ev) = self.handle(tid, st, Mode::Collecting)? {
+                self.ready = Some(ev);
+                return Ok(());
+            }
+        }
+        if let Some(exit) = self.stop_all()? {
+            self.ready = Some(exit);
+            return Ok(());
+        }
+        self.state = State::Stopped;
+        if self.interrupts_consumed != seen {
+            self.ready = Some(StopEvent::Interrupted);
+            return Ok(());
+        }
+        self.resume_all()
+    }
+
+    /// Execute the instruction under the breakpoint `tid` is on at the scratch
+    /// address (see `displaced.rs`), leaving its registers as if it had run in place.
+    fn displaced_step(&mut self, tid: i32) -> Result<(), Refused> {
+        let step_over = self.threads.get(&tid).is_some_and(|t| t.step_over);
+        if !step_over {
+            return Ok(());
+        }
+        if self.watches.iter().any(Option::is_some) || !self.deferred.is_empty() {
+            return Err(Refused::Unsuitable);
+        }
+        let Some(scratch) = self
+            .auxv
+            .iter()
+            .find(|&&(k, _)| k == libc::AT_ENTRY)
+            .map(|&(_, v)| v)
+            .filter(|&v| v != 0)
+        else {
+            return Err(Refused::Unsuitable);
+        };
+        let mut regs = match self.regs_of(tid) {
+            Ok(r) => r,
+            Err(e) if e.0 == libc::ESRCH => return Err(Refused::Gone),
+            Err(_) => return Err(Refused::Unsuitable),
+        };
+        let pc = regs.rip;
+        let area = scratch.saturating_sub(16)..scratch + displaced::SCRATCH_LEN as u64;
+        {
+            let t = breakpoints::lock(&self.bps);
+            if !t.inserted.contains_key(&pc) {
+                return Ok(());
+            }
+            if area.contains(&pc) || t.inserted.range(area.clone()).next().is_some() {
+                return Err(Refused::Unsuitable);
+            }
+        }
+        let plan = match self.plans.get(&pc) {
+            Some(p) => p.clone(),
+            None => {
+                let mut bytes = [0u8; 16];
+                let p = breakpoints::read_at(&self.mem, pc, &mut bytes)
+                    .ok()
+                    .and_then(|()| {
+                        let t = breakpoints::lock(&self.bps);
+                        for (&a, &orig) in t.inserted.range(pc..pc + 16) {
+                            bytes[(a - pc) as usize] = orig;
+                        }
+                        displaced::plan(&bytes, pc, scratch)
+                    });
+                self.plans.insert(pc, p.clone());
+                p
+            }
+        };
+        let Some(plan) = plan else {
+            return Err(Refused::Unsuitable);
+        };
+        {
+            let mut t = breakpoints::lock(&self.bps);
+            let fresh = t.scratch.is_none();
+            if displaced::install(&mut t, &self.mem, scratch, pc, &plan).is_err() {
+                return Err(Refused::Unsuitable);
+            }
+            if fresh {
+                self.publish_shadow(&t);
+            }
+        }
+        regs.rip = scratch;
+        if sys::set_regs(tid, &regs).is_err() {
+            return Err(Refused::Gone);
+        }
+        let back_on_bp = |tid: i32, pc: u64| {
+            if let Ok(mut r) = sys::get_regs(tid) {
+                if r.rip == scratch {
+                    r.rip = pc;
+                    let _ = sys::set_regs(tid, &r);
+                }
+            }
+        };
+        loop {
+            if sys::singlestep(tid, 0).is_err() {
+                return Err(Refused::Gone);
+            }
+            let st = match sys::wait(tid) {
+                Ok((_, st)) => st,
+                Err(_) => return Err(Refused::Gone),
+            };
+            match st {
+                Status::Stopped {
+                    sig: libc::SIGTRAP,
+                    event: 0,
+                } => {
+                    let Ok(mut r) = sys::get_regs(tid) else {
+                        return Err(Refused::Gone);
+                    };
+                    let pushed = if plan.is_call {
+                        let mut w = [0u8; 8];
+                        breakpoints::read_at(&self.mem, r.rsp, &mut w)
+                            .ok()
+                            .map(|()| u64::from_le_bytes(w))
+                    } else {
+                        None
+                    };
+                    if let Some((at, ret)) = displaced::fix_up(&mut r, pc, scratch, &plan, pushed) {
+                        if breakpoints::write_at(&self.mem, at, &ret.to_le_bytes()).is_err() {
+                            return Err(Refused::Gone);
+                        }
+                    }
+                    if sys::set_regs(tid, &r).is_err() {
+                        return Err(Refused::Gone);
+                    }
+                    if let Some(t) = self.threads.get_mut(&tid) {
+                        t.regs = Some(r);
+                        t.step_over = false;
+                    }
+                    return Ok(());
+                }
+                // The runtime's own signals arrived before the instruction ran: deliver
+                // them with the resume, as the all-stop step-over does.
+                Status::Stopped { sig, event: 0 } if is_passed_through(sig) => {
+                    if let Some(t) = self.threads.get_mut(&tid) {
+                        t.pending_sig = sig;
+                    }
+                }
+                Status::Exited(_) | Status::Killed(_) => return Err(Refused::Interrupted(st)),
+                Status::Stopped { .. } => {
+                    back_on_bp(tid, pc);
+                    if let Some(t) = self.threads.get_mut(&tid) {
+                        t.regs = None;
+                        // Still on the breakpoint, which it has not executed.
+                        t.step_over = true;
+                    }
+                    return Err(Refused::Interrupted(st));
                 }
             }
         }
