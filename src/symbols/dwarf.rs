@@ -179,7 +179,7 @@ pub struct Dwarf {
     /// `variables` answers by (function DIE, pc, location pc): a conditional breakpoint
     /// or a `next` asks the same question at every stop, and parsing the unit (its line
     /// program header, its abbreviations) and walking the DIEs dominated that cost.
-    var_cache: Mutex<HashMap<(u64, u64, u64), Arc<Vec<VarDie>>>>,
+    var_cache: Mutex<HashMap<VarKey, Arc<Vec<VarDie>>>>,
     index: OnceLock<Index>,
     producer: OnceLock<Option<String>>,
     type_cache: RwLock<HashMap<TypeId, Arc<TypeInfo>>>,
@@ -976,6 +976,9 @@ pub enum VarLocation {
 /// Bound on `Dwarf::var_cache`: a `goroutines -t` over 100,000 goroutines asks about
 /// many frames once; the cache is for the few PCs asked again and again.
 const VAR_CACHE_MAX: usize = 4096;
+
+/// (function DIE, pc, location-list pc): what `Dwarf::variables` answers for.
+type VarKey = (u64, u64, u64);
 
 /// A formal parameter or local variable of a function, in DIE order.
 #[derive(Debug, Clone, PartialEq, Eq)]
