@@ -204,6 +204,9 @@ pub fn exec(
     e: ExecOptions,
     opts: LiveOptions,
 ) -> anyhow::Result<()> {
+    if opts.backend == crate::remote::Backend::Rr {
+        return crate::replay::record_and_replay(&binary, &args, &e, opts);
+    }
     install_signal_handling()?;
     let mut lo = launch_options(&binary, &args, &e)?;
     // The browser owns the terminal: the program reads /dev/null and its output goes

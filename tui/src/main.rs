@@ -15,6 +15,7 @@ mod dap;
 mod headless;
 mod live;
 mod remote;
+mod replay;
 mod trace;
 
 #[derive(Parser)]
@@ -132,6 +133,16 @@ enum Cmd {
         #[command(flatten)]
         common: LiveArgs,
     },
+    /// Replay an rr recording, forwards and backwards: coroner replay TRACE_DIR [-p PID].
+    Replay {
+        /// The directory `rr record` wrote.
+        trace: PathBuf,
+        /// Replay this process of the recording (rr's --onprocess).
+        #[arg(short = 'p', long = "onprocess", value_name = "PID")]
+        pid: Option<u32>,
+        #[command(flatten)]
+        common: LiveArgs,
+    },
     /// Serve the Debug Adapter Protocol for editors: coroner dap [--listen=ADDR].
     Dap {
         #[command(flatten)]
@@ -242,6 +253,9 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Cmd::Dap { args } => report(dap::run(args)),
+        Cmd::Replay { trace, pid, common } => {
+            report(common.options().and_then(|o| replay::replay(trace, pid, o)))
+        }
         Cmd::Remote {
             addr,
             binary,

@@ -36,6 +36,16 @@ fn live() -> std::sync::MutexGuard<'static, Vec<(u32, Option<u32>)>> {
     LIVE.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Have [`emergency_cleanup`] kill `pid` too (a stub started elsewhere: `rr replay`).
+pub fn track(pid: u32) {
+    live().push((pid, None));
+}
+
+/// The stub `pid` is gone (reaped by its owner).
+pub fn untrack(pid: u32) {
+    live().retain(|(s, _)| *s != pid);
+}
+
 /// For a fatal signal or a panic, when no [`GdbRemote`] can be dropped properly: kill
 /// every program we launched under gdbserver, then the stubs. gdbserver does not
 /// notice a closed connection while its program runs, so without this both would
