@@ -120,12 +120,8 @@ fn normalise(text: &str, delve: bool) -> Vec<String> {
 }
 
 /// Run SESSION's Delve script under coroner on one build; output and errors in one
-/// stream, in the order they were printed, as in Delve's transcript.
-fn run_coroner(build: &Path, b: &str, session: &str, dir: &Path) -> Result<String, String> {
-    run_coroner_on("native", build, b, session, dir)
-}
-
-/// [`run_coroner`] with `--backend=BACKEND`.
+/// stream, in the order they were printed, as in Delve's transcript. BACKEND is
+/// `--backend` (native or gdbserver).
 fn run_coroner_on(
     backend: &str,
     build: &Path,
@@ -473,8 +469,10 @@ fn values_returned_in_step_session_over_gdbserver_are_delves() {
 }
 
 /// The loop session stops on one of 20000 conditional-breakpoint hits: over gdbserver
-/// each hit costs ~12 ms of packets (4 ms with ptrace), so it runs on one build only.
+/// each hit costs ~12 ms of packets (4 ms with ptrace): ~6 minutes on one build on a
+/// shared 2-core machine, too long for every CI run. Run it with `--ignored`.
 #[test]
+#[ignore = "~6 minutes: 20000 conditional-breakpoint hits over gdbserver"]
 fn conditional_breakpoint_session_over_gdbserver_prints_what_delve_prints() {
     if gdbserver_works() {
         let p = run_session_on("gdbserver", "loop", &["go1.25-noopt"]);
