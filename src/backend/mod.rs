@@ -193,4 +193,20 @@ pub trait Process: Send {
     /// Remove every breakpoint and watchpoint, then let the process run on untraced.
     fn detach(&mut self) -> Result<(), BackendError>;
     fn kill(&mut self) -> Result<(), BackendError>;
+
+    /// A recording's own commands (rr's `qRRCmd`: `when`, `checkpoint WHERE`, `info
+    /// checkpoints`, `delete checkpoint N`) and their text reply; None on a backend
+    /// that replays nothing.
+    fn recording_command(
+        &mut self,
+        _cmd: &str,
+        _args: &[&str],
+    ) -> Option<Result<String, BackendError>> {
+        None
+    }
+    /// Go back to the recording's start, to a checkpoint (`cN`) or an event number
+    /// (`N`), stopped there. Breakpoints must have been removed first.
+    fn restart_recording(&mut self, _at: Option<&str>) -> Result<(), BackendError> {
+        Err(BackendError::Unsupported("restart a recording"))
+    }
 }

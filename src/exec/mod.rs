@@ -13,6 +13,7 @@ mod call_abi;
 pub mod dump;
 pub mod locate;
 pub mod returns;
+pub mod reverse;
 mod set;
 mod step;
 mod trace;

@@ -20,6 +20,9 @@ impl Session {
             Some((c, r)) => (c, r.trim()),
             None => (line, ""),
         };
+        if let Some(o) = self.reverse_command(cmd, rest) {
+            return Some(o);
+        }
         let out = match cmd {
             "continue" | "c" => self.run_stop(|d, _| {
                 if rest.is_empty() {
@@ -105,7 +108,10 @@ impl Session {
             .unwrap_or(0);
         let res = f(d, tid);
         match res {
-            Ok(stop) => self.after_stop(&stop),
+            Ok(stop) => {
+                let o = self.after_stop(&stop);
+                self.with_when(o)
+            }
             // Delve says this one plainly, not as a failed command.
             Err(e @ ExecError::Exited { .. }) => Output::Text(format!("{e}\n")),
             Err(e) => {

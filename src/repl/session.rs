@@ -73,6 +73,8 @@ mod analyze_cmd;
 mod call_cmd;
 #[path = "exec_cmd.rs"]
 mod exec_cmd;
+#[path = "reverse_cmd.rs"]
+mod reverse_cmd;
 
 /// One debugging session over a target.
 pub struct Session {

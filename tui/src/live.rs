@@ -23,6 +23,8 @@ pub struct LiveOptions {
     pub json: bool,
     /// `--repl`: the line REPL even on a terminal.
     pub repl: bool,
+    /// `--backend`: ptrace (default), gdbserver or rr.
+    pub backend: crate::remote::Backend,
 }
 
 impl LiveOptions {
@@ -62,6 +64,7 @@ pub(crate) fn install_signal_handling() -> anyhow::Result<()> {
                 }
                 crate::browser::actor::release_on_fatal_signal();
                 emergency_cleanup();
+                coroner::backend::gdbserial::launch::emergency_cleanup();
                 crate::browser::restore_terminal_if_active();
                 std::process::exit(128 + sig);
             }
@@ -72,6 +75,7 @@ pub(crate) fn install_signal_handling() -> anyhow::Result<()> {
         // A panic on the browser's thread: the debugger's thread detaches properly.
         crate::browser::actor::release_on_fatal_signal();
         emergency_cleanup();
+        coroner::backend::gdbserial::launch::emergency_cleanup();
         prev(info);
     }));
     Ok(())
@@ -91,7 +95,15 @@ pub(crate) fn start(
     binary: &Path,
     origin: Origin,
 ) -> anyhow::Result<Debugger> {
-    let mut proc: Box<dyn Process> = Box::new(proc);
+    start_boxed(Box::new(proc), binary, origin)
+}
+
+/// [`start`] for any backend.
+pub(crate) fn start_boxed(
+    mut proc: Box<dyn Process>,
+    binary: &Path,
+    origin: Origin,
+) -> anyhow::Result<Debugger> {
     let bin = Arc::new(
         Binary::open(binary).with_context(|| format!("cannot read {}", binary.display()))?,
     );
@@ -128,8 +140,8 @@ pub fn attach(pid: u32, binary: Option<PathBuf>, opts: LiveOptions) -> anyhow::R
             exe
         }
     };
-    let proc = PtraceProcess::attach(pid)?;
-    let d = start(proc, &binary, Origin::Attached)?;
+    let proc = crate::remote::attach(opts.backend, pid)?;
+    let d = start_boxed(proc, &binary, Origin::Attached)?;
     run(Session::with_debugger(d), opts, &binary, None)
 }
 
@@ -192,6 +204,9 @@ pub fn exec(
     e: ExecOptions,
     opts: LiveOptions,
 ) -> anyhow::Result<()> {
+    if opts.backend == crate::remote::Backend::Rr {
+        return crate::replay::record_and_replay(&binary, &args, &e, opts);
+    }
     install_signal_handling()?;
     let mut lo = launch_options(&binary, &args, &e)?;
     // The browser owns the terminal: the program reads /dev/null and its output goes
@@ -201,11 +216,10 @@ pub fn exec(
     } else {
         None
     };
-    let proc = PtraceProcess::launch(&lo)?;
-    let mut d = start(proc, &binary, Origin::Launched)?;
-    d.set_relauncher(Box::new(move || {
-        PtraceProcess::launch(&lo).map(|p| Box::new(p) as Box<dyn Process>)
-    }));
+    let backend = opts.backend;
+    let proc = crate::remote::launch(backend, &lo)?;
+    let mut d = start_boxed(proc, &binary, Origin::Launched)?;
+    d.set_relauncher(Box::new(move || crate::remote::launch(backend, &lo)));
     let (log, writer) = match capture {
         Some((log, w)) => (Some(log), Some(w)),
         None => (None, None),
@@ -305,6 +319,15 @@ pub fn debug(
     let r = exec(out, args, e, opts);
     drop(dir);
     r
+}
+
+/// Run a session on a debugger already started (`coroner remote`, `coroner replay`).
+pub(crate) fn run_session(
+    session: Session,
+    opts: LiveOptions,
+    binary: &Path,
+) -> anyhow::Result<()> {
+    run(session, opts, binary, None)
 }
 
 fn run(

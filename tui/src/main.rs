@@ -14,6 +14,8 @@ mod browser;
 mod dap;
 mod headless;
 mod live;
+mod remote;
+mod replay;
 mod trace;
 
 #[derive(Parser)]
@@ -120,6 +122,27 @@ enum Cmd {
         #[command(flatten)]
         common: LiveArgs,
     },
+    /// Debug a program behind a GDB remote stub someone started (gdbserver, `rr replay
+    /// -s PORT`, `qemu-x86_64 -g PORT`): coroner remote HOST:PORT [BIN].
+    Remote {
+        /// The stub's address.
+        #[arg(value_name = "HOST:PORT")]
+        addr: String,
+        /// The program's executable (default: the one the stub names, if readable here).
+        binary: Option<PathBuf>,
+        #[command(flatten)]
+        common: LiveArgs,
+    },
+    /// Replay an rr recording, forwards and backwards: coroner replay TRACE_DIR [-p PID].
+    Replay {
+        /// The directory `rr record` wrote.
+        trace: PathBuf,
+        /// Replay this process of the recording (rr's --onprocess).
+        #[arg(short = 'p', long = "onprocess", value_name = "PID")]
+        pid: Option<u32>,
+        #[command(flatten)]
+        common: LiveArgs,
+    },
     /// Serve the Debug Adapter Protocol for editors: coroner dap [--listen=ADDR].
     Dap {
         #[command(flatten)]
@@ -170,6 +193,10 @@ struct LiveArgs {
     allow_non_terminal_interactive: Option<bool>,
     #[command(flatten)]
     headless: headless::HeadlessArgs,
+    /// Which backend drives the process: default (native ptrace), native, gdbserver
+    /// (GNU gdbserver on 127.0.0.1) or rr (record, then replay).
+    #[arg(long, value_enum, default_value_t = remote::Backend::Default, value_name = "NAME")]
+    backend: remote::Backend,
 }
 
 #[derive(clap::Args)]
@@ -192,6 +219,7 @@ impl LiveArgs {
             init: self.init,
             json: self.json,
             repl: self.repl,
+            backend: self.backend,
         })
     }
 }
@@ -225,6 +253,18 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Cmd::Dap { args } => report(dap::run(args)),
+        Cmd::Replay { trace, pid, common } => {
+            report(common.options().and_then(|o| replay::replay(trace, pid, o)))
+        }
+        Cmd::Remote {
+            addr,
+            binary,
+            common,
+        } => report(
+            common
+                .options()
+                .and_then(|o| remote::remote(&addr, binary, o)),
+        ),
         Cmd::Attach {
             pid,
             binary,

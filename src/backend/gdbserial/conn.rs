@@ -140,7 +140,7 @@ impl Conn {
         let pkt = frame(body);
         self.packets.fetch_add(1, Ordering::Relaxed);
         if self.trace {
-            eprintln!("rsp -> {}", describe_long(body));
+            eprintln!("rsp {:?} -> {}", trace_clock(), describe_long(body));
         }
         self.write_raw(&pkt)?;
         if !self.ack {
@@ -195,7 +195,7 @@ impl Conn {
             match self.read_frame(deadline, timeout, what)? {
                 Frame::Packet(p) => {
                     if self.trace {
-                        eprintln!("rsp <- {}", describe_long(&p));
+                        eprintln!("rsp {:?} <- {}", trace_clock(), describe_long(&p));
                     }
                     if self.ack {
                         self.write_raw(b"+")?;
@@ -298,4 +298,11 @@ pub fn describe(body: &[u8]) -> String {
         s.push('…');
     }
     format!("'{s}'")
+}
+
+/// Time since the first traced packet, for `CORONER_RSP_TRACE` (where a session's
+/// time goes: the stub or coroner).
+fn trace_clock() -> Duration {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
 }

@@ -202,6 +202,17 @@ impl GdbRemote {
                             pc: Addr(back),
                         }));
                     }
+                    if reason == Some(Reason::SwBreak) && self.int3_at(pc)? {
+                        // An int3 of the program's own (Go's debugCall protocol): with
+                        // `swbreak` the stub reports the PC on it; the kernel, and so
+                        // the ptrace backend, leave it past it. Step it as the CPU did.
+                        self.write_reg(tid, "rip", pc.wrapping_add(1))?;
+                        self.pending_signal = Some((tid, gdb_signal));
+                        return Ok(Some(StopEvent::Signal {
+                            tid,
+                            signo: stop::gdb_to_host(gdb_signal),
+                        }));
+                    }
                     if let Resume::Step(_) = how {
                         return Ok(Some(StopEvent::Stepped { tid }));
                     }
@@ -219,6 +230,12 @@ impl GdbRemote {
                 }))
             }
         }
+    }
+
+    /// The byte at `addr` is an int3 (0xCC) that is not one of ours.
+    fn int3_at(&mut self, addr: u64) -> Result<bool, BackendError> {
+        let r = self.with_conn(|conn, _| conn.request(format!("m{addr:x},1").as_bytes()))?;
+        Ok(super::packet::hex_decode(&r).is_some_and(|b| b == [0xcc]))
     }
 
     fn watch_event(&self, tid: u32, _kind: WatchHit, addr: u64) -> StopEvent {

@@ -232,6 +232,7 @@ impl GdbRemote {
             notes,
             child: None,
             launched: false,
+            rr: None,
         })
     }
 }

@@ -20,6 +20,7 @@ pub mod launch;
 pub mod packet;
 pub mod process;
 pub mod regs;
+mod rr;
 pub mod snapshot;
 pub mod stop;
 

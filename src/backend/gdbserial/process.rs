@@ -98,6 +98,8 @@ pub struct GdbRemote {
     pub(super) child: Option<GdbServerChild>,
     /// We started the program (kill it on drop) rather than attached (detach).
     pub(super) launched: bool,
+    /// The stub is rr (answers `qRRCmd`); None: not asked yet.
+    pub(super) rr: Option<bool>,
 }
 
 pub(super) fn remote(e: ConnError) -> BackendError {
@@ -117,7 +119,13 @@ impl GdbRemote {
         pid: Option<u32>,
     ) -> Result<GdbRemote, BackendError> {
         let conn = Conn::connect(addr, timeouts).map_err(remote)?;
-        GdbRemote::handshake(conn, pid)
+        let mut r = GdbRemote::handshake(conn, pid)?;
+        if r.features.reverse_continue || r.features.reverse_step {
+            // A stub that runs backwards may be rr: ask it (sets `rr`). An error here
+            // only means it is not.
+            let _ = r.rr_command("when", &[]);
+        }
+        Ok(r)
     }
 
     pub(super) fn set_child(&mut self, child: GdbServerChild, launched: bool) {
@@ -429,8 +437,8 @@ impl Process for GdbRemote {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             reverse: self.features.reverse_continue || self.features.reverse_step,
-            checkpoints: false,
-            restart: false,
+            checkpoints: self.rr == Some(true),
+            restart: self.rr == Some(true),
             hw_watchpoints: 4,
             write: true,
         }
@@ -697,6 +705,29 @@ impl Process for GdbRemote {
             c.wait_exit(Duration::from_secs(2));
         }
         Ok(())
+    }
+
+    fn recording_command(
+        &mut self,
+        cmd: &str,
+        args: &[&str],
+    ) -> Option<Result<String, BackendError>> {
+        self.recording_command_impl(cmd, args)
+    }
+
+    fn restart_recording(&mut self, at: Option<&str>) -> Result<(), BackendError> {
+        self.rr_restart(at)
+    }
+}
+
+impl GdbRemote {
+    /// `Process::recording_command`, outside the trait impl (kept in rr.rs).
+    fn recording_command_impl(
+        &mut self,
+        cmd: &str,
+        args: &[&str],
+    ) -> Option<Result<String, BackendError>> {
+        self.rr_command(cmd, args)
     }
 }
 

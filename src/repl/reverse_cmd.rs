@@ -1,0 +1,151 @@
+//! Commands of recorded targets, as Delve's terminal has them: `rewind`/`rw`, `rev
+//! next|stepout|step-instruction`, `checkpoint [NOTE]`, `checkpoints`,
+//! `clear-checkpoint cN`, `restart cN|EVENT`; and rr's event (`when`) under the stop
+//! line. On a target that is not a recording Delve does not offer them: "command not
+//! available".
+
+use super::{Output, Session};
+use crate::exec::{Debugger, ExecError, Stop};
+use std::fmt::Write;
+
+const NOT_AVAILABLE: &str = "command not available";
+
+impl Session {
+    /// Handle a recorded-target command; None when `cmd` is not one (or is a plain
+    /// `restart`, which exec_cmd handles).
+    pub(super) fn reverse_command(&mut self, cmd: &str, rest: &str) -> Option<Output> {
+        let recorded = self.debugger.as_ref()?.recorded();
+        let is_ours = matches!(
+            cmd,
+            "rewind"
+                | "rw"
+                | "rev"
+                | "checkpoint"
+                | "check"
+                | "checkpoints"
+                | "clear-checkpoint"
+                | "clearcheck"
+        ) || (matches!(cmd, "restart" | "r") && !rest.is_empty() && recorded);
+        if !is_ours {
+            return None;
+        }
+        if !recorded {
+            return Some(Output::Error(NOT_AVAILABLE.into()));
+        }
+        Some(match cmd {
+            "rewind" | "rw" => self.run_recorded(|d, _| d.rewind()),
+            "rev" => {
+                let (sub, _) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+                match sub {
+                    "next" | "n" => self.run_recorded(|d, tid| d.reverse_next(tid)),
+                    "stepout" | "so" => self.run_recorded(|d, tid| d.reverse_stepout(tid)),
+                    "step-instruction" | "si" | "next-instruction" | "ni" => {
+                        self.run_recorded(|d, tid| d.reverse_step_instruction(tid))
+                    }
+                    "continue" | "c" => self.run_recorded(|d, _| d.rewind()),
+                    "" => Output::Error("not enough arguments".into()),
+                    other => Output::Error(format!(
+                        "rev {other}: coroner runs backwards with next, stepout, step-instruction, next-instruction and continue"
+                    )),
+                }
+            }
+            "checkpoint" | "check" => self.checkpoint_cmd(rest),
+            "checkpoints" => self.checkpoints_cmd(),
+            _ if cmd.starts_with("clear") => self.clear_checkpoint_cmd(rest),
+            _ => self.run_recorded(|d, _| d.restart_recording(Some(rest))),
+        })
+    }
+
+    /// Run, print the stop as every execution command does, then rr's event.
+    fn run_recorded(
+        &mut self,
+        f: impl FnOnce(&mut Debugger, u32) -> Result<Stop, ExecError>,
+    ) -> Output {
+        let tid = self.tid;
+        let Some(d) = self.debugger.as_mut() else {
+            return Output::Error("no live process".into());
+        };
+        let tid = tid
+            .or_else(|| d.target().threads().first().map(|t| t.tid))
+            .unwrap_or(0);
+        match f(d, tid) {
+            Ok(stop) => {
+                let o = self.after_stop(&stop);
+                self.with_when(o)
+            }
+            Err(e) => {
+                self.adopt_current();
+                Output::Error(e.to_string())
+            }
+        }
+    }
+
+    /// rr's `when` ("Current event: N") on the line after the stop line, as Delve's
+    /// terminal prints DebuggerState.When.
+    pub(super) fn with_when(&mut self, o: Output) -> Output {
+        let Output::Text(text) = o else {
+            return o;
+        };
+        let Some(when) = self.debugger.as_mut().and_then(|d| d.when()) else {
+            return Output::Text(text);
+        };
+        let mut out = String::with_capacity(text.len() + when.len() + 1);
+        let mut done = false;
+        for l in text.split_inclusive('\n') {
+            out.push_str(l);
+            if !done && l.starts_with("> ") {
+                let _ = writeln!(out, "{when}");
+                done = true;
+            }
+        }
+        Output::Text(out)
+    }
+
+    fn checkpoint_cmd(&mut self, note: &str) -> Output {
+        let where_ = if note.is_empty() {
+            // Delve names an unnamed checkpoint by where the program is.
+            match self.current_frame_of(0) {
+                Ok(f) => format!("{}() {}:{}", f.function, f.file, f.line),
+                Err(_) => String::new(),
+            }
+        } else {
+            note.to_string()
+        };
+        let Some(d) = self.debugger.as_mut() else {
+            return Output::Error("no live process".into());
+        };
+        match d.checkpoint(&where_) {
+            Ok(id) => Output::Text(format!("Checkpoint c{id} created.\n")),
+            Err(e) => Output::Error(e.to_string()),
+        }
+    }
+
+    fn checkpoints_cmd(&mut self) -> Output {
+        let Some(d) = self.debugger.as_mut() else {
+            return Output::Error("no live process".into());
+        };
+        match d.checkpoints() {
+            Ok(list) => {
+                let mut out = String::new();
+                for c in list {
+                    let _ = writeln!(out, "c{}\t{}\t{}", c.id, c.when, c.where_);
+                }
+                Output::Text(out)
+            }
+            Err(e) => Output::Error(e.to_string()),
+        }
+    }
+
+    fn clear_checkpoint_cmd(&mut self, arg: &str) -> Output {
+        let Some(id) = arg.strip_prefix('c').and_then(|n| n.parse::<u64>().ok()) else {
+            return Output::Error("clear-checkpoint argument must be a checkpoint ID".into());
+        };
+        let Some(d) = self.debugger.as_mut() else {
+            return Output::Error("no live process".into());
+        };
+        match d.clear_checkpoint(id) {
+            Ok(()) => Output::Text(String::new()),
+            Err(e) => Output::Error(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! `coroner replay` and `coroner exec --backend=rr` against a real rr. rr needs CPU
+//! performance counters, or rr.soft's software counters (`-W`): the probe records
+//! /bin/true plainly, then with `-W`, and the tests use whichever works (passing it
+//! through CORONER_RR_RECORD_FLAGS / CORONER_RR_REPLAY_FLAGS); without a working rr
+//! they skip loudly. The trace-directory errors need no rr.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Extra rr flags that make recording work here, or None (skip).
+fn rr_flags() -> Option<&'static str> {
+    let dir = tempfile::tempdir().ok()?;
+    for flags in ["", "-W"] {
+        let out = dir.path().join(format!("probe{}", flags.len()));
+        let mut c = Command::new("rr");
+        c.arg("record").arg("-o").arg(&out);
+        if !flags.is_empty() {
+            c.arg(flags);
+        }
+        let r = c.arg("/bin/true").stdin(Stdio::null()).output();
+        match r {
+            Err(e) => {
+                eprintln!("SKIPPED: replay_rr: rr is not runnable here ({e}): install rr");
+                return None;
+            }
+            Ok(o) if o.status.success() && out.join("version").is_file() => return Some(flags),
+            Ok(o) => eprintln!(
+                "replay_rr probe: `rr record {flags} /bin/true` failed: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+        }
+    }
+    eprintln!(
+        "SKIPPED: replay_rr: rr cannot record on this machine (no performance counters, no -W)"
+    );
+    None
+}
+
+fn fixture(dir: &Path) -> PathBuf {
+    let src =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../cores/live-fixtures/go1.25-noopt/live.zst");
+    let dst = dir.join("live");
+    let f = std::fs::File::open(&src).expect("open live.zst");
+    let mut d = zstd::stream::read::Decoder::new(f).expect("zstd");
+    d.window_log_max(27).expect("window log");
+    let mut out = std::fs::File::create(&dst).expect("create");
+    std::io::copy(&mut d, &mut out).expect("decompress");
+    drop(out);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dst
+}
+
+fn coroner(args: &[&str], script: &str, flags: &str, dir: &Path) -> (String, bool) {
+    let cmds = dir.join("script.cmds");
+    std::fs::write(&cmds, script).expect("write script");
+    let out = Command::new(env!("CARGO_BIN_EXE_coroner"))
+        .args(&args[..1])
+        .arg("--init")
+        .arg(&cmds)
+        .args(&args[1..])
+        .env("CORONER_RR_RECORD_FLAGS", flags)
+        .env("CORONER_RR_REPLAY_FLAGS", flags)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run coroner");
+    (
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        out.status.success(),
+    )
+}
+
+/// Lines that are not source listing.
+fn essentials(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.starts_with("    ") && !l.starts_with("=>"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn record_then_replay_backwards_with_checkpoints() {
+    let Some(flags) = rr_flags() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exe = fixture(dir.path());
+    let exe_s = exe.to_str().expect("utf-8 path");
+    let (text, ok) = coroner(
+        &["exec", "--backend=rr", exe_s, "--", "loop", "50"],
+        "break main.f\ncontinue\ncontinue\nprint i\ncheckpoint here\ncheckpoints\n\
+         next\nrev next\nrev stepout\nrewind\nprint i\nrestart c1\nprint i\n\
+         clear-checkpoint c1\ncheckpoints\nexit\n",
+        flags,
+        dir.path(),
+    );
+    assert!(ok, "{text}");
+    let l = essentials(&text);
+    let pos = |want: &str, from: usize| -> usize {
+        l.iter()
+            .skip(from)
+            .position(|x| x.starts_with(want))
+            .map(|p| p + from)
+            .unwrap_or_else(|| panic!("{want:?} missing after line {from} in:\n{}", l.join("\n")))
+    };
+    let a = pos("> [Breakpoint 1] main.f() ", 0);
+    let b = pos("> [Breakpoint 1] main.f() ", a + 1);
+    assert!(
+        l[b + 1].starts_with("Completed event: "),
+        "no rr event under the stop line: {}",
+        l[b + 1]
+    );
+    let one = pos("1", b);
+    let c = pos("Checkpoint c1 created.", one);
+    let list = pos("c1\t", c);
+    assert!(l[list].ends_with("\there"), "{}", l[list]);
+    let nx = pos(
+        "> main.f() /tmp/coroner-fixtures-live/src/loop.go:15 ",
+        list,
+    );
+    let rn = pos("> main.f() /tmp/coroner-fixtures-live/src/loop.go:14 ", nx);
+    // Back to the call in the caller.
+    let so = pos(
+        "> main.loopMain() /tmp/coroner-fixtures-live/src/loop.go:30 ",
+        rn,
+    );
+    // rewind stops at the first call, i = 0.
+    let rw = pos("> [Breakpoint 1] main.f() ", so);
+    let zero = pos("0", rw);
+    // restart c1: back to the second call, i = 1.
+    let back = pos("1", zero);
+    assert!(
+        !l[back..].iter().any(|x| x.starts_with("c1\t")),
+        "checkpoint not cleared"
+    );
+}
+
+#[test]
+fn a_directory_that_is_not_a_trace_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_coroner"))
+        .arg("replay")
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run coroner");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("is not an rr trace directory"), "{err}");
+}
+
+#[test]
+fn a_trace_cut_short_is_a_clear_error() {
+    let Some(flags) = rr_flags() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exe = fixture(dir.path());
+    let trace = dir.path().join("trace");
+    let st = Command::new("rr")
+        .arg("record")
+        .arg("-o")
+        .arg(&trace)
+        .args(flags.split_whitespace())
+        .arg(&exe)
+        .args(["loop", "5"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("rr record");
+    assert!(st.success());
+    // What a recording killed mid-run leaves: events cut off.
+    let ev = trace.join("events");
+    let len = std::fs::metadata(&ev).expect("events").len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&ev)
+        .and_then(|f| f.set_len(len / 3))
+        .expect("truncate");
+    let out = Command::new(env!("CARGO_BIN_EXE_coroner"))
+        .arg("replay")
+        .arg(&trace)
+        .env("CORONER_RR_REPLAY_FLAGS", flags)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .output()
+        .expect("run coroner");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "replayed a cut trace: {err}");
+    assert!(err.contains("rr replay failed"), "{err}");
+}
