@@ -789,7 +789,7 @@ impl Session {
     fn goroutine_info(&self) -> Result<Output> {
         let mut out = String::new();
         if let Some(t) = self.cur_thread() {
-            let l = self.target.location(Addr(t.regs.rip));
+            let l = self.target.location(Addr(t.pc()));
             let _ = writeln!(
                 out,
                 "Thread {} at {}:{}",
@@ -904,7 +904,7 @@ impl Session {
             let arr: Vec<Value> = threads
                 .iter()
                 .map(|t| {
-                    let l = self.target.location(Addr(t.regs.rip));
+                    let l = self.target.location(Addr(t.pc()));
                     json!({
                         "id": t.tid,
                         "current": Some(t.tid) == self.tid,
@@ -921,7 +921,7 @@ impl Session {
         }
         let mut out = String::new();
         for t in threads {
-            let l = self.target.location(Addr(t.regs.rip));
+            let l = self.target.location(Addr(t.pc()));
             out.push_str(&format::thread_line(
                 Some(t.tid) == self.tid,
                 t.tid,
@@ -959,7 +959,28 @@ impl Session {
             let t = self
                 .cur_thread()
                 .ok_or_else(|| CommandError::Failed("no current thread".into()))?;
-            format::regs_text(&t.regs, all)
+            format::thread_regs_text(t, all)
+        } else if self.target.threads().iter().any(|t| t.arm64.is_some()) {
+            // Only what the unwinder knows in an outer frame: PC, SP, FP and what a
+            // signal context restored.
+            let f = self.current_frame_of(self.frame)?;
+            let mut r = crate::snapshot::Arm64Registers::default();
+            let mut names = Vec::new();
+            for (n, v) in &f.regs {
+                if r.set_by_dwarf(*n, *v) {
+                    names.extend(crate::snapshot::Arm64Registers::dwarf_name(*n));
+                }
+            }
+            let mut out = String::new();
+            for line in format::arm64_regs_text(&r).lines() {
+                let name = line.split('=').next().unwrap_or("").trim();
+                if names.contains(&name) {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+            out.push('\n');
+            out
         } else {
             let f = self.current_frame_of(self.frame)?;
             let mut r = Registers::default();
@@ -1221,7 +1242,7 @@ impl Session {
                 insns.pop();
             }
         }
-        let thread_pc = self.cur_thread().map(|t| t.regs.rip);
+        let thread_pc = self.cur_thread().map(|t| t.pc());
         let mut out = String::new();
         if let Some(f) = self.target.func_at(Addr(start)) {
             let file = self
