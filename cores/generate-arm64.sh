@@ -11,7 +11,10 @@
 #   GO_TOOLCHAINS  directory holding go1.NN/ GOROOTs (default /opt/go); first argument overrides
 #   VERSIONS       Go versions (default 1.19 1.22 1.25 1.27)
 #   MODES          opt noopt stripped (default: all three)
-#   SCENARIOS      scenarios to run (default: all of generate.sh's except service_wait)
+#   SCENARIOS      scenarios to run in every mode (default: all of generate.sh's except
+#                  service_wait in opt; in noopt and stripped only the ones whose states
+#                  differ most, to keep cores/arm64 under ~40 MB: qemu's cores compress
+#                  to ~370 KB, seven times an amd64 kernel core)
 #   WORKDIR        scratch directory (default /tmp/coroner-fixtures-arm64); sources are
 #                  copied to $WORKDIR/src, the path every binary and traceback names
 #   QEMU           the emulator (default qemu-aarch64; Debian package qemu-user)
@@ -25,7 +28,10 @@ full=0
 GO_TOOLCHAINS=${1:-${GO_TOOLCHAINS:-/opt/go}}
 VERSIONS=${VERSIONS:-"1.19 1.22 1.25 1.27"}
 MODES=${MODES:-"opt noopt stripped"}
-SCENARIOS=${SCENARIOS:-"panic_main nil_goroutine sigquit_service deep_recursion generics_closures deadlock concurrent_map_writes"}
+ALL_SCENARIOS="panic_main nil_goroutine sigquit_service deep_recursion generics_closures deadlock concurrent_map_writes"
+# panic, signal (SIGSEGV -> sigpanic), many blocked goroutines (SIGQUIT), deadlock.
+NOOPT_SCENARIOS="panic_main nil_goroutine sigquit_service deadlock"
+STRIPPED_SCENARIOS="panic_main nil_goroutine sigquit_service"
 WORKDIR=${WORKDIR:-/tmp/coroner-fixtures-arm64}
 QEMU=${QEMU:-qemu-aarch64}
 SRC=$WORKDIR/src
@@ -128,7 +134,15 @@ for v in $VERSIONS; do
 		# shellcheck disable=SC2046
 		(cd "$SRC" && env $(go_env "$goroot" "$mode") GOARCH=arm64 "$goroot/bin/go" build ${flags:+"$flags"} -o "$bindir/scenarios" .)
 		zstd -19 --long=27 -q -f "$bindir/scenarios" -o "$dest/scenarios.zst"
-		for s in $SCENARIOS; do
+		scenarios=${SCENARIOS:-}
+		if [ -z "$scenarios" ]; then
+			case $mode in
+			noopt) scenarios=$NOOPT_SCENARIOS ;;
+			stripped) scenarios=$STRIPPED_SCENARIOS ;;
+			*) scenarios=$ALL_SCENARIOS ;;
+			esac
+		fi
+		for s in $scenarios; do
 			rm -f "$dest/$s.core.zst" "$dest/$s.stderr" "$dest/$s.json"
 			if sig=$(run_qemu "$bindir/scenarios" "$s" "$rundir/$s"); then
 				zstd -19 --long=27 -q -f "$rundir/$s/guest.core" -o "$dest/$s.core.zst"

@@ -30,7 +30,11 @@ fn cases() -> Vec<Case> {
     let Ok(rd) = std::fs::read_dir(root()) else {
         return out;
     };
-    let mut dirs: Vec<PathBuf> = rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut dirs: Vec<PathBuf> = rd
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
     dirs.sort();
     for dir in dirs {
         let binary = dir.join("scenarios.zst");
@@ -40,7 +44,11 @@ fn cases() -> Vec<Case> {
         let mut files: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
         files.sort();
         for p in files {
-            let n = p.file_name().and_then(|s| s.to_str()).unwrap_or("").to_string();
+            let n = p
+                .file_name()
+                .and_then(|s| s.to_str())
+                .unwrap_or("")
+                .to_string();
             let Some(stem) = n.strip_suffix(".core.zst") else {
                 continue;
             };
@@ -147,7 +155,10 @@ fn arm64_goroutines_and_stacks_match_the_runtime_traceback() {
 /// runtime.raise, the dying M's frames walking out to the goroutine that crashed.
 #[test]
 fn arm64_threads_have_registers_and_ms() {
-    let Some(c) = cases().into_iter().find(|c| c.name.ends_with("go1.22-opt/panic_main")) else {
+    let Some(c) = cases()
+        .into_iter()
+        .find(|c| c.name.ends_with("go1.22-opt/panic_main"))
+    else {
         panic!("cores/arm64/go1.22-opt/panic_main.core.zst is missing");
     };
     let t = match open(&c) {
@@ -164,9 +175,16 @@ fn arm64_threads_have_registers_and_ms() {
         let names: Vec<&str> = th.named_regs().iter().map(|(n, _)| *n).collect();
         assert_eq!(names.len(), 33);
         assert_eq!(&names[..3], &["PC", "SP", "X0"]);
-        assert!(t.thread_context(th.tid).is_some_and(|ctx| !ctx.m.is_null()), "thread {} has no M", th.tid);
+        assert!(
+            t.thread_context(th.tid).is_some_and(|ctx| !ctx.m.is_null()),
+            "thread {} has no M",
+            th.tid
+        );
     }
-    let dying = threads.iter().find(|th| th.signal == 6).expect("a thread with SIGABRT");
+    let dying = threads
+        .iter()
+        .find(|th| th.signal == 6)
+        .expect("a thread with SIGABRT");
     let st = t.thread_stack(dying, 64);
     let names: Vec<&str> = st.frames.iter().map(|f| f.function.as_str()).collect();
     assert_eq!(names.first(), Some(&"runtime.raise"), "{names:?}");

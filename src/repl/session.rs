@@ -1224,14 +1224,25 @@ impl Session {
             .read_bytes(Addr(start), len as usize)
             .map_err(|e| CommandError::Failed(format!("cannot read code at {start:#x}: {e}")))?;
         let mut names = HashMap::new();
-        for t in disasm::branch_targets(&code, start) {
+        let arm64 = self.target.threads().iter().any(|t| t.arm64.is_some());
+        let targets = if arm64 {
+            super::disasm_arm64::branch_targets(&code, start)
+        } else {
+            disasm::branch_targets(&code, start)
+        };
+        for t in targets {
             if let Some(f) = self.target.func_at(Addr(t)) {
                 if f.entry.0 == t {
                     names.insert(t, f.name);
                 }
             }
         }
-        let mut insns = disasm::decode(&code, start, flavor, names);
+        let mut insns = if arm64 {
+            // One syntax on arm64 (the decoder's); -s is ignored there.
+            super::disasm_arm64::decode(&code, start, &names)
+        } else {
+            disasm::decode(&code, start, flavor, names)
+        };
         if !matches!(d.target, DisassTarget::Range(..)) {
             // A function's pclntab range runs to the next entry and includes the
             // int3 padding, which has no line-table entry: Delve stops before it.

@@ -8,8 +8,8 @@
 use super::compressed::{open_file, FileBytes, FileError};
 use super::notes::{c_str, le_i32, le_u16, le_u32, le_u64, parse_notes, prstatus_regs};
 use super::{MappedFile, MemError, Memory, ProcessInfo, SignalInfo, Snapshot, Thread};
-use crate::arch::Arch;
 use crate::addr::Addr;
+use crate::arch::Arch;
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 use std::io::Read;
 use std::ops::Deref;

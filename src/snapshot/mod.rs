@@ -11,10 +11,10 @@ pub mod overlay;
 pub mod regs;
 
 use crate::addr::Addr;
+pub use crate::arch::Arch;
 pub use compressed::{open_file, FileBytes, FileError};
 pub use elfcore::{CoreChunk, CoreError, CoreSegment, ElfCore};
 pub use overlay::{check_match, compute_bias, match_warnings, CoreWithBinary};
-pub use crate::arch::Arch;
 pub use regs::{Arm64Registers, Registers};
 use std::path::PathBuf;
 

@@ -172,4 +172,3 @@ pub fn prstatus_regs(arch: Arch, desc: &[u8]) -> (Registers, Option<Arm64Registe
         }
     }
 }
-

@@ -232,9 +232,9 @@ impl Arm64Registers {
     /// X0..X30; PSTATE is not among them).
     pub fn named(&self) -> Vec<(&'static str, u64)> {
         const X: [&str; 31] = [
-            "X0", "X1", "X2", "X3", "X4", "X5", "X6", "X7", "X8", "X9", "X10", "X11", "X12",
-            "X13", "X14", "X15", "X16", "X17", "X18", "X19", "X20", "X21", "X22", "X23", "X24",
-            "X25", "X26", "X27", "X28", "X29", "X30",
+            "X0", "X1", "X2", "X3", "X4", "X5", "X6", "X7", "X8", "X9", "X10", "X11", "X12", "X13",
+            "X14", "X15", "X16", "X17", "X18", "X19", "X20", "X21", "X22", "X23", "X24", "X25",
+            "X26", "X27", "X28", "X29", "X30",
         ];
         let mut v = vec![("PC", self.pc), ("SP", self.sp)];
         v.extend(X.iter().copied().zip(self.x));

@@ -60,7 +60,12 @@ pub(crate) trait FrameArch: Sync {
     /// DWARF register number -> value for a frame, for variable locations.
     fn dwarf_regs(&self, regs: Option<&CpuRegs>, pc: Addr, sp: Addr, bp: Addr) -> Vec<(u16, u64)>;
     /// One step out of non-Go code by the frame-pointer chain: (pc, sp, bp).
-    fn frame_pointer_step(&self, mem: &dyn Memory, sp: Addr, bp: Addr) -> Option<(Addr, Addr, Addr)>;
+    fn frame_pointer_step(
+        &self,
+        mem: &dyn Memory,
+        sp: Addr,
+        bp: Addr,
+    ) -> Option<(Addr, Addr, Addr)>;
 }
 
 /// The implementation for `arch`.
@@ -157,7 +162,12 @@ impl FrameArch for Amd64 {
         v
     }
 
-    fn frame_pointer_step(&self, mem: &dyn Memory, sp: Addr, bp: Addr) -> Option<(Addr, Addr, Addr)> {
+    fn frame_pointer_step(
+        &self,
+        mem: &dyn Memory,
+        sp: Addr,
+        bp: Addr,
+    ) -> Option<(Addr, Addr, Addr)> {
         // [bp] = caller's bp, [bp+8] = return address.
         if bp.is_null() || bp <= sp || bp.get() - sp.get() >= MAX_FP_GAP {
             return None;
@@ -284,7 +294,12 @@ impl FrameArch for Arm64 {
         v
     }
 
-    fn frame_pointer_step(&self, mem: &dyn Memory, sp: Addr, bp: Addr) -> Option<(Addr, Addr, Addr)> {
+    fn frame_pointer_step(
+        &self,
+        mem: &dyn Memory,
+        sp: Addr,
+        bp: Addr,
+    ) -> Option<(Addr, Addr, Addr)> {
         // AAPCS64 frame record: [x29] = caller's x29, [x29+8] = saved LR.
         if bp.is_null() || bp < sp || bp.get() - sp.get() >= MAX_FP_GAP {
             return None;
