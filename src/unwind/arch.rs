@@ -36,6 +36,8 @@ pub(crate) trait FrameArch: Sync {
     /// The return address and the caller's frame pointer of a Go frame. `lr` is the
     /// link register's value when it is known to belong to this frame (innermost frame
     /// or after an injected call), else NULL.
+    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)]
     fn go_caller(
         &self,
         mem: &dyn Memory,
@@ -99,6 +101,7 @@ impl FrameArch for Amd64 {
         sp.add(delta.max(0) as u64 + 8)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn go_caller(
         &self,
         mem: &dyn Memory,
@@ -209,6 +212,7 @@ impl FrameArch for Arm64 {
         sp.add(delta.max(0) as u64)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn go_caller(
         &self,
         mem: &dyn Memory,
