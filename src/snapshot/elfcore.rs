@@ -665,6 +665,7 @@ impl Snapshot for ElfCore {
 mod tests {
     use super::*;
     use crate::arch::EM_X86_64;
+    use crate::snapshot::notes::PRSTATUS_REGS;
 
     fn note(v: &mut Vec<u8>, name: &[u8], ntype: u32, desc: &[u8]) {
         v.extend_from_slice(&(name.len() as u32 + 1).to_le_bytes());

@@ -146,7 +146,7 @@ mod tests {
 }
 
 /// Offset of the register set in `struct elf_prstatus` (the same on amd64 and arm64).
-const PRSTATUS_REGS: usize = 112;
+pub const PRSTATUS_REGS: usize = 112;
 
 /// The register set of one NT_PRSTATUS: `user_regs_struct` on amd64, `user_pt_regs` on
 /// arm64 (then the amd64 set is left zero). Words past a short note read as zero.
