@@ -1,6 +1,6 @@
 //! arm64 NT_PRSTATUS (and NT_ARM_TLS) parsing: the registers of a real qemu-user core
 //! agree with what the runtime printed in its traceback (g in x28 is the crashing
-//! goroutine's gp, the PC is in runtime.raise, SP inside that goroutine's stack), and
+//! goroutine's gp, the PC is in runtime.raise), and
 //! thousands of deterministic mutations and truncations of its headers and notes open
 //! without a panic, with one-line errors.
 
@@ -55,17 +55,9 @@ fn registers_agree_with_the_runtime() {
         let top = t.thread_stack(dying, 1);
         let top = top.frames.first().map(|f| f.function.as_str());
         assert_eq!(top, Some("runtime.raise"), "{dir}");
-        let g = t
-            .goroutines()
-            .iter()
-            .find(|g| g.addr == Addr(gp))
-            .expect("the crashing goroutine");
-        assert!(
-            Addr(r.sp) >= g.stack_lo && Addr(r.sp) < g.stack_hi,
-            "{dir}: sp in g's stack"
-        );
-        // The frame record chain is sane: x29 points into the same stack, above SP.
-        assert!(r.fp() >= r.sp && Addr(r.fp()) < g.stack_hi, "{dir}: x29");
+        // SP may be on the gsignal stack (the runtime re-raises SIGABRT from its
+        // handler), so it is not checked against g's stack; x28 still holds g.
+        assert!(t.goroutines().iter().any(|g| g.addr == Addr(gp)), "{dir}");
         assert_eq!(r.tpidr, 0, "qemu-user writes no NT_ARM_TLS");
     }
 }
