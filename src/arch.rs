@@ -107,7 +107,8 @@ mod tests {
     fn adrp_pairs() {
         // 0x10000: adrp x1, 0x1e0000 ; ldr x2, [x1, #0x238] ; add x3, x1, #0x240
         //          str x2, [x3, #8] (x3 is not an ADRP base: ignored)
-        let adrp = 0x9000_0001 | (((0x1d0 & 3) << 29) | ((0x1d0 >> 2) << 5));
+        // 0x1d0 pages: immlo = 0, immhi = 0x74.
+        let adrp = 0x9000_0001 | ((0x1d0 >> 2) << 5);
         let ldr = 0xf940_0000 | ((0x238 / 8) << 10) | (1 << 5) | 2;
         let add = 0x9100_0000 | (0x240 << 10) | (1 << 5) | 3;
         let str = 0xf900_0000 | (1 << 10) | (3 << 5) | 2;
