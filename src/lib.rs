@@ -12,6 +12,7 @@
 
 pub mod addr;
 pub mod analyze;
+pub mod arch;
 pub mod backend;
 pub mod exec;
 pub mod goruntime;

@@ -142,6 +142,13 @@ pub fn rip_relative_operands(inp: &Inputs<'_>, name: &str) -> Vec<Addr> {
     let Ok(code) = inp.mem.read_bytes(start, len) else {
         return Vec::new();
     };
+    if inp.bin.arch() == crate::arch::Arch::Arm64 {
+        // No RIP-relative operands on arm64: globals are ADRP + ADD/LDR pairs.
+        return crate::arch::arm64_adrp_refs(&code, start.get())
+            .into_iter()
+            .map(Addr)
+            .collect();
+    }
     let mut out = Vec::new();
     let mut dec = Decoder::with_ip(64, &code, start.get(), DecoderOptions::NONE);
     while dec.can_decode() {

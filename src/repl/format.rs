@@ -244,6 +244,25 @@ pub fn eflags_text(v: u64) -> String {
     format!("[{}]", parts.join(" "))
 }
 
+/// `regs` of a thread, in the format of its architecture.
+pub fn thread_regs_text(t: &crate::snapshot::Thread, all: bool) -> String {
+    match &t.arm64 {
+        Some(r) => arm64_regs_text(r),
+        None => regs_text(&t.regs, all),
+    }
+}
+
+/// `regs` on arm64, as Delve prints it: PC, SP, X0..X30, names right-aligned to 3
+/// columns (cores carry no floating point registers, so `-a` adds nothing).
+pub fn arm64_regs_text(r: &crate::snapshot::Arm64Registers) -> String {
+    let mut out = String::new();
+    for (n, v) in r.named() {
+        let _ = writeln!(out, "{n:>3} = 0x{v:016x}");
+    }
+    out.push('\n');
+    out
+}
+
 /// `regs`: names right-aligned to 7 columns, 64-bit hex values, Delve's order.
 pub fn regs_text(r: &Registers, all: bool) -> String {
     let mut rows: Vec<(&str, u64)> = vec![

@@ -4,6 +4,7 @@
 
 pub mod debuggee;
 pub mod disasm;
+pub mod disasm_arm64;
 pub mod format;
 pub mod help;
 pub mod json;

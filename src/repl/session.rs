@@ -791,7 +791,7 @@ impl Session {
     fn goroutine_info(&self) -> Result<Output> {
         let mut out = String::new();
         if let Some(t) = self.cur_thread() {
-            let l = self.target.location(Addr(t.regs.rip));
+            let l = self.target.location(Addr(t.pc()));
             let _ = writeln!(
                 out,
                 "Thread {} at {}:{}",
@@ -906,7 +906,7 @@ impl Session {
             let arr: Vec<Value> = threads
                 .iter()
                 .map(|t| {
-                    let l = self.target.location(Addr(t.regs.rip));
+                    let l = self.target.location(Addr(t.pc()));
                     json!({
                         "id": t.tid,
                         "current": Some(t.tid) == self.tid,
@@ -923,7 +923,7 @@ impl Session {
         }
         let mut out = String::new();
         for t in threads {
-            let l = self.target.location(Addr(t.regs.rip));
+            let l = self.target.location(Addr(t.pc()));
             out.push_str(&format::thread_line(
                 Some(t.tid) == self.tid,
                 t.tid,
@@ -961,7 +961,28 @@ impl Session {
             let t = self
                 .cur_thread()
                 .ok_or_else(|| CommandError::Failed("no current thread".into()))?;
-            format::regs_text(&t.regs, all)
+            format::thread_regs_text(t, all)
+        } else if self.target.threads().iter().any(|t| t.arm64.is_some()) {
+            // Only what the unwinder knows in an outer frame: PC, SP, FP and what a
+            // signal context restored.
+            let f = self.current_frame_of(self.frame)?;
+            let mut r = crate::snapshot::Arm64Registers::default();
+            let mut names = Vec::new();
+            for (n, v) in &f.regs {
+                if r.set_by_dwarf(*n, *v) {
+                    names.extend(crate::snapshot::Arm64Registers::dwarf_name(*n));
+                }
+            }
+            let mut out = String::new();
+            for line in format::arm64_regs_text(&r).lines() {
+                let name = line.split('=').next().unwrap_or("").trim();
+                if names.contains(&name) {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+            out.push('\n');
+            out
         } else {
             let f = self.current_frame_of(self.frame)?;
             let mut r = Registers::default();
@@ -1205,14 +1226,25 @@ impl Session {
             .read_bytes(Addr(start), len as usize)
             .map_err(|e| CommandError::Failed(format!("cannot read code at {start:#x}: {e}")))?;
         let mut names = HashMap::new();
-        for t in disasm::branch_targets(&code, start) {
+        let arm64 = self.target.threads().iter().any(|t| t.arm64.is_some());
+        let targets = if arm64 {
+            super::disasm_arm64::branch_targets(&code, start)
+        } else {
+            disasm::branch_targets(&code, start)
+        };
+        for t in targets {
             if let Some(f) = self.target.func_at(Addr(t)) {
                 if f.entry.0 == t {
                     names.insert(t, f.name);
                 }
             }
         }
-        let mut insns = disasm::decode(&code, start, flavor, names);
+        let mut insns = if arm64 {
+            // One syntax on arm64 (the decoder's); -s is ignored there.
+            super::disasm_arm64::decode(&code, start, &names)
+        } else {
+            disasm::decode(&code, start, flavor, names)
+        };
         if !matches!(d.target, DisassTarget::Range(..)) {
             // A function's pclntab range runs to the next entry and includes the
             // int3 padding, which has no line-table entry: Delve stops before it.
@@ -1223,7 +1255,7 @@ impl Session {
                 insns.pop();
             }
         }
-        let thread_pc = self.cur_thread().map(|t| t.regs.rip);
+        let thread_pc = self.cur_thread().map(|t| t.pc());
         let mut out = String::new();
         if let Some(f) = self.target.func_at(Addr(start)) {
             let file = self

@@ -250,6 +250,7 @@ fn session() -> Session {
                     ..Default::default()
                 },
                 signal: 0,
+                arm64: None,
             },
             Thread {
                 tid: 7722,
@@ -259,6 +260,7 @@ fn session() -> Session {
                     ..Default::default()
                 },
                 signal: 6,
+                arm64: None,
             },
         ],
         crash: CrashInfo {

@@ -6,9 +6,10 @@
 //! or a warning, never a panic.
 
 use super::compressed::{open_file, FileBytes, FileError};
-use super::notes::{c_str, le_i32, le_u16, le_u32, le_u64, parse_notes};
-use super::{MappedFile, MemError, Memory, ProcessInfo, Registers, SignalInfo, Snapshot, Thread};
+use super::notes::{c_str, le_i32, le_u16, le_u32, le_u64, parse_notes, prstatus_regs};
+use super::{MappedFile, MemError, Memory, ProcessInfo, SignalInfo, Snapshot, Thread};
 use crate::addr::Addr;
+use crate::arch::Arch;
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 use std::io::Read;
 use std::ops::Deref;
@@ -25,7 +26,7 @@ pub enum CoreError {
     NotCore(String),
     #[error("{path} is an ELF file of type {etype}, not a core")]
     OtherType { path: String, etype: u16 },
-    #[error("{path} is a core for {arch}; coroner reads amd64 (x86-64) cores only")]
+    #[error("{path} is a core for {arch}; coroner reads amd64 (x86-64) and arm64 cores only")]
     WrongArch { path: String, arch: String },
     #[error("{path} is truncated: {msg}")]
     Truncated { path: String, msg: String },
@@ -38,7 +39,6 @@ const PT_NOTE: u32 = 4;
 const ET_EXEC: u16 = 2;
 const ET_DYN: u16 = 3;
 const ET_CORE: u16 = 4;
-const EM_X86_64: u16 = 62;
 /// e_phnum value meaning "the real count is in section header 0's sh_info".
 const PN_XNUM: u16 = 0xffff;
 
@@ -47,11 +47,13 @@ const NT_PRPSINFO: u32 = 3;
 const NT_AUXV: u32 = 6;
 const NT_SIGINFO: u32 = 0x5349_4749;
 const NT_FILE: u32 = 0x4649_4c45;
+/// arm64 TLS register (tpidr_el0), owner "LINUX", after each thread's NT_PRSTATUS.
+const NT_ARM_TLS: u32 = 0x401;
 
-/// Offsets in the x86-64 `struct elf_prstatus` (0x150 bytes).
+/// Offsets in `struct elf_prstatus` (0x150 bytes on x86-64, 0x188 on arm64: the same
+/// header, then the architecture's register set).
 const PRSTATUS_CURSIG: usize = 12;
 const PRSTATUS_PID: usize = 32;
-const PRSTATUS_REGS: usize = 112;
 
 /// One PT_LOAD segment of the core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,6 +168,7 @@ pub struct ElfCore {
     signal: Option<SignalInfo>,
     process: Option<ProcessInfo>,
     warnings: Vec<String>,
+    arch: Arch,
 }
 
 impl std::fmt::Debug for ElfCore {
@@ -252,7 +255,8 @@ impl ElfCore {
         if etype != ET_CORE {
             return Err(CoreError::OtherType { path: p, etype });
         }
-        if class != 2 || endian != 1 || machine != EM_X86_64 {
+        let arch = Arch::from_e_machine(machine).filter(|_| class == 2 && endian == 1);
+        let Some(arch) = arch else {
             let arch = if class != 2 {
                 format!("a 32-bit {}", arch_name(machine))
             } else if endian != 1 {
@@ -261,7 +265,7 @@ impl ElfCore {
                 arch_name(machine)
             };
             return Err(CoreError::WrongArch { path: p, arch });
-        }
+        };
         let phoff = le_u64(d, 32).unwrap_or(0);
         let shoff = le_u64(d, 40).unwrap_or(0);
         let phentsize = le_u16(d, 54).unwrap_or(0);
@@ -337,7 +341,10 @@ impl ElfCore {
         segments.sort_by_key(|s| s.vaddr);
 
         let mut warnings = Vec::new();
-        let mut notes = NoteFacts::default();
+        let mut notes = NoteFacts {
+            arch,
+            ..NoteFacts::default()
+        };
         let len = d.len() as u64;
         if len < expected_len {
             warnings.push(format!(
@@ -369,6 +376,7 @@ impl ElfCore {
             signal: notes.signal,
             process: notes.process,
             warnings,
+            arch,
         })
     }
 
@@ -389,6 +397,11 @@ impl ElfCore {
     /// Non-fatal problems found while opening (truncation, missing notes).
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// The architecture named by the core's ELF header.
+    pub fn arch(&self) -> Arch {
+        self.arch
     }
 
     /// Index of the segment containing `addr`, by binary search.
@@ -446,12 +459,23 @@ struct NoteFacts {
     auxv: Vec<(u64, u64)>,
     signal: Option<SignalInfo>,
     process: Option<ProcessInfo>,
+    arch: Arch,
 }
 
 impl NoteFacts {
     fn parse(&mut self, notes: &[u8], align: u64) {
         for n in parse_notes(notes, align) {
             // Core notes are owned by "CORE" (and "LINUX" for extended register sets).
+            if n.name == b"LINUX" && n.ntype == NT_ARM_TLS && self.arch == Arch::Arm64 {
+                // Belongs to the thread whose NT_PRSTATUS came just before.
+                let tls = le_u64(n.desc, 0);
+                if let (Some(t), Some(v)) = (self.threads.last_mut(), tls) {
+                    if let Some(r) = t.arm64.as_mut() {
+                        r.tpidr = v;
+                    }
+                }
+                continue;
+            }
             if n.name != b"CORE" {
                 continue;
             }
@@ -461,15 +485,13 @@ impl NoteFacts {
                     let Some(tid) = le_u32(desc, PRSTATUS_PID) else {
                         continue;
                     };
-                    let mut words = [0u64; 27];
-                    for (i, w) in words.iter_mut().enumerate() {
-                        *w = le_u64(desc, PRSTATUS_REGS + 8 * i).unwrap_or(0);
-                    }
                     let signal = le_u16(desc, PRSTATUS_CURSIG).map(|s| s as i16).unwrap_or(0);
+                    let (regs, arm64) = prstatus_regs(self.arch, desc);
                     self.threads.push(Thread {
                         tid,
-                        regs: Registers::from_user_regs(&words),
+                        regs,
                         signal: i32::from(signal),
+                        arm64,
                     });
                 }
                 NT_PRPSINFO => {
@@ -634,11 +656,16 @@ impl Snapshot for ElfCore {
     fn describe(&self) -> String {
         format!("core file {}", self.path.display())
     }
+    fn arch(&self) -> Arch {
+        self.arch
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arch::EM_X86_64;
+    use crate::snapshot::notes::PRSTATUS_REGS;
 
     fn note(v: &mut Vec<u8>, name: &[u8], ntype: u32, desc: &[u8]) {
         v.extend_from_slice(&(name.len() as u32 + 1).to_le_bytes());
@@ -815,11 +842,11 @@ mod tests {
             "synthetic is an executable, not a core; usage: coroner core BIN CORE"
         );
         let mut v = synthetic();
-        v[18] = 183;
+        v[18] = 243;
         let e = open(v).unwrap_err().to_string();
         assert_eq!(
             e,
-            "synthetic is a core for arm64; coroner reads amd64 (x86-64) cores only"
+            "synthetic is a core for riscv64; coroner reads amd64 (x86-64) and arm64 cores only"
         );
         let mut v = synthetic();
         v[4] = 1;

@@ -11,10 +11,11 @@ pub mod overlay;
 pub mod regs;
 
 use crate::addr::Addr;
+pub use crate::arch::Arch;
 pub use compressed::{open_file, FileBytes, FileError};
 pub use elfcore::{CoreChunk, CoreError, CoreSegment, ElfCore};
 pub use overlay::{check_match, compute_bias, match_warnings, CoreWithBinary};
-pub use regs::Registers;
+pub use regs::{Arm64Registers, Registers};
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -88,9 +89,38 @@ pub trait Memory: Send + Sync {
 pub struct Thread {
     /// OS thread id (LWP).
     pub tid: u32,
+    /// The amd64 registers; all zero in a snapshot of another architecture.
     pub regs: Registers,
     /// Signal pending or being delivered on this thread (pr_cursig), 0 if none.
     pub signal: i32,
+    /// The arm64 registers, in a snapshot of an arm64 process (then `regs` is unused).
+    pub arm64: Option<Arm64Registers>,
+}
+
+impl Thread {
+    /// The architecture of this thread's registers.
+    pub fn arch(&self) -> Arch {
+        if self.arm64.is_some() {
+            Arch::Arm64
+        } else {
+            Arch::Amd64
+        }
+    }
+    /// The program counter, whatever the architecture.
+    pub fn pc(&self) -> u64 {
+        self.arm64.as_ref().map_or(self.regs.rip, |r| r.pc)
+    }
+    /// The stack pointer, whatever the architecture.
+    pub fn sp(&self) -> u64 {
+        self.arm64.as_ref().map_or(self.regs.rsp, |r| r.sp)
+    }
+    /// Name/value pairs of the general registers in Delve's `regs` order.
+    pub fn named_regs(&self) -> Vec<(&'static str, u64)> {
+        match &self.arm64 {
+            Some(r) => r.named(),
+            None => self.regs.named(),
+        }
+    }
 }
 
 /// A file mapped into the process (from NT_FILE, /proc/PID/maps, ...).
@@ -150,6 +180,10 @@ pub trait Snapshot: Memory {
     /// with them.
     fn partial_memory(&self) -> bool {
         false
+    }
+    /// The CPU architecture of the process.
+    fn arch(&self) -> Arch {
+        Arch::Amd64
     }
 
     /// Value of one auxv entry.

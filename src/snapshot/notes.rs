@@ -4,6 +4,9 @@
 //! Every accessor is bounds-checked: notes come straight from files that may be
 //! truncated or corrupt.
 
+use super::{Arm64Registers, Registers};
+use crate::arch::Arch;
+
 /// One ELF note: owner name (without the NUL), type, descriptor bytes.
 #[derive(Debug, Clone, Copy)]
 pub struct Note<'a> {
@@ -96,6 +99,34 @@ pub fn le_u64(d: &[u8], off: usize) -> Option<u64> {
 pub fn c_str(d: &[u8]) -> String {
     let end = d.iter().position(|&b| b == 0).unwrap_or(d.len());
     String::from_utf8_lossy(d.get(..end).unwrap_or(d)).into_owned()
+}
+
+/// Offset of the register set in `struct elf_prstatus` (the same on amd64 and arm64).
+pub const PRSTATUS_REGS: usize = 112;
+
+/// The register set of one NT_PRSTATUS: `user_regs_struct` on amd64, `user_pt_regs` on
+/// arm64 (then the amd64 set is left zero). Words past a short note read as zero.
+pub fn prstatus_regs(arch: Arch, desc: &[u8]) -> (Registers, Option<Arm64Registers>) {
+    let word = |i: usize| le_u64(desc, PRSTATUS_REGS + 8 * i).unwrap_or(0);
+    match arch {
+        Arch::Amd64 => {
+            let mut words = [0u64; 27];
+            for (i, w) in words.iter_mut().enumerate() {
+                *w = word(i);
+            }
+            (Registers::from_user_regs(&words), None)
+        }
+        Arch::Arm64 => {
+            let mut words = [0u64; Arm64Registers::WORDS];
+            for (i, w) in words.iter_mut().enumerate() {
+                *w = word(i);
+            }
+            (
+                Registers::default(),
+                Some(Arm64Registers::from_user_regs(&words)),
+            )
+        }
+    }
 }
 
 #[cfg(test)]

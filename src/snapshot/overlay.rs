@@ -203,6 +203,9 @@ impl Snapshot for CoreWithBinary {
     fn regions(&self) -> Vec<(Addr, Addr)> {
         self.core.regions()
     }
+    fn arch(&self) -> crate::arch::Arch {
+        self.core.arch()
+    }
     fn describe(&self) -> String {
         format!(
             "core file {} with binary {}",
@@ -320,6 +323,13 @@ fn hex(b: &[u8]) -> String {
 /// When the core saved nothing to compare, the answer is `Ok` (see [`match_warnings`]).
 pub fn check_match(core: &ElfCore, bin: &Binary, bias: u64) -> Result<(), String> {
     let name = bin.path.display();
+    if core.arch() != bin.arch() {
+        return Err(format!(
+            "the core is of an {} process but {name} is an {} binary: give the binary that crashed",
+            core.arch(),
+            bin.arch()
+        ));
+    }
     if let (Some(id), Some(va)) = (bin.go_build_id(), bin.go_build_id_vaddr()) {
         let at = va.0.wrapping_add(bias);
         match core_go_build_id(core, at) {

@@ -1,4 +1,5 @@
-//! amd64 register set, as saved in NT_PRSTATUS (user_regs_struct order).
+//! Register sets as saved in NT_PRSTATUS: amd64 (`user_regs_struct` order) and arm64
+//! (`user_pt_regs`).
 
 /// General-purpose registers of one amd64 thread.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -153,5 +154,102 @@ impl Registers {
             ("Fs", self.fs),
             ("Gs", self.gs),
         ]
+    }
+}
+
+/// DWARF register numbers of AArch64 (the AAPCS64 DWARF mapping; Go and Delve use 32
+/// for the PC).
+pub mod arm64_dwarf {
+    pub const FP: u16 = 29;
+    pub const LR: u16 = 30;
+    pub const SP: u16 = 31;
+    pub const PC: u16 = 32;
+}
+
+/// General-purpose registers of one arm64 thread: the kernel's `user_pt_regs` (as in
+/// NT_PRSTATUS: x0–x30, sp, pc, pstate) and the TLS base (`tpidr_el0`, NT_ARM_TLS; 0
+/// when the core has no such note, as qemu-user's do not). Go keeps g in x28.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Arm64Registers {
+    pub x: [u64; 31],
+    pub sp: u64,
+    pub pc: u64,
+    pub pstate: u64,
+    pub tpidr: u64,
+}
+
+impl Arm64Registers {
+    /// Words of `user_pt_regs` in NT_PRSTATUS.
+    pub const WORDS: usize = 34;
+
+    /// Parse `user_pt_regs` words (x0..x30, sp, pc, pstate).
+    pub fn from_user_regs(w: &[u64; Self::WORDS]) -> Arm64Registers {
+        let mut x = [0u64; 31];
+        x.copy_from_slice(&w[..31]);
+        Arm64Registers {
+            x,
+            sp: w[31],
+            pc: w[32],
+            pstate: w[33],
+            tpidr: 0,
+        }
+    }
+
+    /// The frame pointer (x29).
+    pub fn fp(&self) -> u64 {
+        self.x[29]
+    }
+    /// The link register (x30).
+    pub fn lr(&self) -> u64 {
+        self.x[30]
+    }
+
+    /// Value by DWARF register number (see [`arm64_dwarf`]).
+    pub fn by_dwarf(&self, n: u16) -> Option<u64> {
+        match n {
+            0..=30 => self.x.get(usize::from(n)).copied(),
+            arm64_dwarf::SP => Some(self.sp),
+            arm64_dwarf::PC => Some(self.pc),
+            _ => None,
+        }
+    }
+
+    pub fn set_by_dwarf(&mut self, n: u16, v: u64) -> bool {
+        let slot = match n {
+            0..=30 => match self.x.get_mut(usize::from(n)) {
+                Some(s) => s,
+                None => return false,
+            },
+            arm64_dwarf::SP => &mut self.sp,
+            arm64_dwarf::PC => &mut self.pc,
+            _ => return false,
+        };
+        *slot = v;
+        true
+    }
+
+    /// Name/value pairs in the order Delve's `regs` prints arm64 registers (PC, SP,
+    /// X0..X30; PSTATE is not among them).
+    pub fn named(&self) -> Vec<(&'static str, u64)> {
+        const X: [&str; 31] = [
+            "X0", "X1", "X2", "X3", "X4", "X5", "X6", "X7", "X8", "X9", "X10", "X11", "X12", "X13",
+            "X14", "X15", "X16", "X17", "X18", "X19", "X20", "X21", "X22", "X23", "X24", "X25",
+            "X26", "X27", "X28", "X29", "X30",
+        ];
+        let mut v = vec![("PC", self.pc), ("SP", self.sp)];
+        v.extend(X.iter().copied().zip(self.x));
+        v
+    }
+
+    /// The Delve name of a DWARF register number.
+    pub fn dwarf_name(n: u16) -> Option<&'static str> {
+        let r = Arm64Registers::default();
+        let name = match n {
+            arm64_dwarf::PC => "PC",
+            arm64_dwarf::SP => "SP",
+            0..=30 => r.named().get(usize::from(n) + 2)?.0,
+            _ => return None,
+        };
+        Some(name)
     }
 }

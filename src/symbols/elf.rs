@@ -17,7 +17,7 @@ use crate::snapshot::compressed::{open_file, FileBytes, FileError};
 use crate::snapshot::notes::{le_u32, le_u64, parse_notes};
 use crate::symbols::SymError;
 use goblin::container::{Container, Ctx, Endian};
-use goblin::elf::header::{Header, EM_X86_64, ET_CORE, ET_DYN};
+use goblin::elf::header::{Header, ET_CORE, ET_DYN};
 use goblin::elf::program_header::{ProgramHeader, PT_LOAD, PT_NOTE};
 use goblin::elf::section_header::{SectionHeader, SHT_NOBITS, SHT_NOTE, SHT_SYMTAB};
 use goblin::elf::sym::{Sym, STT_FILE, STT_SECTION};
@@ -89,6 +89,7 @@ pub struct Binary {
     pie: bool,
     entry: Addr,
     phoff: u64,
+    arch: crate::arch::Arch,
 }
 
 impl std::fmt::Debug for Binary {
@@ -145,16 +146,16 @@ impl Binary {
         let header: Header = goblin::elf::Elf::parse_header(d).map_err(|e| bad(e.to_string()))?;
         if header.e_ident.get(4) != Some(&2) || header.e_ident.get(5) != Some(&1) {
             return Err(SymError::Unsupported(format!(
-                "{p} is a 32-bit or big-endian {} binary; coroner reads amd64 (x86-64) binaries only",
+                "{p} is a 32-bit or big-endian {} binary; coroner reads amd64 (x86-64) and arm64 binaries only",
                 machine_name(header.e_machine)
             )));
         }
-        if header.e_machine != EM_X86_64 {
+        let Some(arch) = crate::arch::Arch::from_e_machine(header.e_machine) else {
             return Err(SymError::Unsupported(format!(
-                "{p} is an {} binary; coroner reads amd64 (x86-64) binaries only",
+                "{p} is an {} binary; coroner reads amd64 (x86-64) and arm64 binaries only",
                 machine_name(header.e_machine)
             )));
-        }
+        };
         if header.e_type == ET_CORE {
             return Err(SymError::Unsupported(format!(
                 "{p} is a core file, not an executable; usage: coroner core BIN CORE"
@@ -284,7 +285,13 @@ impl Binary {
             pie,
             entry,
             phoff,
+            arch,
         })
+    }
+
+    /// The CPU architecture the binary was built for (its ELF `e_machine`).
+    pub fn arch(&self) -> crate::arch::Arch {
+        self.arch
     }
 
     pub fn bytes(&self) -> &[u8] {

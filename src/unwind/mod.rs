@@ -146,6 +146,7 @@ pub struct LiteStack {
     pub error: Option<String>,
 }
 
+pub mod arch;
 pub mod cache;
 pub mod walk;
 pub use cache::{PcCache, PcInfo, SymFrame};

@@ -3,6 +3,7 @@
 //! a post-mortem debugger needs beyond it: signal frames (sigtramp's ucontext), DWARF
 //! CFI and frame pointers for non-Go code.
 
+use super::arch::{frame_arch, CpuRegs, FrameArch};
 use super::cache::{PcCache, PcInfo, Special};
 use super::{Frame, FrameSource, LiteFrame, LiteStack, Stack};
 use crate::addr::Addr;
@@ -25,11 +26,14 @@ pub struct Start {
     pub pc: Addr,
     pub sp: Addr,
     pub bp: Addr,
+    /// The link register, when known to hold this frame's return address (arm64: a
+    /// thread's x30, a goroutine's gobuf.lr); NULL otherwise and on amd64.
+    pub lr: Addr,
     /// The PC is the instruction being executed (a thread's or a signal context's PC),
     /// not a return address: symbolise it as is.
     pub trap: bool,
     /// Full registers when known (for CFI in non-Go frames).
-    pub regs: Option<Registers>,
+    pub regs: Option<CpuRegs>,
     pub source: FrameSource,
 }
 
@@ -47,6 +51,11 @@ impl<'a> Unwinder<'a> {
         self.rt.bias
     }
 
+    /// The CPU's frame layout, from the binary's ELF header.
+    fn arch(&self) -> &'static dyn FrameArch {
+        frame_arch(self.bin.arch())
+    }
+
     /// A goroutine's stack as the runtime sees it: a goroutine running on a thread
     /// from that thread's registers (system-stack and signal frames included, so its
     /// outermost frames are what the runtime printed); in a syscall from
@@ -60,7 +69,7 @@ impl<'a> Unwinder<'a> {
         let ctx = thread.map(|(_, c)| c.clone());
         if g.state() == G_RUNNING {
             if let Some((t, c)) = thread {
-                let mut start = thread_start(t);
+                let mut start = self.arch().thread_start(t);
                 if self.pcln.func_for_pc(start.pc.sub(self.bias())).is_none()
                     && !c.vdso_sp.is_null()
                 {
@@ -68,6 +77,7 @@ impl<'a> Unwinder<'a> {
                         pc: c.vdso_pc,
                         sp: c.vdso_sp,
                         bp: Addr::NULL,
+                        lr: Addr::NULL,
                         trap: false,
                         regs: None,
                         source: FrameSource::Context,
@@ -98,7 +108,7 @@ impl<'a> Unwinder<'a> {
         curg: Option<&Goroutine>,
         depth: usize,
     ) -> Stack {
-        self.walk(thread_start(t), curg, ctx, depth)
+        self.walk(self.arch().thread_start(t), curg, ctx, depth)
     }
 
     /// Walk from `start`, building full [`Frame`]s.
@@ -110,7 +120,10 @@ impl<'a> Unwinder<'a> {
         depth: usize,
     ) -> Stack {
         let _ = ctx;
-        let mut sink = FullSink { frames: Vec::new() };
+        let mut sink = FullSink {
+            frames: Vec::new(),
+            arch: self.arch(),
+        };
         let error = self.walk_into(start, curg, depth, None, &mut sink);
         Stack {
             frames: sink.frames,
@@ -172,9 +185,14 @@ impl<'a> Unwinder<'a> {
         cache: Option<&PcCache>,
         sink: &mut dyn Sink,
     ) -> Option<String> {
+        let arch = self.arch();
         let mut pc = start.pc;
         let mut sp = start.sp;
         let mut bp = start.bp;
+        let mut lr = start.lr;
+        // The runtime's "innermost": the first frame of a context (a thread's, a
+        // signal context's, a resumed gobuf), whose LR may still be live.
+        let mut innermost = true;
         let mut trap = start.trap;
         let mut regs = start.regs;
         let mut source = start.source;
@@ -206,6 +224,8 @@ impl<'a> Unwinder<'a> {
                         regs = nregs;
                         source = how;
                         trap = false;
+                        lr = Addr::NULL;
+                        innermost = false;
                         continue;
                     }
                     None => return Some(format!("cannot unwind past non-Go code at {pc}")),
@@ -220,6 +240,9 @@ impl<'a> Unwinder<'a> {
                     pc = g.sched.pc;
                     sp = g.sched.sp;
                     bp = g.sched.bp;
+                    // morestack saved the caller's LR in gobuf.lr (arm64).
+                    lr = g.sched.lr;
+                    innermost = true;
                     trap = false;
                     source = FrameSource::StackSwitch;
                     switched = true;
@@ -238,19 +261,21 @@ impl<'a> Unwinder<'a> {
                 let Some(delta) = info.sp_delta else {
                     return Some("no stack delta for runtime.sigtramp".into());
                 };
-                let uc = sp.add(delta.max(0) as u64 + 8);
-                match read_ucontext(self.mem, uc) {
-                    Some(r) => {
+                let uc = arch.ucontext(sp, delta);
+                match arch.read_ucontext(self.mem, uc) {
+                    Some((ctx, r)) => {
                         sink.set_cfa(n, uc);
                         if !more {
                             return None;
                         }
-                        pc = Addr(r.rip);
-                        sp = Addr(r.rsp);
-                        bp = Addr(r.rbp);
+                        pc = ctx.pc;
+                        sp = ctx.sp;
+                        bp = ctx.bp;
+                        lr = ctx.lr;
+                        innermost = true;
                         regs = Some(r);
                         trap = true;
-                        source = FrameSource::SignalFrame;
+                        source = ctx.source;
                         continue;
                     }
                     None => return Some(format!("cannot read the signal frame at {uc}")),
@@ -267,7 +292,10 @@ impl<'a> Unwinder<'a> {
             let mut frame_sp = sp;
             let mut next_source = FrameSource::Pclntab;
             let mut spwrite = info.flag & FLAG_SPWRITE != 0;
-            if info.special == Special::Systemstack && !on_curg_stack(sp) {
+            let unswitched = info
+                .sp_delta
+                .is_some_and(|d| arch.systemstack_unswitched(d));
+            if info.special == Special::Systemstack && !on_curg_stack(sp) && !unswitched {
                 if let Some(g) = curg {
                     if !g.sched.sp.is_null() {
                         // Follow the switch back to the goroutine's stack, where
@@ -286,35 +314,52 @@ impl<'a> Unwinder<'a> {
             let Some(delta) = info.sp_delta else {
                 return Some(format!("no stack delta for {name} at {pc}"));
             };
-            let fp = frame_sp.add(delta.max(0) as u64 + 8);
+            let fp = arch.go_cfa(frame_sp, delta);
             sink.set_cfa(n, fp);
             if !more {
                 return None;
             }
-            let ret = match self.mem.read_ptr(fp.sub(8)) {
-                Ok(r) => r,
+            let caller = arch.go_caller(self.mem, frame_sp, fp, delta, lr, innermost, bp);
+            let caller = match caller {
+                Ok(c) => c,
                 Err(e) => return Some(format!("cannot read the return address of {name}: {e}")),
             };
+            let ret = caller.ret;
             if ret.is_null() {
                 break;
             }
-            // Go saves the caller's BP just below the return address when the
-            // function has a frame.
-            let nbp = if delta > 0 {
-                self.mem.read_ptr(fp.sub(16)).unwrap_or(bp)
-            } else {
-                bp
-            };
             if fp <= sp && ret == pc && next_source != FrameSource::StackSwitch {
                 return Some(stuck(pc));
             }
-            trap = info.special == Special::TrapCaller;
+            let injected = info.special == Special::TrapCaller;
+            // Before Go 1.21's unwinder only sigpanic's caller was symbolised at its
+            // exact PC; asyncPreempt's and debugCallV2's callers took pc-1 like others.
+            trap = injected && (name == "runtime.sigpanic" || self.rt.version.minor >= 21);
             pc = ret;
             sp = fp;
-            bp = nbp;
+            bp = caller.bp;
+            lr = Addr::NULL;
+            innermost = false;
             source = next_source;
             // Callee-saved registers are not tracked through Go frames (Go has none).
             regs = None;
+            if injected {
+                if let Some(slot) = arch.injected_call_slot() {
+                    // Link-register machines: the signal handler stored the interrupted
+                    // LR below the interrupted frame and faked a call from its PC (the
+                    // runtime's unwinder undoes it the same way).
+                    let Ok(saved) = self.mem.read_ptr(sp) else {
+                        return Some(format!("cannot read the LR saved below {name}"));
+                    };
+                    sp = sp.add(slot);
+                    let callee = self.info(cache, pc, true);
+                    if callee.func.is_none() {
+                        pc = saved;
+                    } else if callee.sp_delta == Some(0) {
+                        lr = saved;
+                    }
+                }
+            }
         }
         None
     }
@@ -327,85 +372,61 @@ impl<'a> Unwinder<'a> {
         sp: Addr,
         bp: Addr,
         trap: bool,
-        regs: Option<&Registers>,
-    ) -> Option<(Addr, Addr, Addr, Option<Registers>, FrameSource)> {
-        if let Some(cfi) = self.cfi {
-            let mut rs = regs.map(RegSet::from_registers).unwrap_or_default();
+        regs: Option<&CpuRegs>,
+    ) -> Option<(Addr, Addr, Addr, Option<CpuRegs>, FrameSource)> {
+        // CFI is read with amd64 register numbers only (arm64 C frames: frame pointers).
+        let amd64 = self.bin.arch() == crate::arch::Arch::Amd64;
+        let regs_amd64 = match regs {
+            Some(CpuRegs::Amd64(r)) => Some(r),
+            _ => None,
+        };
+        if let Some(cfi) = self.cfi.filter(|_| amd64) {
+            let mut rs = regs_amd64.map(RegSet::from_registers).unwrap_or_default();
             rs.set(7, Some(sp.get()));
             rs.set(6, Some(bp.get()));
             rs.set(16, Some(pc.get()));
             let lookup = if trap { pc } else { pc.sub(1) };
             if let Some(next) = cfi.unwind_step(lookup.get(), &rs, self.mem) {
                 if let (Some(npc), Some(nsp)) = (next.get(16), next.get(7)) {
-                    let mut r = regs.cloned().unwrap_or_default();
+                    let mut r = regs_amd64.cloned().unwrap_or_default();
                     for n in 0..=16u16 {
                         if let Some(v) = next.get(n) {
                             r.set_by_dwarf(n, v);
                         }
                     }
                     let nbp = next.get(6).unwrap_or(bp.get());
-                    return Some((Addr(npc), Addr(nsp), Addr(nbp), Some(r), FrameSource::Cfi));
+                    let r = Some(CpuRegs::Amd64(r));
+                    return Some((Addr(npc), Addr(nsp), Addr(nbp), r, FrameSource::Cfi));
                 }
             }
         }
-        // Frame pointers: [bp] = caller's bp, [bp+8] = return address.
-        if !bp.is_null() && bp > sp && bp.get() - sp.get() < (1 << 24) {
-            let ret = self.mem.read_ptr(bp.add(8)).ok()?;
-            let nbp = self.mem.read_ptr(bp).ok()?;
-            if !ret.is_null() {
-                return Some((ret, bp.add(16), nbp, None, FrameSource::FramePointer));
-            }
-        }
-        None
+        let (ret, nsp, nbp) = self.arch().frame_pointer_step(self.mem, sp, bp)?;
+        Some((ret, nsp, nbp, None, FrameSource::FramePointer))
     }
 }
 
 /// Where a goroutine that is not on a thread resumes, as the runtime's
 /// `unwinder.initAt` decides: g.syscallpc/sp while syscallsp is set, else g.sched.
 fn saved_start(g: &Goroutine) -> Start {
-    let (pc, sp, bp) = if !g.syscall_sp.is_null() {
-        (g.syscall_pc, g.syscall_sp, Addr::NULL)
+    // gobuf.lr is only ever set on link-register machines (0 after mcall/gogo).
+    let (pc, sp, bp, lr) = if !g.syscall_sp.is_null() {
+        (g.syscall_pc, g.syscall_sp, Addr::NULL, Addr::NULL)
     } else {
-        (g.sched.pc, g.sched.sp, g.sched.bp)
+        (g.sched.pc, g.sched.sp, g.sched.bp, g.sched.lr)
     };
     Start {
         pc,
         sp,
         bp,
+        lr,
         trap: false,
         regs: None,
         source: FrameSource::Context,
     }
 }
 
-fn thread_start(t: &Thread) -> Start {
-    Start {
-        pc: Addr(t.regs.rip),
-        sp: Addr(t.regs.rsp),
-        bp: Addr(t.regs.rbp),
-        trap: true,
-        regs: Some(t.regs.clone()),
-        source: FrameSource::Context,
-    }
-}
-
 fn stuck(pc: Addr) -> String {
     format!("unwinding stuck at {pc}")
-}
-
-fn regs_list(regs: Option<&Registers>, pc: Addr, sp: Addr, bp: Addr) -> Vec<(u16, u64)> {
-    let mut v = vec![(16u16, pc.get()), (7, sp.get()), (6, bp.get())];
-    if let Some(r) = regs {
-        for n in 0..=15u16 {
-            if n == 6 || n == 7 {
-                continue;
-            }
-            if let Some(x) = r.by_dwarf(n) {
-                v.push((n, x));
-            }
-        }
-    }
-    v
 }
 
 /// The general registers of a Linux amd64 ucontext_t (uc_mcontext.gregs at +40).
@@ -448,7 +469,7 @@ trait Sink {
         sp: Addr,
         bp: Addr,
         source: FrameSource,
-        regs: Option<&Registers>,
+        regs: Option<&CpuRegs>,
     ) -> bool;
     /// The CFA of the last physical frame (its `n` logical frames) became known.
     fn set_cfa(&mut self, n: usize, cfa: Addr);
@@ -457,6 +478,7 @@ trait Sink {
 /// Builds owned [`Frame`]s (the general-purpose stack).
 struct FullSink {
     frames: Vec<Frame>,
+    arch: &'static dyn FrameArch,
 }
 
 impl Sink for FullSink {
@@ -471,9 +493,9 @@ impl Sink for FullSink {
         sp: Addr,
         bp: Addr,
         source: FrameSource,
-        regs: Option<&Registers>,
+        regs: Option<&CpuRegs>,
     ) -> bool {
-        let fregs = regs_list(regs, pc, sp, bp);
+        let fregs = self.arch.dwarf_regs(regs, pc, sp, bp);
         for sf in &info.frames {
             self.frames.push(Frame {
                 pc,
@@ -525,7 +547,7 @@ impl Sink for LiteSink<'_> {
         sp: Addr,
         _bp: Addr,
         _source: FrameSource,
-        _regs: Option<&Registers>,
+        _regs: Option<&CpuRegs>,
     ) -> bool {
         if info.func.is_none() {
             self.foreign = true;

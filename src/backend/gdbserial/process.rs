@@ -458,7 +458,12 @@ impl Process for GdbRemote {
                 Some((t, s)) if t == tid => stop::gdb_to_host(s),
                 _ => 0,
             };
-            threads.push(Thread { tid, regs, signal });
+            threads.push(Thread {
+                tid,
+                regs,
+                signal,
+                arm64: None,
+            });
         }
         let (maps, regions) = match self.read_maps()? {
             Some(text) => parse_maps(&text),

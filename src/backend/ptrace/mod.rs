@@ -297,6 +297,7 @@ impl Tracee {
                     tid: tid as u32,
                     regs,
                     signal: self.threads.get(&tid).map_or(0, |t| t.pending_sig),
+                    arm64: None,
                 }),
                 // The thread is dying: it has no registers to show.
                 Err(e) if e.0 == libc::ESRCH => {}

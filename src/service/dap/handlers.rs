@@ -229,7 +229,7 @@ impl Dap<'_> {
                 .and_then(|g| g.thread)
                 .and_then(|tid| s.debuggee().threads().iter().find(|t| t.tid == tid))
             {
-                let text = crate::repl::format::regs_text(&t.regs, false);
+                let text = crate::repl::format::thread_regs_text(t, false);
                 let regs: Vec<Var> = text
                     .lines()
                     .filter_map(|l| l.split_once(" = "))

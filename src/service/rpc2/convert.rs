@@ -70,7 +70,7 @@ pub fn goroutine_of(s: &Session, g: &Goroutine) -> api::Goroutine {
 
 pub fn thread(s: &Session, t: &Thread) -> api::Thread {
     let d = s.debuggee();
-    let pc = t.regs.rip;
+    let pc = t.pc();
     let loc = d.location(Addr(pc));
     api::Thread {
         id: i64::from(t.tid),

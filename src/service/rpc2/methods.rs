@@ -405,7 +405,7 @@ impl<'a> Methods<'a> {
             .find(|t| Some(t.tid) == tid)
             .ok_or_else(|| "no thread selected".to_string())?;
         // The REPL's own rendering, split back into Delve's (name, value) rows.
-        let text = crate::repl::format::regs_text(&t.regs, false);
+        let text = crate::repl::format::thread_regs_text(t, false);
         let mut regs = Vec::new();
         for line in text.lines() {
             if let Some((n, v)) = line.split_once(" = ") {
@@ -695,7 +695,7 @@ impl<'a> Methods<'a> {
             .s
             .current_thread()
             .and_then(|tid| d.threads().iter().find(|t| t.tid == tid))
-            .map(|t| t.regs.rip);
+            .map(|t| t.pc());
         let insns: Vec<api::AsmInstruction> =
             crate::repl::disasm::decode(&code, start, flavor, names)
                 .into_iter()

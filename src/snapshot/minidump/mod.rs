@@ -255,6 +255,7 @@ impl Minidump {
                         tid: t.raw.thread_id,
                         regs: regs.unwrap_or_default(),
                         signal: 0,
+                        arm64: None,
                     });
                 }
             }

@@ -602,7 +602,7 @@ impl App {
                             f.line
                         )
                     })
-                    .unwrap_or_else(|| format!("{:#x}", th.regs.rip));
+                    .unwrap_or_else(|| format!("{:#x}", th.pc()));
                 let g = t
                     .thread_goroutine(th.tid)
                     .map(|g| format!(" goroutine {}", g.goid))

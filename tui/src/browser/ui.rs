@@ -509,7 +509,7 @@ fn draw_registers(f: &mut Frame<'_>, app: &mut App, th: &Theme, area: Rect) {
     let t = app.threads.get(app.t_cur.sel).map(|x| x.tid);
     let thread = t.and_then(|tid| app.target.threads().iter().find(|x| x.tid == tid));
     let text = thread
-        .map(|x| format::regs_text(&x.regs, false))
+        .map(|x| format::thread_regs_text(x, false))
         .unwrap_or_else(|| "no thread".into());
     let title = format!(" Registers: thread {} (j/k: other thread) ", t.unwrap_or(0));
     f.render_widget(
