@@ -7,8 +7,10 @@ pub mod disasm;
 pub mod format;
 pub mod help;
 pub mod json;
+mod labels;
 pub mod parse;
 mod session;
+mod startloc;
 mod vars_cmd;
 pub use vars_cmd::frame_vars;
 
