@@ -1643,7 +1643,14 @@ mod listing_tests {
         };
         let mut out = String::new();
         let mut n = 0;
-        for g in s.target.goroutines().iter().filter(|g| g.state() != G_DEAD) {
+        let mut gs: Vec<&Goroutine> = s
+            .target
+            .goroutines()
+            .iter()
+            .filter(|g| g.state() != G_DEAD)
+            .collect();
+        sort_like_delve(&mut gs, |g| g.goid);
+        for g in gs {
             if listing_row(s.target.as_ref(), None, &listing, g, &mut out) {
                 n += 1;
             }
