@@ -29,11 +29,14 @@ struct Case {
 
 fn fixture_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("cores/fixtures");
-    if let Ok(rd) = std::fs::read_dir(&root) {
-        for e in rd.flatten() {
-            if e.path().is_dir() {
-                dirs.push(e.path());
+    // The main corpus and the labels scenario (cores/generate-labels.sh).
+    for sub in ["cores/fixtures", "cores/fixtures-labels"] {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(sub);
+        if let Ok(rd) = std::fs::read_dir(&root) {
+            for e in rd.flatten() {
+                if e.path().is_dir() {
+                    dirs.push(e.path());
+                }
             }
         }
     }
@@ -62,6 +65,8 @@ fn cases() -> Vec<Case> {
                     && !n.ends_with(".stderr")
                     && !n.ends_with(".json")
                     && !n.ends_with(".md")
+                    && !n.ends_with(".cmds")
+                    && !n.ends_with(".txt")
             })
             .cloned();
         let Some(binary) = binary else {

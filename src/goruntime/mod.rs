@@ -1,5 +1,6 @@
 //! The Go runtime model: version, struct layouts (DWARF or built-in), goroutines.
 
+pub mod labels;
 pub mod layout;
 pub mod locate;
 pub mod model;
@@ -59,6 +60,11 @@ pub struct Goroutine {
     pub sigpc: Addr,
     /// Head of the g._panic chain, null if not panicking.
     pub panic: Addr,
+    /// g.labels: pprof's label set, null if the goroutine has none.
+    pub labels_ptr: Addr,
+    /// The labels decoded from `labels_ptr` (shared by goroutines that inherited the
+    /// same set); None when it has none or they could not be read.
+    pub labels: Option<std::sync::Arc<labels::Labels>>,
     /// Fields that could not be read, if any.
     pub error: Option<String>,
 }

@@ -3,13 +3,14 @@
 
 use super::layout::{LayoutSource, Layouts};
 use super::locate;
-use super::{Goroutine, Sched, G_RUNNING, G_SYSCALL};
+use super::{labels, Goroutine, Sched, G_RUNNING, G_SYSCALL};
 use crate::addr::Addr;
 use crate::snapshot::{Memory, Thread};
 use crate::symbols::dwarf::Dwarf;
 use crate::symbols::{Binary, Pclntab};
 use rayon::prelude::*;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -270,6 +271,7 @@ impl GoRuntime {
             crate::snapshot::elfcore::release_resident_pages();
         }
         gs.shrink_to_fit();
+        self.decode_labels(mem, pcln, &mut gs);
         // Map each running goroutine to its thread through m.procid, and check the
         // thread contexts (TLS) agree.
         let by_m: HashMap<Addr, u32> = threads
@@ -300,6 +302,28 @@ impl GoRuntime {
             }
         }
         gs
+    }
+
+    /// Decode every goroutine's labels, once per distinct label set: goroutines started
+    /// under `pprof.Do` share their creator's pointer. An unreadable or corrupt set
+    /// is shown as none, as Delve does (a library storing its own data in g.labels
+    /// must not break the listing).
+    fn decode_labels(&self, mem: &dyn Memory, pcln: &Pclntab, gs: &mut [Goroutine]) {
+        if !gs.iter().any(|g| !g.labels_ptr.is_null()) || !labels::labels_linked(pcln) {
+            return;
+        }
+        let mut seen: HashMap<Addr, Option<Arc<labels::Labels>>> = HashMap::new();
+        for g in gs.iter_mut().filter(|g| !g.labels_ptr.is_null()) {
+            g.labels = seen
+                .entry(g.labels_ptr)
+                .or_insert_with(|| {
+                    labels::read(mem, self.version.minor, g.labels_ptr)
+                        .ok()
+                        .filter(|l| !l.is_empty())
+                        .map(Arc::new)
+                })
+                .clone();
+        }
     }
 
     /// Read one runtime.g. Never fails: unreadable fields are reported in `error`.
@@ -375,6 +399,8 @@ impl GoRuntime {
             sigcode1: u64_at(l.sigcode1),
             sigpc: Addr(u64_at(l.sigpc)),
             panic: Addr(u64_at(l.panic)),
+            labels_ptr: Addr(u64_at(l.labels)),
+            labels: None,
             error: None,
         }
     }

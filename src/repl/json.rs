@@ -70,6 +70,11 @@ pub fn goroutine(g: &Goroutine, locs: &GoroutineLocs, stack: Option<&[Frame]>) -
     if let (Some(fs), Some(obj)) = (stack, v.as_object_mut()) {
         obj.insert("frames".into(), frames(fs));
     }
+    if let (Some(l), Some(obj)) = (&g.labels, v.as_object_mut()) {
+        let m: serde_json::Map<String, Value> =
+            l.pairs().map(|(k, v)| (k, Value::String(v))).collect();
+        obj.insert("labels".into(), Value::Object(m));
+    }
     if let (Some(e), Some(obj)) = (&g.error, v.as_object_mut()) {
         obj.insert("error".into(), Value::String(e.clone()));
     }

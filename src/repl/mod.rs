@@ -8,8 +8,10 @@ pub mod disasm_arm64;
 pub mod format;
 pub mod help;
 pub mod json;
+mod labels;
 pub mod parse;
 mod session;
+mod startloc;
 mod vars_cmd;
 pub use vars_cmd::frame_vars;
 

@@ -6,10 +6,12 @@ use super::disasm;
 use super::format::{self, GoroutineLine};
 use super::help;
 use super::json::{self as js, GoroutineLocs};
+use super::labels;
 use super::parse::{
     self, Command, ConfigArgs, DisassArgs, DisassTarget, ExamineArgs, FilterKind, Flavor,
     GoroutinesArgs, GroupBy, LocKind, LocSpec,
 };
+use super::startloc;
 use super::{CommandError, Output};
 use crate::addr::Addr;
 use crate::goruntime::{Goroutine, G_DEAD};
@@ -392,7 +394,9 @@ impl Session {
                 .map(|f| f.name)
                 .unwrap_or_default();
         }
-        let start = self.target.location(g.start_pc);
+        let start = self
+            .target
+            .location(startloc::unwrap(self.target.as_ref(), g.start_pc));
         GoroutineLocs {
             current,
             user,
@@ -464,7 +468,7 @@ impl Session {
                     };
                     format!("{}:{} {}", l.file, l.line, l.function).contains(s.as_str())
                 }
-                FilterKind::Label(..) => return Err(labels_not_read()),
+                FilterKind::Label(k, v) => labels::matches(g, k, v.as_deref()),
             };
             if m == f.negate {
                 return Ok(false);
@@ -474,12 +478,6 @@ impl Session {
     }
 
     fn goroutines(&mut self, a: &GoroutinesArgs) -> Result<Output> {
-        if a.labels {
-            // Accepted for compatibility; say once that labels are not decoded.
-            if self.json || a.group.is_some() {
-                return Err(labels_not_read());
-            }
-        }
         if a.group.is_none() && a.exec.is_none() && !self.json {
             return self.goroutines_text(a, None);
         }
@@ -498,9 +496,10 @@ impl Session {
             }
         }
         if let Some(group) = &a.group {
-            return self.goroutine_groups(group, a.loc, &rows);
+            return self.goroutine_groups(group, a, &rows);
         }
         if let Some(cmd) = &a.exec {
+            sort_like_delve(&mut rows, |r| r.0.goid);
             return self.goroutines_exec(cmd, a.loc, &rows);
         }
         let depth = a.stack_depth;
@@ -523,7 +522,7 @@ impl Session {
             out.push_str(&self.goroutine_line_text(g, a.loc, locs));
             out.push('\n');
             if a.labels {
-                // Labels are not decoded yet; Delve prints nothing for unlabelled ones.
+                labels::push_line(&mut out, g, "\t");
             }
             if let Some(d) = depth {
                 let (frames, truncated) = self.truncated_stack(g, d);
@@ -567,19 +566,13 @@ impl Session {
         a: &GoroutinesArgs,
         mut stream: Option<&mut dyn std::io::Write>,
     ) -> Result<Output> {
-        let gs: Vec<&Goroutine> = self
+        let mut gs: Vec<&Goroutine> = self
             .target
             .goroutines()
             .iter()
             .filter(|g| g.state() != G_DEAD)
             .collect();
-        if !gs.is_empty()
-            && a.filters
-                .iter()
-                .any(|f| matches!(f.kind, FilterKind::Label(..)))
-        {
-            return Err(labels_not_read());
-        }
+        sort_like_delve(&mut gs, |g| g.goid);
         let listing = Listing {
             args: a,
             cwd: self.cwd(),
@@ -659,15 +652,16 @@ impl Session {
     fn goroutine_groups(
         &self,
         by: &GroupBy,
-        kind: LocKind,
+        a: &GoroutinesArgs,
         rows: &[(Goroutine, GoroutineLocs)],
     ) -> Result<Output> {
+        let kind = a.loc;
         let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, (g, locs)) in rows.iter().enumerate() {
             let key = match by {
                 GroupBy::Running => format!("running={}", g.thread.is_some()),
                 GroupBy::User => format!("user={}", !g.system),
-                GroupBy::Label(_) => return Err(labels_not_read()),
+                GroupBy::Label(k) => labels::of(g).group_key(k),
                 GroupBy::Loc(k) => {
                     let l = match k {
                         LocKind::User => &locs.user,
@@ -705,6 +699,9 @@ impl Session {
             for i in idx.iter().take(GROUP_MEMBERS_SHOWN) {
                 if let Some((g, locs)) = rows.get(*i) {
                     let _ = writeln!(s, "\t{}", self.goroutine_line_text(g, kind, locs));
+                    if a.labels {
+                        labels::push_line(&mut s, g, "\t\t");
+                    }
                 }
             }
             let _ = writeln!(s, "\tTotal: {}", idx.len());
@@ -822,6 +819,7 @@ impl Session {
                 format::location_text(l, self.cwd())
             );
         }
+        labels::push_line(&mut out, g, "\t");
         Ok(Output::Text(out))
     }
 
@@ -1411,6 +1409,7 @@ struct Listing<'a> {
 #[derive(Default)]
 struct LocCache {
     map: Mutex<HashMap<(u64, bool), Arc<Location>>>,
+    starts: Mutex<HashMap<u64, u64>>,
 }
 
 impl LocCache {
@@ -1435,6 +1434,21 @@ impl LocCache {
         };
         let l = Arc::new(l);
         self.lock().entry(key).or_insert(l).clone()
+    }
+
+    /// A start PC's location, through a go-statement wrapper as Delve shows it; the
+    /// same few start PCs repeat across a listing, so the unwrap is memoized too.
+    fn get_start<D: Debuggee + ?Sized>(&self, d: &D, pc: Addr) -> Arc<Location> {
+        if let Some(&u) = self.starts().get(&pc.0) {
+            return self.get(d, Addr(u), false);
+        }
+        let u = startloc::unwrap(d, pc);
+        self.starts().insert(pc.0, u.0);
+        self.get(d, u, false)
+    }
+
+    fn starts(&self) -> std::sync::MutexGuard<'_, HashMap<u64, u64>> {
+        self.starts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(u64, bool), Arc<Location>>> {
@@ -1507,7 +1521,7 @@ fn render_row<D: Debuggee + ?Sized, F: FrameView>(
     };
     let user = user_frame(frames).map_or(current, format::LocRef::of_frame);
     let go = l.locs.get(d, g.gopc, true);
-    let start = l.locs.get(d, g.start_pc, false);
+    let start = l.locs.get_start(d, g.start_pc);
     let pick = |k: &LocKind| match k {
         LocKind::User => user,
         LocKind::Current => current,
@@ -1522,8 +1536,7 @@ fn render_row<D: Debuggee + ?Sized, F: FrameView>(
                 let loc = pick(k);
                 format!("{}:{} {}", loc.file, loc.line, loc.function).contains(s.as_str())
             }
-            // Refused before the listing starts.
-            FilterKind::Label(..) => false,
+            FilterKind::Label(k, v) => labels::matches(g, k, v.as_deref()),
         };
         if m == f.negate {
             return false;
@@ -1541,6 +1554,9 @@ fn render_row<D: Debuggee + ?Sized, F: FrameView>(
         l.cwd,
     );
     out.push('\n');
+    if l.args.labels {
+        labels::push_line(out, g, "\t");
+    }
     if let Some(w) = want {
         let shown = frames.get(..w).unwrap_or(frames);
         format::push_stack_text(out, shown, "\t", l.cwd);
@@ -1551,12 +1567,17 @@ fn render_row<D: Debuggee + ?Sized, F: FrameView>(
     true
 }
 
-fn invalid_frame(n: usize) -> CommandError {
-    CommandError::Invalid(format!("Invalid frame {n}"))
+/// Delve's terminal fetches goroutines in pages of 10,000 (api.goroutineBatchSize)
+/// and sorts each page by id before printing it; group listings are not sorted.
+fn sort_like_delve<T>(items: &mut [T], id: impl Fn(&T) -> u64 + Copy) {
+    const DELVE_PAGE: usize = 10_000;
+    for page in items.chunks_mut(DELVE_PAGE) {
+        page.sort_by_key(id);
+    }
 }
 
-fn labels_not_read() -> CommandError {
-    CommandError::NotYet("goroutine labels are not decoded yet (next release)".into())
+fn invalid_frame(n: usize) -> CommandError {
+    CommandError::Invalid(format!("Invalid frame {n}"))
 }
 
 fn func_or_unknown(f: &str) -> &str {
@@ -1656,7 +1677,14 @@ mod listing_tests {
         };
         let mut out = String::new();
         let mut n = 0;
-        for g in s.target.goroutines().iter().filter(|g| g.state() != G_DEAD) {
+        let mut gs: Vec<&Goroutine> = s
+            .target
+            .goroutines()
+            .iter()
+            .filter(|g| g.state() != G_DEAD)
+            .collect();
+        sort_like_delve(&mut gs, |g| g.goid);
+        for g in gs {
             if listing_row(s.target.as_ref(), None, &listing, g, &mut out) {
                 n += 1;
             }

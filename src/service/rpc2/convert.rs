@@ -60,7 +60,11 @@ pub fn goroutine(s: &Session, g: &Goroutine, locs: &GoroutineLocs) -> api::Gorou
             0
         },
         unreadable: g.error.clone().unwrap_or_default(),
-        labels: Default::default(),
+        labels: g
+            .labels
+            .as_ref()
+            .map(|l| l.pairs().collect())
+            .unwrap_or_default(),
     }
 }
 

@@ -42,6 +42,16 @@ pub struct Group {
     /// Frames on the stack (up to the walk's limit): groups that differ only deep
     /// down (recursion depth) otherwise look alike.
     pub depth: usize,
+    /// Every member's pprof labels as `k=v`, deduplicated, for the `/` filter.
+    pub labels: Vec<String>,
+}
+
+/// A goroutine's labels as `k=v` pairs, in key order (empty without labels).
+pub fn label_pairs(g: &Goroutine) -> Vec<String> {
+    g.labels
+        .as_ref()
+        .map(|l| l.pairs().map(|(k, v)| format!("{k}={v}")).collect())
+        .unwrap_or_default()
 }
 
 impl Group {
@@ -59,6 +69,10 @@ impl Group {
                 .top_user
                 .as_ref()
                 .is_some_and(|f| f.file.to_lowercase().contains(needle))
+            || self
+                .labels
+                .iter()
+                .any(|l| l.to_lowercase().contains(needle))
     }
 
     /// Goroutine the stack pane shows for this group: the crashing one, else the first.
@@ -188,12 +202,18 @@ pub fn compute(t: &Target, done: &AtomicUsize, cancel: &AtomicBool) -> Vec<Group
             .par_iter()
             .map(|g| walk_one(t, &unw, &cache, g))
             .collect();
-        for w in walked {
+        for (w, g) in walked.into_iter().zip(batch) {
+            let labels = label_pairs(g);
             match index.get(&w.key) {
                 Some(&i) => {
                     if let Some(gr) = groups.get_mut(i) {
                         gr.members.push(w.goid);
                         gr.crash |= crash == Some(w.goid);
+                        for l in labels {
+                            if !gr.labels.contains(&l) {
+                                gr.labels.push(l);
+                            }
+                        }
                     }
                 }
                 None => {
@@ -216,6 +236,7 @@ pub fn compute(t: &Target, done: &AtomicUsize, cancel: &AtomicBool) -> Vec<Group
                         functions,
                         crash: crash == Some(w.goid),
                         depth: w.frames.len(),
+                        labels,
                     });
                 }
             }

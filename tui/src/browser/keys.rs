@@ -17,7 +17,7 @@ pub const HELP: &[(&str, &str)] = &[
         "expand / collapse; on a leaf, h goes to its parent",
     ),
     ("Esc", "back: close a view, clear the filter, previous pane"),
-    ("/", "filter by state, wait reason or function, as you type"),
+    ("/", "filter by state, wait reason, function or label k=v"),
     ("g", "jump to a goroutine by ID"),
     ("c", "jump to the goroutine that crashed"),
     (":", "run any REPL command (same engine as the REPL)"),

@@ -287,14 +287,21 @@ fn draw_goroutines(f: &mut Frame<'_>, app: &mut App, th: &Theme, area: Rect) {
                     .and_then(|g| g.members.get(mi))
                     .copied()
                     .unwrap_or(0);
-                let thread = app
-                    .target
-                    .goroutine(goid)
+                let g = app.target.goroutine(goid);
+                let thread = g
                     .and_then(|g| g.thread)
                     .map(|t| format!(" thread {t}"))
                     .unwrap_or_default();
+                // Labels tell apart members of one stack group (which request, which
+                // tenant): shown on the member's row.
+                let labels = g.map(super::groups::label_pairs).unwrap_or_default();
+                let labels = if labels.is_empty() {
+                    String::new()
+                } else {
+                    format!("  {}", labels.join(" "))
+                };
                 (
-                    format!("     goroutine {goid}{thread}"),
+                    format!("     goroutine {goid}{thread}{labels}"),
                     crash == Some(goid),
                 )
             }
@@ -330,7 +337,19 @@ fn draw_stack(f: &mut Frame<'_>, app: &mut App, th: &Theme, area: Rect) {
     let h = inner_height(area);
     app.f_cur.fit(h, app.stack.len());
     let title = match app.goid.and_then(|g| app.target.goroutine(g)) {
-        Some(g) => format!(" Stack: goroutine {} [{}] ", g.goid, g.traceback_status()),
+        Some(g) => {
+            let labels = super::groups::label_pairs(g);
+            let labels = if labels.is_empty() {
+                String::new()
+            } else {
+                format!("{{{}}} ", labels.join(" "))
+            };
+            format!(
+                " Stack: goroutine {} [{}] {labels}",
+                g.goid,
+                g.traceback_status()
+            )
+        }
         None => " Stack ".into(),
     };
     let mut lines = Vec::new();
