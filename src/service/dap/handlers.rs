@@ -57,7 +57,7 @@ pub(super) fn in_frame<T>(
 
 impl Dap<'_> {
     pub(super) fn threads(&mut self, req: &Request) {
-        let Some(s) = &self.s else {
+        let Some(s) = self.s.as_ref() else {
             return self.ok(req, json!({"threads": [{"id": 1, "name": "Dummy"}]}));
         };
         if s.debugger().is_some_and(|d| d.exited().is_some()) {
@@ -96,7 +96,7 @@ impl Dap<'_> {
             Ok(a) => a,
             Err(e) => return self.fail(req, ids::UNABLE_TO_PRODUCE_STACK_TRACE, F, &e),
         };
-        let Some(s) = &self.s else {
+        let Some(s) = self.s.as_ref() else {
             return self.fail(req, ids::UNABLE_TO_PRODUCE_STACK_TRACE, F, NO_TARGET);
         };
         let d = s.debuggee();
@@ -161,7 +161,7 @@ impl Dap<'_> {
             let e = format!("unknown frame id {}", a.frame_id);
             return self.fail(req, ids::UNABLE_TO_LIST_LOCALS, F, &e);
         };
-        let Some(s) = &self.s else {
+        let Some(s) = self.s.as_ref() else {
             return self.fail(req, ids::UNABLE_TO_LIST_LOCALS, F, NO_TARGET);
         };
         let r = self.frame_of(s, goid, n).and_then(|f| {
@@ -291,7 +291,7 @@ impl Dap<'_> {
             let e = format!("unknown reference {}", a.variables_reference);
             return self.fail(req, ids::UNABLE_TO_LOOKUP_VARIABLE, F, &e);
         };
-        let Some(s) = &self.s else {
+        let Some(s) = self.s.as_ref() else {
             return self.fail(req, ids::UNABLE_TO_LOOKUP_VARIABLE, F, NO_TARGET);
         };
         let refs = &mut self.refs;
@@ -372,7 +372,7 @@ impl Dap<'_> {
             );
         }
         let (goid, frame) = self.frame_scope(a.frame_id);
-        let Some(s) = &self.s else {
+        let Some(s) = self.s.as_ref() else {
             return self.out.error(
                 req,
                 ids::UNABLE_TO_EVALUATE_EXPRESSION,
@@ -463,7 +463,7 @@ impl Dap<'_> {
 
     /// Delve's panicReason / throwReason: the panic value or the throw's message.
     pub(super) fn throw_or_panic_reason(&self, goid: u64, panic: bool) -> String {
-        let Some(s) = &self.s else {
+        let Some(s) = self.s.as_ref() else {
             return String::new();
         };
         let expr = if panic { "(*msgs).arg.(data)" } else { "s" };
@@ -488,7 +488,7 @@ impl Dap<'_> {
     pub(super) fn exception_info(&mut self, req: &Request) {
         const F: &str = "Unable to get exception info";
         let a: types::ExceptionInfoArgs = types::parse(&req.arguments).unwrap_or_default();
-        let Some(s) = &self.s else {
+        let Some(s) = self.s.as_ref() else {
             return self.fail(req, ids::UNABLE_TO_GET_EXCEPTION_INFO, F, NO_TARGET);
         };
         let d = s.debuggee();
@@ -576,7 +576,7 @@ impl Dap<'_> {
                 "unknown memoryReference",
             );
         };
-        let Some(s) = &self.s else {
+        let Some(s) = self.s.as_ref() else {
             return self.fail(req, ids::UNABLE_TO_READ_MEMORY, F, NO_TARGET);
         };
         let end_req = a.offset.saturating_add(a.count);
@@ -615,7 +615,7 @@ impl Dap<'_> {
         };
         let addr = addr.wrapping_add(a.offset as u64);
         let count = a.instruction_count.clamp(0, 4096);
-        let Some(s) = &self.s else {
+        let Some(s) = self.s.as_ref() else {
             return self.fail(req, ids::UNABLE_TO_DISASSEMBLE, F, NO_TARGET);
         };
         let d = s.debuggee();

@@ -65,6 +65,11 @@ impl<'a> Methods<'a> {
         Methods { s, shared }
     }
 
+    /// The session, for a DAP client of the same listener.
+    pub fn session(&mut self) -> &mut Session {
+        self.s
+    }
+
     /// Leave a live target as Delve's server does when it stops: kill what it
     /// launched, detach from what it attached to.
     pub fn release(&mut self) {
@@ -105,11 +110,7 @@ impl<'a> Methods<'a> {
             "ListTypes" => self.list_types(&params),
             "ExamineMemory" => self.examine_memory(&params),
             "Disassemble" => self.disassemble(&params),
-            "Restart" => Err(if self.s.debugger().is_some() {
-                "restart is not supported by coroner yet: exit and run coroner exec again".into()
-            } else {
-                "can not restart core process".into()
-            }),
+            "Restart" => self.restart(),
             "Recorded" => {
                 ok(json!({"Recorded": self.s.debugger().is_none(), "TraceDirectory": ""}))
             }
@@ -123,10 +124,14 @@ impl<'a> Methods<'a> {
             "ListDynamicLibraries" => ok(json!({"List": [], "ExecutableTrimpath": false})),
             "GetBufferedTracepoints" => ok(json!({"TracepointResults": []})),
             "CancelNext" => ok(json!({})),
-            "ListCheckpoints" => ok(json!({"Checkpoints": []})),
-            "Checkpoint" | "ClearCheckpoint" => {
-                Err("checkpoints are not supported on this target".into())
+            // Delve's answers on targets that are not recordings: a live process
+            // says "not a recording"; a core has no checkpoints and cannot run.
+            "ListCheckpoints" | "Checkpoint" | "ClearCheckpoint" if self.s.debugger().is_some() => {
+                Err("not a recording".into())
             }
+            "ListCheckpoints" => ok(json!({"Checkpoints": []})),
+            "Checkpoint" => Err(CORE_NO_EXEC.into()),
+            "ClearCheckpoint" => Err("checkpoint not found".into()),
             other => Err(format!("rpc: can't find method RPCServer.{other}")),
         };
         Outcome::Reply(r)
@@ -243,6 +248,14 @@ impl<'a> Methods<'a> {
             "step" => "step".into(),
             "stepOut" => "stepout".into(),
             "stepInstruction" | "nextInstruction" => "step-instruction".into(),
+            "call" if c.unsafe_call => format!("call -unsafe {}", c.expr),
+            "call" => format!("call {}", c.expr),
+            "rewind"
+            | "reverseNext"
+            | "reverseStep"
+            | "reverseStepOut"
+            | "reverseStepInstruction"
+            | "reverseNextInstruction" => return Err("recording not available".into()),
             other => return Err(format!("unsupported command {other:?}")),
         };
         if let Some(e) = self.exit_error() {
@@ -251,6 +264,18 @@ impl<'a> Methods<'a> {
         match self.s.execute(&line) {
             Output::Error(e) => Err(e),
             _ => ok(json!({ "State": self.state() })),
+        }
+    }
+
+    /// `Restart` of a live target: the REPL's `restart` (relaunch with the same
+    /// arguments, breakpoints kept). Delve refuses cores the same way.
+    fn restart(&mut self) -> R {
+        if self.s.debugger().is_none() {
+            return Err("can not restart core process".into());
+        }
+        match self.s.execute("restart") {
+            Output::Error(e) => Err(e),
+            _ => ok(json!({ "DiscardedBreakpoints": [] })),
         }
     }
 

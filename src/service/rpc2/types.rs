@@ -312,6 +312,11 @@ pub struct DebuggerCommand {
     #[serde(rename = "goroutineID")]
     pub goroutine_id: i64,
     pub expr: String,
+    #[serde(rename = "unsafeCall")]
+    pub unsafe_call: bool,
+    /// The client drains `GetEvents` alongside this command (Delve 1.2x clients).
+    #[serde(rename = "WithEvents")]
+    pub with_events: bool,
 }
 
 // ----- request (In) structs that carry fields -----
