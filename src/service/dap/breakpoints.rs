@@ -149,6 +149,7 @@ impl Dap<'_> {
                         loader: Some(loader),
                         cfg: DAP_LOAD,
                         types: false,
+                        frame: None,
                     };
                     Ok(conv.convert(&mut Refs::default(), &mut v, "", true).0)
                 });

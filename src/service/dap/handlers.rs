@@ -203,6 +203,7 @@ impl Dap<'_> {
             expr: String::new(),
             scope: true,
             start: 0,
+            frame: Some((goid, n)),
         });
         let mut scopes = vec![json!({"name": name, "variablesReference": r, "expensive": false})];
         if self.args.show_global_variables {
@@ -218,6 +219,7 @@ impl Dap<'_> {
                     expr: pkg.clone(),
                     scope: true,
                     start: 0,
+                    frame: Some((goid, n)),
                 });
                 scopes.push(json!({"name": name, "variablesReference": r, "expensive": false}));
             }
@@ -250,6 +252,7 @@ impl Dap<'_> {
                     expr: String::new(),
                     scope: true,
                     start: 0,
+                    frame: Some((goid, n)),
                 });
                 scopes.push(
                     json!({"name": "Registers", "variablesReference": r, "expensive": false}),
@@ -302,6 +305,7 @@ impl Dap<'_> {
                 loader: Some(loader),
                 cfg: DAP_LOAD,
                 types,
+                frame: r.frame,
             };
             let paged;
             let r = if filter == "indexed" {
@@ -317,6 +321,7 @@ impl Dap<'_> {
                 loader: None,
                 cfg: DAP_LOAD,
                 types,
+                frame: r.frame,
             };
             conv.variables(refs, &r, &filter)
         });
@@ -361,15 +366,8 @@ impl Dap<'_> {
                 ),
             };
         }
-        if expr.starts_with("call ") {
-            let e = "function calls are not supported by coroner's DAP server yet";
-            return self.out.error(
-                req,
-                ids::UNABLE_TO_EVALUATE_EXPRESSION,
-                "Unable to evaluate expression",
-                e,
-                show,
-            );
+        if let Some(call) = super::setvar::call_expr(expr) {
+            return self.evaluate_call(req, call, a.frame_id, show);
         }
         let (goid, frame) = self.frame_scope(a.frame_id);
         let Some(s) = self.s.as_ref() else {
@@ -404,6 +402,7 @@ impl Dap<'_> {
                 loader: Some(loader),
                 cfg: DAP_LOAD,
                 types,
+                frame: goid.map(|g| (g, frame)),
             };
             let full = matches!(ctx.as_str(), "clipboard" | "variables");
             let (value, reference) = conv.convert(refs, &mut v, &format!("({expr})"), full);

@@ -15,6 +15,7 @@ mod convert;
 mod handlers;
 mod server;
 mod session;
+mod setvar;
 pub mod types;
 mod vars;
 pub mod wire;

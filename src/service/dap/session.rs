@@ -32,6 +32,7 @@ pub mod ids {
     pub const UNABLE_TO_EVALUATE_EXPRESSION: i64 = 2009;
     pub const UNABLE_TO_SET_BREAKPOINTS: i64 = 2002;
     pub const UNABLE_TO_GET_EXCEPTION_INFO: i64 = 2011;
+    pub const UNABLE_TO_SET_VARIABLE: i64 = 2012;
     pub const UNABLE_TO_RUN_DLV_COMMAND: i64 = 2013;
     pub const UNABLE_TO_DISASSEMBLE: i64 = 2015;
     pub const UNABLE_TO_READ_MEMORY: i64 = 2017;
@@ -162,6 +163,8 @@ pub struct Dap<'a> {
     _guard: Option<Box<dyn std::any::Any>>,
     pub(super) refs: Refs,
     pub(super) types: bool,
+    /// The client takes `invalidated` events (sent after setVariable).
+    pub(super) invalidated: bool,
     pub(super) args: LaunchArgs,
     pub(super) is_core: bool,
     /// Breakpoint ids by source path (setBreakpoints replaces a file's set).
@@ -195,6 +198,7 @@ impl<'a> Dap<'a> {
             _guard: None,
             refs: Refs::default(),
             types: false,
+            invalidated: false,
             args: LaunchArgs::default(),
             is_core,
             source_bps: BTreeMap::new(),
@@ -242,6 +246,7 @@ impl<'a> Dap<'a> {
             "scopes" => self.scopes(req),
             "variables" => self.variables(req),
             "evaluate" => self.evaluate(req),
+            "setVariable" => self.set_variable(req),
             "setBreakpoints" => self.set_breakpoints(req),
             "setFunctionBreakpoints" => self.set_function_breakpoints(req),
             // The implicit panic and fatal-throw breakpoints are always set.
@@ -260,7 +265,6 @@ impl<'a> Dap<'a> {
             | "loadedSources"
             | "cancel"
             | "restart"
-            | "setVariable"
             | "writeMemory"
             | "setInstructionBreakpoints"
             | "dataBreakpointInfo"
@@ -297,7 +301,8 @@ impl<'a> Dap<'a> {
             return self.fail(req, ids::FAILED_TO_INITIALIZE, "Failed to initialize", d);
         }
         self.types = a.supports_variable_type;
-        // Delve's capabilities, less what coroner does not do (setVariable, restart,
+        self.invalidated = a.supports_invalidated_event;
+        // Delve's capabilities, less what coroner does not do (restart,
         // writeMemory, instruction and data breakpoints).
         self.ok(
             req,
@@ -312,7 +317,7 @@ impl<'a> Dap<'a> {
                     {"filter": "runtime-fatal-throw", "label": "Fatal Throws", "default": true},
                 ],
                 "supportsStepBack": false,
-                "supportsSetVariable": false,
+                "supportsSetVariable": true,
                 "supportsRestartRequest": false,
                 "supportsExceptionInfoRequest": true,
                 "supportsDelayedStackTraceLoading": true,
