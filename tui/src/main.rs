@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod browser;
+mod connect;
 mod dap;
 mod headless;
 mod live;
@@ -120,6 +121,11 @@ enum Cmd {
         #[command(flatten)]
         common: LiveArgs,
     },
+    /// Connect to a headless server (coroner's or Delve's): coroner connect ADDR.
+    Connect {
+        #[command(flatten)]
+        args: connect::ConnectArgs,
+    },
     /// Serve the Debug Adapter Protocol for editors: coroner dap [--listen=ADDR].
     Dap {
         #[command(flatten)]
@@ -225,6 +231,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Cmd::Dap { args } => report(dap::run(args)),
+        Cmd::Connect { args } => report(connect::run(args)),
         Cmd::Attach {
             pid,
             binary,
