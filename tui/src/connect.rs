@@ -5,12 +5,16 @@
 //! with the server's `api.*` values, so the output is what `coroner core`/`exec` print
 //! locally. See docs/architecture.md ("coroner connect") for why this design.
 //!
-//! Commands: print/p, locals, args, bt/stack [N], break/b LOC [if COND], clear N,
-//! continue/c, next/n, step/s, stepout/so, exit/quit/q. Others answer that they are
+//! Commands: print/p, locals, args, bt/stack [N], goroutines, goroutine N, threads,
+//! break/b LOC [if COND], clear N, continue/c, next/n, step/s, stepout/so,
+//! exit/quit/q. Others answer that they are
 //! not available remotely yet.
 
 use anyhow::Context;
-use coroner::repl::format::{shorten_path, source_listing, stack_text};
+use coroner::repl::format::{
+    push_goroutine_line, shorten_path, source_listing, stack_text, thread_line, LocRef,
+};
+use coroner::repl::Location;
 use coroner::unwind::FrameView;
 use coroner::vars::{format, Kind, Var};
 use serde::Deserialize;
@@ -139,7 +143,8 @@ fn var_of(v: &Value) -> Result<Var, String> {
 struct ApiFrame {
     pc: u64,
     file: String,
-    line: u32,
+    /// Delve 1.20 sends -1 for frames it has no line for.
+    line: i64,
     function: Option<ApiFunc>,
 }
 #[derive(Deserialize, Default)]
@@ -161,7 +166,7 @@ impl FrameView for ApiFrame {
         &self.file
     }
     fn line(&self) -> u32 {
-        self.line
+        u32::try_from(self.line).unwrap_or(0)
     }
 }
 
@@ -178,6 +183,25 @@ struct Term {
     c: Client,
     cwd: Option<PathBuf>,
     multiclient: bool,
+    /// runtime.waitReasonStrings, read from the target as needed.
+    wait_reasons: std::collections::HashMap<i64, String>,
+}
+
+/// Go's g status values Delve shows wait reasons for (_Gsyscall, _Gwaiting).
+const G_SYSCALL: u64 = 3;
+const G_WAITING: u64 = 4;
+
+/// `api.Location` (and the location part of `api.Thread`).
+fn location(v: &Value) -> Location {
+    Location {
+        pc: v["pc"].as_u64().unwrap_or(0),
+        file: v["file"].as_str().unwrap_or("").to_string(),
+        line: v["line"]
+            .as_u64()
+            .and_then(|l| u32::try_from(l).ok())
+            .unwrap_or(0),
+        function: v["function"]["name"].as_str().unwrap_or("").to_string(),
+    }
 }
 
 const SCOPE: fn() -> Value = || json!({"GoroutineID": -1, "Frame": 0, "DeferredCall": 0});
@@ -237,6 +261,35 @@ impl Term {
                 out
             }
             "break" | "b" => self.set_breakpoint(rest)?,
+            "goroutines" | "grs" if rest.is_empty() => self.goroutines()?,
+            "threads" => {
+                let cur = self.state()?["currentThread"]["id"].as_i64().unwrap_or(0);
+                let r = self.c.call("ListThreads", json!({}))?;
+                let mut ts = r["Threads"].as_array().cloned().unwrap_or_default();
+                ts.sort_by_key(|t| t["id"].as_i64().unwrap_or(0));
+                let mut out = String::new();
+                for t in &ts {
+                    let id = t["id"].as_i64().unwrap_or(0);
+                    let line = thread_line(id == cur, id as u32, &location(t), self.cwd.as_deref());
+                    out.push_str(&line);
+                    out.push('\n');
+                }
+                out
+            }
+            "goroutine" | "gr" if !rest.is_empty() => {
+                let goid: i64 = rest
+                    .parse()
+                    .map_err(|_| format!("invalid goroutine id {rest:?}"))?;
+                let old = self.state()?["currentGoroutine"]["id"]
+                    .as_i64()
+                    .unwrap_or(0);
+                let r = self.c.call(
+                    "Command",
+                    json!({"name": "switchGoroutine", "goroutineID": goid}),
+                )?;
+                let tid = r["State"]["currentThread"]["id"].as_i64().unwrap_or(0);
+                format!("Switched from {old} to {goid} (thread {tid})\n")
+            }
             "clear" => {
                 let id: i64 = rest
                     .parse()
@@ -262,6 +315,78 @@ impl Term {
             }
             other => return Err(format!("{other:?} is not available in coroner connect yet")),
         }))
+    }
+
+    fn state(&mut self) -> Result<Value, String> {
+        Ok(self.c.call("State", json!({"NonBlocking": false}))?["State"].clone())
+    }
+
+    /// `goroutines`: every goroutine's user location, as the REPL lists them.
+    fn goroutines(&mut self) -> Result<String, String> {
+        let cur = self.state()?["currentGoroutine"]["id"]
+            .as_u64()
+            .unwrap_or(0);
+        let mut all = Vec::new();
+        let mut start = 0;
+        loop {
+            let r = self
+                .c
+                .call("ListGoroutines", json!({"Start": start, "Count": 10000}))?;
+            all.extend(r["Goroutines"].as_array().cloned().unwrap_or_default());
+            match r["Nextg"].as_i64() {
+                Some(n) if n > 0 => start = n,
+                _ => break,
+            }
+        }
+        let mut out = String::new();
+        for g in &all {
+            let goid = g["id"].as_u64().unwrap_or(0);
+            let loc = location(&g["userCurrentLoc"]);
+            let thread = g["threadID"].as_u64().filter(|t| *t != 0).map(|t| t as u32);
+            let wait = self.wait_of(g);
+            push_goroutine_line(
+                &mut out,
+                goid == cur,
+                goid,
+                Default::default(),
+                LocRef::from(&loc),
+                thread,
+                wait.as_deref(),
+                self.cwd.as_deref(),
+            );
+            out.push('\n');
+        }
+        out.push_str(&format!("[{} goroutines]\n", all.len()));
+        Ok(out)
+    }
+
+    /// The bracketed wait reason of a waiting goroutine: the wire has the runtime's
+    /// code, and its text is the target's own `runtime.waitReasonStrings[code]`.
+    fn wait_of(&mut self, g: &Value) -> Option<String> {
+        let status = g["status"].as_u64().unwrap_or(0);
+        let code = g["waitReason"].as_i64().unwrap_or(0);
+        if !(status == G_WAITING || status == G_SYSCALL) || code == 0 {
+            return None;
+        }
+        if !self.wait_reasons.contains_key(&code) {
+            let expr = format!("runtime.waitReasonStrings[{code}]");
+            let text = self
+                .c
+                .call(
+                    "Eval",
+                    json!({"Scope": SCOPE(), "Expr": expr, "Cfg": full_cfg()}),
+                )
+                .ok()
+                .and_then(|r| r["Variable"]["value"].as_str().map(str::to_string))
+                .unwrap_or_else(|| format!("wait reason {code}"));
+            self.wait_reasons.insert(code, text);
+        }
+        let mut s = self.wait_reasons.get(&code).cloned().unwrap_or_default();
+        let since = g["waitSince"].as_i64().unwrap_or(0);
+        if since > 0 {
+            s.push_str(&format!(" {since}"));
+        }
+        Some(s)
     }
 
     fn path(&self, p: &str) -> String {
@@ -392,6 +517,7 @@ pub fn run(a: ConnectArgs) -> anyhow::Result<()> {
         c,
         cwd: std::env::current_dir().ok(),
         multiclient,
+        wait_reasons: Default::default(),
     };
     println!("Type 'help' for list of commands.");
     let mut lines: Vec<String> = Vec::new();

@@ -3,6 +3,13 @@
 //! and a hand-built 1.27 when present). Each transcript must equal what coroner's own
 //! REPL prints for the script on a local `coroner exec`.
 //!
+//! The same holds on a core (`connect_on_a_core_...`): every command against
+//! coroner's server; against Delve's servers the commands whose answers do not depend
+//! on the unwinder, because the engines differ there (found by this test, reported in
+//! issue 9): Delve puts a parked goroutine's `runtime.gopark` frame on proc.go:403
+//! where coroner says 402, and unwinds the crashing goroutine's signal frames
+//! differently (1.27 shows no `sigtramp` frame; 1.20 sends line -1 for some frames).
+//!
 //! Normalised, and why: the target's own stdout (`ready pid=N`, which the REPL shares
 //! and a headless server keeps), and the banner the local REPL prints to stderr.
 //! Nothing else: values, stop lines, hit counts, stacks and listings must match.
@@ -209,5 +216,121 @@ fn connect_prints_what_the_repl_prints_against_coroner_and_delve_servers() {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+}
+
+/// The core's session: `full` for coroner's server, the value and thread commands for
+/// Delve's (see the top of this file for why).
+const CORE_FULL: &str = "goroutines
+threads
+print main.GInt
+print main.GString
+print main.GSlice
+print main.GInner
+print main.GMapSmall
+print main.GArr
+bt
+locals
+args
+goroutine 20
+stack 3
+";
+const CORE_VALUES: &str = "threads
+print main.GInt
+print main.GNeg
+print main.GString
+print main.GLongStr
+print main.GSlice
+print main.GInner
+print main.GMapSmall
+print main.GArr
+print main.GNilMap
+locals
+args
+";
+
+fn unpack(src: &Path, out: &Path) -> bool {
+    Command::new("zstd")
+        .arg("-dqf")
+        .arg(src)
+        .arg("-o")
+        .arg(out)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The REPL's transcript without the crash header it prints before the banner.
+fn after_banner(s: &str) -> String {
+    match s.split_once("Type 'help' for list of commands.\n") {
+        Some((_, rest)) => rest.to_string(),
+        None => s.to_string(),
+    }
+}
+
+#[test]
+fn connect_on_a_core_prints_what_the_repl_prints() {
+    let d = root().join("cores/fixtures-values/go1.22-noopt");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let (bin, core) = (dir.path().join("values"), dir.path().join("values.core"));
+    if !unpack(&d.join("values.zst"), &bin) || !unpack(&d.join("values.core.zst"), &core) {
+        eprintln!("SKIP: fixture {} missing or zstd failed", d.display());
+        return;
+    }
+    let (bin, core) = (
+        bin.to_string_lossy().into_owned(),
+        core.to_string_lossy().into_owned(),
+    );
+    let coroner = env!("CARGO_BIN_EXE_coroner");
+    let repl = |script: &str| {
+        let mut c = Command::new(coroner);
+        c.args(["core", "--repl", &bin, &core]);
+        normalise(&after_banner(&run(c, script)))
+    };
+    let connect = |addr: &str, script: &str| {
+        let mut c = Command::new(coroner);
+        c.arg("connect").arg(addr);
+        normalise(&run(c, script))
+    };
+    let mut runs: Vec<(String, Vec<&str>, &str)> = vec![(
+        "coroner --headless".into(),
+        vec![
+            coroner,
+            "core",
+            "--headless",
+            "--listen=127.0.0.1:0",
+            &bin,
+            &core,
+        ],
+        CORE_FULL,
+    )];
+    for dlv in ["/usr/bin/dlv", "/opt/dlv-1.27/dlv"] {
+        if Path::new(dlv).exists() {
+            runs.push((
+                dlv.into(),
+                vec![
+                    dlv,
+                    "core",
+                    "--headless",
+                    "--listen=127.0.0.1:0",
+                    "--api-version=2",
+                    "--check-go-version=false",
+                    &bin,
+                    &core,
+                ],
+                CORE_VALUES,
+            ));
+        } else {
+            eprintln!("SKIP: no Delve server at {dlv}");
+        }
+    }
+    for (label, argv, script) in runs {
+        let want = repl(script);
+        assert!(want.contains("42\n"), "REPL transcript:\n{want}");
+        let (_guard, addr) = server(&argv);
+        let got = connect(&addr, script);
+        assert_eq!(
+            got, want,
+            "coroner connect to {label} differs from the REPL"
+        );
     }
 }
