@@ -719,3 +719,45 @@ fn unix_socket_listener_serves_json_rpc_and_dlv_connect() {
     assert!(exits_within(&mut server, Duration::from_secs(20)));
     assert!(!sock.exists(), "socket file left behind");
 }
+
+#[test]
+fn the_channel_filter_lists_the_goroutines_parked_on_it() {
+    let Some((bin, core)) = values_core() else {
+        return;
+    };
+    let (_server, addr) = start_server("core", "127.0.0.1:0", &[&bin, &core]);
+    let mut c = Rpc::connect(&addr);
+    let scope = json!({"GoroutineID": -1, "Frame": 0});
+    for (chan, ty, want) in [
+        ("main.GChan", "chan int", 20),
+        ("main.GRecvChan", "chan string", 21),
+    ] {
+        let v = c.call("Eval", json!({"Scope": scope, "Expr": chan}));
+        let at = v["Variable"]["addr"].as_u64().unwrap_or(0);
+        assert!(at != 0, "{v}");
+        // What Delve's client sends after printing a chan value.
+        let filter = json!([{"Kind": 8, "Negated": false, "Arg": format!("*(*{ty:?})({at:#x})")}]);
+        let r = c.call(
+            "ListGoroutines",
+            json!({"Start": 0, "Count": 100, "Filters": filter, "EvalScope": scope}),
+        );
+        let ids: Vec<i64> = r["Goroutines"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|g| g["id"].as_i64()).collect())
+            .unwrap_or_default();
+        assert_eq!(ids, [want], "goroutines parked on {chan}: {r}");
+    }
+    // Delve's refusals.
+    let bad = json!([{"Kind": 8, "Negated": true, "Arg": "main.GChan"}]);
+    let id = c.send(
+        "ListGoroutines",
+        json!({"Count": 10, "Filters": bad, "EvalScope": scope}),
+    );
+    let v = c.recv();
+    assert_eq!(v["id"], json!(id));
+    assert_eq!(
+        v["error"],
+        json!("channel filter can not be negated"),
+        "{v}"
+    );
+}

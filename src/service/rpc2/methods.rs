@@ -28,6 +28,8 @@ const DEFAULT_DEPTH: i64 = 10;
 /// the server walk a million frames).
 const MAX_DEPTH: i64 = 4096;
 const CORE_NO_EXEC: &str = "can not continue execution of core process";
+/// api.GoroutineWaitingOnChannel.
+const CHAN_FILTER: i64 = 8;
 
 /// What the worker does after a call.
 pub enum Outcome {
@@ -54,6 +56,14 @@ fn input<T: DeserializeOwned + Default>(params: &Value) -> Result<T, String> {
 
 fn ok<T: serde::Serialize>(v: T) -> R {
     serde_json::to_value(v).map_err(|e| format!("cannot encode the reply: {e}"))
+}
+
+/// ADDR of Delve's `*(*"TYPE")(0xADDR)`.
+fn chan_var_addr(e: &str) -> Option<u64> {
+    let rest = e.trim().strip_prefix("*(*\"")?;
+    let (_, tail) = rest.rsplit_once("\")(")?;
+    let hex = tail.strip_suffix(')')?.trim();
+    u64::from_str_radix(hex.strip_prefix("0x")?, 16).ok()
 }
 
 fn regex(filter: &str) -> Result<Regex, String> {
@@ -302,13 +312,24 @@ impl<'a> Methods<'a> {
         let mut out = Vec::new();
         let mut next = -1i64;
         let filters = i.filters.clone().unwrap_or_default();
+        let chan = match filters.iter().find(|f| f.kind == CHAN_FILTER) {
+            Some(f) => Some(self.chan_waiters(f, &i)?),
+            None => None,
+        };
+        let keep = |f: &GoroutineFilter, ag: &api::Goroutine, g: &crate::goruntime::Goroutine| {
+            if f.kind == CHAN_FILTER {
+                chan.as_ref().is_some_and(|c| c.contains(&g.addr.0))
+            } else {
+                filter_matches(f, ag, g)
+            }
+        };
         for (idx, g) in all.iter().enumerate().skip(start) {
             if i.count > 0 && out.len() as i64 >= i.count {
                 next = idx as i64;
                 break;
             }
             let ag = convert::goroutine_of(s, g);
-            if filters.iter().all(|f| filter_matches(f, &ag, g)) {
+            if filters.iter().all(|f| keep(f, &ag, g)) {
                 out.push(ag);
             }
         }
@@ -324,6 +345,53 @@ impl<'a> Methods<'a> {
             "Groups": groups,
             "TooManyGroups": too_many,
         }))
+    }
+
+    /// Delve's channel filter (`print` of a chan value asks for it): the goroutines
+    /// parked in that channel's queues, found as the REPL's `print` finds them.
+    fn chan_waiters(
+        &self,
+        f: &GoroutineFilter,
+        i: &ListGoroutinesIn,
+    ) -> Result<std::collections::HashSet<u64>, String> {
+        if f.negated {
+            return Err("channel filter can not be negated".into());
+        }
+        if i.count == 0 {
+            return Err("count == 0 not allowed with a channel filter".into());
+        }
+        let scope = i
+            .eval_scope
+            .as_ref()
+            .ok_or("channel filter without eval scope")?;
+        let goid = self.scope_goroutine(scope.goroutine_id)?;
+        let frame = usize::try_from(scope.frame.clamp(0, MAX_DEPTH)).unwrap_or(0);
+        let t = self.s.target().ok_or("this target has no goroutines")?;
+        // Delve's client names the channel variable `*(*"TYPE")(0xADDR)`, a cast the
+        // expression engine does not parse: read the hchan pointer at ADDR directly.
+        let hchan = match chan_var_addr(&f.arg) {
+            Some(a) => {
+                t.memory()
+                    .read_ptr(Addr(a))
+                    .map_err(|e| format!("cannot read the channel at {a:#x}: {e}"))?
+                    .0
+            }
+            None => {
+                let cfg = crate::vars::LoadConfig::LONG;
+                super::vars::eval(self.s, goid, frame, &f.arg, &cfg)?.base
+            }
+        };
+        let waits = crate::goruntime::waits::Waits::read(t);
+        Ok(t.goroutines()
+            .iter()
+            .filter(|g| {
+                waits
+                    .chan_waits
+                    .get(&g.addr)
+                    .is_some_and(|ws| ws.iter().any(|w| w.chan.0 == hchan))
+            })
+            .map(|g| g.addr.0)
+            .collect())
     }
 
     fn list_threads(&self) -> R {

@@ -361,6 +361,9 @@ pub struct ListGoroutinesIn {
     pub max_group_members: i64,
     #[serde(rename = "MaxGroups")]
     pub max_groups: i64,
+    /// Where a channel filter's expression is evaluated.
+    #[serde(rename = "EvalScope")]
+    pub eval_scope: Option<EvalScope>,
 }
 
 #[derive(Debug, Default, Deserialize)]
