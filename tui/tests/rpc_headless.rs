@@ -761,3 +761,47 @@ fn the_channel_filter_lists_the_goroutines_parked_on_it() {
         "{v}"
     );
 }
+
+#[test]
+fn restart_relaunches_the_target_and_keeps_breakpoints() {
+    if !ptrace_ok() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let Some(bin) = live_binary(dir.path()) else {
+        return;
+    };
+    let bin = bin.to_string_lossy();
+    let (_server, addr) = start_server("exec", "127.0.0.1:0", &[&bin, "--", "loop", FOREVER]);
+    let mut c = Rpc::connect(&addr);
+    let pid = |c: &mut Rpc| {
+        c.call("State", json!({"NonBlocking": false}))["State"]["Pid"]
+            .as_i64()
+            .unwrap_or(0)
+    };
+    let first = pid(&mut c);
+    let _g1 = PidGuard(first as i32);
+    c.call(
+        "CreateBreakpoint",
+        json!({"Breakpoint": {"functionName": "main.f"}}),
+    );
+    let r = c.call("Restart", json!({"Position": "", "ResetArgs": false}));
+    assert_eq!(r["DiscardedBreakpoints"], json!([]), "{r}");
+    let second = pid(&mut c);
+    let _g2 = PidGuard(second as i32);
+    assert!(
+        second > 0 && second != first,
+        "same pid after Restart: {first}"
+    );
+    assert!(
+        gone_within(first, Duration::from_secs(10)),
+        "the old process {first} survived"
+    );
+    // The breakpoint is in the new process: continue stops in main.f.
+    let st = c.call("Command", json!({"name": "continue"}));
+    assert_eq!(
+        st["State"]["currentThread"]["function"]["name"],
+        json!("main.f"),
+        "{st}"
+    );
+}
