@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod browser;
+mod connect;
 mod dap;
 mod headless;
 mod live;
@@ -143,6 +144,11 @@ enum Cmd {
         #[command(flatten)]
         common: LiveArgs,
     },
+    /// Connect to a headless server (coroner's or Delve's): coroner connect ADDR.
+    Connect {
+        #[command(flatten)]
+        args: connect::ConnectArgs,
+    },
     /// Serve the Debug Adapter Protocol for editors: coroner dap [--listen=ADDR].
     Dap {
         #[command(flatten)]
@@ -265,6 +271,7 @@ fn main() -> ExitCode {
                 .options()
                 .and_then(|o| remote::remote(&addr, binary, o)),
         ),
+        Cmd::Connect { args } => report(connect::run(args)),
         Cmd::Attach {
             pid,
             binary,

@@ -574,3 +574,64 @@ fn malformed_requests_get_errors_and_the_session_survives() {
         "{v}"
     );
 }
+
+/// setVariable (frame 0 and a caller's frame) and `call` through evaluate on the live
+/// `call` program; the effects are checked by reading the values back and by the
+/// next breakpoint hit.
+#[test]
+fn dap_client_sets_variables_and_calls_functions() {
+    if node_ready().is_none() {
+        return;
+    }
+    let src = root().join("cores/live-fixtures/go1.22-noopt/live.zst");
+    if !src.exists() {
+        eprintln!("SKIP: {} missing", src.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let bin = dir.path().join("live");
+    if !zstd_to(&src, &bin) {
+        eprintln!("SKIP: zstd could not decompress {}", src.display());
+        return;
+    }
+    let out = dir.path().join("setvar.json");
+    let (b, o) = (bin.to_string_lossy(), out.to_string_lossy());
+    let a = adapter();
+    let (ok, err) = node(&["setvar.js", &a, &b, &o], Duration::from_secs(120));
+    let got = if out.exists() {
+        read_json(&out)
+    } else {
+        Value::Null
+    };
+    assert!(ok, "the DAP client failed: {got}\n{err}");
+    assert_eq!(got["supportsSetVariable"], serde_json::json!(true));
+    assert_eq!(got["setTick"]["value"], serde_json::json!("77"), "{got}");
+    assert_eq!(got["setTick"]["type"], serde_json::json!("int"), "{got}");
+    assert_eq!(
+        got["invalidated"]["areas"],
+        serde_json::json!(["variables"])
+    );
+    assert_eq!(got["after"]["tickN"], serde_json::json!("77"), "{got}");
+    assert_eq!(got["after"]["loopN"], serde_json::json!("500"), "{got}");
+    assert!(
+        got["setMissing"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("error")),
+        "{got}"
+    );
+    assert_eq!(got["calls"]["add"], serde_json::json!("3"), "{got}");
+    assert_eq!(
+        got["calls"]["greet"],
+        serde_json::json!("\"hello, dlv\""),
+        "{got}"
+    );
+    assert_eq!(got["calls"]["mul"], serde_json::json!("15"), "{got}");
+    assert!(
+        got["calls"]["callerFrame"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("error")),
+        "a call in a caller's frame must be refused: {got}"
+    );
+    // The loop counter was 500 when tick returned; the next tick gets 501.
+    assert_eq!(got["nextTickN"], serde_json::json!("501"), "{got}");
+}

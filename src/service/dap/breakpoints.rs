@@ -134,7 +134,9 @@ impl Dap<'_> {
         let Some(msg) = self.log_points.get(&id).cloned() else {
             return false;
         };
-        let Some(s) = &self.s else { return false };
+        let Some(s) = self.s.as_ref() else {
+            return false;
+        };
         let goid = s.current_goroutine();
         let mut text = String::new();
         for (lit, expr) in &msg.parts {
@@ -147,6 +149,7 @@ impl Dap<'_> {
                         loader: Some(loader),
                         cfg: DAP_LOAD,
                         types: false,
+                        frame: None,
                     };
                     Ok(conv.convert(&mut Refs::default(), &mut v, "", true).0)
                 });

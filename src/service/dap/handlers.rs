@@ -57,7 +57,7 @@ pub(super) fn in_frame<T>(
 
 impl Dap<'_> {
     pub(super) fn threads(&mut self, req: &Request) {
-        let Some(s) = &self.s else {
+        let Some(s) = self.s.as_ref() else {
             return self.ok(req, json!({"threads": [{"id": 1, "name": "Dummy"}]}));
         };
         if s.debugger().is_some_and(|d| d.exited().is_some()) {
@@ -96,7 +96,7 @@ impl Dap<'_> {
             Ok(a) => a,
             Err(e) => return self.fail(req, ids::UNABLE_TO_PRODUCE_STACK_TRACE, F, &e),
         };
-        let Some(s) = &self.s else {
+        let Some(s) = self.s.as_ref() else {
             return self.fail(req, ids::UNABLE_TO_PRODUCE_STACK_TRACE, F, NO_TARGET);
         };
         let d = s.debuggee();
@@ -161,7 +161,7 @@ impl Dap<'_> {
             let e = format!("unknown frame id {}", a.frame_id);
             return self.fail(req, ids::UNABLE_TO_LIST_LOCALS, F, &e);
         };
-        let Some(s) = &self.s else {
+        let Some(s) = self.s.as_ref() else {
             return self.fail(req, ids::UNABLE_TO_LIST_LOCALS, F, NO_TARGET);
         };
         let r = self.frame_of(s, goid, n).and_then(|f| {
@@ -203,6 +203,7 @@ impl Dap<'_> {
             expr: String::new(),
             scope: true,
             start: 0,
+            frame: Some((goid, n)),
         });
         let mut scopes = vec![json!({"name": name, "variablesReference": r, "expensive": false})];
         if self.args.show_global_variables {
@@ -218,6 +219,7 @@ impl Dap<'_> {
                     expr: pkg.clone(),
                     scope: true,
                     start: 0,
+                    frame: Some((goid, n)),
                 });
                 scopes.push(json!({"name": name, "variablesReference": r, "expensive": false}));
             }
@@ -250,6 +252,7 @@ impl Dap<'_> {
                     expr: String::new(),
                     scope: true,
                     start: 0,
+                    frame: Some((goid, n)),
                 });
                 scopes.push(
                     json!({"name": "Registers", "variablesReference": r, "expensive": false}),
@@ -291,7 +294,7 @@ impl Dap<'_> {
             let e = format!("unknown reference {}", a.variables_reference);
             return self.fail(req, ids::UNABLE_TO_LOOKUP_VARIABLE, F, &e);
         };
-        let Some(s) = &self.s else {
+        let Some(s) = self.s.as_ref() else {
             return self.fail(req, ids::UNABLE_TO_LOOKUP_VARIABLE, F, NO_TARGET);
         };
         let refs = &mut self.refs;
@@ -302,6 +305,7 @@ impl Dap<'_> {
                 loader: Some(loader),
                 cfg: DAP_LOAD,
                 types,
+                frame: r.frame,
             };
             let paged;
             let r = if filter == "indexed" {
@@ -317,6 +321,7 @@ impl Dap<'_> {
                 loader: None,
                 cfg: DAP_LOAD,
                 types,
+                frame: r.frame,
             };
             conv.variables(refs, &r, &filter)
         });
@@ -361,18 +366,11 @@ impl Dap<'_> {
                 ),
             };
         }
-        if expr.starts_with("call ") {
-            let e = "function calls are not supported by coroner's DAP server yet";
-            return self.out.error(
-                req,
-                ids::UNABLE_TO_EVALUATE_EXPRESSION,
-                "Unable to evaluate expression",
-                e,
-                show,
-            );
+        if let Some(call) = super::setvar::call_expr(expr) {
+            return self.evaluate_call(req, call, a.frame_id, show);
         }
         let (goid, frame) = self.frame_scope(a.frame_id);
-        let Some(s) = &self.s else {
+        let Some(s) = self.s.as_ref() else {
             return self.out.error(
                 req,
                 ids::UNABLE_TO_EVALUATE_EXPRESSION,
@@ -404,6 +402,7 @@ impl Dap<'_> {
                 loader: Some(loader),
                 cfg: DAP_LOAD,
                 types,
+                frame: goid.map(|g| (g, frame)),
             };
             let full = matches!(ctx.as_str(), "clipboard" | "variables");
             let (value, reference) = conv.convert(refs, &mut v, &format!("({expr})"), full);
@@ -463,7 +462,7 @@ impl Dap<'_> {
 
     /// Delve's panicReason / throwReason: the panic value or the throw's message.
     pub(super) fn throw_or_panic_reason(&self, goid: u64, panic: bool) -> String {
-        let Some(s) = &self.s else {
+        let Some(s) = self.s.as_ref() else {
             return String::new();
         };
         let expr = if panic { "(*msgs).arg.(data)" } else { "s" };
@@ -488,7 +487,7 @@ impl Dap<'_> {
     pub(super) fn exception_info(&mut self, req: &Request) {
         const F: &str = "Unable to get exception info";
         let a: types::ExceptionInfoArgs = types::parse(&req.arguments).unwrap_or_default();
-        let Some(s) = &self.s else {
+        let Some(s) = self.s.as_ref() else {
             return self.fail(req, ids::UNABLE_TO_GET_EXCEPTION_INFO, F, NO_TARGET);
         };
         let d = s.debuggee();
@@ -576,7 +575,7 @@ impl Dap<'_> {
                 "unknown memoryReference",
             );
         };
-        let Some(s) = &self.s else {
+        let Some(s) = self.s.as_ref() else {
             return self.fail(req, ids::UNABLE_TO_READ_MEMORY, F, NO_TARGET);
         };
         let end_req = a.offset.saturating_add(a.count);
@@ -615,7 +614,7 @@ impl Dap<'_> {
         };
         let addr = addr.wrapping_add(a.offset as u64);
         let count = a.instruction_count.clamp(0, 4096);
-        let Some(s) = &self.s else {
+        let Some(s) = self.s.as_ref() else {
             return self.fail(req, ids::UNABLE_TO_DISASSEMBLE, F, NO_TARGET);
         };
         let d = s.debuggee();

@@ -15,9 +15,10 @@ mod convert;
 mod handlers;
 mod server;
 mod session;
+mod setvar;
 pub mod types;
 mod vars;
 pub mod wire;
 
-pub use server::{serve, serve_stream, DapOptions};
-pub use session::{Launched, Launcher};
+pub use server::{serve, serve_joined, DapOptions};
+pub use session::{Launched, Launcher, Leave};

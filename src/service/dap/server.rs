@@ -7,14 +7,14 @@
 //! debugger's interrupter), `threads`, and the halt that breakpoint changes and
 //! `disconnect` need while the target runs.
 
-use super::session::{ids, Dap, Launcher};
+use super::session::{ids, Dap, Launched, Launcher, Leave, Slot};
 use super::wire::{self, FrameError, Request};
 use crate::backend::Interrupter;
 use crate::repl::Session;
-use crate::service::ServiceError;
+use crate::service::{ServiceError, Stream};
 use serde_json::{json, Value};
 use std::io::{BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex};
@@ -73,7 +73,7 @@ impl Shared {
 
 /// The writing half: whole messages under one lock, one sequence for all of them.
 pub struct Out {
-    w: Mutex<Box<dyn Write + Send>>,
+    w: Mutex<Box<dyn Stream>>,
     seq: AtomicI64,
 }
 
@@ -145,21 +145,50 @@ pub fn serve(opts: &DapOptions, launcher: &mut dyn Launcher) -> Result<(), Servi
             eprintln!("coroner: closing connection from {peer}: another user");
             continue;
         }
-        return serve_stream(s, launcher, None);
+        return serve_stream(Box::new(s), launcher, Slot::Empty, false).map(|_| ());
+    }
+}
+
+/// Serve one DAP client of the `--headless` listener over that server's session
+/// (attach mode "remote"; launch and local attach are refused, as in Delve).
+pub fn serve_joined(
+    s: Box<dyn Stream>,
+    session: &mut Session,
+    multiclient: bool,
+) -> Result<Leave, ServiceError> {
+    serve_stream(s, &mut NoLauncher, Slot::Joined(session), multiclient)
+}
+
+/// The headless server's DAP clients cannot start targets: one exists already.
+struct NoLauncher;
+
+const IN_PROGRESS: &str = "debug session already in progress - use remote attach mode to connect to a server with an active debug session";
+
+impl Launcher for NoLauncher {
+    fn launch(
+        &mut self,
+        _: &super::types::LaunchArgs,
+        _: &mut dyn FnMut(&str, &str),
+    ) -> Result<Launched, String> {
+        Err(IN_PROGRESS.into())
+    }
+    fn attach(&mut self, _: u32) -> Result<Launched, String> {
+        Err(IN_PROGRESS.into())
     }
 }
 
 /// Serve one DAP client on `s`. `existing`: a session already over a target (the
 /// `--headless` listener's), which the client joins with attach mode "remote".
-pub fn serve_stream(
-    s: TcpStream,
+fn serve_stream(
+    s: Box<dyn Stream>,
     launcher: &mut dyn Launcher,
-    existing: Option<Session>,
-) -> Result<(), ServiceError> {
-    let reader = s.try_clone()?;
-    let closer = s.try_clone()?;
+    existing: Slot<'_>,
+    multiclient: bool,
+) -> Result<Leave, ServiceError> {
+    let reader = s.try_clone_box()?;
+    let closer = s.try_clone_box()?;
     let out = Arc::new(Out {
-        w: Mutex::new(Box::new(s)),
+        w: Mutex::new(s),
         seq: AtomicI64::new(0),
     });
     let shared = Arc::new(Shared::default());
@@ -175,7 +204,7 @@ pub fn serve_stream(
             .name("dap-reader".into())
             .spawn(move || read_loop(reader, &out, &shared, &tx))?
     };
-    let mut dap = Dap::new(out, shared.clone(), &rx, launcher, existing);
+    let mut dap = Dap::new(out, shared.clone(), &rx, launcher, existing, multiclient);
     while let Ok(m) = rx.recv() {
         match m {
             Msg::Req(r) => {
@@ -194,14 +223,15 @@ pub fn serve_stream(
             }
         }
     }
+    let leave = dap.leave;
     // Unblock the reader (it may sit in read()) and wait for it.
-    let _ = closer.shutdown(std::net::Shutdown::Both);
+    closer.shutdown_both();
     drop(dap);
     let _ = th.join();
-    Ok(())
+    Ok(leave)
 }
 
-fn read_loop(s: TcpStream, out: &Out, shared: &Shared, tx: &Sender<Msg>) {
+fn read_loop(s: Box<dyn Stream>, out: &Out, shared: &Shared, tx: &Sender<Msg>) {
     let mut r = BufReader::new(s);
     loop {
         let body = match wire::read_message(&mut r) {

@@ -32,6 +32,7 @@ pub mod ids {
     pub const UNABLE_TO_EVALUATE_EXPRESSION: i64 = 2009;
     pub const UNABLE_TO_SET_BREAKPOINTS: i64 = 2002;
     pub const UNABLE_TO_GET_EXCEPTION_INFO: i64 = 2011;
+    pub const UNABLE_TO_SET_VARIABLE: i64 = 2012;
     pub const UNABLE_TO_RUN_DLV_COMMAND: i64 = 2013;
     pub const UNABLE_TO_DISASSEMBLE: i64 = 2015;
     pub const UNABLE_TO_READ_MEMORY: i64 = 2017;
@@ -110,15 +111,60 @@ pub fn parse_log_message(msg: &str) -> Result<Option<LogMessage>, String> {
     Ok(Some(LogMessage { parts }))
 }
 
+/// The session a DAP client debugs: none yet (`coroner dap` before launch), its own
+/// (launched or attached by this client), or the `--headless` server's, which the
+/// client joins with attach mode "remote" and must leave behind for the server.
+pub enum Slot<'a> {
+    Empty,
+    Owned(Box<Session>),
+    Joined(&'a mut Session),
+}
+
+impl Slot<'_> {
+    pub fn as_ref(&self) -> Option<&Session> {
+        match self {
+            Slot::Empty => None,
+            Slot::Owned(s) => Some(s),
+            Slot::Joined(s) => Some(s),
+        }
+    }
+    pub fn as_mut(&mut self) -> Option<&mut Session> {
+        match self {
+            Slot::Empty => None,
+            Slot::Owned(s) => Some(s),
+            Slot::Joined(s) => Some(s),
+        }
+    }
+    pub fn is_some(&self) -> bool {
+        !matches!(self, Slot::Empty)
+    }
+}
+
+/// How a client of the `--headless` listener left, for the server that lent it the
+/// session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leave {
+    /// Only this client is gone; the target is as it was (multiclient).
+    ClientOnly,
+    /// The server must end (the client disconnected from a single-client server, or
+    /// asked to terminate the debuggee, which is then already released).
+    StopServer,
+}
+
 pub struct Dap<'a> {
     pub(super) out: Arc<Out>,
     pub(super) shared: Arc<Shared>,
     pub(super) rx: &'a Receiver<Msg>,
     launcher: &'a mut dyn Launcher,
-    pub(super) s: Option<Session>,
+    pub(super) s: Slot<'a>,
+    /// Some(multiclient) when the session is the `--headless` server's.
+    pub(super) joined: Option<bool>,
+    pub(super) leave: Leave,
     _guard: Option<Box<dyn std::any::Any>>,
     pub(super) refs: Refs,
     pub(super) types: bool,
+    /// The client takes `invalidated` events (sent after setVariable).
+    pub(super) invalidated: bool,
     pub(super) args: LaunchArgs,
     pub(super) is_core: bool,
     /// Breakpoint ids by source path (setBreakpoints replaces a file's set).
@@ -136,9 +182,14 @@ impl<'a> Dap<'a> {
         shared: Arc<Shared>,
         rx: &'a Receiver<Msg>,
         launcher: &'a mut dyn Launcher,
-        existing: Option<Session>,
+        existing: Slot<'a>,
+        multiclient: bool,
     ) -> Dap<'a> {
+        let joined = matches!(existing, Slot::Joined(_)).then_some(multiclient);
+        let is_core = existing.as_ref().is_some_and(|s| s.debugger().is_none());
         Dap {
+            joined,
+            leave: Leave::StopServer,
             out,
             shared,
             rx,
@@ -147,8 +198,9 @@ impl<'a> Dap<'a> {
             _guard: None,
             refs: Refs::default(),
             types: false,
+            invalidated: false,
             args: LaunchArgs::default(),
-            is_core: false,
+            is_core,
             source_bps: BTreeMap::new(),
             function_bps: BTreeSet::new(),
             log_points: BTreeMap::new(),
@@ -194,6 +246,7 @@ impl<'a> Dap<'a> {
             "scopes" => self.scopes(req),
             "variables" => self.variables(req),
             "evaluate" => self.evaluate(req),
+            "setVariable" => self.set_variable(req),
             "setBreakpoints" => self.set_breakpoints(req),
             "setFunctionBreakpoints" => self.set_function_breakpoints(req),
             // The implicit panic and fatal-throw breakpoints are always set.
@@ -212,7 +265,6 @@ impl<'a> Dap<'a> {
             | "loadedSources"
             | "cancel"
             | "restart"
-            | "setVariable"
             | "writeMemory"
             | "setInstructionBreakpoints"
             | "dataBreakpointInfo"
@@ -249,7 +301,8 @@ impl<'a> Dap<'a> {
             return self.fail(req, ids::FAILED_TO_INITIALIZE, "Failed to initialize", d);
         }
         self.types = a.supports_variable_type;
-        // Delve's capabilities, less what coroner does not do (setVariable, restart,
+        self.invalidated = a.supports_invalidated_event;
+        // Delve's capabilities, less what coroner does not do (restart,
         // writeMemory, instruction and data breakpoints).
         self.ok(
             req,
@@ -264,7 +317,7 @@ impl<'a> Dap<'a> {
                     {"filter": "runtime-fatal-throw", "label": "Fatal Throws", "default": true},
                 ],
                 "supportsStepBack": false,
-                "supportsSetVariable": false,
+                "supportsSetVariable": true,
                 "supportsRestartRequest": false,
                 "supportsExceptionInfoRequest": true,
                 "supportsDelayedStackTraceLoading": true,
@@ -344,8 +397,21 @@ impl<'a> Dap<'a> {
         };
         match a.mode.as_str() {
             "" | "local" => {}
-            "remote" if self.s.is_some() => {
-                // Headless server: the target exists already; this client joins it.
+            "remote" if self.joined.is_some() => {
+                // Headless server: the target exists already (and is stopped: the
+                // listener halted it before handing the client over); this client
+                // joins it. As Delve, say whether it may be left running.
+                let attached = self
+                    .s
+                    .as_ref()
+                    .and_then(|s| s.debugger())
+                    .is_some_and(|d| d.origin() == Origin::Attached);
+                if self.joined == Some(true) || attached {
+                    self.out.event(
+                        "capabilities",
+                        json!({"capabilities": {"supportTerminateDebuggee": true}}),
+                    );
+                }
                 self.args = a;
                 self.out.event("initialized", Value::Null);
                 return self.ok(req, Value::Null);
@@ -403,7 +469,7 @@ impl<'a> Dap<'a> {
         if let Ok(mut g) = self.shared.interrupter.lock() {
             *g = l.session.debugger().map(|d| d.interrupter());
         }
-        self.s = Some(l.session);
+        self.s = Slot::Owned(Box::new(l.session));
         self._guard = l.guard;
     }
 
@@ -411,7 +477,7 @@ impl<'a> Dap<'a> {
         self.out
             .output("console", "Type 'dlv help' for list of commands.\n");
         self.ok(req, Value::Null);
-        let Some(s) = &self.s else { return };
+        let Some(s) = self.s.as_ref() else { return };
         if s.debugger().is_none() {
             // A core never runs: stop at once on the goroutine that crashed, with the
             // cause of death, so the editor opens at the culprit line.
@@ -438,7 +504,7 @@ impl<'a> Dap<'a> {
     /// The goroutine a stopped event names: the selected one, else the selected
     /// thread's, else the first (an editor needs a thread that `threads` lists).
     pub(super) fn stopped_goroutine(&self) -> u64 {
-        let Some(s) = &self.s else { return 1 };
+        let Some(s) = self.s.as_ref() else { return 1 };
         let d = s.debuggee();
         s.current_goroutine()
             .or_else(|| {
@@ -451,7 +517,7 @@ impl<'a> Dap<'a> {
     }
 
     fn resume(&mut self, req: &Request, cmd: &str, goid: Option<i64>) {
-        let Some(s) = &mut self.s else {
+        let Some(s) = self.s.as_mut() else {
             return self.fail(
                 req,
                 ids::INTERNAL_ERROR,
@@ -499,7 +565,7 @@ impl<'a> Dap<'a> {
         let mut err = None;
         loop {
             self.shared.running.store(true, Ordering::SeqCst);
-            let out = match &mut self.s {
+            let out = match self.s.as_mut() {
                 Some(s) => s.execute(&cmd),
                 None => return,
             };
@@ -558,7 +624,7 @@ impl<'a> Dap<'a> {
     }
 
     fn report_stop(&mut self, err: Option<String>) {
-        let Some(s) = &self.s else { return };
+        let Some(s) = self.s.as_ref() else { return };
         let Some(d) = s.debugger() else { return };
         if let Some(code) = d.exited() {
             self.out.output(
@@ -622,6 +688,24 @@ impl<'a> Dap<'a> {
     /// attached), detach from the rest, as Delve's disconnect does.
     fn disconnect(&mut self, req: &Request) {
         let a: types::DisconnectArgs = types::parse(&req.arguments).unwrap_or_default();
+        if self.joined == Some(true) && a.terminate_debuggee != Some(true) {
+            // A multiclient server: only this client leaves (Delve's words).
+            let exited = self
+                .s
+                .as_ref()
+                .and_then(|s| s.debugger())
+                .and_then(|d| d.exited());
+            let status = if exited.is_some() { "exited" } else { "halted" };
+            let msg = format!(
+                "Closing client session, but leaving multi-client DAP server with debuggee {status}\n"
+            );
+            self.out.output("console", &msg);
+            self.ok(req, Value::Null);
+            self.out.event("terminated", Value::Null);
+            self.leave = Leave::ClientOnly;
+            self.done = true;
+            return;
+        }
         if let Some(d) = self.s.as_mut().and_then(|s| s.debugger_mut()) {
             if d.exited().is_none() {
                 let kill = d.origin() == Origin::Launched || a.terminate_debuggee == Some(true);
@@ -640,6 +724,16 @@ impl<'a> Dap<'a> {
 
     /// The client vanished: leave the target as Delve's server does.
     pub(super) fn release(&mut self) {
+        if let Some(multiclient) = self.joined {
+            // The server that lent the session decides: with multiclient it keeps
+            // the (now halted) target for the next client, otherwise it releases it.
+            self.leave = if multiclient {
+                Leave::ClientOnly
+            } else {
+                Leave::StopServer
+            };
+            return;
+        }
         if let Some(s) = self.s.as_mut() {
             if let Some(m) = s.end_live(true).filter(|m| !m.is_empty()) {
                 eprintln!("coroner: {m}");

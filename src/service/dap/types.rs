@@ -18,6 +18,15 @@ pub struct InitializeArgs {
     pub supports_variable_type: bool,
     pub supports_variable_paging: bool,
     pub supports_memory_references: bool,
+    pub supports_invalidated_event: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SetVariableArgs {
+    pub variables_reference: i64,
+    pub name: String,
+    pub value: String,
 }
 
 /// `launch` (Delve's LaunchConfig) and `attach` (AttachConfig) share these fields.

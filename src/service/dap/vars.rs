@@ -37,6 +37,8 @@ pub struct VarRef {
     pub scope: bool,
     /// Index of the first child (paged requests).
     pub start: i64,
+    /// The goroutine and frame it was read in (setVariable writes there).
+    pub frame: Option<(u64, usize)>,
 }
 
 /// Handles of one stop: frames, variables, memory references. All are invalid once
@@ -79,6 +81,8 @@ pub struct Conv<'a> {
     pub cfg: LoadConfig,
     /// The client sets supportsVariableType: send `type`.
     pub types: bool,
+    /// The goroutine and frame the values come from, inherited by their handles.
+    pub frame: Option<(u64, usize)>,
 }
 
 /// Delve's `api.ShortenType`: drop the directories of package paths with more than
@@ -348,6 +352,7 @@ impl Conv<'_> {
                 expr: expr.to_string(),
                 scope: false,
                 start: 0,
+                frame: self.frame,
             });
             if !full && value.len() > MAX_VALUE_LEN {
                 let mut cut = MAX_VALUE_LEN;
@@ -446,6 +451,7 @@ impl Conv<'_> {
             expr: r.expr.clone(),
             scope: r.scope,
             start,
+            frame: r.frame,
         }
     }
 

@@ -28,6 +28,8 @@ const DEFAULT_DEPTH: i64 = 10;
 /// the server walk a million frames).
 const MAX_DEPTH: i64 = 4096;
 const CORE_NO_EXEC: &str = "can not continue execution of core process";
+/// api.GoroutineWaitingOnChannel.
+const CHAN_FILTER: i64 = 8;
 
 /// What the worker does after a call.
 pub enum Outcome {
@@ -56,6 +58,14 @@ fn ok<T: serde::Serialize>(v: T) -> R {
     serde_json::to_value(v).map_err(|e| format!("cannot encode the reply: {e}"))
 }
 
+/// ADDR of Delve's `*(*"TYPE")(0xADDR)`.
+fn chan_var_addr(e: &str) -> Option<u64> {
+    let rest = e.trim().strip_prefix("*(*\"")?;
+    let (_, tail) = rest.rsplit_once("\")(")?;
+    let hex = tail.strip_suffix(')')?.trim();
+    u64::from_str_radix(hex.strip_prefix("0x")?, 16).ok()
+}
+
 fn regex(filter: &str) -> Result<Regex, String> {
     Regex::new(filter).map_err(|e| format!("invalid filter argument: {e}"))
 }
@@ -63,6 +73,11 @@ fn regex(filter: &str) -> Result<Regex, String> {
 impl<'a> Methods<'a> {
     pub fn new(s: &'a mut Session, shared: Arc<Shared>) -> Methods<'a> {
         Methods { s, shared }
+    }
+
+    /// The session, for a DAP client of the same listener.
+    pub fn session(&mut self) -> &mut Session {
+        self.s
     }
 
     /// Leave a live target as Delve's server does when it stops: kill what it
@@ -105,11 +120,7 @@ impl<'a> Methods<'a> {
             "ListTypes" => self.list_types(&params),
             "ExamineMemory" => self.examine_memory(&params),
             "Disassemble" => self.disassemble(&params),
-            "Restart" => Err(if self.s.debugger().is_some() {
-                "restart is not supported by coroner yet: exit and run coroner exec again".into()
-            } else {
-                "can not restart core process".into()
-            }),
+            "Restart" => self.restart(),
             "Recorded" => {
                 ok(json!({"Recorded": self.s.debugger().is_none(), "TraceDirectory": ""}))
             }
@@ -123,10 +134,14 @@ impl<'a> Methods<'a> {
             "ListDynamicLibraries" => ok(json!({"List": [], "ExecutableTrimpath": false})),
             "GetBufferedTracepoints" => ok(json!({"TracepointResults": []})),
             "CancelNext" => ok(json!({})),
-            "ListCheckpoints" => ok(json!({"Checkpoints": []})),
-            "Checkpoint" | "ClearCheckpoint" => {
-                Err("checkpoints are not supported on this target".into())
+            // Delve's answers on targets that are not recordings: a live process
+            // says "not a recording"; a core has no checkpoints and cannot run.
+            "ListCheckpoints" | "Checkpoint" | "ClearCheckpoint" if self.s.debugger().is_some() => {
+                Err("not a recording".into())
             }
+            "ListCheckpoints" => ok(json!({"Checkpoints": []})),
+            "Checkpoint" => Err(CORE_NO_EXEC.into()),
+            "ClearCheckpoint" => Err("checkpoint not found".into()),
             other => Err(format!("rpc: can't find method RPCServer.{other}")),
         };
         Outcome::Reply(r)
@@ -243,6 +258,14 @@ impl<'a> Methods<'a> {
             "step" => "step".into(),
             "stepOut" => "stepout".into(),
             "stepInstruction" | "nextInstruction" => "step-instruction".into(),
+            "call" if c.unsafe_call => format!("call -unsafe {}", c.expr),
+            "call" => format!("call {}", c.expr),
+            "rewind"
+            | "reverseNext"
+            | "reverseStep"
+            | "reverseStepOut"
+            | "reverseStepInstruction"
+            | "reverseNextInstruction" => return Err("recording not available".into()),
             other => return Err(format!("unsupported command {other:?}")),
         };
         if let Some(e) = self.exit_error() {
@@ -251,6 +274,18 @@ impl<'a> Methods<'a> {
         match self.s.execute(&line) {
             Output::Error(e) => Err(e),
             _ => ok(json!({ "State": self.state() })),
+        }
+    }
+
+    /// `Restart` of a live target: the REPL's `restart` (relaunch with the same
+    /// arguments, breakpoints kept). Delve refuses cores the same way.
+    fn restart(&mut self) -> R {
+        if self.s.debugger().is_none() {
+            return Err("can not restart core process".into());
+        }
+        match self.s.execute("restart") {
+            Output::Error(e) => Err(e),
+            _ => ok(json!({ "DiscardedBreakpoints": [] })),
         }
     }
 
@@ -277,13 +312,24 @@ impl<'a> Methods<'a> {
         let mut out = Vec::new();
         let mut next = -1i64;
         let filters = i.filters.clone().unwrap_or_default();
+        let chan = match filters.iter().find(|f| f.kind == CHAN_FILTER) {
+            Some(f) => Some(self.chan_waiters(f, &i)?),
+            None => None,
+        };
+        let keep = |f: &GoroutineFilter, ag: &api::Goroutine, g: &crate::goruntime::Goroutine| {
+            if f.kind == CHAN_FILTER {
+                chan.as_ref().is_some_and(|c| c.contains(&g.addr.0))
+            } else {
+                filter_matches(f, ag, g)
+            }
+        };
         for (idx, g) in all.iter().enumerate().skip(start) {
             if i.count > 0 && out.len() as i64 >= i.count {
                 next = idx as i64;
                 break;
             }
             let ag = convert::goroutine_of(s, g);
-            if filters.iter().all(|f| filter_matches(f, &ag, g)) {
+            if filters.iter().all(|f| keep(f, &ag, g)) {
                 out.push(ag);
             }
         }
@@ -299,6 +345,53 @@ impl<'a> Methods<'a> {
             "Groups": groups,
             "TooManyGroups": too_many,
         }))
+    }
+
+    /// Delve's channel filter (`print` of a chan value asks for it): the goroutines
+    /// parked in that channel's queues, found as the REPL's `print` finds them.
+    fn chan_waiters(
+        &self,
+        f: &GoroutineFilter,
+        i: &ListGoroutinesIn,
+    ) -> Result<std::collections::HashSet<u64>, String> {
+        if f.negated {
+            return Err("channel filter can not be negated".into());
+        }
+        if i.count == 0 {
+            return Err("count == 0 not allowed with a channel filter".into());
+        }
+        let scope = i
+            .eval_scope
+            .as_ref()
+            .ok_or("channel filter without eval scope")?;
+        let goid = self.scope_goroutine(scope.goroutine_id)?;
+        let frame = usize::try_from(scope.frame.clamp(0, MAX_DEPTH)).unwrap_or(0);
+        let t = self.s.target().ok_or("this target has no goroutines")?;
+        // Delve's client names the channel variable `*(*"TYPE")(0xADDR)`, a cast the
+        // expression engine does not parse: read the hchan pointer at ADDR directly.
+        let hchan = match chan_var_addr(&f.arg) {
+            Some(a) => {
+                t.memory()
+                    .read_ptr(Addr(a))
+                    .map_err(|e| format!("cannot read the channel at {a:#x}: {e}"))?
+                    .0
+            }
+            None => {
+                let cfg = crate::vars::LoadConfig::LONG;
+                super::vars::eval(self.s, goid, frame, &f.arg, &cfg)?.base
+            }
+        };
+        let waits = crate::goruntime::waits::Waits::read(t);
+        Ok(t.goroutines()
+            .iter()
+            .filter(|g| {
+                waits
+                    .chan_waits
+                    .get(&g.addr)
+                    .is_some_and(|ws| ws.iter().any(|w| w.chan.0 == hchan))
+            })
+            .map(|g| g.addr.0)
+            .collect())
     }
 
     fn list_threads(&self) -> R {

@@ -11,14 +11,16 @@ use super::methods::{Methods, Outcome};
 use super::types::DebuggerCommand;
 use crate::backend::Interrupter;
 use crate::repl::Session;
-use crate::service::ServiceError;
+use crate::service::dap::Leave;
+use crate::service::{ServiceError, Stream};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 /// Requests longer than this are refused (the line is skipped, the session goes on):
@@ -57,6 +59,54 @@ pub(super) struct Shared {
     pub multiclient: bool,
     /// Set when the server must end (Detach, or the only client left).
     pub stopping: AtomicBool,
+    /// Events for `GetEvents` (Delve's `api.Event`), queued by `WithEvents` commands.
+    pub events: Mutex<VecDeque<Value>>,
+    pub events_cv: Condvar,
+}
+
+/// Delve's api.EventKind values.
+const EVENT_RESUMED: u8 = 0;
+const EVENT_STOPPED: u8 = 1;
+/// Delve's eventBufferSize: the most events one GetEvents returns.
+const EVENT_BATCH: usize = 100;
+
+impl Shared {
+    fn push_event(&self, kind: u8) {
+        if let Ok(mut q) = self.events.lock() {
+            // Nobody may be draining (a client that left): keep the queue bounded.
+            if q.len() >= EVENT_BATCH {
+                q.pop_front();
+            }
+            q.push_back(json!({ "Kind": kind }));
+        }
+        self.events_cv.notify_all();
+    }
+
+    fn clear_events(&self) {
+        if let Ok(mut q) = self.events.lock() {
+            q.clear();
+        }
+    }
+
+    /// GetEvents: block for at least one event (or the server's end), then take up
+    /// to a batch.
+    fn take_events(&self) -> Result<Value, String> {
+        let Ok(mut q) = self.events.lock() else {
+            return Err("internal error: event queue poisoned".into());
+        };
+        while q.is_empty() {
+            if self.stopping.load(Ordering::SeqCst) {
+                return Err("the server is stopping".into());
+            }
+            q = match self.events_cv.wait_timeout(q, Duration::from_millis(200)) {
+                Ok((g, _)) => g,
+                Err(_) => return Err("internal error: event queue poisoned".into()),
+            };
+        }
+        let n = q.len().min(EVENT_BATCH);
+        let batch: Vec<Value> = q.drain(..n).collect();
+        Ok(json!({ "Events": batch }))
+    }
 }
 
 /// One unit of work for the worker.
@@ -66,6 +116,12 @@ pub(super) enum Job {
         params: Value,
         reply: Sender<Result<Value, String>>,
     },
+    /// A DAP client (its first byte was the `C` of `Content-Length`): serve it over
+    /// this server's session on the worker, then say so on `done`.
+    Dap {
+        conn: Box<dyn Stream>,
+        done: Sender<()>,
+    },
     /// The single client of a non-multiclient server disconnected.
     ClientGone,
 }
@@ -73,20 +129,6 @@ pub(super) enum Job {
 enum Listener {
     Tcp(TcpListener),
     Unix(UnixListener, std::path::PathBuf),
-}
-
-trait Conn: Read + Write + Send {
-    fn try_clone_box(&self) -> std::io::Result<Box<dyn Conn>>;
-}
-impl Conn for TcpStream {
-    fn try_clone_box(&self) -> std::io::Result<Box<dyn Conn>> {
-        Ok(Box::new(self.try_clone()?))
-    }
-}
-impl Conn for UnixStream {
-    fn try_clone_box(&self) -> std::io::Result<Box<dyn Conn>> {
-        Ok(Box::new(self.try_clone()?))
-    }
 }
 
 fn bind(listen: &str) -> Result<(Listener, String), ServiceError> {
@@ -122,6 +164,8 @@ pub fn serve(mut session: Session, opts: &ServerOptions) -> Result<(), ServiceEr
         interrupter: session.debugger().map(|d| d.interrupter()),
         multiclient: opts.accept_multiclient,
         stopping: AtomicBool::new(false),
+        events: Mutex::new(VecDeque::new()),
+        events_cv: Condvar::new(),
     });
     let mut methods = Methods::new(&mut session, shared.clone());
     if opts.continue_on_start && opts.accept_multiclient {
@@ -149,17 +193,38 @@ fn worker(methods: &mut Methods<'_>, rx: &Receiver<Job>, shared: &Shared) {
     while let Ok(job) = rx.recv() {
         match job {
             Job::ClientGone => return,
+            Job::Dap { conn, done } => {
+                let leave =
+                    crate::service::dap::serve_joined(conn, methods.session(), shared.multiclient);
+                let _ = done.send(());
+                match leave {
+                    Ok(Leave::ClientOnly) => {}
+                    Ok(Leave::StopServer) => return,
+                    Err(e) => eprintln!("coroner: DAP client: {e}"),
+                }
+            }
             Job::Call {
                 method,
                 params,
                 reply,
             } => {
                 let resumes = is_resuming_command(&method, &params);
+                let events =
+                    method == "Command" && command_of(&params).is_some_and(|c| c.with_events);
+                if events {
+                    // Stale events of a client that left must not end this drain.
+                    shared.clear_events();
+                    shared.push_event(EVENT_RESUMED);
+                }
                 if resumes {
                     shared.running.store(true, Ordering::SeqCst);
                 }
                 let out = methods.call(&method, params);
                 shared.running.store(false, Ordering::SeqCst);
+                if events {
+                    // Also after a failed command: the client drains until a stop.
+                    shared.push_event(EVENT_STOPPED);
+                }
                 match out {
                     Outcome::Reply(r) => {
                         let _ = reply.send(r);
@@ -187,18 +252,18 @@ fn command_of(params: &Value) -> Option<DebuggerCommand> {
 
 fn accept_loop(listener: Listener, shared: Arc<Shared>, tx: Sender<Job>, only_same_user: bool) {
     while !shared.stopping.load(Ordering::SeqCst) {
-        let accepted: std::io::Result<Box<dyn Conn>> = match &listener {
+        let accepted: std::io::Result<Box<dyn Stream>> = match &listener {
             Listener::Tcp(l) => l.accept().and_then(|(s, peer)| {
                 s.set_nonblocking(false)?;
                 if only_same_user && !same_user(&s, peer) {
                     eprintln!("coroner: closing connection from {peer}: another user");
                     return Err(std::io::Error::other("peer of another user"));
                 }
-                Ok(Box::new(s) as Box<dyn Conn>)
+                Ok(Box::new(s) as Box<dyn Stream>)
             }),
             Listener::Unix(l, _) => l.accept().and_then(|(s, _)| {
                 s.set_nonblocking(false)?;
-                Ok(Box::new(s) as Box<dyn Conn>)
+                Ok(Box::new(s) as Box<dyn Stream>)
             }),
         };
         let conn = match accepted {
@@ -273,68 +338,135 @@ fn read_frame(r: &mut impl BufRead, max: usize) -> std::io::Result<Option<Frame>
     }
 }
 
-fn serve_conn(conn: Box<dyn Conn>, shared: &Arc<Shared>, tx: &Sender<Job>) {
+fn serve_conn(conn: Box<dyn Stream>, shared: &Arc<Shared>, tx: &Sender<Job>) {
+    // One port, both protocols (Delve's serveConnectionDemux): DAP messages begin
+    // with `Content-Length`, JSON-RPC requests with `{`.
+    match conn.peek_first() {
+        Ok(Some(b'C')) => {
+            if shared.running.load(Ordering::SeqCst) {
+                // Delve's remote attach halts the target; here the worker is inside
+                // the running command and must come back to serve the DAP client.
+                if let Some(i) = &shared.interrupter {
+                    i.interrupt();
+                }
+            }
+            let (done, wait) = channel();
+            if tx.send(Job::Dap { conn, done }).is_ok() {
+                let _ = wait.recv();
+            }
+            return;
+        }
+        Ok(Some(_)) => {}
+        Ok(None) | Err(_) => return,
+    }
     let Ok(reader) = conn.try_clone_box() else {
         return;
     };
     let mut reader = BufReader::new(reader);
-    let mut writer = conn;
+    // Replies of asynchronous calls are written by their own threads.
+    let writer: Arc<Mutex<Box<dyn Stream>>> = Arc::new(Mutex::new(conn));
     loop {
         if shared.stopping.load(Ordering::SeqCst) {
-            return;
+            break;
         }
         let frame = match read_frame(&mut reader, MAX_REQUEST_BYTES) {
             Ok(Some(f)) => f,
-            Ok(None) | Err(_) => return,
+            Ok(None) | Err(_) => break,
         };
         let reply = match frame {
-            Frame::TooLong => envelope(
+            Frame::TooLong => Reply::Now(envelope(
                 &Value::Null,
                 Err(format!(
                     "malformed request body: request longer than {MAX_REQUEST_BYTES} bytes"
                 )),
-            ),
+            )),
             Frame::Line(l) if l.iter().all(u8::is_ascii_whitespace) => continue,
             Frame::Line(l) => handle_line(&l, shared, tx),
         };
-        let Some(reply) = reply else { return };
-        if writer.write_all(reply.as_bytes()).is_err() || writer.flush().is_err() {
-            return;
+        match reply {
+            Reply::Now(Some(line)) => {
+                if !write_line(&writer, &line) {
+                    break;
+                }
+            }
+            Reply::Now(None) => break,
+            Reply::Later(id, wait) => {
+                let w = writer.clone();
+                let spawned =
+                    std::thread::Builder::new()
+                        .name("rpc-reply".into())
+                        .spawn(move || {
+                            if let Some(line) = wait().and_then(|r| envelope(&id, r)) {
+                                write_line(&w, &line);
+                            }
+                        });
+                if spawned.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    // Delve's Stop on a single client's disconnect halts a running target before
+    // releasing it; here the worker must come back from the command to do so.
+    if !shared.multiclient && shared.running.load(Ordering::SeqCst) {
+        if let Some(i) = &shared.interrupter {
+            i.interrupt();
         }
     }
 }
 
-/// The reply line for one request line; None when the worker is gone.
-fn handle_line(line: &[u8], shared: &Shared, tx: &Sender<Job>) -> Option<String> {
+fn write_line(w: &Mutex<Box<dyn Stream>>, line: &str) -> bool {
+    let Ok(mut w) = w.lock() else { return false };
+    w.write_all(line.as_bytes()).is_ok() && w.flush().is_ok()
+}
+
+type Wait = Box<dyn FnOnce() -> Option<Result<Value, String>> + Send>;
+
+/// A reply line now, or (for Delve's asynchronous methods, `Command` and
+/// `GetEvents`) a wait for it that must not hold up the next request: a client sends
+/// `halt` or `GetEvents` while its `continue` runs.
+enum Reply {
+    /// None when the worker is gone.
+    Now(Option<String>),
+    Later(Value, Wait),
+}
+
+/// The reply to one request line.
+fn handle_line(line: &[u8], shared: &Arc<Shared>, tx: &Sender<Job>) -> Reply {
+    let now = |id: &Value, r| Reply::Now(envelope(id, r));
     let req: Value = match serde_json::from_slice(line) {
         Ok(v) => v,
         Err(e) => {
-            return envelope(&Value::Null, Err(format!("malformed request body: {e}")));
+            return now(&Value::Null, Err(format!("malformed request body: {e}")));
         }
     };
     let id = req.get("id").cloned().unwrap_or(Value::Null);
     let Some(full) = req.get("method").and_then(Value::as_str) else {
-        return envelope(&id, Err("malformed request body: no method".into()));
+        return now(&id, Err("malformed request body: no method".into()));
     };
     // Go's net/rpc names methods Service.Method.
     let Some(method) = full.strip_prefix("RPCServer.") else {
-        return envelope(&id, Err(format!("rpc: can't find service {full}")));
+        return now(&id, Err(format!("rpc: can't find service {full}")));
     };
     let params = match req.get("params") {
         Some(p @ Value::Array(a)) if !a.is_empty() => p.clone(),
         Some(Value::Array(_)) | Some(Value::Null) | None => {
-            return envelope(&id, Err("jsonrpc: request body missing params".into()));
+            return now(&id, Err("jsonrpc: request body missing params".into()));
         }
         Some(_) => {
-            return envelope(
+            return now(
                 &id,
                 Err("malformed request body: params must be an array".into()),
             );
         }
     };
+    if method == "GetEvents" {
+        let shared = shared.clone();
+        return Reply::Later(id, Box::new(move || Some(shared.take_events())));
+    }
     if shared.running.load(Ordering::SeqCst) {
         if let Some(r) = while_running(method, &params, shared) {
-            return envelope(&id, r);
+            return now(&id, r);
         }
     }
     if method == "Command" && command_of(&params).is_some_and(|c| c.name == "halt") {
@@ -343,14 +475,23 @@ fn handle_line(line: &[u8], shared: &Shared, tx: &Sender<Job>) -> Option<String>
         }
     }
     let (rtx, rrx) = channel();
-    tx.send(Job::Call {
-        method: method.to_string(),
-        params,
-        reply: rtx,
-    })
-    .ok()?;
-    let r = rrx.recv().ok()?;
-    envelope(&id, r)
+    if tx
+        .send(Job::Call {
+            method: method.to_string(),
+            params,
+            reply: rtx,
+        })
+        .is_err()
+    {
+        return Reply::Now(None);
+    }
+    if method == "Command" {
+        return Reply::Later(id, Box::new(move || rrx.recv().ok()));
+    }
+    match rrx.recv() {
+        Ok(r) => now(&id, r),
+        Err(_) => Reply::Now(None),
+    }
 }
 
 /// Answers that do not wait for the running command.

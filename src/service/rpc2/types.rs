@@ -312,6 +312,11 @@ pub struct DebuggerCommand {
     #[serde(rename = "goroutineID")]
     pub goroutine_id: i64,
     pub expr: String,
+    #[serde(rename = "unsafeCall")]
+    pub unsafe_call: bool,
+    /// The client drains `GetEvents` alongside this command (Delve 1.2x clients).
+    #[serde(rename = "WithEvents")]
+    pub with_events: bool,
 }
 
 // ----- request (In) structs that carry fields -----
@@ -356,6 +361,9 @@ pub struct ListGoroutinesIn {
     pub max_group_members: i64,
     #[serde(rename = "MaxGroups")]
     pub max_groups: i64,
+    /// Where a channel filter's expression is evaluated.
+    #[serde(rename = "EvalScope")]
+    pub eval_scope: Option<EvalScope>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -12,8 +12,13 @@ pub fn filter_matches(
     g: &crate::goruntime::Goroutine,
 ) -> bool {
     let loc_has = |l: &api::Location| {
-        let name = l.function.as_ref().map_or("", |f| f.name.as_str());
-        format!("{}:{} {}", l.file, l.line, name).contains(&f.arg)
+        // Delve's formatLoc.
+        let name = l
+            .function
+            .as_ref()
+            .map_or("?", |f| f.name.as_str())
+            .to_string();
+        format!("{}:{} in {}", l.file, l.line, name).contains(&f.arg)
     };
     let m = match f.kind {
         1 => loc_has(&ag.current_loc),

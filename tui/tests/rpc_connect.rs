@@ -1,0 +1,336 @@
+//! `coroner connect ADDR` against three servers for the same live program and
+//! script: coroner's own `--headless`, and Delve's headless server (Debian's 1.20,
+//! and a hand-built 1.27 when present). Each transcript must equal what coroner's own
+//! REPL prints for the script on a local `coroner exec`.
+//!
+//! The same holds on a core (`connect_on_a_core_...`): every command against
+//! coroner's server; against Delve's servers the commands whose answers do not depend
+//! on the unwinder, because the engines differ there (found by this test, reported in
+//! issue 9): Delve puts a parked goroutine's `runtime.gopark` frame on proc.go:403
+//! where coroner says 402, and unwinds the crashing goroutine's signal frames
+//! differently (1.27 shows no `sigtramp` frame; 1.20 sends line -1 for some frames).
+//!
+//! Normalised, and why: the target's own stdout (`ready pid=N`, which the REPL shares
+//! and a headless server keeps), and the banner the local REPL prints to stderr.
+//! Nothing else: values, stop lines, hit counts, stacks and listings must match.
+//!
+//! Every process started here is killed by pid when its guard drops.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A script whose every answer is deterministic (no uninitialised results).
+const SCRIPT: &str = "break main.f
+continue
+print i
+locals
+bt
+next
+print i
+clear 1
+break main.f if i == 100
+continue
+print i
+stack 2
+exit
+";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+struct Guard(Child);
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn live_binary(dir: &Path) -> Option<PathBuf> {
+    let src = root().join("cores/live-fixtures/go1.22-noopt/live.zst");
+    if !src.exists() {
+        eprintln!("SKIP: {} missing", src.display());
+        return None;
+    }
+    let out = dir.join("live");
+    let ok = Command::new("zstd")
+        .arg("-dqf")
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("SKIP: zstd could not decompress {}", src.display());
+        return None;
+    }
+    Some(out)
+}
+
+/// Run `cmd` with `stdin` to its end (killed after 120 s); its stdout.
+fn run(mut cmd: Command, stdin: &str) -> String {
+    let mut child = Guard(
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}")),
+    );
+    if let Some(mut i) = child.0.stdin.take() {
+        let _ = i.write_all(stdin.as_bytes());
+    }
+    let mut out = child.0.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut err = child.0.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+    let o = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let e = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    while child.0.try_wait().ok().flatten().is_none() {
+        if start.elapsed() > Duration::from_secs(120) {
+            drop(child);
+            panic!("{cmd:?} did not finish in time");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let e = e.join().unwrap_or_default();
+    if !e.is_empty() {
+        eprintln!("stderr of {cmd:?}:\n{e}");
+    }
+    o.join().unwrap_or_default()
+}
+
+/// Start a headless server (`argv` up to its flags) and read its address from the
+/// line `API server listening at: ADDR` (coroner prints it on stdout, Delve too).
+fn server(argv: &[&str]) -> (Guard, String) {
+    let (prog, args) = argv.split_first().unwrap_or_else(|| panic!("empty argv"));
+    let mut child = Command::new(prog)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {prog}: {e}"));
+    let out = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let guard = Guard(child);
+    let mut out = BufReader::new(out);
+    let mut addr = None;
+    for _ in 0..20 {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if let Some(a) = line.trim().strip_prefix("API server listening at: ") {
+            addr = Some(a.to_string());
+            break;
+        }
+    }
+    let addr = addr.unwrap_or_else(|| panic!("{prog} printed no address"));
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    (guard, addr)
+}
+
+fn normalise(s: &str) -> String {
+    s.lines()
+        .filter(|l| !l.starts_with("ready pid=") && *l != "Type 'help' for list of commands.")
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+fn connect(addr: &str) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_coroner"));
+    cmd.arg("connect").arg(addr);
+    normalise(&run(cmd, SCRIPT))
+}
+
+#[test]
+fn connect_prints_what_the_repl_prints_against_coroner_and_delve_servers() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let Some(bin) = live_binary(dir.path()) else {
+        return;
+    };
+    let bin = bin.to_string_lossy().into_owned();
+    let coroner = env!("CARGO_BIN_EXE_coroner");
+    let mut repl = Command::new(coroner);
+    repl.args(["exec", "--repl", &bin, "--", "loop"]);
+    let want = normalise(&run(repl, SCRIPT));
+    assert!(
+        want.contains("> [Breakpoint 2] main.f()"),
+        "REPL transcript:\n{want}"
+    );
+
+    let mut servers: Vec<(&str, Vec<&str>)> = vec![(
+        "coroner --headless",
+        vec![
+            coroner,
+            "exec",
+            "--headless",
+            "--listen=127.0.0.1:0",
+            &bin,
+            "--",
+            "loop",
+        ],
+    )];
+    for dlv in ["/usr/bin/dlv", "/opt/dlv-1.27/dlv"] {
+        if Path::new(dlv).exists() {
+            servers.push((
+                dlv,
+                vec![
+                    dlv,
+                    "exec",
+                    "--headless",
+                    "--listen=127.0.0.1:0",
+                    "--api-version=2",
+                    "--check-go-version=false",
+                    &bin,
+                    "--",
+                    "loop",
+                ],
+            ));
+        } else {
+            eprintln!("SKIP: no Delve server at {dlv} (apt-get install delve gives /usr/bin/dlv)");
+        }
+    }
+    for (label, argv) in servers {
+        let (mut guard, addr) = server(&argv);
+        let got = connect(&addr);
+        assert_eq!(
+            got, want,
+            "coroner connect to {label} differs from the REPL"
+        );
+        // `exit` on a single-client server detached it: the server ends.
+        let start = Instant::now();
+        while guard.0.try_wait().ok().flatten().is_none() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{label} still up after exit"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The core's session: `full` for coroner's server, the value and thread commands for
+/// Delve's (see the top of this file for why).
+const CORE_FULL: &str = "goroutines
+threads
+print main.GInt
+print main.GString
+print main.GSlice
+print main.GInner
+print main.GMapSmall
+print main.GArr
+bt
+locals
+args
+goroutine 20
+stack 3
+";
+const CORE_VALUES: &str = "threads
+print main.GInt
+print main.GNeg
+print main.GString
+print main.GLongStr
+print main.GSlice
+print main.GInner
+print main.GMapSmall
+print main.GArr
+print main.GNilMap
+locals
+args
+";
+
+fn unpack(src: &Path, out: &Path) -> bool {
+    Command::new("zstd")
+        .arg("-dqf")
+        .arg(src)
+        .arg("-o")
+        .arg(out)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The REPL's transcript without the crash header it prints before the banner.
+fn after_banner(s: &str) -> String {
+    match s.split_once("Type 'help' for list of commands.\n") {
+        Some((_, rest)) => rest.to_string(),
+        None => s.to_string(),
+    }
+}
+
+#[test]
+fn connect_on_a_core_prints_what_the_repl_prints() {
+    let d = root().join("cores/fixtures-values/go1.22-noopt");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let (bin, core) = (dir.path().join("values"), dir.path().join("values.core"));
+    if !unpack(&d.join("values.zst"), &bin) || !unpack(&d.join("values.core.zst"), &core) {
+        eprintln!("SKIP: fixture {} missing or zstd failed", d.display());
+        return;
+    }
+    let (bin, core) = (
+        bin.to_string_lossy().into_owned(),
+        core.to_string_lossy().into_owned(),
+    );
+    let coroner = env!("CARGO_BIN_EXE_coroner");
+    let repl = |script: &str| {
+        let mut c = Command::new(coroner);
+        c.args(["core", "--repl", &bin, &core]);
+        normalise(&after_banner(&run(c, script)))
+    };
+    let connect = |addr: &str, script: &str| {
+        let mut c = Command::new(coroner);
+        c.arg("connect").arg(addr);
+        normalise(&run(c, script))
+    };
+    let mut runs: Vec<(String, Vec<&str>, &str)> = vec![(
+        "coroner --headless".into(),
+        vec![
+            coroner,
+            "core",
+            "--headless",
+            "--listen=127.0.0.1:0",
+            &bin,
+            &core,
+        ],
+        CORE_FULL,
+    )];
+    for dlv in ["/usr/bin/dlv", "/opt/dlv-1.27/dlv"] {
+        if Path::new(dlv).exists() {
+            runs.push((
+                dlv.into(),
+                vec![
+                    dlv,
+                    "core",
+                    "--headless",
+                    "--listen=127.0.0.1:0",
+                    "--api-version=2",
+                    "--check-go-version=false",
+                    &bin,
+                    &core,
+                ],
+                CORE_VALUES,
+            ));
+        } else {
+            eprintln!("SKIP: no Delve server at {dlv}");
+        }
+    }
+    for (label, argv, script) in runs {
+        let want = repl(script);
+        assert!(want.contains("42\n"), "REPL transcript:\n{want}");
+        let (_guard, addr) = server(&argv);
+        let got = connect(&addr, script);
+        assert_eq!(
+            got, want,
+            "coroner connect to {label} differs from the REPL"
+        );
+    }
+}
