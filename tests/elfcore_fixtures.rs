@@ -622,7 +622,15 @@ fn bad_inputs_give_one_line_errors() {
         bytes[19] = 0;
         let p = dir.path().join("arm.core");
         std::fs::write(&p, &bytes).unwrap();
-        let e = ElfCore::open(&p).unwrap_err().to_string();
+        // arm64 cores open now; paired with the amd64 binary it is refused.
+        let e = match coroner::target::Target::open(&coroner::target::OpenOptions {
+            binary: bin.clone(),
+            core: p.clone(),
+            force: false,
+        }) {
+            Ok(_) => panic!("an arm64 core opened with an amd64 binary"),
+            Err(e) => e.to_string(),
+        };
         assert!(
             e.contains("arm64") && e.contains("amd64") && !e.contains('\n'),
             "{e}"
@@ -632,8 +640,16 @@ fn bad_inputs_give_one_line_errors() {
         b[19] = 0;
         let p = dir.path().join("arm.bin");
         std::fs::write(&p, &b).unwrap();
-        let e = Binary::open(&p).unwrap_err().to_string();
-        assert!(e.contains("arm64"), "{e}");
+        // An arm64 binary opens too; with the amd64 core it is refused.
+        let e = match coroner::target::Target::open(&coroner::target::OpenOptions {
+            binary: p.clone(),
+            core: core.clone(),
+            force: false,
+        }) {
+            Ok(_) => panic!("an amd64 core opened with an arm64 binary"),
+            Err(e) => e.to_string(),
+        };
+        assert!(e.contains("arm64") && !e.contains('\n'), "{e}");
     }
 }
 
