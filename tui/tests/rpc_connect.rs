@@ -16,9 +16,13 @@
 //!
 //! Every process started here is killed by pid when its guard drops.
 
-use std::io::{BufRead, BufReader, Read, Write};
+#[path = "support/run.rs"]
+mod run;
+
+use run::{run_stdout, Guard};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A script whose every answer is deterministic (no uninitialised results).
@@ -39,14 +43,6 @@ exit
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-struct Guard(Child);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn live_binary(dir: &Path) -> Option<PathBuf> {
@@ -71,42 +67,8 @@ fn live_binary(dir: &Path) -> Option<PathBuf> {
 }
 
 /// Run `cmd` with `stdin` to its end (killed after 120 s); its stdout.
-fn run(mut cmd: Command, stdin: &str) -> String {
-    let mut child = Guard(
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}")),
-    );
-    if let Some(mut i) = child.0.stdin.take() {
-        let _ = i.write_all(stdin.as_bytes());
-    }
-    let mut out = child.0.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let mut err = child.0.stderr.take().unwrap_or_else(|| panic!("no stderr"));
-    let o = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let e = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    while child.0.try_wait().ok().flatten().is_none() {
-        if start.elapsed() > Duration::from_secs(120) {
-            drop(child);
-            panic!("{cmd:?} did not finish in time");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let e = e.join().unwrap_or_default();
-    if !e.is_empty() {
-        eprintln!("stderr of {cmd:?}:\n{e}");
-    }
-    o.join().unwrap_or_default()
+fn run(cmd: Command, stdin: &str) -> String {
+    run_stdout(cmd, stdin, Duration::from_secs(120))
 }
 
 /// Start a headless server (`argv` up to its flags) and read its address from the

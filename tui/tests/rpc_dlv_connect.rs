@@ -7,11 +7,15 @@
 //! Every process started here is killed by pid when its guard drops, however the test
 //! ends.
 
-use std::io::{BufRead, BufReader, Read, Write};
+#[path = "support/run.rs"]
+mod run;
+
+use run::{run_stdout, Guard};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 const DLV: &str = "/usr/bin/dlv";
 /// Separates command outputs in both transcripts (both print a string literal as-is).
@@ -22,14 +26,6 @@ fn root() -> PathBuf {
 }
 
 /// A child killed (by its pid) and reaped on drop.
-struct Guard(Child);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn dlv_available() -> bool {
     if Path::new(DLV).exists() {
         return true;
@@ -67,46 +63,6 @@ fn start_server(args: &[&str]) -> (Guard, String) {
         .unwrap_or_else(|| panic!("unexpected banner {line:?}"))
         .to_string();
     (guard, addr)
-}
-
-/// Run `cmd` with `stdin`, killing it after `limit`; its stdout.
-fn run_with_timeout(mut cmd: Command, stdin: &str, limit: Duration) -> String {
-    let mut child = Guard(
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}")),
-    );
-    if let Some(mut i) = child.0.stdin.take() {
-        let _ = i.write_all(stdin.as_bytes());
-    }
-    let mut out = child.0.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let mut err = child.0.stderr.take().unwrap_or_else(|| panic!("no stderr"));
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    while child.0.try_wait().ok().flatten().is_none() {
-        if start.elapsed() > limit {
-            drop(child);
-            panic!("{cmd:?} did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let s = reader.join().unwrap_or_default();
-    let e = err_reader.join().unwrap_or_default();
-    if !e.is_empty() {
-        eprintln!("stderr of {cmd:?}:\n{e}");
-    }
-    s
 }
 
 /// The script with a marker printed before each command.
@@ -172,7 +128,7 @@ fn dlv_connect(addr: &str, cmds: &[&str]) -> String {
         .arg("--init")
         .arg(&init)
         .arg("--allow-non-terminal-interactive=true");
-    run_with_timeout(cmd, "", Duration::from_secs(120))
+    run_stdout(cmd, "", Duration::from_secs(120))
 }
 
 fn coroner_repl(args: &[&str], cmds: &[&str]) -> String {
@@ -181,7 +137,7 @@ fn coroner_repl(args: &[&str], cmds: &[&str]) -> String {
         .unwrap_or_else(|| panic!("no subcommand"));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_coroner"));
     cmd.arg(sub).arg("--repl").args(rest);
-    run_with_timeout(cmd, &marked(cmds), Duration::from_secs(120))
+    run_stdout(cmd, &marked(cmds), Duration::from_secs(120))
 }
 
 fn compare(label: &str, cmds: &[&str], dlv: &str, repl: &str) {

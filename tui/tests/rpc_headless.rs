@@ -9,11 +9,15 @@
 //!
 //! Every process started here is killed by pid when its guard drops.
 
+#[path = "support/run.rs"]
+mod run;
+
+use run::{run_capture as run, Guard};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const DLV: &str = "/usr/bin/dlv";
@@ -25,14 +29,6 @@ fn root() -> PathBuf {
 }
 
 /// A child killed (by its pid) and reaped on drop.
-struct Guard(Child);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A pid (the debuggee, not our child) killed on drop if still there.
 struct PidGuard(i32);
 impl Drop for PidGuard {
@@ -223,41 +219,6 @@ fn gone_within(pid: i64, limit: Duration) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
     false
-}
-
-/// Run `cmd` with `stdin` to its end (killed after `limit`); stdout and stderr.
-fn run(mut cmd: Command, stdin: &str, limit: Duration) -> (String, String) {
-    let mut child = Guard(
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}")),
-    );
-    if let Some(mut i) = child.0.stdin.take() {
-        let _ = i.write_all(stdin.as_bytes());
-    }
-    let mut out = child.0.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let mut err = child.0.stderr.take().unwrap_or_else(|| panic!("no stderr"));
-    let o = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let e = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    while child.0.try_wait().ok().flatten().is_none() {
-        if start.elapsed() > limit {
-            drop(child);
-            panic!("{cmd:?} did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (o.join().unwrap_or_default(), e.join().unwrap_or_default())
 }
 
 fn dlv_available() -> bool {
