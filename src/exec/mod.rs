@@ -532,13 +532,7 @@ impl Debugger {
         trace: &mut Vec<String>,
     ) -> Result<Option<Stop>, ExecError> {
         let ev = StopEvent::Breakpoint { tid, pc };
-        let scoped = self.breakpoints.list.iter().any(|b| {
-            b.watch
-                .as_ref()
-                .and_then(|w| w.scope)
-                .is_some_and(|s| s.0 == pc)
-        });
-        if scoped || self.breakpoints.at(pc).is_empty() {
+        if self.scope_watch_at(pc).is_some() || self.breakpoints.at(pc).is_empty() {
             // Not a plain breakpoint (a stack watchpoint's frame end, a stale address):
             // take the full stop and decide there.
             if let Some(exit) = self.proc.stop_others()? {
@@ -646,18 +640,7 @@ impl Debugger {
 
     /// A stack watchpoint whose frame just returned on its goroutine: clear it and stop.
     fn watch_out_of_scope(&mut self, tid: u32, pc: Addr) -> Result<Option<Stop>, ExecError> {
-        let Some(id) = self
-            .breakpoints
-            .list
-            .iter()
-            .find(|b| {
-                b.watch
-                    .as_ref()
-                    .and_then(|w| w.scope)
-                    .is_some_and(|s| s.0 == pc)
-            })
-            .map(|b| b.id)
-        else {
+        let Some(id) = self.scope_watch_at(pc) else {
             return Ok(None);
         };
         let Some((goid, _, off)) = self.where_is(tid) else {
@@ -674,6 +657,20 @@ impl Debugger {
         }
         let b = self.clear_breakpoint(&id.to_string())?;
         Ok(Some(self.stop_on(StopReason::WatchOutOfScope(b.name), tid)))
+    }
+
+    /// The stack watchpoint whose frame-end breakpoint is at `pc`, if any.
+    fn scope_watch_at(&self, pc: Addr) -> Option<i64> {
+        self.breakpoints
+            .list
+            .iter()
+            .find(|b| {
+                b.watch
+                    .as_ref()
+                    .and_then(|w| w.scope)
+                    .is_some_and(|s| s.0 == pc)
+            })
+            .map(|b| b.id)
     }
 
     fn stop_on(&self, reason: StopReason, tid: u32) -> Stop {

@@ -534,6 +534,8 @@ impl Tracee {
             Err(_) => return Err(Refused::Unsuitable),
         };
         let pc = regs.rip;
+        // An instruction (at most 15 bytes) starting this close before the scratch
+        // area would overlap it.
         let area = scratch.saturating_sub(16)..scratch + displaced::SCRATCH_LEN as u64;
         {
             let t = breakpoints::lock(&self.bps);
