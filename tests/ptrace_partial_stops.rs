@@ -64,6 +64,19 @@ fn thread_states(pid: i32) -> Vec<(i32, char)> {
     v
 }
 
+/// The anonymous executable mappings of a process (where jump pads live).
+fn anon_exec_maps(pid: i32) -> Vec<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() == 5 && f[1].contains('x')
+        })
+        .map(str::to_string)
+        .collect()
+}
+
 #[test]
 fn displaced_steps_run_calls_rip_relative_and_branches_as_in_place() {
     if !ptrace_ok("displaced_steps_run_calls_rip_relative_and_branches_as_in_place") {
@@ -174,6 +187,7 @@ fn partial_stops_then_full_stop_and_detach_restore_the_code() {
             .unwrap()
     };
     let entry_code = proc_mem(pid, entry, 24);
+    let maps_before = anon_exec_maps(pid);
     let mut p = PtraceProcess::attach(pid as u32).unwrap();
     p.insert_breakpoint(Addr(hot)).unwrap();
     for _ in 0..300 {
@@ -192,6 +206,13 @@ fn partial_stops_then_full_stop_and_detach_restore_the_code() {
         p.snapshot().unwrap().read_bytes(Addr(entry), 24).unwrap(),
         entry_code
     );
+    // The jump pads: one anonymous executable mapping more, while attached.
+    let maps_during = anon_exec_maps(pid);
+    assert_eq!(
+        maps_during.len(),
+        maps_before.len() + 1,
+        "a pad area while attached: {maps_during:?} vs {maps_before:?}"
+    );
     // A full stop from a partial one: every thread is stopped and listed.
     assert_eq!(p.stop_others().unwrap(), None);
     assert_eq!(stopped_among(&[pid]), vec![pid]);
@@ -208,8 +229,81 @@ fn partial_stops_then_full_stop_and_detach_restore_the_code() {
         entry_code,
         "detach restores the scratch area"
     );
+    assert_eq!(anon_exec_maps(pid), maps_before, "detach unmaps the pads");
     let st = status_field(pid, "State").unwrap();
     assert!(st.starts_with('R') || st.starts_with('S'), "state {st}");
     let _ = child.0.kill();
     let _ = child.0.wait();
+}
+
+/// A breakpoint on an instruction that faults: the program's SIGSEGV handler must see
+/// the fault at the instruction's own address (never in a jump pad or the scratch
+/// area), every time, and the program must go on.
+const FAULT_C: &str = r#"
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <signal.h>
+#include <string.h>
+#include <ucontext.h>
+void f_fault(long *);
+/* First instruction a load through the argument: faults for NULL. */
+__asm__(".globl f_fault\nf_fault:\n movq (%rdi), %rax\n ret\n");
+static sigjmp_buf env;
+static volatile long right, wrong;
+static void on_segv(int sig, siginfo_t *si, void *uc) {
+    (void)sig; (void)si;
+    unsigned long rip = ((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
+    if (rip == (unsigned long)f_fault) right++; else wrong++;
+    siglongjmp(env, 1);
+}
+int main(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_segv;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigaction(SIGSEGV, &sa, 0);
+    long x = 7;
+    for (int i = 0; i < 200; i++) {
+        if (sigsetjmp(env, 1) == 0) f_fault(i % 2 ? &x : 0);
+    }
+    return wrong != 0 ? 1 : right != 100 ? 2 : 0;
+}
+"#;
+
+#[test]
+fn a_fault_under_a_breakpoint_reaches_the_handler_at_its_own_address() {
+    if !ptrace_ok("a_fault_under_a_breakpoint_reaches_the_handler_at_its_own_address") {
+        return;
+    }
+    let progs = Programs::new();
+    let exe = progs.compile("fault", FAULT_C);
+    let site = symbol(&exe, "f_fault");
+    let (_guard, mut p) = launch(&exe, &[]);
+    p.insert_breakpoint(Addr(site)).unwrap();
+    let (mut hits, mut faults) = (0, 0);
+    let status = loop {
+        p.resume(Resume::Continue, Direction::Forward).unwrap();
+        match p.wait_lazy().unwrap() {
+            (StopEvent::Breakpoint { pc, .. }, _) => {
+                assert_eq!(pc.0, site);
+                hits += 1;
+            }
+            (StopEvent::Signal { signo, tid }, _) => {
+                assert_eq!(signo, libc::SIGSEGV);
+                // The stop shows the fault where the program has it.
+                let snap = p.snapshot().unwrap();
+                let t = snap.threads().iter().find(|t| t.tid == tid).unwrap();
+                assert_eq!(t.regs.rip, site, "fault reported at the instruction");
+                faults += 1;
+            }
+            (StopEvent::Exited { status }, _) => break status,
+            (ev, _) => panic!("unexpected {ev:?}"),
+        }
+        assert!(hits <= 200 && faults <= 100, "hits {hits}, faults {faults}");
+    };
+    assert_eq!((hits, faults), (200, 100));
+    assert_eq!(
+        status, 0,
+        "the handler saw every fault at f_fault (1: elsewhere, 2: not 100 of them)"
+    );
 }

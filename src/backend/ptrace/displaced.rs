@@ -19,6 +19,8 @@
 
 use super::breakpoints::{self, Table};
 use super::sys::{self, Status};
+use super::threads::is_passed_through;
+use super::Tracee;
 use iced_x86::{Decoder, DecoderOptions, Encoder, FlowControl, Instruction, Mnemonic};
 use std::fs::File;
 
@@ -147,6 +149,162 @@ pub fn fix_up(
         return Some((regs.rsp, pc + plan.len));
     }
     None
+}
+
+impl Tracee {
+    /// Execute the instruction under the breakpoint `tid` is on at the scratch
+    /// address (see `displaced.rs`), leaving its registers as if it had run in place.
+    pub(super) fn displaced_step(&mut self, tid: i32) -> Result<(), Refused> {
+        let step_over = self.threads.get(&tid).is_some_and(|t| t.step_over);
+        if !step_over {
+            return Ok(());
+        }
+        if self.watches.iter().any(Option::is_some) || !self.deferred.is_empty() {
+            return Err(Refused::Unsuitable);
+        }
+        let Some(scratch) = self
+            .auxv
+            .iter()
+            .find(|&&(k, _)| k == libc::AT_ENTRY)
+            .map(|&(_, v)| v)
+            .filter(|&v| v != 0)
+        else {
+            return Err(Refused::Unsuitable);
+        };
+        let mut regs = match self.regs_of(tid) {
+            Ok(r) => r,
+            Err(e) if e.0 == libc::ESRCH => return Err(Refused::Gone),
+            Err(_) => return Err(Refused::Unsuitable),
+        };
+        let pc = regs.rip;
+        // An instruction (at most 15 bytes) starting this close before the scratch
+        // area would overlap it.
+        let area = scratch.saturating_sub(16)..scratch + SCRATCH_LEN as u64;
+        {
+            let t = breakpoints::lock(&self.bps);
+            if !t.inserted.contains_key(&pc) {
+                return Ok(());
+            }
+            if area.contains(&pc) || t.inserted.range(area.clone()).next().is_some() {
+                return Err(Refused::Unsuitable);
+            }
+        }
+        let (plan, bytes) = match self.plans.get(&pc) {
+            Some(p) => p.clone(),
+            None => {
+                let mut bytes = [0u8; 16];
+                let p = breakpoints::read_at(&self.mem, pc, &mut bytes)
+                    .ok()
+                    .and_then(|()| {
+                        let t = breakpoints::lock(&self.bps);
+                        for (&a, &orig) in t.inserted.range(pc..pc + 16) {
+                            bytes[(a - pc) as usize] = orig;
+                        }
+                        plan(&bytes, pc, scratch)
+                    });
+                self.plans.insert(pc, (p.clone(), bytes));
+                (p, bytes)
+            }
+        };
+        let Some(plan) = plan else {
+            return Err(Refused::Unsuitable);
+        };
+        // A signal owed to the thread must be delivered in the program's code, after
+        // the instruction: only the single-step can do that.
+        let owed = self.threads.get(&tid).is_some_and(|t| t.pending_sig != 0);
+        if !owed && !plan.is_call {
+            if let Some(at) = self.pad_for(tid, pc, &bytes) {
+                regs.rip = at;
+                if sys::set_regs(tid, &regs).is_err() {
+                    return Err(Refused::Gone);
+                }
+                if let Some(t) = self.threads.get_mut(&tid) {
+                    t.regs = None;
+                    t.step_over = false;
+                }
+                return Ok(());
+            }
+        }
+        {
+            let mut t = breakpoints::lock(&self.bps);
+            let fresh = t.scratch.is_none();
+            if install(&mut t, &self.mem, scratch, pc, &plan).is_err() {
+                return Err(Refused::Unsuitable);
+            }
+            if fresh {
+                self.publish_shadow(&t);
+            }
+        }
+        regs.rip = scratch;
+        if sys::set_regs(tid, &regs).is_err() {
+            return Err(Refused::Gone);
+        }
+        let back_on_bp = |tid: i32, pc: u64| {
+            if let Ok(mut r) = sys::get_regs(tid) {
+                if r.rip == scratch {
+                    r.rip = pc;
+                    let _ = sys::set_regs(tid, &r);
+                }
+            }
+        };
+        loop {
+            if sys::singlestep(tid, 0).is_err() {
+                return Err(Refused::Gone);
+            }
+            let st = match sys::wait(tid) {
+                Ok((_, st)) => st,
+                Err(_) => return Err(Refused::Gone),
+            };
+            match st {
+                Status::Stopped {
+                    sig: libc::SIGTRAP,
+                    event: 0,
+                } => {
+                    let Ok(mut r) = sys::get_regs(tid) else {
+                        return Err(Refused::Gone);
+                    };
+                    let pushed = if plan.is_call {
+                        let mut w = [0u8; 8];
+                        breakpoints::read_at(&self.mem, r.rsp, &mut w)
+                            .ok()
+                            .map(|()| u64::from_le_bytes(w))
+                    } else {
+                        None
+                    };
+                    if let Some((at, ret)) = fix_up(&mut r, pc, scratch, &plan, pushed) {
+                        if breakpoints::write_at(&self.mem, at, &ret.to_le_bytes()).is_err() {
+                            return Err(Refused::Gone);
+                        }
+                    }
+                    if sys::set_regs(tid, &r).is_err() {
+                        return Err(Refused::Gone);
+                    }
+                    if let Some(t) = self.threads.get_mut(&tid) {
+                        t.regs = Some(r);
+                        t.step_over = false;
+                    }
+                    return Ok(());
+                }
+                // The runtime's own signals arrived before the instruction ran: deliver
+                // them with the resume, as the all-stop step-over does.
+                Status::Stopped { sig, event: 0 } if is_passed_through(sig) => {
+                    if let Some(t) = self.threads.get_mut(&tid) {
+                        t.pending_sig = sig;
+                    }
+                }
+                Status::Exited(_) | Status::Killed(_) => return Err(Refused::Interrupted(st)),
+                Status::Stopped { .. } => {
+                    back_on_bp(tid, pc);
+                    if let Some(t) = self.threads.get_mut(&tid) {
+                        t.regs = None;
+                        // Still on the breakpoint, which it has not executed.
+                        t.step_over = true;
+                    }
+                    return Err(Refused::Interrupted(st));
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

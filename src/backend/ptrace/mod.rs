@@ -28,6 +28,8 @@ mod breakpoints;
 mod cleanup;
 mod debugregs;
 mod displaced;
+mod inject;
+mod pads;
 mod launch;
 mod procfs;
 mod proxy;
@@ -113,7 +115,10 @@ struct Tracee {
     snap: Option<Arc<LiveSnapshot>>,
     /// How each breakpoint's instruction is displaced (None: it cannot be). Forgotten
     /// whenever code or breakpoints change.
-    plans: std::collections::HashMap<u64, Option<displaced::Plan>>,
+    /// The instruction bytes (breakpoints hidden) it was planned from.
+    plans: std::collections::HashMap<u64, (Option<displaced::Plan>, [u8; 16])>,
+    /// Jump pads that threads run through instead of single-stepping (`pads.rs`).
+    pads: pads::Pads,
     auxv: Arc<Vec<(u64, u64)>>,
     info: Arc<ProcessInfo>,
     entry: Arc<Entry>,
@@ -209,6 +214,7 @@ impl Tracee {
             reinsert: None,
             snap: None,
             plans: std::collections::HashMap::new(),
+            pads: pads::Pads::default(),
             auxv: Arc::new(procfs::auxv(pid).unwrap_or_default()),
             info: Arc::new(procfs::process_info(pid)),
             entry,
@@ -237,8 +243,12 @@ impl Tracee {
         if let Some(r) = &t.regs {
             return Ok(r.clone());
         }
-        let r = sys::get_regs(tid)?;
-        t.regs = Some(r.clone());
+        let mut r = sys::get_regs(tid)?;
+        // No one may see a PC inside a jump pad: move the thread back into the code.
+        self.leave_pad(tid, &mut r);
+        if let Some(t) = self.threads.get_mut(&tid) {
+            t.regs = Some(r.clone());
+        }
         Ok(r)
     }
 
@@ -264,6 +274,7 @@ impl Tracee {
             t.scratch_holds = None;
         }
         self.plans.clear();
+        self.pads.reset();
         self.live
             .shadow
             .write()
@@ -369,6 +380,9 @@ impl Tracee {
                 return Ok(());
             }
         }
+        // Threads inside a pad go back into the code, and the pads go away, while the
+        // scratch area (which the unmapping uses) is still ours.
+        self.drop_pads();
         let mut first_err = None;
         if let Err(e) = breakpoints::lock(&self.bps).remove_all(&self.mem) {
             first_err = Some(e);
@@ -558,6 +572,7 @@ impl Process for Tracee {
     fn write_memory(&mut self, addr: Addr, bytes: &[u8]) -> Result<(), BackendError> {
         self.require_stopped()?;
         self.plans.clear();
+        self.pads.forget_current();
         {
             let mut t = breakpoints::lock(&self.bps);
             t.write_memory(&self.mem, addr.0, bytes)

@@ -15,7 +15,7 @@
 //!   stopped for another reason) are resumed silently.
 
 use super::debugregs;
-use super::displaced::{self, Refused};
+use super::displaced::Refused;
 use super::procfs;
 use super::sys::{self, Status};
 use super::{breakpoints, State, Task, Tracee};
@@ -45,8 +45,16 @@ const TRAP_HWBKPT: i32 = 4;
 /// si_code of a SIGTRAP raised by an int3 instruction.
 const SI_KERNEL: i32 = 0x80;
 
-fn is_passed_through(sig: i32) -> bool {
+pub(super) fn is_passed_through(sig: i32) -> bool {
     sig == libc::SIGURG || sig == libc::SIGPROF
+}
+
+/// Signals raised by the instruction itself.
+fn is_fault(sig: i32) -> bool {
+    matches!(
+        sig,
+        libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE | libc::SIGILL
+    )
 }
 
 fn signal_info(tid: i32, signo: i32) -> SignalInfo {
@@ -228,6 +236,14 @@ impl Tracee {
             }
         }
         t.pending_sig = if sig == libc::SIGSTOP { 0 } else { sig };
+        if self.pads.area().is_some() {
+            // A fault in a jump pad must reach the program's handler (and the user) at
+            // the program's own PC: Go's sigpanic unwinds from it. regs_of moves it.
+            if let Some(t) = self.threads.get_mut(&tid) {
+                t.regs = None;
+            }
+            let _ = self.regs_of(tid);
+        }
         let info = signal_info(tid, sig);
         let ev = StopEvent::Signal {
             tid: tid as u32,
@@ -248,6 +264,8 @@ impl Tracee {
             Err(e) if e.0 == libc::ESRCH => return Ok(Some(Outcome::Handled)),
             Err(e) => return Err(e.os("read registers")),
         };
+        // A watchpoint that fired inside a jump pad: report it from the program's code.
+        self.leave_pad(tid, &mut regs);
         let stepping = self.threads.get(&tid).and_then(|t| t.stepping);
         let bp = regs.rip.wrapping_sub(1);
         let (on_bp, was_bp) = {
@@ -509,144 +527,6 @@ impl Tracee {
         self.resume_all()
     }
 
-    /// Execute the instruction under the breakpoint `tid` is on at the scratch
-    /// address (see `displaced.rs`), leaving its registers as if it had run in place.
-    fn displaced_step(&mut self, tid: i32) -> Result<(), Refused> {
-        let step_over = self.threads.get(&tid).is_some_and(|t| t.step_over);
-        if !step_over {
-            return Ok(());
-        }
-        if self.watches.iter().any(Option::is_some) || !self.deferred.is_empty() {
-            return Err(Refused::Unsuitable);
-        }
-        let Some(scratch) = self
-            .auxv
-            .iter()
-            .find(|&&(k, _)| k == libc::AT_ENTRY)
-            .map(|&(_, v)| v)
-            .filter(|&v| v != 0)
-        else {
-            return Err(Refused::Unsuitable);
-        };
-        let mut regs = match self.regs_of(tid) {
-            Ok(r) => r,
-            Err(e) if e.0 == libc::ESRCH => return Err(Refused::Gone),
-            Err(_) => return Err(Refused::Unsuitable),
-        };
-        let pc = regs.rip;
-        // An instruction (at most 15 bytes) starting this close before the scratch
-        // area would overlap it.
-        let area = scratch.saturating_sub(16)..scratch + displaced::SCRATCH_LEN as u64;
-        {
-            let t = breakpoints::lock(&self.bps);
-            if !t.inserted.contains_key(&pc) {
-                return Ok(());
-            }
-            if area.contains(&pc) || t.inserted.range(area.clone()).next().is_some() {
-                return Err(Refused::Unsuitable);
-            }
-        }
-        let plan = match self.plans.get(&pc) {
-            Some(p) => p.clone(),
-            None => {
-                let mut bytes = [0u8; 16];
-                let p = breakpoints::read_at(&self.mem, pc, &mut bytes)
-                    .ok()
-                    .and_then(|()| {
-                        let t = breakpoints::lock(&self.bps);
-                        for (&a, &orig) in t.inserted.range(pc..pc + 16) {
-                            bytes[(a - pc) as usize] = orig;
-                        }
-                        displaced::plan(&bytes, pc, scratch)
-                    });
-                self.plans.insert(pc, p.clone());
-                p
-            }
-        };
-        let Some(plan) = plan else {
-            return Err(Refused::Unsuitable);
-        };
-        {
-            let mut t = breakpoints::lock(&self.bps);
-            let fresh = t.scratch.is_none();
-            if displaced::install(&mut t, &self.mem, scratch, pc, &plan).is_err() {
-                return Err(Refused::Unsuitable);
-            }
-            if fresh {
-                self.publish_shadow(&t);
-            }
-        }
-        regs.rip = scratch;
-        if sys::set_regs(tid, &regs).is_err() {
-            return Err(Refused::Gone);
-        }
-        let back_on_bp = |tid: i32, pc: u64| {
-            if let Ok(mut r) = sys::get_regs(tid) {
-                if r.rip == scratch {
-                    r.rip = pc;
-                    let _ = sys::set_regs(tid, &r);
-                }
-            }
-        };
-        loop {
-            if sys::singlestep(tid, 0).is_err() {
-                return Err(Refused::Gone);
-            }
-            let st = match sys::wait(tid) {
-                Ok((_, st)) => st,
-                Err(_) => return Err(Refused::Gone),
-            };
-            match st {
-                Status::Stopped {
-                    sig: libc::SIGTRAP,
-                    event: 0,
-                } => {
-                    let Ok(mut r) = sys::get_regs(tid) else {
-                        return Err(Refused::Gone);
-                    };
-                    let pushed = if plan.is_call {
-                        let mut w = [0u8; 8];
-                        breakpoints::read_at(&self.mem, r.rsp, &mut w)
-                            .ok()
-                            .map(|()| u64::from_le_bytes(w))
-                    } else {
-                        None
-                    };
-                    if let Some((at, ret)) = displaced::fix_up(&mut r, pc, scratch, &plan, pushed) {
-                        if breakpoints::write_at(&self.mem, at, &ret.to_le_bytes()).is_err() {
-                            return Err(Refused::Gone);
-                        }
-                    }
-                    if sys::set_regs(tid, &r).is_err() {
-                        return Err(Refused::Gone);
-                    }
-                    if let Some(t) = self.threads.get_mut(&tid) {
-                        t.regs = Some(r);
-                        t.step_over = false;
-                    }
-                    return Ok(());
-                }
-                // The runtime's own signals arrived before the instruction ran: deliver
-                // them with the resume, as the all-stop step-over does.
-                Status::Stopped { sig, event: 0 } if is_passed_through(sig) => {
-                    if let Some(t) = self.threads.get_mut(&tid) {
-                        t.pending_sig = sig;
-                    }
-                }
-                Status::Exited(_) | Status::Killed(_) => return Err(Refused::Interrupted(st)),
-                Status::Stopped { .. } => {
-                    back_on_bp(tid, pc);
-                    if let Some(t) = self.threads.get_mut(&tid) {
-                        t.regs = None;
-                        // Still on the breakpoint, which it has not executed.
-                        t.step_over = true;
-                    }
-                    return Err(Refused::Interrupted(st));
-                }
-            }
-        }
-    }
-
     fn prepare_resume(&mut self) -> bool {
         self.live.generation.fetch_add(1, Ordering::AcqRel);
         self.snap = None;
@@ -675,6 +555,14 @@ impl Tracee {
     pub(super) fn resume_all(&mut self) -> Result<(), BackendError> {
         if !self.prepare_resume() {
             return Ok(());
+        }
+        // A thread owed a fault (SIGSEGV at the breakpoint's instruction) gets it where
+        // it is, before the instruction runs again: its handler decides what comes next
+        // (Go's sigpanic, or a retry that hits the breakpoint again, as a new hit).
+        for t in self.threads.values_mut() {
+            if t.step_over && is_fault(t.pending_sig) {
+                t.step_over = false;
+            }
         }
         let over: Vec<i32> = self
             .threads
