@@ -68,7 +68,7 @@ expected_header() {
 	# "signal arrived during cgo execution"; both name the SIGSEGV.
 	crash_in_c) echo 'SIGSEGV: segmentation violation' ;;
 	blocked_in_c) echo 'panic: blocked_in_c: 3 goroutines wait in C' ;;
-	callback) echo 'invalid memory address or nil pointer dereference' ;;
+	callback) echo 'fatal error: sync: unlock of unlocked mutex' ;;
 	*) die "unknown scenario $1" ;;
 	esac
 }

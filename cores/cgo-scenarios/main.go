@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -86,7 +87,9 @@ func readerInC() { C.c_block_read() }
 func usleeperInC() { C.c_block_usleep() }
 
 // callback: a goroutine calls C, which calls goCallback (exported), which
-// dereferences a nil pointer in Go.
+// dies in Go with a fatal error (no deferred calls run, unlike a panic, whose
+// unwinding through cgocallbackg hands the C frames' stack back to the runtime
+// to reuse).
 func callback() {
 	done := make(chan int)
 	go callbackWorker(done)
@@ -97,11 +100,7 @@ func callbackWorker(done chan int) {
 	done <- int(C.c_call_back(C.int(40)))
 }
 
-type settings struct {
-	limit int
-}
-
-var current *settings
+var settingsMu sync.Mutex
 
 //export goCallback
 func goCallback(n C.int) C.int {
@@ -110,5 +109,6 @@ func goCallback(n C.int) C.int {
 
 //go:noinline
 func applySettings(n int) int {
-	return n + current.limit // nil pointer dereference in Go, called from C
+	settingsMu.Unlock() // fatal error: sync: unlock of unlocked mutex, in Go called by C
+	return n
 }
