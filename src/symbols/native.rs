@@ -349,11 +349,13 @@ pub fn best_symbol(bin: &Binary, addr: Addr) -> Option<String> {
 #[derive(Default)]
 struct CLines {
     /// (start, end, rows) per sequence, sorted by start; rows are (addr, file, line).
-    seqs: Vec<(u64, u64, Vec<(u64, u32, u32)>)>,
+    seqs: Vec<Sequence>,
     files: Vec<String>,
 }
 
 type Slice<'a> = EndianSlice<'a, LittleEndian>;
+/// One line-table sequence: start, end, rows (address, file index, line).
+type Sequence = (u64, u64, Vec<(u64, u32, u32)>);
 
 impl CLines {
     /// Read on first use: only units whose DW_AT_language is not Go, so the cost is the
@@ -379,7 +381,7 @@ impl CLines {
         let Ok(owned) = gimli::DwarfSections::load(secs) else {
             return CLines::default();
         };
-        let dw = owned.borrow(|s| EndianSlice::new(&**s, LittleEndian));
+        let dw = owned.borrow(|s| EndianSlice::new(s, LittleEndian));
         let mut out = CLines::default();
         let mut file_ids: HashMap<String, u32> = HashMap::new();
         let mut abbrevs: HashMap<u64, Arc<gimli::Abbreviations>> = HashMap::new();
