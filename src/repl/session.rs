@@ -598,6 +598,7 @@ impl Session {
                 cfi: None,
                 bin: t.binary(),
                 rt: t.runtime(),
+                native: None,
             };
             let cache = PcCache::new();
             for batch in gs.chunks(LIST_BATCH) {

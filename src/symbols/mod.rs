@@ -9,6 +9,7 @@ pub mod cfi;
 pub mod debuginfo;
 pub mod dwarf;
 pub mod elf;
+pub mod native;
 pub mod pclntab;
 
 pub use elf::Binary;

@@ -11,6 +11,7 @@ use crate::snapshot::{Memory, Snapshot, Thread};
 use crate::symbols::buildinfo::{self, BuildInfo};
 use crate::symbols::cfi::Cfi;
 use crate::symbols::dwarf::Dwarf;
+use crate::symbols::native::Native;
 use crate::symbols::{Binary, Pclntab};
 use crate::unwind::{Stack, Unwinder};
 
@@ -104,6 +105,8 @@ pub struct Target {
     /// not the whole list.
     gstate: OnceLock<GoroutineState>,
     crash: OnceLock<CrashInfo>,
+    /// C code and shared libraries, for C frames (read on first use).
+    native: OnceLock<Native>,
     warnings: Vec<String>,
 }
 
@@ -146,7 +149,12 @@ impl Target {
         }
         let warnings = snapshot.warnings();
         let image = Arc::new(Image::load(binary, snapshot.bias())?);
-        Target::new(Arc::new(snapshot), image, None, warnings)
+        let mut t = Target::new(Arc::new(snapshot), image, None, warnings)?;
+        // A core's libraries are checked once, up front, so their notes come with
+        // the header.
+        let notes = t.native().notes();
+        t.warnings.extend(notes);
+        Ok(t)
     }
 
     fn open_minidump(
@@ -230,6 +238,7 @@ impl Target {
             runtime,
             gstate: OnceLock::new(),
             crash: OnceLock::new(),
+            native: OnceLock::new(),
             warnings,
         })
     }
@@ -326,7 +335,19 @@ impl Target {
             cfi: Some(self.image.cfi()),
             bin: &self.image.binary,
             rt: &self.runtime,
+            native: Some(self.native()),
         }
+    }
+
+    /// The binary's C code and the shared libraries mapped in the snapshot.
+    pub fn native(&self) -> &Native {
+        self.native.get_or_init(|| {
+            Native::new(
+                self.snapshot.clone(),
+                self.image.binary.clone(),
+                self.image.bias,
+            )
+        })
     }
 
     /// What thread `tid` runs, read for that thread alone (no goroutine list): its

@@ -4,6 +4,7 @@
 //! and lets frames borrow their names instead of owning copies.
 
 use crate::addr::Addr;
+use crate::symbols::native::Native;
 use crate::symbols::{Binary, Func, Pclntab};
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -29,6 +30,10 @@ pub(crate) enum Special {
     Systemstack,
     /// sigpanic, asyncPreempt, debugCallV2: their caller's PC is a trap PC.
     TrapCaller,
+    /// Go calling C: on the system stack, its caller is on the goroutine's stack.
+    Asmcgocall,
+    /// C calling Go: on the goroutine's stack, its caller (crosscall2) is on g0's.
+    Cgocallback,
 }
 
 /// What is known about one PC (a return address, or a trap PC when `trap`).
@@ -48,20 +53,35 @@ pub struct PcInfo {
 }
 
 impl PcInfo {
-    /// Look `pc` up (run-time address; `bias` is the load bias).
-    pub(crate) fn compute(pcln: &Pclntab, bin: &Binary, bias: u64, pc: Addr, trap: bool) -> PcInfo {
+    /// Look `pc` up (run-time address; `bias` is the load bias). Non-Go PCs are named
+    /// by `native` when given (C symbols and lines, shared libraries), else from the
+    /// binary's symbol table.
+    pub(crate) fn compute(
+        pcln: &Pclntab,
+        bin: &Binary,
+        native: Option<&Native>,
+        bias: u64,
+        pc: Addr,
+        trap: bool,
+    ) -> PcInfo {
         let Some(f) = pcln.func_for_pc(pc.sub(bias)) else {
-            let name = bin
-                .symbol_at(pc.sub(bias))
-                .map(|s| s.name.clone())
-                .unwrap_or_else(|| "?".into());
+            let (name, file, line) = match native.and_then(|n| n.symbolize(pc, trap)) {
+                Some(s) => (s.function, s.file, s.line),
+                None => (
+                    bin.symbol_at(pc.sub(bias))
+                        .map(|s| s.name.clone())
+                        .unwrap_or_else(|| "?".into()),
+                    String::new(),
+                    0,
+                ),
+            };
             return PcInfo {
                 func: None,
                 entry: None,
                 frames: vec![SymFrame {
                     function: name.clone(),
-                    file: String::new(),
-                    line: 0,
+                    file,
+                    line,
                     inlined: false,
                 }],
                 name,
@@ -103,6 +123,8 @@ impl PcInfo {
             "runtime.goexit" => Special::Goexit,
             "runtime.mcall" => Special::Mcall,
             "runtime.systemstack" => Special::Systemstack,
+            "runtime.asmcgocall" => Special::Asmcgocall,
+            "runtime.cgocallback" => Special::Cgocallback,
             "runtime.sigpanic" | "runtime.asyncPreempt" | "runtime.debugCallV2" => {
                 Special::TrapCaller
             }

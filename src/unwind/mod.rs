@@ -148,6 +148,7 @@ pub struct LiteStack {
 
 pub mod arch;
 pub mod cache;
+mod cgo;
 pub mod walk;
 pub use cache::{PcCache, PcInfo, SymFrame};
 pub use walk::{Start, Unwinder};

@@ -7,9 +7,10 @@ use super::arch::{frame_arch, CpuRegs, FrameArch};
 use super::cache::{PcCache, PcInfo, Special};
 use super::{Frame, FrameSource, LiteFrame, LiteStack, Stack};
 use crate::addr::Addr;
-use crate::goruntime::{GoRuntime, Goroutine, ThreadContext, G_RUNNING};
+use crate::goruntime::{GoRuntime, Goroutine, ThreadContext, G_RUNNING, G_SYSCALL};
 use crate::snapshot::{Memory, Registers, Thread};
 use crate::symbols::cfi::{Cfi, RegSet};
+use crate::symbols::native::Native;
 use crate::symbols::{Binary, Pclntab};
 use std::sync::Arc;
 
@@ -44,6 +45,9 @@ pub struct Unwinder<'a> {
     pub cfi: Option<&'a Cfi>,
     pub bin: &'a Binary,
     pub rt: &'a GoRuntime,
+    /// C symbols and lines, shared libraries' symbols and CFI (C frames); without it
+    /// C frames are named from the binary's symbol table and unwound by its CFI only.
+    pub native: Option<&'a Native>,
 }
 
 impl<'a> Unwinder<'a> {
@@ -52,7 +56,7 @@ impl<'a> Unwinder<'a> {
     }
 
     /// The CPU's frame layout, from the binary's ELF header.
-    fn arch(&self) -> &'static dyn FrameArch {
+    pub(super) fn arch(&self) -> &'static dyn FrameArch {
         frame_arch(self.bin.arch())
     }
 
@@ -67,6 +71,13 @@ impl<'a> Unwinder<'a> {
         depth: usize,
     ) -> Stack {
         let ctx = thread.map(|(_, c)| c.clone());
+        if g.state() == G_SYSCALL {
+            if let Some((t, c)) = thread {
+                if let Some(st) = self.cgo_call_stack(g, t, c, depth) {
+                    return st;
+                }
+            }
+        }
         if g.state() == G_RUNNING {
             if let Some((t, c)) = thread {
                 let mut start = self.arch().thread_start(t);
@@ -119,12 +130,11 @@ impl<'a> Unwinder<'a> {
         ctx: Option<&ThreadContext>,
         depth: usize,
     ) -> Stack {
-        let _ = ctx;
         let mut sink = FullSink {
             frames: Vec::new(),
             arch: self.arch(),
         };
-        let error = self.walk_into(start, curg, depth, None, &mut sink);
+        let error = self.walk_into(start, curg, ctx, depth, None, &mut sink);
         Stack {
             frames: sink.frames,
             error,
@@ -157,7 +167,7 @@ impl<'a> Unwinder<'a> {
             foreign: false,
             allow_foreign: self.cfi.is_some(),
         };
-        let error = self.walk_into(start, Some(g), depth, Some(cache), &mut sink);
+        let error = self.walk_into(start, Some(g), None, depth, Some(cache), &mut sink);
         if sink.foreign && !sink.allow_foreign {
             return None;
         }
@@ -167,8 +177,8 @@ impl<'a> Unwinder<'a> {
         })
     }
 
-    fn info(&self, cache: Option<&PcCache>, pc: Addr, trap: bool) -> Arc<PcInfo> {
-        let compute = || PcInfo::compute(self.pcln, self.bin, self.bias(), pc, trap);
+    pub(super) fn info(&self, cache: Option<&PcCache>, pc: Addr, trap: bool) -> Arc<PcInfo> {
+        let compute = || PcInfo::compute(self.pcln, self.bin, self.native, self.bias(), pc, trap);
         match cache {
             Some(c) => c.get_or_compute((pc.get(), trap), compute),
             None => Arc::new(compute()),
@@ -181,6 +191,7 @@ impl<'a> Unwinder<'a> {
         &self,
         start: Start,
         curg: Option<&Goroutine>,
+        ctx: Option<&ThreadContext>,
         depth: usize,
         cache: Option<&PcCache>,
         sink: &mut dyn Sink,
@@ -197,6 +208,9 @@ impl<'a> Unwinder<'a> {
         let mut regs = start.regs;
         let mut source = start.source;
         let mut switched = false;
+        // The goroutine's syscall context stands in for the first asmcgocall's caller
+        // only (see `asmcgocall_caller`); nested calls take the physical one.
+        let mut syscall_ctx_used = false;
         let on_curg_stack =
             |sp: Addr| -> bool { curg.is_some_and(|g| sp >= g.stack_lo && sp < g.stack_hi) };
 
@@ -214,7 +228,7 @@ impl<'a> Unwinder<'a> {
                     return None;
                 }
                 match self.step_foreign(pc, sp, bp, trap, regs.as_ref()) {
-                    Some((npc, nsp, nbp, nregs, how)) => {
+                    Some((npc, nsp, nbp, nregs, how, signal)) => {
                         if nsp <= sp && npc == pc {
                             return Some(stuck(pc));
                         }
@@ -222,8 +236,14 @@ impl<'a> Unwinder<'a> {
                         sp = nsp;
                         bp = nbp;
                         regs = nregs;
-                        source = how;
-                        trap = false;
+                        source = if signal {
+                            FrameSource::SignalFrame
+                        } else {
+                            how
+                        };
+                        // Past a C signal trampoline (glibc's __restore_rt) the PC is
+                        // the interrupted instruction, not a return address.
+                        trap = signal;
                         lr = Addr::NULL;
                         innermost = false;
                         continue;
@@ -284,6 +304,31 @@ impl<'a> Unwinder<'a> {
             if info.flag & FLAG_TOPFRAME != 0 || info.special == Special::Goexit {
                 break;
             }
+            // Go calling C: the C frames above ran on the system stack; asmcgocall's
+            // caller (cgocall) is on the goroutine's stack, found from what asmcgocall
+            // saved on the system stack.
+            if info.special == Special::Asmcgocall && !trap && !on_curg_stack(sp) {
+                if let Some((npc, nsp, moved)) =
+                    self.asmcgocall_caller(sp, curg, &mut syscall_ctx_used)
+                {
+                    sink.set_cfa(n, nsp);
+                    if !more {
+                        return None;
+                    }
+                    pc = npc;
+                    sp = nsp;
+                    lr = Addr::NULL;
+                    innermost = false;
+                    trap = false;
+                    source = if moved {
+                        FrameSource::StackSwitch
+                    } else {
+                        FrameSource::Pclntab
+                    };
+                    regs = None;
+                    continue;
+                }
+            }
             if info.special == Special::Mcall && !on_curg_stack(sp) {
                 // mcall's callee never returns; the system stack ends here.
                 break;
@@ -291,10 +336,20 @@ impl<'a> Unwinder<'a> {
 
             let mut frame_sp = sp;
             let mut next_source = FrameSource::Pclntab;
-            let mut spwrite = info.flag & FLAG_SPWRITE != 0;
+            // As the runtime: cgocallback writes SP but keeps a frame valid for
+            // unwinding on both stacks, so it is not an SP-writing function here.
+            let mut spwrite = info.flag & FLAG_SPWRITE != 0 && info.special != Special::Cgocallback;
             let unswitched = info
                 .sp_delta
                 .is_some_and(|d| arch.systemstack_unswitched(d));
+            if info.special == Special::Cgocallback && on_curg_stack(sp) {
+                // C calling Go: cgocallback's frame on the goroutine's stack is a copy of
+                // its frame on g0's, where its real caller (crosscall2, then C) is.
+                if let Some(g0_sp) = self.cgocallback_g0_sp(ctx, info.sp_delta, cache) {
+                    frame_sp = g0_sp;
+                    next_source = FrameSource::StackSwitch;
+                }
+            }
             if info.special == Special::Systemstack && !on_curg_stack(sp) && !unswitched {
                 if let Some(g) = curg {
                     if !g.sched.sp.is_null() {
@@ -364,7 +419,9 @@ impl<'a> Unwinder<'a> {
         None
     }
 
-    /// One step out of a non-Go frame: DWARF CFI, then the frame-pointer chain.
+    /// One step out of a non-Go frame: DWARF CFI (the binary's, else the shared
+    /// library's at `pc`), then the frame-pointer chain. The last value says the frame
+    /// was a signal trampoline (the caller's PC is an interrupted instruction).
     #[allow(clippy::type_complexity)]
     fn step_foreign(
         &self,
@@ -373,19 +430,23 @@ impl<'a> Unwinder<'a> {
         bp: Addr,
         trap: bool,
         regs: Option<&CpuRegs>,
-    ) -> Option<(Addr, Addr, Addr, Option<CpuRegs>, FrameSource)> {
+    ) -> Option<(Addr, Addr, Addr, Option<CpuRegs>, FrameSource, bool)> {
         // CFI is read with amd64 register numbers only (arm64 C frames: frame pointers).
         let amd64 = self.bin.arch() == crate::arch::Arch::Amd64;
         let regs_amd64 = match regs {
             Some(CpuRegs::Amd64(r)) => Some(r),
             _ => None,
         };
-        if let Some(cfi) = self.cfi.filter(|_| amd64) {
+        let lookup = if trap { pc } else { pc.sub(1) };
+        let cfi = match self.cfi {
+            Some(c) if c.has_fde(lookup.get()) => Some(c),
+            own => self.native.and_then(|n| n.cfi_at(lookup)).or(own),
+        };
+        if let Some(cfi) = cfi.filter(|_| amd64) {
             let mut rs = regs_amd64.map(RegSet::from_registers).unwrap_or_default();
             rs.set(7, Some(sp.get()));
             rs.set(6, Some(bp.get()));
             rs.set(16, Some(pc.get()));
-            let lookup = if trap { pc } else { pc.sub(1) };
             if let Some(next) = cfi.unwind_step(lookup.get(), &rs, self.mem) {
                 if let (Some(npc), Some(nsp)) = (next.get(16), next.get(7)) {
                     let mut r = regs_amd64.cloned().unwrap_or_default();
@@ -396,18 +457,19 @@ impl<'a> Unwinder<'a> {
                     }
                     let nbp = next.get(6).unwrap_or(bp.get());
                     let r = Some(CpuRegs::Amd64(r));
-                    return Some((Addr(npc), Addr(nsp), Addr(nbp), r, FrameSource::Cfi));
+                    let signal = cfi.is_signal_frame(lookup.get());
+                    return Some((Addr(npc), Addr(nsp), Addr(nbp), r, FrameSource::Cfi, signal));
                 }
             }
         }
         let (ret, nsp, nbp) = self.arch().frame_pointer_step(self.mem, sp, bp)?;
-        Some((ret, nsp, nbp, None, FrameSource::FramePointer))
+        Some((ret, nsp, nbp, None, FrameSource::FramePointer, false))
     }
 }
 
 /// Where a goroutine that is not on a thread resumes, as the runtime's
 /// `unwinder.initAt` decides: g.syscallpc/sp while syscallsp is set, else g.sched.
-fn saved_start(g: &Goroutine) -> Start {
+pub(super) fn saved_start(g: &Goroutine) -> Start {
     // gobuf.lr is only ever set on link-register machines (0 after mcall/gogo).
     let (pc, sp, bp, lr) = if !g.syscall_sp.is_null() {
         (g.syscall_pc, g.syscall_sp, Addr::NULL, Addr::NULL)
@@ -633,6 +695,7 @@ pub(crate) mod tests {
                 cfi: None,
                 bin: t.binary(),
                 rt: t.runtime(),
+                native: None,
             };
             let cache = PcCache::new();
             for g in t.goroutines() {

@@ -189,6 +189,7 @@ pub fn compute(t: &Target, done: &AtomicUsize, cancel: &AtomicBool) -> Vec<Group
         cfi: None,
         bin: t.binary(),
         rt: t.runtime(),
+        native: None,
     };
     let cache = PcCache::new();
     let crash = t.crash().goroutine;

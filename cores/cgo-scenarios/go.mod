@@ -1,0 +1,3 @@
+module example.com/cgoscenarios
+
+go 1.19
