@@ -458,6 +458,26 @@ impl GoRuntime {
                         }
                     }
                 }
+                // Windows: where the TEB's TLS words point (m.tls, whose first word
+                // is g, if that word is Go's slot), checked the same way.
+                for slot in &t.g_slots {
+                    if !c.m.is_null() {
+                        break;
+                    }
+                    let Ok(g) = mem.read_ptr(*slot) else {
+                        continue;
+                    };
+                    if g.is_null() {
+                        continue;
+                    }
+                    if let Ok(m) = mem.read_ptr(g.add(gl.m)) {
+                        if !m.is_null() && mem.read_u64(m.add(ml.procid)).ok() == Some(t.tid as u64)
+                        {
+                            c.tls_g = g;
+                            c.m = m;
+                        }
+                    }
+                }
                 if c.m.is_null() && t.regs.fs_base == 0 {
                     let ms = by_procid.get_or_insert_with(|| self.ms_by_procid(mem));
                     if let Some(&m) = ms.get(&u64::from(t.tid)) {
