@@ -470,12 +470,19 @@ impl GoRuntime {
                     if g.is_null() {
                         continue;
                     }
-                    if let Ok(m) = mem.read_ptr(g.add(gl.m)) {
-                        if !m.is_null() && mem.read_u64(m.add(ml.procid)).ok() == Some(t.tid as u64)
-                        {
-                            c.tls_g = g;
-                            c.m = m;
-                        }
+                    let Ok(m) = mem.read_ptr(g.add(gl.m)) else {
+                        continue;
+                    };
+                    // The g must be one of its M's (g0, curg, gsignal), and the M this
+                    // thread's: Go 1.21+ sets m.procid to the thread id on Windows,
+                    // older releases leave it 0.
+                    let owned = [ml.g0, ml.curg, ml.gsignal]
+                        .iter()
+                        .any(|&off| mem.read_ptr(m.add(off)).ok() == Some(g));
+                    let procid = mem.read_u64(m.add(ml.procid)).ok();
+                    if !m.is_null() && owned && (procid == Some(0) || procid == Some(t.tid.into())) {
+                        c.tls_g = g;
+                        c.m = m;
                     }
                 }
                 if c.m.is_null() && t.regs.fs_base == 0 {

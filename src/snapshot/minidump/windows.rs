@@ -12,9 +12,10 @@
 //! `runtime.tls_g` lives in the binary's bss, which a normal dump does not save, and
 //! the index depends on what the process loaded before Go's start: so every candidate
 //! word is offered (ArbitraryUserPointer, then the 64 TlsSlots) and the runtime model
-//! keeps the one whose g's M has the thread's id (`m.procid` is the Windows thread id,
-//! set in `minit`). A dump without the TEB pages (MiniDumpNormal writes none) offers
-//! nothing: the model then finds each thread's M through `runtime.allm` by procid.
+//! keeps the one whose g is its M's g0, curg or gsignal and whose M is the thread's
+//! (`m.procid` is the Windows thread id from `minit` in Go 1.22+; Go 1.19 leaves it 0).
+//! A dump without the TEB pages (MiniDumpNormal writes none) offers nothing: the model
+//! then finds each thread's M through `runtime.allm` by procid (Go 1.22+ only).
 
 use super::super::notes::le_u64;
 
