@@ -139,10 +139,21 @@ fn full_dump_threads_find_their_g_through_the_teb() {
         assert!(threads.len() >= 3, "{}: {} threads", name(c), threads.len());
         let mut via_teb = 0;
         for th in threads {
-            assert_ne!(th.regs.gs_base, 0, "{}: thread {} has no TEB", name(c), th.tid);
+            assert_ne!(
+                th.regs.gs_base,
+                0,
+                "{}: thread {} has no TEB",
+                name(c),
+                th.tid
+            );
             assert!(!th.g_slots.is_empty(), "{}: thread {}", name(c), th.tid);
             let ctx = t.thread_context(th.tid).expect("thread context");
-            assert!(!ctx.m.is_null() && !ctx.g0.is_null(), "{}: thread {}", name(c), th.tid);
+            assert!(
+                !ctx.m.is_null() && !ctx.g0.is_null(),
+                "{}: thread {}",
+                name(c),
+                th.tid
+            );
             if !ctx.tls_g.is_null() {
                 via_teb += 1;
                 // The g in TLS runs on this M: g0, gsignal or curg.
@@ -282,7 +293,9 @@ fn session_on_a_full_dump() {
         .iter()
         .find(|g| {
             let st = t.goroutine_stack(g, 100);
-            st.frames.iter().any(|f| f.function == "main.svcMutexWaiter")
+            st.frames
+                .iter()
+                .any(|f| f.function == "main.svcMutexWaiter")
         })
         .map(|g| g.goid)
         .expect("the mutex waiter");
@@ -290,11 +303,20 @@ fn session_on_a_full_dump() {
     let mut s = Session::new(t);
     let h = s.header();
     assert!(h.contains(&format!("pid {pid}")), "{h}");
-    assert!(!h.contains("Warning:"), "a full dump has nothing missing: {h}");
+    assert!(
+        !h.contains("Warning:"),
+        "a full dump has nothing missing: {h}"
+    );
     let gs = text(s.execute("goroutines"));
-    assert!(gs.contains("main.svcReceiver") || gs.contains("service.go"), "{gs}");
+    assert!(
+        gs.contains("main.svcReceiver") || gs.contains("service.go"),
+        "{gs}"
+    );
     let bt = text(s.execute(&format!("goroutine {g} bt")));
-    assert!(bt.contains("main.svcMutexWaiter") && bt.contains("service.go:43"), "{bt}");
+    assert!(
+        bt.contains("main.svcMutexWaiter") && bt.contains("service.go:43"),
+        "{bt}"
+    );
     let th = text(s.execute("threads"));
     assert!(th.lines().count() >= 3, "{th}");
     let p = text(s.execute("print main.Progress"));

@@ -480,7 +480,8 @@ impl GoRuntime {
                         .iter()
                         .any(|&off| mem.read_ptr(m.add(off)).ok() == Some(g));
                     let procid = mem.read_u64(m.add(ml.procid)).ok();
-                    if !m.is_null() && owned && (procid == Some(0) || procid == Some(t.tid.into())) {
+                    if !m.is_null() && owned && (procid == Some(0) || procid == Some(t.tid.into()))
+                    {
                         c.tls_g = g;
                         c.m = m;
                     }

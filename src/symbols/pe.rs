@@ -58,7 +58,9 @@ pub fn is_pe(head: &[u8]) -> bool {
 }
 
 fn le_u16(d: &[u8], off: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(d.get(off..off.checked_add(2)?)?.try_into().ok()?))
+    Some(u16::from_le_bytes(
+        d.get(off..off.checked_add(2)?)?.try_into().ok()?,
+    ))
 }
 
 fn machine_name(m: u16) -> String {
@@ -178,7 +180,9 @@ pub fn parse(path: &Path, data: FileBytes) -> Result<Binary, SymError> {
         let in_file = if raw_off == 0 { 0 } else { raw_size.min(mem) };
         by_number.push((addr, u64::from(mem)));
         if !name.is_empty() {
-            section_by_name.entry(name.clone()).or_insert(sections.len());
+            section_by_name
+                .entry(name.clone())
+                .or_insert(sections.len());
         }
         let nobits = in_file == 0 && chars & SCN_UNINITIALIZED != 0;
         sections.push(Section {
@@ -300,7 +304,7 @@ fn read_symbols(
             },
         ));
     }
-    out.sort_by(|a, b| a.1.addr.cmp(&b.1.addr));
+    out.sort_by_key(|a| a.1.addr);
     // Sizes: up to the next symbol of the same section, or the section's end.
     let n = out.len();
     for j in 0..n {
@@ -413,14 +417,20 @@ mod tests {
         );
         // The debug section is discardable: not a segment.
         assert_eq!(b.segments().len(), 2);
-        assert_eq!(b.symbol("runtime.text").map(|s| s.addr), Some(Addr(0x40_1000)));
+        assert_eq!(
+            b.symbol("runtime.text").map(|s| s.addr),
+            Some(Addr(0x40_1000))
+        );
         let m = b.symbol("main.mai").expect("short name");
         assert_eq!((m.addr, m.size), (Addr(0x40_1010), 0x30));
         assert_eq!(b.go_build_id(), Some("ab"));
         assert_eq!(b.vaddr_bytes(Addr(0x40_1000)).map(|x| x[0]), Some(0xff));
         for n in 0..d.len() {
             // Any prefix parses or fails with an error, never panics.
-            let _ = parse(Path::new("t.exe"), FileBytes::from_vec("t.exe", d[..n].to_vec()));
+            let _ = parse(
+                Path::new("t.exe"),
+                FileBytes::from_vec("t.exe", d[..n].to_vec()),
+            );
         }
     }
 }

@@ -166,7 +166,10 @@ impl Target {
         // A Windows process ran a PE executable, a Linux one an ELF file: nothing
         // would be found with the other kind, so not even --force opens them.
         let (dump_os, want) = match dump.os() {
-            DumpOs::Windows => ("a Windows", binary.pe().is_none().then_some("an ELF (Linux)")),
+            DumpOs::Windows => (
+                "a Windows",
+                binary.pe().is_none().then_some("an ELF (Linux)"),
+            ),
             DumpOs::Linux => ("a Linux", binary.pe().is_some().then_some("a Windows (PE)")),
         };
         if let Some(kind) = want {

@@ -158,7 +158,10 @@ impl MinidumpWithBinary {
                 ));
             }
         }
-        if let Some(m) = self.main_module().filter(|_| self.dump.os() == DumpOs::Linux) {
+        if let Some(m) = self
+            .main_module()
+            .filter(|_| self.dump.os() == DumpOs::Linux)
+        {
             let ids = binary_code_ids(&self.binary);
             if let (Some(dump_id), Some(ours)) = (&m.build_id, ids.first()) {
                 // Either id names the binary: writers that cannot read the note from

@@ -416,7 +416,11 @@ impl Minidump {
             });
         // Windows: the first module is the executable.
         let exe_name = (os == DumpOs::Windows)
-            .then(|| modules.first().map(|m| windows::basename(&m.name).to_string()))
+            .then(|| {
+                modules
+                    .first()
+                    .map(|m| windows::basename(&m.name).to_string())
+            })
             .flatten();
         let process = pid.map(|pid| ProcessInfo {
             pid,
@@ -528,7 +532,9 @@ impl Minidump {
 /// `n` saved bytes at `addr` from the pieces of a dump being parsed.
 fn saved_in(pieces: &[Piece], data: &[u8], addr: u64, n: usize) -> Option<Vec<u8>> {
     let p = memory::find(pieces, addr)?;
-    let off = p.offset.checked_add(usize::try_from(addr - p.start).ok()?)?;
+    let off = p
+        .offset
+        .checked_add(usize::try_from(addr - p.start).ok()?)?;
     if (addr - p.start).checked_add(n as u64)? > p.len {
         return None;
     }

@@ -50,8 +50,8 @@ pub fn g_slot_candidates(teb: u64, read: impl Fn(u64, usize) -> Option<Vec<u8>>)
 /// the faulting address.
 pub fn exception_signal(code: u32) -> Option<(i32, bool)> {
     Some(match code {
-        0xc000_0005 => (11, true), // EXCEPTION_ACCESS_VIOLATION: SIGSEGV
-        0xc000_0006 => (7, true),  // EXCEPTION_IN_PAGE_ERROR: SIGBUS
+        0xc000_0005 => (11, true),  // EXCEPTION_ACCESS_VIOLATION: SIGSEGV
+        0xc000_0006 => (7, true),   // EXCEPTION_IN_PAGE_ERROR: SIGBUS
         0xc000_00fd => (11, false), // EXCEPTION_STACK_OVERFLOW
         0xc000_001d | 0xc000_0096 => (4, false), // illegal / privileged instruction: SIGILL
         0xc000_0094 | 0xc000_0095 | 0xc000_008e | 0xc000_0090 | 0xc000_0091 => (8, false), // SIGFPE
