@@ -458,6 +458,34 @@ impl GoRuntime {
                         }
                     }
                 }
+                // Windows: where the TEB's TLS words point (m.tls, whose first word
+                // is g, if that word is Go's slot), checked the same way.
+                for slot in &t.g_slots {
+                    if !c.m.is_null() {
+                        break;
+                    }
+                    let Ok(g) = mem.read_ptr(*slot) else {
+                        continue;
+                    };
+                    if g.is_null() {
+                        continue;
+                    }
+                    let Ok(m) = mem.read_ptr(g.add(gl.m)) else {
+                        continue;
+                    };
+                    // The g must be one of its M's (g0, curg, gsignal), and the M this
+                    // thread's: Go 1.21+ sets m.procid to the thread id on Windows,
+                    // older releases leave it 0.
+                    let owned = [ml.g0, ml.curg, ml.gsignal]
+                        .iter()
+                        .any(|&off| mem.read_ptr(m.add(off)).ok() == Some(g));
+                    let procid = mem.read_u64(m.add(ml.procid)).ok();
+                    if !m.is_null() && owned && (procid == Some(0) || procid == Some(t.tid.into()))
+                    {
+                        c.tls_g = g;
+                        c.m = m;
+                    }
+                }
                 if c.m.is_null() && t.regs.fs_base == 0 {
                     let ms = by_procid.get_or_insert_with(|| self.ms_by_procid(mem));
                     if let Some(&m) = ms.get(&u64::from(t.tid)) {

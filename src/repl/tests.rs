@@ -251,6 +251,7 @@ fn session() -> Session {
                 },
                 signal: 0,
                 arm64: None,
+                g_slots: Vec::new(),
             },
             Thread {
                 tid: 7722,
@@ -261,6 +262,7 @@ fn session() -> Session {
                 },
                 signal: 6,
                 arm64: None,
+                g_slots: Vec::new(),
             },
         ],
         crash: CrashInfo {

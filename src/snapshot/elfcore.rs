@@ -492,6 +492,7 @@ impl NoteFacts {
                         regs,
                         signal: i32::from(signal),
                         arm64,
+                        g_slots: Vec::new(),
                     });
                 }
                 NT_PRPSINFO => {

@@ -95,6 +95,11 @@ pub struct Thread {
     pub signal: i32,
     /// The arm64 registers, in a snapshot of an arm64 process (then `regs` is unused).
     pub arm64: Option<Arm64Registers>,
+    /// Addresses that may hold the thread's g, for snapshots whose registers do not
+    /// locate TLS (Windows minidumps: where the TEB words that can be Go's TLS slot
+    /// point); the runtime model takes the one whose g's M has this thread's id.
+    /// Empty elsewhere.
+    pub g_slots: Vec<Addr>,
 }
 
 impl Thread {

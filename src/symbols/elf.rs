@@ -28,6 +28,10 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+// PE executables fill the same summary (a child module: it builds `Binary` directly).
+#[path = "pe.rs"]
+pub mod pe;
+
 #[derive(Debug, Clone)]
 pub struct Section {
     pub name: String,
@@ -90,6 +94,8 @@ pub struct Binary {
     entry: Addr,
     phoff: u64,
     arch: crate::arch::Arch,
+    /// Set for Windows (PE) binaries.
+    pe: Option<pe::PeInfo>,
 }
 
 impl std::fmt::Debug for Binary {
@@ -137,6 +143,9 @@ impl Binary {
             msg,
         };
         let d: &[u8] = &data;
+        if pe::is_pe(d) {
+            return pe::parse(path, data);
+        }
         if !d.starts_with(b"\x7fELF") {
             return Err(SymError::NotElf(p));
         }
@@ -286,6 +295,7 @@ impl Binary {
             entry,
             phoff,
             arch,
+            pe: None,
         })
     }
 

@@ -12,7 +12,7 @@ pub mod elf;
 pub mod native;
 pub mod pclntab;
 
-pub use elf::Binary;
+pub use elf::{pe, Binary};
 pub use pclntab::{Func, Pclntab, SourceFrame};
 
 #[derive(Debug, thiserror::Error)]
@@ -23,10 +23,12 @@ pub enum SymError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{0} is not an ELF file")]
+    #[error("{0} is not an ELF or PE executable")]
     NotElf(String),
     #[error("{path}: malformed ELF: {msg}")]
     BadElf { path: String, msg: String },
+    #[error("{path}: malformed PE executable: {msg}")]
+    BadPe { path: String, msg: String },
     #[error("{0}")]
     Unsupported(String),
     #[error("no Go pclntab found: is this a Go binary?")]

@@ -141,6 +141,13 @@ impl Target {
         };
         let binary =
             Arc::new(Binary::open(&opts.binary).map_err(|e| OpenError::Binary(e.to_string()))?);
+        if binary.pe().is_some() {
+            return Err(OpenError::Binary(format!(
+                "{} is a Windows executable and {} an ELF core of a Linux process: pass the binary that ran",
+                opts.binary.display(),
+                opts.core.display()
+            )));
+        }
         let snapshot = CoreWithBinary::new(core, binary.clone());
         if let Err(why) = snapshot.check_match() {
             if !opts.force {
@@ -161,9 +168,25 @@ impl Target {
         opts: &OpenOptions,
         dump: crate::snapshot::minidump::Minidump,
     ) -> Result<Target, OpenError> {
-        use crate::snapshot::minidump::MinidumpWithBinary;
+        use crate::snapshot::minidump::{DumpOs, MinidumpWithBinary};
         let binary =
             Arc::new(Binary::open(&opts.binary).map_err(|e| OpenError::Binary(e.to_string()))?);
+        // A Windows process ran a PE executable, a Linux one an ELF file: nothing
+        // would be found with the other kind, so not even --force opens them.
+        let (dump_os, want) = match dump.os() {
+            DumpOs::Windows => (
+                "a Windows",
+                binary.pe().is_none().then_some("an ELF (Linux)"),
+            ),
+            DumpOs::Linux => ("a Linux", binary.pe().is_some().then_some("a Windows (PE)")),
+        };
+        if let Some(kind) = want {
+            return Err(OpenError::Binary(format!(
+                "{} is a minidump of {dump_os} process but {} is {kind} executable: pass the binary that ran",
+                opts.core.display(),
+                opts.binary.display()
+            )));
+        }
         let snapshot = MinidumpWithBinary::new(dump, binary.clone());
         if let Err(why) = snapshot.check_match() {
             if !opts.force {

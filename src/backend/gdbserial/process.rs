@@ -463,6 +463,7 @@ impl Process for GdbRemote {
                 regs,
                 signal,
                 arm64: None,
+                g_slots: Vec::new(),
             });
         }
         let (maps, regions) = match self.read_maps()? {

@@ -309,6 +309,7 @@ impl Tracee {
                     regs,
                     signal: self.threads.get(&tid).map_or(0, |t| t.pending_sig),
                     arm64: None,
+                    g_slots: Vec::new(),
                 }),
                 // The thread is dying: it has no registers to show.
                 Err(e) if e.0 == libc::ESRCH => {}

@@ -2,7 +2,7 @@
 //! together with its binary: code and read-only data the dump did not save come from
 //! the binary (they cannot have changed); everything else it left out is unreadable.
 
-use super::{DumpOs, Minidump};
+use super::{windows, DumpOs, Minidump};
 use crate::addr::Addr;
 use crate::snapshot::{MappedFile, MemError, Memory, ProcessInfo, SignalInfo, Snapshot, Thread};
 use crate::symbols::Binary;
@@ -123,6 +123,9 @@ impl MinidumpWithBinary {
     /// one with the binary's file name.
     fn main_module(&self) -> Option<&super::Module> {
         let mods = self.dump.modules();
+        if self.dump.os() == DumpOs::Windows {
+            return windows_exe_module(&self.dump, &self.binary);
+        }
         let entry = self.dump.auxv_value(AT_ENTRY);
         if let Some(e) = entry {
             if let Some(m) = mods.iter().find(|m| e >= m.base.0 && e - m.base.0 < m.size) {
@@ -140,7 +143,25 @@ impl MinidumpWithBinary {
     /// when the dump saved the binary's code, the bytes themselves.
     pub fn check_match(&self) -> Result<(), String> {
         let name = self.binary.path.display();
-        if let Some(m) = self.main_module() {
+        if let (Some(pe), Some(m)) = (self.binary.pe(), self.main_module()) {
+            // What the loader mapped: the image's size and link time stamp.
+            if m.size != u64::from(pe.size_of_image) {
+                return Err(format!(
+                    "the minidump's module {} is {:#x} bytes, the binary ({name}) maps {:#x}",
+                    m.name, m.size, pe.size_of_image
+                ));
+            }
+            if m.timestamp != pe.timestamp {
+                return Err(format!(
+                    "the minidump's module {} has time stamp {:#x}, the binary ({name}) {:#x}",
+                    m.name, m.timestamp, pe.timestamp
+                ));
+            }
+        }
+        if let Some(m) = self
+            .main_module()
+            .filter(|_| self.dump.os() == DumpOs::Linux)
+        {
             let ids = binary_code_ids(&self.binary);
             if let (Some(dump_id), Some(ours)) = (&m.build_id, ids.first()) {
                 // Either id names the binary: writers that cannot read the note from
@@ -181,11 +202,8 @@ impl MinidumpWithBinary {
         let mut w = self.dump.warnings().to_vec();
         if let Some(m) = self.main_module() {
             let ours = exe_basename(&self.binary.path);
-            let theirs = Path::new(&m.name)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if !theirs.is_empty() && theirs != ours {
+            let theirs = module_basename(self.dump.os(), &m.name);
+            if !theirs.is_empty() && !theirs.eq_ignore_ascii_case(&ours) {
                 w.push(format!(
                     "the minidump's executable is {}, the binary is {}",
                     m.name,
@@ -306,9 +324,37 @@ fn exe_basename(p: &Path) -> String {
     name
 }
 
+/// A module's file name: Windows paths split at backslashes too.
+fn module_basename(os: DumpOs, name: &str) -> String {
+    match os {
+        DumpOs::Windows => windows::basename(name).to_string(),
+        DumpOs::Linux => Path::new(name)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    }
+}
+
+/// The executable's module of a Windows dump: the one with the binary's file name
+/// (case-insensitive, as Windows file names are), else the first (the writer lists
+/// the executable first).
+fn windows_exe_module<'a>(dump: &'a Minidump, bin: &Binary) -> Option<&'a super::Module> {
+    let name = exe_basename(&bin.path);
+    let mods = dump.modules();
+    mods.iter()
+        .find(|m| windows::basename(&m.name).eq_ignore_ascii_case(&name))
+        .or(mods.first())
+}
+
 /// Run-time minus link-time address: 0 unless PIE; from AT_ENTRY, else the module
-/// whose name is the binary's.
+/// whose name is the binary's. A Windows image is relocated as a whole: its module's
+/// base minus the PE ImageBase.
 pub fn compute_bias(dump: &Minidump, bin: &Binary) -> u64 {
+    if let Some(pe) = bin.pe() {
+        return windows_exe_module(dump, bin)
+            .map(|m| m.base.0.wrapping_sub(pe.image_base))
+            .unwrap_or(0);
+    }
     if !bin.is_pie() {
         return 0;
     }
@@ -404,7 +450,7 @@ impl Snapshot for MinidumpWithBinary {
     }
     fn kind(&self) -> &'static str {
         match self.dump.os() {
-            DumpOs::Linux => "minidump",
+            DumpOs::Linux | DumpOs::Windows => "minidump",
         }
     }
     fn partial_memory(&self) -> bool {

@@ -1,6 +1,6 @@
-//! Minidump backend: Breakpad/Crashpad/minidump-writer dumps of Linux amd64 processes,
-//! parsed with the `minidump` crate. (Windows `MiniDumpWriteDump` files are refused
-//! with a clear error: they need PE binaries and the TEB's g slot.)
+//! Minidump backend: Breakpad/Crashpad/minidump-writer dumps of Linux amd64 processes
+//! and Windows `MiniDumpWriteDump` dumps of amd64 processes (with a PE binary: the g of
+//! each thread through its TEB, see windows.rs), parsed with the `minidump` crate.
 //!
 //! The file is read once: the crate parses the stream directory and every stream, and
 //! everything coroner needs is copied out into owned facts (threads with registers,
@@ -15,6 +15,7 @@
 mod context;
 mod linux;
 mod memory;
+pub mod windows;
 
 pub use memory::{MinidumpWithBinary, Piece};
 
@@ -48,7 +49,9 @@ pub enum MinidumpError {
         "{path} is a minidump of a {arch} process; coroner reads amd64 (x86-64) minidumps only"
     )]
     WrongArch { path: String, arch: String },
-    #[error("{path} is a minidump from {os}; coroner reads minidumps of Linux processes only")]
+    #[error(
+        "{path} is a minidump from {os}; coroner reads minidumps of Linux and Windows processes only"
+    )]
     WrongOs { path: String, os: String },
 }
 
@@ -62,13 +65,17 @@ pub struct Module {
     /// ELF build ID (CodeView "BpEL" record): the GNU build-id note, or when there is
     /// none, Breakpad's XOR of the first page of `.text`.
     pub build_id: Option<Vec<u8>>,
+    /// The PE header's TimeDateStamp as the dumper read it (Windows; 0 elsewhere).
+    pub timestamp: u32,
 }
 
 /// Which operating system wrote the dump: decides the thread context's meaning and
-/// where the g pointer lives. Only Linux is read so far.
+/// where the g pointer lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DumpOs {
     Linux,
+    /// `MiniDumpWriteDump`: PE modules, TEBs, Windows exception codes.
+    Windows,
 }
 
 /// A protection-annotated mapping (from /proc/PID/maps or MemoryInfoListStream).
@@ -187,9 +194,9 @@ impl Minidump {
                 arch: format!("{:?}", sys.cpu).to_lowercase(),
             });
         }
-        // Windows dumps need PE binaries and the TEB's g slot: not read yet.
         let os = match sys.os {
             Os::Linux => DumpOs::Linux,
+            Os::Windows => DumpOs::Windows,
             other => {
                 return Err(MinidumpError::WrongOs {
                     path: p,
@@ -251,11 +258,23 @@ impl Minidump {
                             t.raw.thread_id
                         ));
                     }
+                    let mut regs = regs.unwrap_or_default();
+                    let mut g_slots = Vec::new();
+                    if os == DumpOs::Windows {
+                        // GS base is the TEB on windows/amd64 (the context omits it).
+                        regs.gs_base = t.raw.teb;
+                        let read = |a: u64, n: usize| saved_in(&pieces, &data, a, n);
+                        g_slots = windows::g_slot_candidates(t.raw.teb, read)
+                            .into_iter()
+                            .map(Addr)
+                            .collect();
+                    }
                     threads.push(Thread {
                         tid: t.raw.thread_id,
-                        regs: regs.unwrap_or_default(),
+                        regs,
                         signal: 0,
                         arm64: None,
+                        g_slots,
                     });
                 }
             }
@@ -282,6 +301,30 @@ impl Minidump {
                 }
             }
             match os {
+                DumpOs::Windows => {
+                    let code = rec.exception_code;
+                    let info = |i: usize| rec.exception_information.get(i).copied();
+                    if let Some((signo, fault)) = windows::exception_signal(code) {
+                        if let Some(t) = threads.iter_mut().find(|t| t.tid == tid) {
+                            t.signal = signo;
+                        }
+                        signal = Some(SignalInfo {
+                            signo,
+                            code: 0,
+                            errno: 0,
+                            fault_addr: fault.then(|| info(1).map(Addr)).flatten(),
+                            sender_pid: None,
+                            tid: Some(tid),
+                        });
+                    }
+                    warnings.push(format!(
+                        "thread {tid} took exception {code:#010x}{} at {:#x}",
+                        windows::exception_name(code)
+                            .map(|n| format!(" ({n})"))
+                            .unwrap_or_default(),
+                        rec.exception_address
+                    ));
+                }
                 DumpOs::Linux if rec.exception_code == DUMP_REQUESTED => requested = true,
                 DumpOs::Linux => {
                     let signo = rec.exception_code as i32;
@@ -315,6 +358,7 @@ impl Minidump {
                         Some(CodeView::Elf(e)) => Some(e.build_id.clone()),
                         _ => None,
                     },
+                    timestamp: m.raw.time_date_stamp,
                 })
                 .collect(),
             Err(_) => Vec::new(),
@@ -370,9 +414,17 @@ impl Minidump {
             misc.as_ref().and_then(misc_pid).or(status.pid).or_else(|| {
                 (os == DumpOs::Linux).then(|| threads.first().map(|t| t.tid as i32))?
             });
+        // Windows: the first module is the executable.
+        let exe_name = (os == DumpOs::Windows)
+            .then(|| {
+                modules
+                    .first()
+                    .map(|m| windows::basename(&m.name).to_string())
+            })
+            .flatten();
         let process = pid.map(|pid| ProcessInfo {
             pid,
-            name: status.name.clone().unwrap_or_else(|| {
+            name: status.name.clone().or(exe_name).unwrap_or_else(|| {
                 cmdline
                     .first()
                     .and_then(|a| Path::new(a).file_name())
@@ -475,6 +527,18 @@ impl Minidump {
             MemError::Unmapped(Addr(addr))
         }
     }
+}
+
+/// `n` saved bytes at `addr` from the pieces of a dump being parsed.
+fn saved_in(pieces: &[Piece], data: &[u8], addr: u64, n: usize) -> Option<Vec<u8>> {
+    let p = memory::find(pieces, addr)?;
+    let off = p
+        .offset
+        .checked_add(usize::try_from(addr - p.start).ok()?)?;
+    if (addr - p.start).checked_add(n as u64)? > p.len {
+        return None;
+    }
+    data.get(off..off.checked_add(n)?).map(<[u8]>::to_vec)
 }
 
 fn misc_pid(m: &MinidumpMiscInfo) -> Option<i32> {
