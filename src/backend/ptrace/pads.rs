@@ -222,7 +222,10 @@ mod tests {
         let (at, code) = (new.at, new.code.clone());
         pads.commit(new);
         assert_eq!(&code[1..3], &[0xff, 0x25]);
-        assert_eq!(u64::from_le_bytes(code[7..15].try_into().unwrap()), 0x40_1001);
+        assert_eq!(
+            u64::from_le_bytes(code[7..15].try_into().unwrap()),
+            0x40_1001
+        );
         assert_eq!(pads.locate(at + 1), Some(InPad::After(0x40_1001)));
         let call = [0xe8, 0, 1, 0, 0];
         pads.set_area(0x20_0000);
