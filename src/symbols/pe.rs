@@ -381,8 +381,8 @@ mod tests {
         };
         sect(0, b".text", 0x1000, 0x200, 0x40, SCN_EXECUTE | SCN_READ);
         sect(1, b"/4", 0x2000, 0x240, 0x10, SCN_DISCARDABLE | SCN_READ);
-        d[0x200..0x211].copy_from_slice(b"\xff Go build ID: \"");
-        d[0x211..0x214].copy_from_slice(b"ab\"");
+        d[0x200..0x210].copy_from_slice(b"\xff Go build ID: \"");
+        d[0x210..0x213].copy_from_slice(b"ab\"");
         // Symbols: main.main (short name) in .text at +0x10, runtime.text (long).
         let s0 = 0x300;
         d[s0..s0 + 9].copy_from_slice(b"main.mai\0");
