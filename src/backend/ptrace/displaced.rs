@@ -119,13 +119,21 @@ pub fn install(
     if table.scratch_holds == Some(pc) {
         return Ok(());
     }
-    if table.scratch.is_none() {
-        let mut orig = vec![0u8; SCRATCH_LEN];
-        breakpoints::read_at(mem, scratch, &mut orig)?;
-        table.scratch = Some((scratch, orig));
-    }
-    breakpoints::write_at(mem, scratch, &plan.code)?;
+    put_scratch(table, mem, scratch, &plan.code)?;
     table.scratch_holds = Some(pc);
+    Ok(())
+}
+
+/// Put `code` in the scratch area, remembering the program's bytes there once. The
+/// area then holds no breakpoint's instruction until `install` says which.
+pub fn put_scratch(t: &mut Table, mem: &File, at: u64, code: &[u8]) -> Result<(), sys::Errno> {
+    if t.scratch.is_none() {
+        let mut orig = vec![0u8; SCRATCH_LEN];
+        breakpoints::read_at(mem, at, &mut orig)?;
+        t.scratch = Some((at, orig));
+    }
+    breakpoints::write_at(mem, at, code)?;
+    t.scratch_holds = None;
     Ok(())
 }
 
@@ -162,13 +170,7 @@ impl Tracee {
         if self.watches.iter().any(Option::is_some) || !self.deferred.is_empty() {
             return Err(Refused::Unsuitable);
         }
-        let Some(scratch) = self
-            .auxv
-            .iter()
-            .find(|&&(k, _)| k == libc::AT_ENTRY)
-            .map(|&(_, v)| v)
-            .filter(|&v| v != 0)
-        else {
+        let Some(scratch) = self.scratch_address() else {
             return Err(Refused::Unsuitable);
         };
         let mut regs = match self.regs_of(tid) {

@@ -2,8 +2,8 @@
 //! system call, sending a thread through a pad, and moving threads found inside a pad
 //! back into the program's code.
 
-use super::breakpoints::{self, Table};
-use super::displaced::SCRATCH_LEN;
+use super::breakpoints;
+use super::displaced::put_scratch;
 use super::pads::{self, InPad};
 use super::sys::{self, Status};
 use super::Tracee;
@@ -196,17 +196,4 @@ impl Tracee {
         }
         self.pads.reset();
     }
-}
-
-/// Put `code` in the scratch area, remembering the program's bytes there once.
-fn put_scratch(t: &mut Table, mem: &std::fs::File, at: u64, code: &[u8]) -> Result<(), sys::Errno> {
-    if t.scratch.is_none() {
-        let mut orig = vec![0u8; SCRATCH_LEN];
-        breakpoints::read_at(mem, at, &mut orig)?;
-        t.scratch = Some((at, orig));
-    }
-    breakpoints::write_at(mem, at, code)?;
-    // The displaced single-step rewrites its instruction next time.
-    t.scratch_holds = None;
-    Ok(())
 }
