@@ -122,6 +122,59 @@ pub trait Interrupter: Send + Sync {
     fn interrupt(&self);
 }
 
+/// A breakpoint condition simple enough for the tracee to test itself: one integer (or
+/// bool) variable against a constant, the variable at a fixed place at the breakpoint's
+/// address. A backend that can arm it runs false hits without stopping (see
+/// `ptrace/condpad.rs`); a true hit is reported as a breakpoint hit, and the debugger
+/// evaluates the full condition as for any other hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FastCond {
+    pub operand: CondOperand,
+    /// Bytes: 1, 2, 4 or 8.
+    pub size: u8,
+    /// Signed comparison (Go's intN) or unsigned (uintN, bool).
+    pub signed: bool,
+    pub op: CondOp,
+    /// The constant, already checked to fit the variable's type.
+    pub value: i64,
+    /// Run-time addresses of 5 bytes of padding between functions (never executed)
+    /// near the breakpoint: an instruction too short for a 5-byte `jmp` gets a 2-byte
+    /// `jmp` to one of them, and the `jmp` to the pad goes there.
+    pub holes: [Option<u64>; 2],
+}
+
+/// Where the variable is when the thread is at the breakpoint's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CondOperand {
+    /// In this DWARF register (amd64 numbering: 0 rax, 1 rdx, 2 rcx, 3 rbx, 4 rsi, 5 rdi,
+    /// 6 rbp, 7 rsp, 8..15 r8..r15).
+    Reg(u16),
+    /// In memory at RSP plus this offset.
+    Stack(i32),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CondOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// What became of a request to arm a [`FastCond`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Armed {
+    /// The tracee tests it.
+    Yes,
+    /// It cannot here (the instruction is too short or a call, no room, another
+    /// backend): the debugger evaluates it at each hit.
+    No,
+    /// Not while some threads run: ask again at the next full stop.
+    Later,
+}
+
 /// A process that can run. All methods except [`Process::interrupter`] are called from
 /// one thread (ptrace requires the tracer thread).
 pub trait Process: Send {
@@ -149,6 +202,15 @@ pub trait Process: Send {
     fn remove_breakpoint(&mut self, addr: Addr) -> Result<(), BackendError>;
     /// Addresses of the breakpoints currently inserted.
     fn breakpoints(&self) -> Vec<Addr>;
+    /// Let the tracee itself test `cond` at the inserted breakpoint `addr` (None: stop
+    /// testing it there). Only a hint: a backend may always say [`Armed::No`].
+    fn set_fast_condition(
+        &mut self,
+        _addr: Addr,
+        _cond: Option<FastCond>,
+    ) -> Result<Armed, BackendError> {
+        Ok(Armed::No)
+    }
 
     /// Arm hardware watchpoint `slot` on every thread (and on threads created later).
     fn set_watchpoint(

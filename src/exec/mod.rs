@@ -11,6 +11,7 @@ pub mod breakpoints;
 mod call;
 mod call_abi;
 pub mod dump;
+mod fastcond;
 pub mod locate;
 pub mod returns;
 pub mod reverse;
@@ -23,7 +24,7 @@ use crate::backend::{BackendError, Direction, Process, Resume, StopEvent};
 use crate::target::{Image, OpenError, Target};
 use breakpoints::{Breakpoint, Breakpoints, HitCondition, FATAL_THROW, FATAL_THROW_ID};
 use breakpoints::{UNRECOVERED_PANIC, UNRECOVERED_PANIC_ID};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +117,9 @@ pub struct Debugger {
     temp: BTreeSet<Addr>,
     /// Addresses the backend has patched, to sync with the table.
     inserted: BTreeSet<Addr>,
+    /// Conditions offered to the backend to test in the tracee (`fastcond.rs`), by
+    /// address, whether or not it took them: asked again only when they change.
+    fast: BTreeMap<Addr, String>,
     last: Stop,
     /// Starts the program again, for `restart` (launched processes only).
     relaunch: Option<Relauncher>,
@@ -169,6 +173,7 @@ impl Debugger {
             exit: None,
             temp: BTreeSet::new(),
             inserted: BTreeSet::new(),
+            fast: BTreeMap::new(),
             last: Stop::new(StopReason::Entry),
             relaunch: None,
         };
@@ -282,6 +287,56 @@ impl Debugger {
         for a in new {
             self.proc.insert_breakpoint(a)?;
             self.inserted.insert(a);
+            // A fresh int3: whatever was armed there before is gone.
+            self.fast.remove(&a);
+        }
+        self.sync_fast_conditions()
+    }
+
+    /// Offer the backend the conditions it could test in the tracee: at addresses where
+    /// one enabled, stopping breakpoint with a condition is the only reason to stop
+    /// (a `next`'s temporary breakpoint or a watchpoint's frame end there must trap).
+    fn sync_fast_conditions(&mut self) -> Result<(), ExecError> {
+        let mut want: BTreeMap<Addr, String> = BTreeMap::new();
+        for &a in &self.inserted {
+            if self.temp.contains(&a) || self.scope_watch_at(a).is_some() {
+                continue;
+            }
+            let ids = self.breakpoints.at(a);
+            let [id] = ids.as_slice() else { continue };
+            let Some(b) = self.breakpoints.get(*id) else {
+                continue;
+            };
+            if b.tracepoint || b.watch.is_some() || !b.addrs.contains(&a) {
+                continue;
+            }
+            if let Some(c) = &b.cond {
+                want.insert(a, c.clone());
+            }
+        }
+        let gone: Vec<Addr> = self
+            .fast
+            .iter()
+            .filter(|(a, c)| want.get(a) != Some(c))
+            .map(|(&a, _)| a)
+            .collect();
+        for a in gone {
+            if self.inserted.contains(&a) {
+                self.proc.set_fast_condition(a, None)?;
+            }
+            self.fast.remove(&a);
+        }
+        for (a, c) in want {
+            if self.fast.contains_key(&a) {
+                continue;
+            }
+            let armed = match fastcond::compile(&self.target, a, &c) {
+                Some(fc) => self.proc.set_fast_condition(a, Some(fc))?,
+                None => crate::backend::Armed::No,
+            };
+            if armed != crate::backend::Armed::Later {
+                self.fast.insert(a, c);
+            }
         }
         Ok(())
     }

@@ -27,6 +27,27 @@ pub struct Table {
     pub scratch: Option<(u64, Vec<u8>)>,
     /// Which breakpoint's instruction the scratch area holds now.
     pub scratch_holds: Option<u64>,
+    /// Breakpoints whose instruction is overwritten by a `jmp` to a condition pad
+    /// (`condpad.rs`) instead of an `int3`, by address. Each is also in `inserted`,
+    /// with its first original byte.
+    pub jumps: BTreeMap<u64, Jump>,
+}
+
+/// The bytes a condition jump changed.
+#[derive(Debug, Clone)]
+pub struct Jump {
+    /// The program's bytes at the breakpoint, and the `jmp` over them.
+    pub orig: Vec<u8>,
+    pub patch: Vec<u8>,
+    /// A hole the short `jmp` goes to: its address, its own bytes, the `jmp` in it.
+    pub hole: Option<(u64, Vec<u8>, Vec<u8>)>,
+}
+
+impl Jump {
+    fn overlaps(&self, pc: u64, lo: u64, hi: u64) -> bool {
+        let cut = |a: u64, n: usize| a < hi && lo < a + n as u64;
+        cut(pc, self.patch.len()) || self.hole.as_ref().is_some_and(|(h, b, _)| cut(*h, b.len()))
+    }
 }
 
 pub type Shared = Arc<Mutex<Table>>;
@@ -58,14 +79,13 @@ impl Table {
         if self.inserted.contains_key(&addr) {
             return Ok(());
         }
-        if self
-            .scratch
-            .as_ref()
-            .is_some_and(|(s, b)| (*s..*s + b.len() as u64).contains(&addr))
-        {
-            // A breakpoint in the scratch area: give the area back to the program.
-            self.restore_scratch(mem)
-                .map_err(|e| e.os("restore the displaced-stepping area"))?;
+        // A breakpoint inside bytes a jump changed (`break *ADDR` anywhere): the jump
+        // goes, the int3 under it stays.
+        for a in self.jumps_over(addr, addr + 1) {
+            if a != addr {
+                self.disarm_jump(mem, a)
+                    .map_err(|e| e.os("remove a condition jump"))?;
+            }
         }
         let mut orig = [0u8; 1];
         read_at(mem, addr, &mut orig).map_err(|e| BackendError::Os {
@@ -85,7 +105,14 @@ impl Table {
         let Some(&orig) = self.inserted.get(&addr) else {
             return Ok(());
         };
-        write_at(mem, addr, &[orig]).map_err(|e| e.os("remove breakpoint"))?;
+        if let Some(j) = self.jumps.remove(&addr) {
+            write_at(mem, addr, &j.orig).map_err(|e| e.os("remove breakpoint"))?;
+            if let Some((h, b, _)) = &j.hole {
+                write_at(mem, *h, b).map_err(|e| e.os("remove breakpoint"))?;
+            }
+        } else {
+            write_at(mem, addr, &[orig]).map_err(|e| e.os("remove breakpoint"))?;
+        }
         self.inserted.remove(&addr);
         self.removed.insert(addr);
         Ok(())
@@ -110,6 +137,15 @@ impl Table {
         if let Err(e) = self.restore_scratch(mem) {
             first = Some(e.os("restore the displaced-stepping area"));
         }
+        for (&a, j) in &self.jumps {
+            let hole = j.hole.iter().map(|(h, b, _)| (*h, b));
+            for (at, bytes) in std::iter::once((a, &j.orig)).chain(hole) {
+                if let Err(e) = write_at(mem, at, bytes) {
+                    first.get_or_insert(e.os("remove breakpoint"));
+                }
+            }
+        }
+        self.jumps.clear();
         for (&a, &orig) in &self.inserted {
             if let Err(e) = write_at(mem, a, &[orig]) {
                 first.get_or_insert(e.os("remove breakpoint"));
@@ -125,6 +161,11 @@ impl Table {
     /// breakpoint become its new original byte and the 0xCC stays in memory.
     pub fn write_memory(&mut self, mem: &File, addr: u64, bytes: &[u8]) -> Result<(), Errno> {
         let end = addr.saturating_add(bytes.len() as u64);
+        // Code under a condition jump changes: back to the int3 (its pad holds the old
+        // instruction); the debugger may arm it again.
+        for a in self.jumps_over(addr, end) {
+            self.disarm_jump(mem, a)?;
+        }
         let hit: Vec<u64> = self.inserted.range(addr..end).map(|(&a, _)| a).collect();
         if hit.is_empty() {
             return write_at(mem, addr, bytes);
@@ -144,9 +185,123 @@ impl Table {
         let mut v: Vec<(u64, u8)> = self.inserted.iter().map(|(&a, &b)| (a, b)).collect();
         if let Some((at, orig)) = &self.scratch {
             v.extend(orig.iter().enumerate().map(|(i, &b)| (at + i as u64, b)));
-            v.sort_unstable_by_key(|&(a, _)| a);
-            v.dedup_by_key(|&mut (a, _)| a);
         }
+        for (&a, j) in &self.jumps {
+            v.extend(j.orig.iter().enumerate().map(|(i, &b)| (a + i as u64, b)));
+            if let Some((h, orig, _)) = &j.hole {
+                v.extend(orig.iter().enumerate().map(|(i, &b)| (h + i as u64, b)));
+            }
+        }
+        v.sort_unstable_by_key(|&(a, _)| a);
+        v.dedup_by_key(|&mut (a, _)| a);
         v
+    }
+
+    /// The breakpoints whose condition jumps changed bytes in `lo..hi`.
+    pub fn jumps_over(&self, lo: u64, hi: u64) -> Vec<u64> {
+        self.jumps
+            .iter()
+            .filter(|(&a, j)| j.overlaps(a, lo, hi))
+            .map(|(&a, _)| a)
+            .collect()
+    }
+
+    /// The breakpoint whose jump goes through the hole at `addr`.
+    pub fn hole_owner(&self, addr: u64) -> Option<u64> {
+        self.jumps
+            .iter()
+            .find(|(_, j)| j.hole.as_ref().is_some_and(|(h, _, _)| *h == addr))
+            .map(|(&a, _)| a)
+    }
+
+    /// Overwrite the inserted breakpoint at `pc` with `patch` (a `jmp` to its condition
+    /// pad, or to `hole`, which gets `(address, jmp)`). Threads may be running: no one
+    /// runs the hole before the patch is in, and the patch goes in behind the int3.
+    pub fn arm_jump(
+        &mut self,
+        mem: &File,
+        pc: u64,
+        patch: &[u8],
+        hole: Option<(u64, &[u8])>,
+    ) -> Result<(), Errno> {
+        let Some(&first) = self.inserted.get(&pc) else {
+            return Err(Errno(libc::ENOENT));
+        };
+        if self.jumps.contains_key(&pc) {
+            return Ok(());
+        }
+        let mut orig = vec![0u8; patch.len()];
+        read_at(mem, pc, &mut orig)?;
+        orig[0] = first;
+        let hole = match hole {
+            Some((h, jmp)) => {
+                let mut b = vec![0u8; jmp.len()];
+                read_at(mem, h, &mut b)?;
+                // The hole first: nothing jumps there until the patch is in.
+                write_at(mem, h, jmp)?;
+                Some((h, b, jmp.to_vec()))
+            }
+            None => None,
+        };
+        // Behind the int3 first, then the opcode over it: a thread running meanwhile
+        // sees the int3 (and traps) or the whole jmp, never a mix.
+        let written =
+            write_at(mem, pc + 1, &patch[1..]).and_then(|()| write_at(mem, pc, &patch[..1]));
+        if let Err(e) = written {
+            let _ = write_at(mem, pc, &[INT3]);
+            let _ = write_at(mem, pc + 1, &orig[1..]);
+            if let Some((h, b, _)) = &hole {
+                let _ = write_at(mem, *h, b);
+            }
+            return Err(e);
+        }
+        let patch = patch.to_vec();
+        self.jumps.insert(pc, Jump { orig, patch, hole });
+        Ok(())
+    }
+
+    /// Back from a `jmp` to a plain `int3` at `pc`. The `int3` goes in first, so a
+    /// thread that runs meanwhile traps instead of jumping into a torn `jmp`.
+    pub fn disarm_jump(&mut self, mem: &File, pc: u64) -> Result<(), Errno> {
+        let Some(j) = self.jumps.get(&pc).cloned() else {
+            return Ok(());
+        };
+        write_at(mem, pc, &[INT3])?;
+        write_at(mem, pc + 1, &j.orig[1..])?;
+        if let Some((h, b, _)) = &j.hole {
+            write_at(mem, *h, b)?;
+        }
+        self.jumps.remove(&pc);
+        Ok(())
+    }
+
+    /// Put the program's own instruction back at the breakpoint `pc` for one step
+    /// (`relower` undoes it). False when no breakpoint is there.
+    pub fn lift(&self, mem: &File, pc: u64) -> Result<bool, Errno> {
+        if let Some(j) = self.jumps.get(&pc) {
+            return write_at(mem, pc, &j.orig).map(|()| true);
+        }
+        match self.inserted.get(&pc) {
+            Some(&b) => write_at(mem, pc, &[b]).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// The breakpoint at `pc` back in place after `lift`.
+    pub fn relower(&self, mem: &File, pc: u64) -> Result<(), Errno> {
+        match self.jumps.get(&pc) {
+            Some(j) => write_at(mem, pc, &j.patch),
+            None => write_at(mem, pc, &[INT3]),
+        }
+    }
+
+    /// Show the program's own bytes in `buf`, read from `addr`.
+    pub fn hide(&self, addr: u64, buf: &mut [u8]) {
+        let end = addr.saturating_add(buf.len() as u64);
+        for (a, b) in self.shadow() {
+            if (addr..end).contains(&a) {
+                buf[(a - addr) as usize] = b;
+            }
+        }
     }
 }

@@ -198,10 +198,7 @@ impl Tracee {
                 let p = breakpoints::read_at(&self.mem, pc, &mut bytes)
                     .ok()
                     .and_then(|()| {
-                        let t = breakpoints::lock(&self.bps);
-                        for (&a, &orig) in t.inserted.range(pc..pc + 16) {
-                            bytes[(a - pc) as usize] = orig;
-                        }
+                        breakpoints::lock(&self.bps).hide(pc, &mut bytes);
                         plan(&bytes, pc, scratch)
                     });
                 self.plans.insert(pc, (p.clone(), bytes));

@@ -3,10 +3,12 @@
 //! back into the program's code.
 
 use super::breakpoints;
+use super::condpad;
 use super::displaced::put_scratch;
 use super::pads::{self, InPad};
 use super::sys::{self, Status};
-use super::Tracee;
+use super::{State, Tracee};
+use crate::backend::{Armed, BackendError, FastCond};
 use crate::snapshot::Registers;
 
 /// The `syscall` instruction.
@@ -99,34 +101,8 @@ impl Tracee {
         if let Some(at) = self.pads.for_pc(pc) {
             return Some(at);
         }
-        if self.pads.failed {
+        if !self.pad_area(tid) {
             return None;
-        }
-        if self.pads.area().is_none() {
-            let hint = pads::hint(self.scratch_address()?);
-            let got = self.inject_syscall(
-                tid,
-                libc::SYS_mmap as u64,
-                [
-                    hint,
-                    pads::AREA_LEN,
-                    (libc::PROT_READ | libc::PROT_EXEC) as u64,
-                    (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64,
-                    u64::MAX,
-                    0,
-                ],
-            );
-            match got {
-                // mmap returns an address or -errno (the top 4 KiB of the space).
-                Some(at) if at < u64::MAX - 4095 && at != 0 => self.pads.set_area(at),
-                // Refused (seccomp, limits): never ask again.
-                Some(_) => {
-                    self.pads.failed = true;
-                    return None;
-                }
-                // Not run this time (a signal got in the way): try at a later hit.
-                None => return None,
-            }
         }
         let new = self.pads.prepare(bytes, pc)?;
         // /proc/PID/mem writes through the mapping's missing write permission.
@@ -136,11 +112,202 @@ impl Tracee {
         Some(at)
     }
 
+    /// Let the tracee test `cond` at the inserted breakpoint `pc` itself: a condition
+    /// pad (`condpad.rs`) and a `jmp` to it over the instruction. Every thread must be
+    /// stopped. None disarms (back to the `int3`).
+    pub(super) fn arm_condition(
+        &mut self,
+        pc: u64,
+        cond: Option<FastCond>,
+    ) -> Result<Armed, BackendError> {
+        // In a partial stop the other threads run: the jump is written so that none
+        // can see it torn (`Table::arm_jump`), and the pads are new memory.
+        match self.state {
+            State::Stopped | State::Partial(_) => {}
+            State::Gone => return Err(BackendError::Exited),
+            _ => return Ok(Armed::Later),
+        }
+        let Some(cond) = cond else {
+            let mut t = breakpoints::lock(&self.bps);
+            let r = t.disarm_jump(&self.mem, pc);
+            self.publish_shadow(&t);
+            return r
+                .map(|()| Armed::No)
+                .map_err(|e| e.os("remove a condition jump"));
+        };
+        {
+            let t = breakpoints::lock(&self.bps);
+            if t.jumps.contains_key(&pc) {
+                // Re-armed with another condition: the old pad stays (a thread may
+                // be in it); the jump moves to a new one.
+                drop(t);
+                self.arm_condition(pc, None)?;
+            }
+        }
+        let mut bytes = [0u8; 16];
+        {
+            let t = breakpoints::lock(&self.bps);
+            if !t.inserted.contains_key(&pc)
+                || breakpoints::read_at(&self.mem, pc, &mut bytes).is_err()
+            {
+                return Ok(Armed::No);
+            }
+            t.hide(pc, &mut bytes);
+        }
+        let len = iced_x86::Decoder::with_ip(64, &bytes, pc, iced_x86::DecoderOptions::NONE)
+            .decode()
+            .len();
+        // A short instruction jumps to a hole first: the first one free.
+        let hole = if len >= condpad::JMP_LEN {
+            None
+        } else if len >= condpad::SHORT_JMP_LEN {
+            let free = cond
+                .holes
+                .iter()
+                .flatten()
+                .copied()
+                .find(|&h| condpad::short_jmp(pc, h).is_some() && self.hole_is_free(h));
+            match free {
+                Some(h) => Some(h),
+                None => return Ok(Armed::No),
+            }
+        } else {
+            return Ok(Armed::No);
+        };
+        let covered = if hole.is_some() {
+            condpad::SHORT_JMP_LEN
+        } else {
+            condpad::JMP_LEN
+        };
+        {
+            // Another breakpoint or jump under the bytes the patch changes, or the
+            // scratch area there.
+            let t = breakpoints::lock(&self.bps);
+            let under = pc + 1..pc + covered as u64;
+            if t.inserted.range(under.clone()).next().is_some()
+                || !t.jumps_over(under.start, under.end).is_empty()
+                || t.scratch
+                    .as_ref()
+                    .is_some_and(|(a, b)| *a < under.end && pc < *a + b.len() as u64)
+            {
+                return Ok(Armed::No);
+            }
+        }
+        let Some(tid) = self
+            .threads
+            .iter()
+            .find(|(_, t)| !t.exiting && !t.running)
+            .map(|(&k, _)| k)
+        else {
+            return Ok(Armed::No);
+        };
+        if self.pads.area().is_none() {
+            // The area is made by a system call injected at the entry point: not while
+            // a thread is about to run the entry point's own code (the stop after exec).
+            let scratch = self.scratch_address().unwrap_or(0);
+            let at_entry = self
+                .regs_of(tid)
+                .is_ok_and(|r| r.rip.abs_diff(scratch) < 16);
+            if at_entry {
+                return Ok(Armed::Later);
+            }
+        }
+        if !self.pad_area(tid) {
+            return Ok(Armed::No);
+        }
+        let Some(new) = self.pads.prepare_cond(&bytes, pc, &cond) else {
+            return Ok(Armed::No);
+        };
+        let (patch, in_hole) = match hole {
+            None => match condpad::jmp(pc, new.at) {
+                Some(j) => (j.to_vec(), None),
+                None => return Ok(Armed::No),
+            },
+            Some(h) => match (condpad::short_jmp(pc, h), condpad::jmp(h, new.at)) {
+                (Some(s), Some(j)) => (s.to_vec(), Some((h, j))),
+                _ => return Ok(Armed::No),
+            },
+        };
+        if breakpoints::write_at(&self.mem, new.at, &new.code).is_err() {
+            return Ok(Armed::No);
+        }
+        self.pads.commit(new);
+        self.plans.remove(&pc);
+        let mut t = breakpoints::lock(&self.bps);
+        let r = t.arm_jump(
+            &self.mem,
+            pc,
+            &patch,
+            in_hole.as_ref().map(|(h, j)| (*h, &j[..])),
+        );
+        self.publish_shadow(&t);
+        r.map(|()| Armed::Yes)
+            .map_err(|e| e.os("write a condition jump"))
+    }
+
+    /// Five bytes of int3 padding at `h` that no breakpoint, jump or scratch use.
+    fn hole_is_free(&self, h: u64) -> bool {
+        let t = breakpoints::lock(&self.bps);
+        let end = h + condpad::JMP_LEN as u64;
+        if t.inserted.range(h..end).next().is_some()
+            || !t.jumps_over(h, end).is_empty()
+            || t.scratch
+                .as_ref()
+                .is_some_and(|(a, b)| *a < end && h < *a + b.len() as u64)
+        {
+            return false;
+        }
+        let mut b = [0u8; condpad::JMP_LEN];
+        breakpoints::read_at(&self.mem, h, &mut b).is_ok() && b.iter().all(|&x| x == 0xcc)
+    }
+
+    /// Map the pad area if it is not yet (through the stopped thread `tid`). False when
+    /// there is none and cannot be one.
+    fn pad_area(&mut self, tid: i32) -> bool {
+        if self.pads.area().is_some() {
+            return true;
+        }
+        if self.pads.failed {
+            return false;
+        }
+        let Some(hint) = self.scratch_address().map(pads::hint) else {
+            return false;
+        };
+        let got = self.inject_syscall(
+            tid,
+            libc::SYS_mmap as u64,
+            [
+                hint,
+                pads::AREA_LEN,
+                (libc::PROT_READ | libc::PROT_EXEC) as u64,
+                (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64,
+                u64::MAX,
+                0,
+            ],
+        );
+        match got {
+            // mmap returns an address or -errno (the top 4 KiB of the space).
+            Some(at) if at < u64::MAX - 4095 && at != 0 => self.pads.set_area(at),
+            // Refused (seccomp, limits): never ask again.
+            Some(_) => {
+                self.pads.failed = true;
+                return false;
+            }
+            // Not run this time (a signal got in the way): try at a later hit.
+            None => return false,
+        }
+        true
+    }
+
     /// If `regs` (just read from `tid`) put the thread inside a pad, move it to where it
     /// is in the program, in the thread too. A thread moved back onto its breakpoint
     /// has already reported that hit: it steps over it on resume.
     pub(super) fn leave_pad(&mut self, tid: i32, regs: &mut Registers) {
-        let Some(at) = self.pads.locate(regs.rip) else {
+        // On a hole's jmp (on its way from a short jmp to a condition pad): nothing has
+        // run yet.
+        let hole = breakpoints::lock(&self.bps).hole_owner(regs.rip);
+        let found = hole.map(InPad::Hit).or_else(|| self.pads.locate(regs.rip));
+        let Some(at) = found else {
             return;
         };
         let before = match at {
@@ -150,6 +317,26 @@ impl Tracee {
             }
             InPad::After(next) => {
                 regs.rip = next;
+                false
+            }
+            // In a condition pad's test, or at its trap with the hit not taken (only
+            // `trap` takes it): the instruction has not run, so the thread goes back
+            // to its breakpoint and takes the test again when it resumes.
+            InPad::Retry(pc, rb) => {
+                if rb.flags_on_stack {
+                    let mut w = [0u8; 8];
+                    if breakpoints::read_at(&self.mem, regs.rsp, &mut w).is_err() {
+                        // Cannot undo the test: leave the thread where it is.
+                        return;
+                    }
+                    regs.eflags = u64::from_le_bytes(w);
+                }
+                regs.rsp = regs.rsp.wrapping_add(rb.rsp_add);
+                regs.rip = pc;
+                false
+            }
+            InPad::Hit(pc) => {
+                regs.rip = pc;
                 false
             }
         };

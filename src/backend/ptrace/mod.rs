@@ -26,6 +26,7 @@
 mod attach;
 mod breakpoints;
 mod cleanup;
+mod condpad;
 mod debugregs;
 mod displaced;
 mod inject;
@@ -44,7 +45,8 @@ pub use snapshot::LiveSnapshot;
 
 use crate::addr::Addr;
 use crate::backend::{
-    BackendError, Capabilities, Direction, Interrupter, Process, Resume, StopEvent, WatchKind,
+    Armed, BackendError, Capabilities, Direction, FastCond, Interrupter, Process, Resume,
+    StopEvent, WatchKind,
 };
 use crate::snapshot::{ProcessInfo, Registers, SignalInfo, Snapshot, Thread};
 use cleanup::{Entry, InterruptState};
@@ -270,6 +272,7 @@ impl Tracee {
         {
             let mut t = breakpoints::lock(&self.bps);
             t.inserted.clear();
+            t.jumps.clear();
             t.scratch = None;
             t.scratch_holds = None;
         }
@@ -616,6 +619,14 @@ impl Process for Tracee {
         let r = t.remove(&self.mem, addr.0);
         self.publish_shadow(&t);
         r
+    }
+
+    fn set_fast_condition(
+        &mut self,
+        addr: Addr,
+        cond: Option<FastCond>,
+    ) -> Result<Armed, BackendError> {
+        self.arm_condition(addr.0, cond)
     }
 
     fn breakpoints(&self) -> Vec<Addr> {

@@ -24,7 +24,9 @@
 //! back on its breakpoint, already reported); at the jump back it has (the thread is at
 //! the next instruction). So registers, stacks and signal handlers never see a pad.
 
+use super::condpad::{self, Rollback};
 use super::displaced;
+use crate::backend::FastCond;
 use std::collections::{BTreeMap, HashMap};
 
 /// Room for one pad: the longest re-encoded instruction (19 bytes) plus the longest
@@ -40,9 +42,14 @@ pub enum InPad {
     Before(u64),
     /// At the jump back: it ran, and this is the next instruction's address.
     After(u64),
+    /// In a condition pad's test (`condpad.rs`): the instruction at this breakpoint
+    /// address has not run, and no hit was reported; undo what the test did.
+    Retry(u64, Rollback),
+    /// Just after a condition pad's `int3`: a hit at this breakpoint address.
+    Hit(u64),
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Pad {
     /// The breakpoint address whose instruction the pad holds.
     pc: u64,
@@ -50,6 +57,18 @@ struct Pad {
     len: u64,
     /// Address of the jump back (just after the re-encoded instruction).
     back: u64,
+    /// A condition pad's test in front of the instruction.
+    cond: Option<CondParts>,
+}
+
+/// Where a condition pad's parts are (absolute addresses).
+#[derive(Debug, Clone)]
+struct CondParts {
+    /// Where the instruction itself is (the plain pad inside the condition pad).
+    p1: u64,
+    /// Just after the `int3` of a true test.
+    trap: u64,
+    rollbacks: Vec<(u64, Rollback)>,
 }
 
 /// The pads of one address space.
@@ -101,13 +120,20 @@ impl Pads {
             return None;
         }
         let (&start, pad) = self.by_start.range(..=rip).next_back()?;
-        if rip == start {
-            Some(InPad::Before(pad.pc))
-        } else if rip == pad.back {
-            Some(InPad::After(pad.pc + pad.len))
-        } else {
-            None
+        if let Some(c) = &pad.cond {
+            if rip == c.trap {
+                return Some(InPad::Hit(pad.pc));
+            }
+            if rip == c.p1 {
+                return Some(InPad::Before(pad.pc));
+            }
+            if let Some(&(_, rb)) = c.rollbacks.iter().find(|r| r.0 == rip) {
+                return Some(InPad::Retry(pad.pc, rb));
+            }
+        } else if rip == start {
+            return Some(InPad::Before(pad.pc));
         }
+        (rip == pad.back).then_some(InPad::After(pad.pc + pad.len))
     }
 
     /// Build the pad for the instruction `bytes` (breakpoints hidden) at `pc`, at the
@@ -136,15 +162,57 @@ impl Pads {
                 pc,
                 len: plan.len,
                 back,
+                cond: None,
             },
+            room: SLOT,
         })
     }
 
-    /// Record a pad `prepare` built, once its bytes are in the tracee.
+    /// Build a condition pad (`condpad.rs`) testing `cond` in front of the instruction
+    /// `bytes` at `pc`. None when the instruction is shorter than a short `jmp`, is a
+    /// call, cannot be displaced, or the area is full.
+    pub fn prepare_cond(&self, bytes: &[u8], pc: u64, cond: &FastCond) -> Option<NewPad> {
+        let area = self.area?;
+        let at = self.next;
+        let mut layout = condpad::test(cond)?;
+        let p1 = at + layout.test.len() as u64;
+        let plan = displaced::plan(bytes, pc, p1)?;
+        if plan.is_call || plan.len < condpad::SHORT_JMP_LEN as u64 {
+            return None;
+        }
+        let mut rest = plan.code;
+        let back = p1 + rest.len() as u64;
+        rest.extend_from_slice(&jump(back, pc + plan.len));
+        let (code, p1_off, trap_off) = layout.assemble(&rest);
+        let room = (code.len() as u64).div_ceil(16) * 16;
+        if at + room > area + AREA_LEN {
+            return None;
+        }
+        let rollbacks = layout.rollbacks.iter().map(|&(o, r)| (at + o, r)).collect();
+        Some(NewPad {
+            at,
+            code,
+            pad: Pad {
+                pc,
+                len: plan.len,
+                back,
+                cond: Some(CondParts {
+                    p1: at + p1_off,
+                    trap: at + trap_off,
+                    rollbacks,
+                }),
+            },
+            room,
+        })
+    }
+
+    /// Record a pad `prepare` or `prepare_cond` built, once its bytes are in the
+    /// tracee. A condition pad's plain part serves threads stepping over the breakpoint.
     pub fn commit(&mut self, new: NewPad) {
+        let plain = new.pad.cond.as_ref().map_or(new.at, |c| c.p1);
+        self.by_pc.insert(new.pad.pc, plain);
         self.by_start.insert(new.at, new.pad);
-        self.by_pc.insert(new.pad.pc, new.at);
-        self.next = new.at + SLOT;
+        self.next = new.at + new.room;
     }
 }
 
@@ -154,6 +222,8 @@ pub struct NewPad {
     pub at: u64,
     pub code: Vec<u8>,
     pad: Pad,
+    /// Bytes of the area it takes.
+    room: u64,
 }
 
 /// A jump from `from` to `to`: `jmp rel32` when it reaches, else `jmp [rip+0]` over the

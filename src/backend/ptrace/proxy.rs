@@ -14,7 +14,8 @@ use super::cleanup::{Entry, InterruptState};
 use super::{LaunchOptions, PtraceInterrupter, Tracee};
 use crate::addr::Addr;
 use crate::backend::{
-    BackendError, Capabilities, Direction, Interrupter, Process, Resume, StopEvent, WatchKind,
+    Armed, BackendError, Capabilities, Direction, FastCond, Interrupter, Process, Resume,
+    StopEvent, WatchKind,
 };
 use crate::snapshot::{Registers, Snapshot};
 use std::sync::mpsc;
@@ -202,6 +203,14 @@ impl Process for PtraceProcess {
 
     fn remove_breakpoint(&mut self, addr: Addr) -> Result<(), BackendError> {
         self.call(move |t| t.remove_breakpoint(addr))?
+    }
+
+    fn set_fast_condition(
+        &mut self,
+        addr: Addr,
+        cond: Option<FastCond>,
+    ) -> Result<Armed, BackendError> {
+        self.call(move |t| t.set_fast_condition(addr, cond))?
     }
 
     fn breakpoints(&self) -> Vec<Addr> {

@@ -16,6 +16,7 @@
 
 use super::debugregs;
 use super::displaced::Refused;
+use super::pads::InPad;
 use super::procfs;
 use super::sys::{self, Status};
 use super::{breakpoints, State, Task, Tracee};
@@ -264,6 +265,11 @@ impl Tracee {
             Err(e) if e.0 == libc::ESRCH => return Ok(Some(Outcome::Handled)),
             Err(e) => return Err(e.os("read registers")),
         };
+        // A condition pad's test was true: report it as the int3 at its breakpoint
+        // (the thread is as it was there but for RIP).
+        if let Some(InPad::Hit(pc)) = self.pads.locate(regs.rip) {
+            regs.rip = pc + 1;
+        }
         // A watchpoint that fired inside a jump pad: report it from the program's code.
         self.leave_pad(tid, &mut regs);
         let stepping = self.threads.get(&tid).and_then(|t| t.stepping);
@@ -438,7 +444,7 @@ impl Tracee {
                 Outcome::Exit(ev) => return Ok((ev, false)),
                 Outcome::Report(ev) => {
                     if let Some(pc) = self.reinsert.take() {
-                        let _ = breakpoints::write_at(&self.mem, pc, &[breakpoints::INT3]);
+                        let _ = breakpoints::lock(&self.bps).relower(&self.mem, pc);
                     }
                     if lazy && mode == Mode::Running {
                         if let StopEvent::Breakpoint { tid, .. } = ev {
@@ -607,15 +613,17 @@ impl Tracee {
     /// stopped, so none can run past the missing 0xCC. Returns an event to report
     /// instead of resuming (a watchpoint fired by that instruction, a signal, exit).
     fn step_over(&mut self, tid: i32, pc: u64) -> Result<Option<StopEvent>, BackendError> {
-        let orig = match breakpoints::lock(&self.bps).inserted.get(&pc) {
-            Some(&b) => b,
-            None => return Ok(None),
-        };
-        breakpoints::write_at(&self.mem, pc, &[orig]).map_err(|e| e.os("lift breakpoint"))?;
+        let lifted = breakpoints::lock(&self.bps)
+            .lift(&self.mem, pc)
+            .map_err(|e| e.os("lift breakpoint"))?;
+        if !lifted {
+            return Ok(None);
+        }
         let result = self.step_over_inner(tid);
         if self.state != State::Gone {
-            // Put the 0xCC back even if stepping failed: never leave a hole.
-            breakpoints::write_at(&self.mem, pc, &[breakpoints::INT3])
+            // Put the breakpoint back even if stepping failed: never leave a hole.
+            breakpoints::lock(&self.bps)
+                .relower(&self.mem, pc)
                 .map_err(|e| e.os("reinsert breakpoint"))?;
         }
         if let Some(t) = self.threads.get_mut(&tid) {
@@ -725,10 +733,13 @@ impl Tracee {
         if !self.prepare_resume() {
             return Ok(());
         }
-        let orig = breakpoints::lock(&self.bps).inserted.get(&pc).copied();
-        if let (true, Some(orig)) = (step_over, orig) {
-            breakpoints::write_at(&self.mem, pc, &[orig]).map_err(|e| e.os("lift breakpoint"))?;
-            self.reinsert = Some(pc);
+        if step_over {
+            let lifted = breakpoints::lock(&self.bps)
+                .lift(&self.mem, pc)
+                .map_err(|e| e.os("lift breakpoint"))?;
+            if lifted {
+                self.reinsert = Some(pc);
+            }
         }
         let Some(t) = self.threads.get_mut(&tid) else {
             return Ok(());
@@ -742,7 +753,7 @@ impl Tracee {
             t.running = false;
             t.stepping = None;
             if let Some(pc) = self.reinsert.take() {
-                let _ = breakpoints::write_at(&self.mem, pc, &[breakpoints::INT3]);
+                let _ = breakpoints::lock(&self.bps).relower(&self.mem, pc);
             }
             return Err(e.os("step"));
         }
