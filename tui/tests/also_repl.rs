@@ -76,6 +76,15 @@ impl Env {
     }
 }
 
+/// Batch stdout without the crash header (everything up to the `help` hint).
+fn body(out: &str) -> String {
+    const HINT: &str = "Type 'help' for list of commands.\n";
+    match out.find(HINT) {
+        Some(i) => out[i + HINT.len()..].to_string(),
+        None => out.to_string(),
+    }
+}
+
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
 }
@@ -110,31 +119,28 @@ fn source_runs_lines_skips_comments_reports_failures_and_nests() {
     let Some((out, err)) = env.core(&[], &format!("source {}\n", script.display())) else {
         return;
     };
-    let (direct, _) = env
-        .core(&[], "goroutine 18 bt 1\nthreads\n")
-        .unwrap_or_default();
+    let bt = body(&env.core(&[], "goroutine 18 bt 1\n").unwrap_or_default().0);
+    let threads = body(&env.core(&[], "threads\n").unwrap_or_default().0);
     // Everything the script's good lines print, in order, with each failure on its
     // own `FILE:LINE: error` line where it happened.
     let s = script.display();
-    let bt = direct
-        .split("Thread ")
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    assert!(out.contains(&bt), "bt output missing:\n{out}\nwant:\n{bt}");
+    let out = body(&out);
+    assert!(
+        out.starts_with(&bt),
+        "bt output missing:\n{out}\nwant:\n{bt}"
+    );
     assert!(
         out.contains(&format!("{s}:4: command not available\n")),
         "{out}"
     );
-    assert!(out.contains("Thread "), "nested source did not run threads:\n{out}");
+    assert!(out.contains(&threads), "nested source did not run threads:\n{out}");
     assert!(
         out.contains(&format!("{s}:6: open {}", env.path("missing.txt").display())),
         "{out}"
     );
-    let bt_at = out.find(&bt).unwrap_or(0);
     let fail_at = out.find(&format!("{s}:4:")).unwrap_or(0);
-    let threads_at = out.find("Thread ").unwrap_or(0);
-    assert!(bt_at < fail_at && fail_at < threads_at, "order wrong:\n{out}");
+    let threads_at = out.find(&threads).unwrap_or(0);
+    assert!(0 < fail_at && fail_at < threads_at, "order wrong:\n{out}");
     assert!(!err.contains("panicked"), "{err}");
 
     // A file that sources itself stops at the depth limit instead of overflowing.
@@ -144,7 +150,7 @@ fn source_runs_lines_skips_comments_reports_failures_and_nests() {
         .core(&[], &format!("source {}\ngoroutine 18\n", selfref.display()))
         .unwrap_or_default();
     assert!(out.contains("nested more than 16 deep"), "{out}\n{err}");
-    assert!(out.contains("Goroutine 18:"), "session did not go on:\n{out}");
+    assert!(out.contains("Switched from 18 to 18"), "session did not go on:\n{out}");
 }
 
 #[test]
@@ -170,7 +176,7 @@ fn transcript_records_commands_and_output_truncates_and_suppresses() {
         return;
     };
     let text = read(&t);
-    let (bt, _) = env.core(&[], "goroutine 18 bt 1\n").unwrap_or_default();
+    let bt = body(&env.core(&[], "goroutine 18 bt 1\n").unwrap_or_default().0);
     // Appended, not truncated; the prompt and command echoed before their output.
     assert!(text.starts_with("old line\n"), "{text}");
     assert!(
@@ -190,7 +196,7 @@ fn transcript_records_commands_and_output_truncates_and_suppresses() {
     let input = format!("transcript -t -x {}\nthreads\n", t.display());
     let (out, _) = env.core(&[], &input).unwrap_or_default();
     let text = read(&t);
-    assert!(text.starts_with("(coroner) threads\nThread "), "{text}");
+    assert!(text.starts_with("(coroner) threads\n* Thread "), "{text}");
     assert!(!out.contains("Thread "), "-x leaked output to stdout:\n{out}");
 
     let (_, err) = env.core(&[], "transcript -t\n").unwrap_or_default();
