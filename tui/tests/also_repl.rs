@@ -411,3 +411,55 @@ fn log_flags_are_checked_like_delve() {
     };
     assert!(err.contains("debug layer=debugger opening core"), "{err}");
 }
+
+/// `--log-output=gdbwire` prints the packets exchanged with a real gdbserver.
+#[test]
+fn log_output_gdbwire_logs_gdbserver_packets() {
+    if !Path::new("/usr/bin/gdbserver").exists() {
+        eprintln!("SKIP: /usr/bin/gdbserver is not installed");
+        return;
+    }
+    let scope = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope").unwrap_or_default();
+    if scope.trim() == "3" {
+        eprintln!("SKIP: ptrace is disabled (yama ptrace_scope 3)");
+        return;
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cores/live-fixtures/go1.22-noopt/live.zst");
+    if !src.exists() {
+        eprintln!("SKIP: {} missing", src.display());
+        return;
+    }
+    let env = Env::new();
+    let live = env.path("live");
+    let ok = Command::new("zstd")
+        .arg("-dqf")
+        .arg(&src)
+        .arg("-o")
+        .arg(&live)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("SKIP: zstd could not decompress {}", src.display());
+        return;
+    }
+    let log = env.path("gdb.log");
+    let mut c = env.coroner();
+    c.arg("--log")
+        .arg("--log-output=gdbwire")
+        .arg(format!("--log-dest={}", log.display()))
+        .arg("exec")
+        .arg(&live)
+        .arg("--backend")
+        .arg("gdbserver");
+    // `exit` kills the launched program and gdbserver with it.
+    let (_, err) = run_capture(c, "exit\n", LIMIT);
+    let text = read(&log);
+    assert!(
+        text.lines().any(|l| l.contains(" debug layer=gdbconn -> $qSupported")),
+        "no qSupported sent:\n{text}\nstderr:\n{err}"
+    );
+    assert!(
+        text.lines().any(|l| l.contains(" debug layer=gdbconn <- $PacketSize=")),
+        "no qSupported reply:\n{text}"
+    );
+}
