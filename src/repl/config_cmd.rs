@@ -110,19 +110,19 @@ impl Session {
                     vals.first().map(String::as_str).unwrap_or(""),
                 )?)
             }
-            "debug-info-directories" => match vals.as_slice() {
-                [op, dir] if op == "-add" => cfg.debug_info_directories.push(dir.into()),
-                [op, dir] if op == "-rm" => {
-                    cfg.debug_info_directories.retain(|d| d.as_os_str() != dir.as_str())
-                }
-                [op] if op == "-clear" => cfg.debug_info_directories.clear(),
-                _ => {
-                    return Err(CommandError::Invalid(
+            "debug-info-directories" => {
+                match vals.as_slice() {
+                    [op, dir] if op == "-add" => cfg.debug_info_directories.push(dir.into()),
+                    [op, dir] if op == "-rm" => cfg
+                        .debug_info_directories
+                        .retain(|d| d.as_os_str() != dir.as_str()),
+                    [op] if op == "-clear" => cfg.debug_info_directories.clear(),
+                    _ => return Err(CommandError::Invalid(
                         "usage: config debug-info-directories -add <path> | -rm <path> | -clear"
                             .into(),
-                    ))
+                    )),
                 }
-            },
+            }
             "substitute-path" => match vals.as_slice() {
                 [c] if c == "-clear" => cfg.substitute_path.clear(),
                 [from] => cfg.substitute_path.retain(|(f, _)| f != from),
@@ -166,12 +166,10 @@ impl Session {
                 }
                 self.config.aliases.retain(|_, l| !l.is_empty());
             }
-            _ => {
-                return Err(CommandError::Invalid(
-                    "wrong number of arguments: config alias <command> <alias> | config alias <alias>"
-                        .into(),
-                ))
-            }
+            _ => return Err(CommandError::Invalid(
+                "wrong number of arguments: config alias <command> <alias> | config alias <alias>"
+                    .into(),
+            )),
         }
         Ok(Output::Text(String::new()))
     }

@@ -81,8 +81,10 @@ pub fn load_from(path: &Path) -> UserConfig {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
-            out.warnings
-                .push(format!("cannot read {}: {e}; using defaults", path.display()));
+            out.warnings.push(format!(
+                "cannot read {}: {e}; using defaults",
+                path.display()
+            ));
             return out;
         }
     };
@@ -95,7 +97,9 @@ pub fn load_from(path: &Path) -> UserConfig {
                     .map(|w| format!("{}: {w}", path.display())),
             );
         }
-        Err(w) => out.warnings.push(format!("{}{w}; using defaults", path.display())),
+        Err(w) => out
+            .warnings
+            .push(format!("{}{w}; using defaults", path.display())),
     }
     out
 }
@@ -255,7 +259,10 @@ pub fn render(c: &Config, mut base: Mapping) -> Result<String, ConfigFileError> 
     set("substitute-path", Some(Value::Sequence(rules)));
     set("max-string-len", c.max_string_len.map(Value::from));
     set("max-array-values", c.max_array_values.map(Value::from));
-    set("max-variable-recurse", c.max_variable_recurse.map(Value::from));
+    set(
+        "max-variable-recurse",
+        c.max_variable_recurse.map(Value::from),
+    );
     set(
         "disassemble-flavor",
         c.disassemble_flavor.map(|f| flavor_name(f).into()),
@@ -274,7 +281,8 @@ pub fn render(c: &Config, mut base: Mapping) -> Result<String, ConfigFileError> 
                 .collect(),
         )),
     );
-    serde_yaml_ng::to_string(&Value::Mapping(base)).map_err(|e| ConfigFileError::Encode(e.to_string()))
+    serde_yaml_ng::to_string(&Value::Mapping(base))
+        .map_err(|e| ConfigFileError::Encode(e.to_string()))
 }
 
 /// `config -save`: write `c` to coroner's file (creating its directory), keeping the
@@ -311,7 +319,10 @@ mod tests {
         assert_eq!(c.aliases["goroutines"], vec!["gs", "grr"]);
         assert_eq!(
             c.substitute_path,
-            vec![("/build".into(), "/src".into()), ("/x".into(), String::new())]
+            vec![
+                ("/build".into(), "/src".into()),
+                ("/x".into(), String::new())
+            ]
         );
         assert_eq!(c.max_string_len, Some(99));
         assert!(c.show_location_expr);
@@ -323,7 +334,10 @@ mod tests {
     #[test]
     fn bad_yaml_names_the_line() {
         let e = parse_text("max-string-len: 5\naliases: [unclosed\n").expect_err("bad");
-        assert!(e.starts_with(":2: bad YAML") || e.starts_with(":3: bad YAML"), "{e}");
+        assert!(
+            e.starts_with(":2: bad YAML") || e.starts_with(":3: bad YAML"),
+            "{e}"
+        );
     }
 
     #[test]

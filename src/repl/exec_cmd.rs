@@ -114,7 +114,9 @@ impl Session {
                     Debugger,
                     "stopped: {:?} (thread {:?})",
                     stop.reason,
-                    self.debugger.as_ref().and_then(|d| d.target().crash().thread)
+                    self.debugger
+                        .as_ref()
+                        .and_then(|d| d.target().crash().thread)
                 );
                 let o = self.after_stop(&stop);
                 self.with_when(o)

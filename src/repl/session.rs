@@ -8,8 +8,8 @@ use super::help;
 use super::json::{self as js, GoroutineLocs};
 use super::labels;
 use super::parse::{
-    self, Command, DisassArgs, DisassTarget, ExamineArgs, FilterKind, Flavor,
-    GoroutinesArgs, GroupBy, LocKind, LocSpec,
+    self, Command, DisassArgs, DisassTarget, ExamineArgs, FilterKind, Flavor, GoroutinesArgs,
+    GroupBy, LocKind, LocSpec,
 };
 use super::startloc;
 use super::{CommandError, Output};
@@ -75,20 +75,20 @@ impl Config {
 
 #[path = "analyze_cmd.rs"]
 mod analyze_cmd;
+#[path = "call_cmd.rs"]
+mod call_cmd;
 #[path = "config_cmd.rs"]
 mod config_cmd;
 #[path = "edit_cmd.rs"]
 mod edit_cmd;
-#[path = "source_cmd.rs"]
-mod source_cmd;
-#[path = "transcript.rs"]
-mod transcript;
-#[path = "call_cmd.rs"]
-mod call_cmd;
 #[path = "exec_cmd.rs"]
 mod exec_cmd;
 #[path = "reverse_cmd.rs"]
 mod reverse_cmd;
+#[path = "source_cmd.rs"]
+mod source_cmd;
+#[path = "transcript.rs"]
+mod transcript;
 
 /// One debugging session over a target.
 pub struct Session {

@@ -67,7 +67,10 @@ impl Session {
                 Some(w) => {
                     // The front end's stream is gone (closed pipe): stop, as a
                     // terminal front end would on its next write.
-                    if w.write_all(shown.as_bytes()).and_then(|()| w.flush()).is_err() {
+                    if w.write_all(shown.as_bytes())
+                        .and_then(|()| w.flush())
+                        .is_err()
+                    {
                         break;
                     }
                 }

@@ -67,11 +67,7 @@ impl Write for Tee<'_> {
 impl Session {
     /// Run one line, recording it when a transcript is open and this is the
     /// outermost command.
-    pub(super) fn execute_recorded(
-        &mut self,
-        line: &str,
-        out: Option<&mut dyn Write>,
-    ) -> Output {
+    pub(super) fn execute_recorded(&mut self, line: &str, out: Option<&mut dyn Write>) -> Output {
         if self.nesting > 0 {
             return self.dispatch(line, out);
         }

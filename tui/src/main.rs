@@ -272,11 +272,9 @@ fn report(r: anyhow::Result<()>) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = coroner::logging::setup(
-        cli.log,
-        cli.log_output.as_deref(),
-        cli.log_dest.as_deref(),
-    ) {
+    if let Err(e) =
+        coroner::logging::setup(cli.log, cli.log_output.as_deref(), cli.log_dest.as_deref())
+    {
         eprintln!("coroner: {e}");
         return ExitCode::FAILURE;
     }

@@ -100,7 +100,8 @@ fn first_frame_at(bt: &str) -> (String, u32) {
         .unwrap_or_else(|| panic!("no line in {at:?}"));
     (
         file.to_string(),
-        line.parse().unwrap_or_else(|_| panic!("bad line in {at:?}")),
+        line.parse()
+            .unwrap_or_else(|_| panic!("bad line in {at:?}")),
     )
 }
 
@@ -133,9 +134,15 @@ fn source_runs_lines_skips_comments_reports_failures_and_nests() {
         out.contains(&format!("{s}:4: command not available\n")),
         "{out}"
     );
-    assert!(out.contains(&threads), "nested source did not run threads:\n{out}");
     assert!(
-        out.contains(&format!("{s}:6: open {}", env.path("missing.txt").display())),
+        out.contains(&threads),
+        "nested source did not run threads:\n{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "{s}:6: open {}",
+            env.path("missing.txt").display()
+        )),
         "{out}"
     );
     let fail_at = out.find(&format!("{s}:4:")).unwrap_or(0);
@@ -147,10 +154,16 @@ fn source_runs_lines_skips_comments_reports_failures_and_nests() {
     let selfref = env.path("self.txt");
     env.write("self.txt", &format!("source {}\n", selfref.display()));
     let (out, err) = env
-        .core(&[], &format!("source {}\ngoroutine 18\n", selfref.display()))
+        .core(
+            &[],
+            &format!("source {}\ngoroutine 18\n", selfref.display()),
+        )
         .unwrap_or_default();
     assert!(out.contains("nested more than 16 deep"), "{out}\n{err}");
-    assert!(out.contains("Switched from 18 to 18"), "session did not go on:\n{out}");
+    assert!(
+        out.contains("Switched from 18 to 18"),
+        "session did not go on:\n{out}"
+    );
 }
 
 #[test]
@@ -188,7 +201,10 @@ fn transcript_records_commands_and_output_truncates_and_suppresses() {
     assert!(!text.contains("command not available"), "{text}");
     assert!(text.ends_with("(coroner) transcript -off\n"), "{text}");
     assert!(!text.contains("Thread "), "{text}");
-    assert!(err.contains("Command failed: command not available"), "{err}");
+    assert!(
+        err.contains("Command failed: command not available"),
+        "{err}"
+    );
     // Without -x, stdout still has everything.
     assert!(out.contains(&bt) && out.contains("Thread "), "{out}");
 
@@ -197,7 +213,10 @@ fn transcript_records_commands_and_output_truncates_and_suppresses() {
     let (out, _) = env.core(&[], &input).unwrap_or_default();
     let text = read(&t);
     assert!(text.starts_with("(coroner) threads\n* Thread "), "{text}");
-    assert!(!out.contains("Thread "), "-x leaked output to stdout:\n{out}");
+    assert!(
+        !out.contains("Thread "),
+        "-x leaked output to stdout:\n{out}"
+    );
 
     let (_, err) = env.core(&[], "transcript -t\n").unwrap_or_default();
     assert!(err.contains("no output path specified"), "{err}");
@@ -261,8 +280,14 @@ fn config_file_is_read_at_start_and_delve_is_the_fallback() {
     let Some((out, err)) = env.core(&[], "config max-string-len\ngs -with user\n") else {
         return;
     };
-    assert!(out.contains("max-string-len            77\n"), "{out}\n{err}");
-    assert!(out.contains("Goroutine 18 - "), "alias gs did not list goroutines:\n{out}");
+    assert!(
+        out.contains("max-string-len            77\n"),
+        "{out}\n{err}"
+    );
+    assert!(
+        out.contains("Goroutine 18 - "),
+        "alias gs did not list goroutines:\n{out}"
+    );
 
     // coroner's own file wins over Delve's.
     env.write("xdg/coroner/config.yml", "max-string-len: 12\n");
@@ -291,7 +316,8 @@ fn bad_yaml_warns_with_file_and_line_and_uses_defaults() {
     let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning: ")).collect();
     assert_eq!(warnings.len(), 1, "{err}");
     assert!(
-        warnings[0].starts_with(&format!("warning: {}:", p.display())) && warnings[0].contains("bad YAML"),
+        warnings[0].starts_with(&format!("warning: {}:", p.display()))
+            && warnings[0].contains("bad YAML"),
         "{err}"
     );
     let line: String = warnings[0][format!("warning: {}:", p.display()).len()..]
@@ -299,7 +325,10 @@ fn bad_yaml_warns_with_file_and_line_and_uses_defaults() {
         .take_while(char::is_ascii_digit)
         .collect();
     assert!(matches!(line.as_str(), "2" | "3"), "line {line:?} in {err}");
-    assert!(out.contains("max-string-len            <not defined>\n"), "{out}");
+    assert!(
+        out.contains("max-string-len            <not defined>\n"),
+        "{out}"
+    );
     assert!(out.contains("Thread "), "{out}");
 }
 
@@ -327,10 +356,22 @@ fn config_save_creates_the_file_keeps_unknown_keys_and_is_read_back() {
     assert!(!read(&env.home().join(".config/dlv/config.yml")).contains("42"));
 
     let (out, err) = env.core(&[], "config -list\nths\n").unwrap_or_default();
-    assert!(out.contains("max-string-len            42\n"), "{out}\n{err}");
-    assert!(out.contains("substitute-path           [{/build /src}]\n"), "{out}");
-    assert!(out.contains("aliases                   map[threads:[ths]]\n"), "{out}");
-    assert!(out.contains("Thread "), "alias from the saved file failed:\n{out}");
+    assert!(
+        out.contains("max-string-len            42\n"),
+        "{out}\n{err}"
+    );
+    assert!(
+        out.contains("substitute-path           [{/build /src}]\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("aliases                   map[threads:[ths]]\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Thread "),
+        "alias from the saved file failed:\n{out}"
+    );
 }
 
 /// `--log --log-output=rpc` on `coroner core --headless`: a real JSON-RPC request
@@ -369,7 +410,8 @@ fn log_output_rpc_logs_requests_and_replies() {
         .unwrap_or_else(|| panic!("unexpected banner {banner:?}"))
         .to_string();
     let mut s = std::net::TcpStream::connect(&addr).unwrap_or_else(|e| panic!("connect: {e}"));
-    s.set_read_timeout(Some(LIMIT)).unwrap_or_else(|e| panic!("{e}"));
+    s.set_read_timeout(Some(LIMIT))
+        .unwrap_or_else(|e| panic!("{e}"));
     let req = r#"{"method":"RPCServer.ListGoroutines","params":[{"Start":0,"Count":2}],"id":7}"#;
     writeln!(s, "{req}").unwrap_or_else(|e| panic!("send: {e}"));
     let mut reply = String::new();
@@ -400,7 +442,10 @@ fn log_flags_are_checked_like_delve() {
     let mut c = env.coroner();
     c.arg("--log-output=rpc").arg("version");
     let (_, err) = run_capture(c, "", LIMIT);
-    assert!(err.contains("--log-output specified without --log"), "{err}");
+    assert!(
+        err.contains("--log-output specified without --log"),
+        "{err}"
+    );
     let mut c = env.coroner();
     c.arg("--log").arg("--log-output=nope").arg("version");
     let (_, err) = run_capture(c, "", LIMIT);
@@ -424,7 +469,8 @@ fn log_output_gdbwire_logs_gdbserver_packets() {
         eprintln!("SKIP: ptrace is disabled (yama ptrace_scope 3)");
         return;
     }
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cores/live-fixtures/go1.22-noopt/live.zst");
+    let src =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../cores/live-fixtures/go1.22-noopt/live.zst");
     if !src.exists() {
         eprintln!("SKIP: {} missing", src.display());
         return;
@@ -455,11 +501,13 @@ fn log_output_gdbwire_logs_gdbserver_packets() {
     let (_, err) = run_capture(c, "exit\n", LIMIT);
     let text = read(&log);
     assert!(
-        text.lines().any(|l| l.contains(" debug layer=gdbconn -> $qSupported")),
+        text.lines()
+            .any(|l| l.contains(" debug layer=gdbconn -> $qSupported")),
         "no qSupported sent:\n{text}\nstderr:\n{err}"
     );
     assert!(
-        text.lines().any(|l| l.contains(" debug layer=gdbconn <- $PacketSize=")),
+        text.lines()
+            .any(|l| l.contains(" debug layer=gdbconn <- $PacketSize=")),
         "no qSupported reply:\n{text}"
     );
 }
