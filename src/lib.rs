@@ -16,6 +16,7 @@ pub mod arch;
 pub mod backend;
 pub mod exec;
 pub mod goruntime;
+pub mod logging;
 pub mod repl;
 pub mod service;
 pub mod snapshot;

@@ -106,9 +106,18 @@ impl Session {
         let tid = tid
             .or_else(|| d.target().threads().first().map(|t| t.tid))
             .unwrap_or(0);
+        crate::log_at!(Debugger, "resuming process {} from thread {tid}", d.pid());
         let res = f(d, tid);
         match res {
             Ok(stop) => {
+                crate::log_at!(
+                    Debugger,
+                    "stopped: {:?} (thread {:?})",
+                    stop.reason,
+                    self.debugger
+                        .as_ref()
+                        .and_then(|d| d.target().crash().thread)
+                );
                 let o = self.after_stop(&stop);
                 self.with_when(o)
             }
@@ -314,6 +323,7 @@ impl Session {
     }
 
     fn break_cmd(&mut self, args: &str, tracepoint: bool) -> Output {
+        crate::log_at!(Debugger, "set breakpoint (tracepoint={tracepoint}): {args}");
         let (spec_part, cond) = match args.split_once(" if ") {
             Some((s, c)) => (s.trim(), Some(c.trim())),
             None => (args.trim(), None),

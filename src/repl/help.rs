@@ -157,6 +157,12 @@ incident report, as `coroner triage` does. With a name, runs only that analyzer.
 
 Show all configuration parameters.
 
+	config -save
+
+Saves the configuration to $XDG_CONFIG_HOME/coroner/config.yml (default
+~/.config/coroner/config.yml), keeping the keys coroner does not know. That file
+is read when a session starts; without it, Delve's dlv/config.yml is read.
+
 	config <parameter> <value>
 
 Changes the value of a configuration parameter.
@@ -167,8 +173,21 @@ Changes the value of a configuration parameter.
 
 Adds or removes a path substitution rule (applied when reading source files).
 
+	config alias <command> <alias>
+	config alias <alias>
+
+Defines <alias> as an alias to <command> or removes an alias.
+
+	config debug-info-directories -add <path>
+	config debug-info-directories -rm <path>
+	config debug-info-directories -clear
+
+Adds or removes a directory searched for separate debug info (used by the next
+target opened).
+
 Parameters: max-string-len, max-array-values, max-variable-recurse,
-show-location-expr, source-list-line-count, disassemble-flavor, substitute-path."),
+show-location-expr, source-list-line-count, disassemble-flavor, substitute-path,
+aliases, debug-info-directories."),
     cmd!("disassemble", ["disass"], Other, "Disassembler.", "Disassembler.
 
 	[goroutine <n>] [frame <m>] disassemble [-a <start> <end>] [-l <locspec>] [-s intel|gnu|go]
@@ -179,7 +198,11 @@ If no argument is specified the function being executed in the selected stack fr
 	-l <locspec>		disassembles the specified function
 	-s <flavor>		syntax: intel (default), gnu (AT&T) or go (Plan 9-like)"),
     cmd!("dump", [], Other, "Creates a core dump from the current process state", "dump <output file>\n\nThe target already is a core file."),
-    cmd!("edit", ["ed"], Other, "Open where you are in $DELVE_EDITOR or $EDITOR", "edit [locspec]\n\nNot available in coroner yet."),
+    cmd!("edit", ["ed"], Other, "Open where you are in $DELVE_EDITOR or $EDITOR", "Open where you are in $DELVE_EDITOR or $EDITOR
+
+	edit [locspec]
+
+If locspec is omitted edit will open the current source file in the editor, otherwise it will open the specified location. The editor runs as `EDITOR +LINE FILE`."),
     cmd!("exit", ["quit", "q"], Other, "Exit the debugger.", "Exit the debugger.\n\n\texit"),
     cmd!("funcs", [], Other, "Print list of functions.", "Print list of functions.
 
@@ -199,13 +222,27 @@ Type \"help\" followed by the name of a command for more information about it.")
 Show source around current point or provided locspec: file.go:N, pkg.Func,
 *0xADDR, or N (a line of the current file). The number of lines shown on each
 side is the source-list-line-count setting (default 5)."),
-    cmd!("source", [], Other, "Executes a file containing a list of delve commands", "source <path>\n\nNot available in coroner yet: use coroner core BIN CORE --init FILE."),
+    cmd!("source", [], Other, "Executes a file containing a list of delve commands", "Executes a file containing a list of delve commands
+
+	source <path>
+
+Runs the commands in the file one per line; blank lines and lines starting with #
+are skipped. A command that fails prints <path>:<line>: <error> and the next one
+runs. Files may source other files (up to 16 deep). Starlark scripts (.star, source -)
+are not supported."),
     cmd!("sources", [], Other, "Print list of source files.", "Print list of source files.
 
 	sources [<regex>]
 
 If regex is specified only the source files matching it will be returned."),
-    cmd!("transcript", [], Other, "Appends command output to a file.", "transcript <file>\n\nNot available in coroner yet."),
+    cmd!("transcript", [], Other, "Appends command output to a file.", "Appends command output to a file.
+
+	transcript [-t] [-x] <output file>
+	transcript -off
+
+Output of Delve's command is appended to the specified output file. If '-t' is specified and the output file exists it is truncated. If '-x' is specified output to stdout is suppressed instead.
+
+Using the -off option disables the transcript."),
     cmd!("types", [], Other, "Print list of types", "Print list of types
 
 	types [<regex>]

@@ -2,6 +2,7 @@
 //! (or as JSON). Front-end independent: the line REPL, batch mode, the TUI and the
 //! JSON-RPC server all drive a [`Session`] through [`Session::execute`].
 
+pub mod config_file;
 pub mod debuggee;
 pub mod disasm;
 pub mod disasm_arm64;

@@ -138,6 +138,8 @@ pub struct DisassArgs {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigArgs {
     List,
+    /// `config -save`: write the persistent configuration file.
+    Save,
     /// `config NAME` (show) or `config NAME VALUE...` (set).
     Set(String, Vec<String>),
 }
@@ -697,7 +699,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 ))
             }
             Some((f, _)) if f == "-list" => Command::Config(ConfigArgs::List),
-            Some((f, _)) if f == "-save" => Command::Unsupported("config -save"),
+            Some((f, _)) if f == "-save" => Command::Config(ConfigArgs::Save),
             Some((name, vals)) => Command::Config(ConfigArgs::Set(name.clone(), vals.to_vec())),
         },
         "help" => Command::Help(args.first().cloned()),

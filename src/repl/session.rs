@@ -8,8 +8,8 @@ use super::help;
 use super::json::{self as js, GoroutineLocs};
 use super::labels;
 use super::parse::{
-    self, Command, ConfigArgs, DisassArgs, DisassTarget, ExamineArgs, FilterKind, Flavor,
-    GoroutinesArgs, GroupBy, LocKind, LocSpec,
+    self, Command, DisassArgs, DisassTarget, ExamineArgs, FilterKind, Flavor, GoroutinesArgs,
+    GroupBy, LocKind, LocSpec,
 };
 use super::startloc;
 use super::{CommandError, Output};
@@ -53,6 +53,10 @@ pub struct Config {
     /// (from, to) prefix rewrites for source paths, first match wins.
     pub substitute_path: Vec<(String, String)>,
     pub disassemble_flavor: Option<Flavor>,
+    /// User aliases, Delve's `aliases:` (command -> its extra names).
+    pub aliases: BTreeMap<String, Vec<String>>,
+    /// Extra directories searched for separate debug info.
+    pub debug_info_directories: Vec<PathBuf>,
 }
 
 impl Config {
@@ -73,10 +77,18 @@ impl Config {
 mod analyze_cmd;
 #[path = "call_cmd.rs"]
 mod call_cmd;
+#[path = "config_cmd.rs"]
+mod config_cmd;
+#[path = "edit_cmd.rs"]
+mod edit_cmd;
 #[path = "exec_cmd.rs"]
 mod exec_cmd;
 #[path = "reverse_cmd.rs"]
 mod reverse_cmd;
+#[path = "source_cmd.rs"]
+mod source_cmd;
+#[path = "transcript.rs"]
+mod transcript;
 
 /// One debugging session over a target.
 pub struct Session {
@@ -97,6 +109,12 @@ pub struct Session {
     /// The live process behind `target`, when there is one: execution commands go to
     /// it, and each stop replaces `target` with the new view.
     debugger: Option<crate::exec::Debugger>,
+    /// The open `transcript` file (transcript.rs).
+    transcript: Option<transcript::Shared>,
+    /// Depth of `execute` calls: only the outermost records a transcript.
+    nesting: usize,
+    /// Depth of nested `source` commands (source_cmd.rs).
+    source_depth: usize,
 }
 
 impl Session {
@@ -126,6 +144,9 @@ impl Session {
             analyzers: crate::analyze::Registry::default(),
             displays: Vec::new(),
             debugger: None,
+            transcript: None,
+            nesting: 0,
+            source_depth: 0,
         }
     }
 
@@ -182,6 +203,35 @@ impl Session {
     /// Run one command line. Empty lines give empty text (front ends implement
     /// "repeat last command" themselves).
     pub fn execute(&mut self, line: &str) -> Output {
+        self.execute_recorded(line, None)
+    }
+
+    /// One line, after alias expansion: the REPL-level commands (source, transcript,
+    /// edit), then streaming or plain execution.
+    fn dispatch(&mut self, line: &str, out: Option<&mut dyn std::io::Write>) -> Output {
+        let expanded = self.expand_alias(line);
+        let line = expanded.as_deref().unwrap_or(line);
+        let repl = match self.transcript_command(line) {
+            Some(r) => Some(r),
+            None => self.edit_command(line),
+        };
+        let (repl, out) = match repl {
+            Some(r) => (Some(r), out),
+            None => match out {
+                Some(w) => (self.source_command(line, Some(&mut *w)), Some(w)),
+                None => (self.source_command(line, None), None),
+            },
+        };
+        if let Some(r) = repl {
+            return r.unwrap_or_else(|e| Output::Error(e.to_string()));
+        }
+        match out {
+            Some(w) => self.execute_stream_inner(line, w),
+            None => self.execute_plain(line),
+        }
+    }
+
+    fn execute_plain(&mut self, line: &str) -> Output {
         if line.trim().is_empty() {
             return Output::Text(String::new());
         }
@@ -541,6 +591,10 @@ impl Session {
     /// its size does not count in memory; the returned output then holds only what
     /// was not written. Front ends printing to a stream should prefer this.
     pub fn execute_streaming(&mut self, line: &str, out: &mut dyn std::io::Write) -> Output {
+        self.execute_recorded(line, Some(out))
+    }
+
+    fn execute_stream_inner(&mut self, line: &str, out: &mut dyn std::io::Write) -> Output {
         // `call` prints where the goroutine is before a failure, as Delve does.
         if let Some(o) = self.call_streaming(line, out) {
             return o;
@@ -555,7 +609,7 @@ impl Session {
                 };
             }
         }
-        self.execute(line)
+        self.execute_plain(line)
     }
 
     /// The text listing of `goroutines` (with `-t`, filters and `-with`): computed in
@@ -1287,112 +1341,6 @@ impl Session {
         out.push_str(&format::tabwrite(&rows));
         Ok(Output::Text(out))
     }
-
-    // ---- config -------------------------------------------------------------------------
-
-    fn config_list(&self) -> String {
-        let c = &self.config;
-        let opt = |v: Option<u64>| v.map_or("<not defined>".to_string(), |v| v.to_string());
-        let subst = c
-            .substitute_path
-            .iter()
-            .map(|(f, t)| format!("{{{f} {t}}}"))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let rows = [
-            ("substitute-path", format!("[{subst}]")),
-            ("max-string-len", opt(c.max_string_len)),
-            ("max-array-values", opt(c.max_array_values)),
-            ("max-variable-recurse", opt(c.max_variable_recurse)),
-            (
-                "disassemble-flavor",
-                match c.disassemble_flavor {
-                    None => "<not defined>".into(),
-                    Some(Flavor::Intel) => "intel".into(),
-                    Some(Flavor::Gnu) => "gnu".into(),
-                    Some(Flavor::Go) => "go".into(),
-                },
-            ),
-            ("show-location-expr", c.show_location_expr.to_string()),
-            (
-                "source-list-line-count",
-                opt(c.source_list_line_count.map(u64::from)),
-            ),
-        ];
-        let mut out = String::new();
-        for (k, v) in rows {
-            let _ = writeln!(out, "{k:<25} {v}");
-        }
-        out
-    }
-
-    fn config_cmd(&mut self, c: ConfigArgs) -> Result<Output> {
-        let (name, vals) = match c {
-            ConfigArgs::List => return Ok(Output::Text(self.config_list())),
-            ConfigArgs::Set(n, v) => (n, v),
-        };
-        if vals.is_empty() {
-            let list = self.config_list();
-            return list
-                .lines()
-                .find(|l| l.split_whitespace().next() == Some(name.as_str()))
-                .map(|l| Output::Text(format!("{l}\n")))
-                .ok_or_else(|| {
-                    CommandError::Invalid(format!("unknown configuration parameter {name:?}"))
-                });
-        }
-        let number = |v: &[String]| -> Result<u64> {
-            v.first().and_then(|s| parse::parse_int(s)).ok_or_else(|| {
-                CommandError::Invalid(format!("argument to {name:?} must be a number"))
-            })
-        };
-        let cfg = &mut self.config;
-        match name.as_str() {
-            "max-string-len" => cfg.max_string_len = Some(number(&vals)?),
-            "max-array-values" => cfg.max_array_values = Some(number(&vals)?),
-            "max-variable-recurse" => cfg.max_variable_recurse = Some(number(&vals)?),
-            "source-list-line-count" => {
-                cfg.source_list_line_count = Some(u32::try_from(number(&vals)?).map_err(|_| {
-                    CommandError::Invalid(format!("argument to {name:?} is too large"))
-                })?)
-            }
-            "show-location-expr" => {
-                cfg.show_location_expr = match vals.first().map(String::as_str) {
-                    Some("true") => true,
-                    Some("false") => false,
-                    _ => {
-                        return Err(CommandError::Invalid(format!(
-                            "argument to {name:?} must be true or false"
-                        )))
-                    }
-                }
-            }
-            "disassemble-flavor" => {
-                cfg.disassemble_flavor = Some(parse::parse_flavor(
-                    vals.first().map(String::as_str).unwrap_or(""),
-                )?)
-            }
-            "substitute-path" => match vals.as_slice() {
-                [c] if c == "-clear" => cfg.substitute_path.clear(),
-                [from] => cfg.substitute_path.retain(|(f, _)| f != from),
-                [from, to] => {
-                    cfg.substitute_path.retain(|(f, _)| f != from);
-                    cfg.substitute_path.push((from.clone(), to.clone()));
-                }
-                _ => {
-                    return Err(CommandError::Invalid(
-                        "usage: config substitute-path <from> [<to>] | -clear".into(),
-                    ))
-                }
-            },
-            _ => {
-                return Err(CommandError::Invalid(format!(
-                    "unknown configuration parameter {name:?}"
-                )))
-            }
-        }
-        Ok(Output::Text(String::new()))
-    }
 }
 
 // ---- free helpers ----------------------------------------------------------------------
@@ -1575,6 +1523,13 @@ fn sort_like_delve<T>(items: &mut [T], id: impl Fn(&T) -> u64 + Copy) {
     for page in items.chunks_mut(DELVE_PAGE) {
         page.sort_by_key(id);
     }
+}
+
+/// The arguments of `line` when its first word is `name`.
+fn command_args<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let t = line.trim_start();
+    let rest = t.strip_prefix(name)?;
+    (rest.is_empty() || rest.starts_with(char::is_whitespace)).then_some(rest)
 }
 
 fn invalid_frame(n: usize) -> CommandError {

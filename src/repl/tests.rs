@@ -492,3 +492,37 @@ fn disassemble_current_function() {
     assert_eq!(d.lines().count(), 2);
     assert!(d.starts_with("\t?\t0x1000\t0001\t"));
 }
+
+/// `source` through the non-streaming entry point (what the JSON-RPC server and DAP
+/// use): output gathered in order, failures as FILE:LINE, aliases applied inside.
+#[test]
+fn source_transcript_and_aliases_without_a_stream() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let script = dir.path().join("cmds");
+    std::fs::write(&script, "# c\nthr\n\nbogus\nframe 1\n").unwrap_or_else(|e| panic!("{e}"));
+    let mut s = session();
+    text(&mut s, "config alias threads thr");
+    let direct = text(&mut s, "threads");
+    let t = dir.path().join("t.txt");
+    text(&mut s, &format!("transcript -x {}", t.display()));
+    // -x: nothing comes back to the front end, all goes to the file.
+    assert_eq!(text(&mut s, &format!("source {}", script.display())), "");
+    text(&mut s, "transcript -off");
+    let rec = std::fs::read_to_string(&t).unwrap_or_else(|e| panic!("{e}"));
+    let want_head = format!(
+        "(coroner) source {}\n{direct}{}:4: command not available\n",
+        script.display(),
+        script.display()
+    );
+    assert!(rec.starts_with(&want_head), "{rec}\nwant:\n{want_head}");
+    // The nested commands are not echoed (Delve echoes only what was typed).
+    assert!(!rec.contains("(coroner) thr"), "{rec}");
+    assert!(rec.ends_with("(coroner) transcript -off\n"), "{rec}");
+    assert_eq!(s.current_frame(), 1);
+    text(&mut s, "config alias thr");
+    assert_eq!(error(&mut s, "thr"), "command not available");
+    assert_eq!(
+        error(&mut s, "source"),
+        "wrong number of arguments: source <filename>"
+    );
+}

@@ -356,6 +356,7 @@ fn run(
         return Ok(());
     }
     session.json = opts.json;
+    crate::apply_user_config(&mut session);
     let init = match &opts.init {
         Some(p) => Some(
             std::fs::read_to_string(p)

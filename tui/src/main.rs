@@ -31,6 +31,16 @@ struct Cli {
     /// Directories searched for separate debug info (build-id stores, debuglink files).
     #[arg(long, global = true, value_delimiter = ',', value_name = "DIRS")]
     debug_info_directories: Vec<PathBuf>,
+    /// Enable logging (Delve's --log): to stderr, or --log-dest.
+    #[arg(long, global = true)]
+    log: bool,
+    /// Comma-separated layers to log: debugger (default), gdbwire, lldbout,
+    /// debuglineerr, rpc, dap, fncall, minidump, stack.
+    #[arg(long, global = true, value_name = "LIST")]
+    log_output: Option<String>,
+    /// Write the log to this file, or to this open file descriptor when a number.
+    #[arg(long, global = true, value_name = "FILE|FD")]
+    log_dest: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -240,6 +250,16 @@ impl LaunchArgs {
     }
 }
 
+/// The settings of the user's config file, read once in `main`.
+static USER_CONFIG: std::sync::OnceLock<coroner::repl::Config> = std::sync::OnceLock::new();
+
+/// Give a REPL session the user's persistent settings (before `--init` runs).
+pub(crate) fn apply_user_config(session: &mut Session) {
+    if let Some(c) = USER_CONFIG.get() {
+        session.config = c.clone();
+    }
+}
+
 fn report(r: anyhow::Result<()>) -> ExitCode {
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -252,7 +272,22 @@ fn report(r: anyhow::Result<()>) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    coroner::symbols::debuginfo::set_debug_info_directories(cli.debug_info_directories.clone());
+    if let Err(e) =
+        coroner::logging::setup(cli.log, cli.log_output.as_deref(), cli.log_dest.as_deref())
+    {
+        eprintln!("coroner: {e}");
+        return ExitCode::FAILURE;
+    }
+    // The user's config file (coroner's, else Delve's) names more debug-info
+    // directories; the flag's come first. It is read once, before any target opens.
+    let user_config = coroner::repl::config_file::load_user();
+    for w in &user_config.warnings {
+        eprintln!("warning: {w}");
+    }
+    let mut dirs = cli.debug_info_directories.clone();
+    dirs.extend(user_config.config.debug_info_directories.iter().cloned());
+    coroner::symbols::debuginfo::set_debug_info_directories(dirs);
+    let _ = USER_CONFIG.set(user_config.config);
     match cli.cmd {
         Cmd::Version => {
             println!("coroner {}", env!("CARGO_PKG_VERSION"));
@@ -406,13 +441,26 @@ fn run_core(
         ),
         None => None,
     };
+    coroner::log_at!(
+        Debugger,
+        "opening core {} of {}",
+        core.display(),
+        binary.display()
+    );
     let target = Target::open(&OpenOptions {
         binary,
         core,
         force,
     })?;
+    coroner::log_at!(
+        Debugger,
+        "core open: {} threads, {} goroutines",
+        target.threads().len(),
+        target.goroutines().len()
+    );
     let mut session = Session::new(target);
     session.set_analyzers(coroner_analyzers::registry());
+    apply_user_config(&mut session);
     session.json = json;
     let header = session.header();
     let mut out = std::io::stdout().lock();

@@ -142,6 +142,7 @@ impl Conn {
         if self.trace {
             eprintln!("rsp {:?} -> {}", trace_clock(), describe_long(body));
         }
+        crate::log_at!(GdbWire, "-> ${}", describe_long(body));
         self.write_raw(&pkt)?;
         if !self.ack {
             return Ok(());
@@ -188,6 +189,7 @@ impl Conn {
     /// `what` names the request in error messages.
     pub fn recv(&mut self, timeout: Duration, what: &[u8]) -> Result<Vec<u8>, ConnError> {
         if let Some(p) = self.stash.take() {
+            crate::log_at!(GdbWire, "<- ${}", describe_long(&p));
             return Ok(p);
         }
         let deadline = Instant::now() + timeout;
@@ -197,6 +199,7 @@ impl Conn {
                     if self.trace {
                         eprintln!("rsp {:?} <- {}", trace_clock(), describe_long(&p));
                     }
+                    crate::log_at!(GdbWire, "<- ${}", describe_long(&p));
                     if self.ack {
                         self.write_raw(b"+")?;
                     }

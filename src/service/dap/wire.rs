@@ -134,6 +134,7 @@ pub fn read_message(r: &mut impl BufRead) -> Result<Option<Vec<u8>>, FrameError>
     }
     let mut body = vec![0u8; len];
     r.read_exact(&mut body)?;
+    crate::log_at!(Dap, "[<- from client]{}", String::from_utf8_lossy(&body));
     Ok(Some(body))
 }
 
@@ -170,6 +171,7 @@ fn read_line_bounded(
 /// Write one message with its header.
 pub fn write_message(w: &mut dyn Write, v: &Value) -> std::io::Result<()> {
     let body = serde_json::to_vec(v).map_err(std::io::Error::other)?;
+    crate::log_at!(Dap, "[-> to client]{}", String::from_utf8_lossy(&body));
     write!(w, "Content-Length: {}\r\n\r\n", body.len())?;
     w.write_all(&body)?;
     w.flush()

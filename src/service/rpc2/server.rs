@@ -434,6 +434,7 @@ enum Reply {
 /// The reply to one request line.
 fn handle_line(line: &[u8], shared: &Arc<Shared>, tx: &Sender<Job>) -> Reply {
     let now = |id: &Value, r| Reply::Now(envelope(id, r));
+    crate::log_at!(Rpc, "<- {}", String::from_utf8_lossy(line).trim_end());
     let req: Value = match serde_json::from_slice(line) {
         Ok(v) => v,
         Err(e) => {
@@ -514,6 +515,7 @@ fn envelope(id: &Value, r: Result<Value, String>) -> Option<String> {
         Err(e) => json!({"id": id, "result": null, "error": e}),
     };
     let mut s = serde_json::to_string(&v).ok()?;
+    crate::log_at!(Rpc, "-> {s}");
     s.push('\n');
     Some(s)
 }
