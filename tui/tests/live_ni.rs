@@ -241,6 +241,7 @@ fn ni_steps_over_calls_and_si_enters_them() {
     if !ptrace_works() || !objdump_works() {
         return;
     }
+    let pid = regex::Regex::new(r"(pid=|Process )\d+").expect("regex");
     for build in BUILDS {
         let dir = tempdir(build);
         let s = site(build, &dir, "step.go", "step-call-goexit", &["step"]);
@@ -339,10 +340,7 @@ fn ni_steps_over_calls_and_si_enters_them() {
             [s.pc, next],
             "{build}: ni on a non-call:\n{ni}"
         );
-        let norm = |t: &str| {
-            let re = regex::Regex::new(r"(pid=|Process )\d+").expect("regex");
-            re.replace_all(t, "${1}N").into_owned()
-        };
+        let norm = |t: &str| pid.replace_all(t, "${1}N").into_owned();
         assert_eq!(
             norm(&ni),
             norm(&si),
