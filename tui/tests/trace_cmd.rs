@@ -339,6 +339,13 @@ fn trace_attached(name: &str, extra: &[&str], enough: impl Fn(&[String]) -> bool
         let code = t.interrupt();
         let text = t.text();
         assert_eq!(code, Some(0), "coroner trace -p after SIGINT:\n{text}");
+        // The halt that ends tracing is not a stop to show (no `> FUNC() FILE:LINE`).
+        assert!(
+            !t.seen
+                .iter()
+                .any(|l| l.starts_with("> ") && !l.starts_with("> goroutine(")),
+            "a stop listing after Ctrl-C:\n{text}"
+        );
         check_released(&s, &format!("{name}, round {round}"));
         if round == 0 {
             seen = t.seen.clone();
