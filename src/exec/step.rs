@@ -325,6 +325,53 @@ impl Debugger {
         Ok(s)
     }
 
+    /// `next-instruction`: `step-instruction`, except that a CALL runs until it returns
+    /// to the instruction after it on the same goroutine and frame (Delve's
+    /// StepInstruction with skipCalls): other goroutines running the same code, or the
+    /// callee recursing, do not end it early.
+    pub fn next_instruction(&mut self, tid: u32) -> Result<Stop, ExecError> {
+        self.alive()?;
+        let call = self
+            .pc_of(tid)
+            .and_then(|pc| Some((pc, self.call_len_at(pc)?)));
+        let Some((pc, len)) = call else {
+            return self.step_instruction(tid);
+        };
+        // Without a goroutine (g0, a thread outside Go) there is no frame to follow:
+        // stepping into the callee beats running away.
+        let Some((goid, _, off)) = self.where_is(tid) else {
+            return self.step_instruction(tid);
+        };
+        let after = pc.add(len);
+        let mut o = o_for(goid, tid);
+        o.pc = pc;
+        o.frame_off = off;
+        self.temp.insert(after);
+        let res = self.run_until(&o, &move |hit, hoff| hit == after && hoff == off);
+        self.end_step()?;
+        let s = res?;
+        self.last = s.clone();
+        Ok(s)
+    }
+
+    /// The length of the instruction at `pc` when it is a call (amd64 CALL, arm64
+    /// BL/BLR); reads hide breakpoints, so a patched call still decodes.
+    fn call_len_at(&self, pc: Addr) -> Option<u64> {
+        let mem = self.target.memory();
+        if self.target.threads().iter().any(|t| t.arm64.is_some()) {
+            let b = mem.read_bytes(pc, 4).ok()?;
+            let w = u32::from_le_bytes(b.try_into().ok()?);
+            let bl = w & 0xfc00_0000 == 0x9400_0000;
+            let blr = w & 0xffff_fc1f == 0xd63f_0000;
+            return (bl || blr).then_some(4);
+        }
+        // The longest x86 instruction is 15 bytes; code may end closer than that.
+        let b = (1..=15).rev().find_map(|n| mem.read_bytes(pc, n).ok())?;
+        let mut d = iced_x86::Decoder::with_ip(64, &b, pc.0, iced_x86::DecoderOptions::NONE);
+        let i = d.decode();
+        (!i.is_invalid() && i.mnemonic() == iced_x86::Mnemonic::Call).then_some(i.len() as u64)
+    }
+
     /// What the function a step started in returned, now that `tid` is back in its
     /// caller.
     fn returned_from(&self, o: &StepOrigin, tid: u32) -> Option<Vec<super::returns::Returned>> {

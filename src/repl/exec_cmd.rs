@@ -1,5 +1,5 @@
 //! Execution commands on a live target (`continue`, `next`, `step`, `stepout`,
-//! `step-instruction`, `break`, `breakpoints`, `clear`, `clearall`, `toggle`,
+//! `step-instruction`, `next-instruction`, `break`, `breakpoints`, `clear`, `clearall`, `toggle`,
 //! `condition`, `on`, `trace`, `detach`, `kill`), printed as Delve prints them. A child
 //! of the session so it can reuse the session's source listing and display list.
 
@@ -59,7 +59,12 @@ impl Session {
             }
             "step" | "s" => self.run_stop(|d, tid| d.step(tid)),
             "stepout" | "so" => self.run_stop(|d, tid| d.stepout(tid)),
-            "step-instruction" | "si" => self.run_stop(|d, tid| d.step_instruction(tid)),
+            "step-instruction" | "si" => {
+                self.run_stop_as(Listing::Disassembly, |d, tid| d.step_instruction(tid))
+            }
+            "next-instruction" | "ni" => {
+                self.run_stop_as(Listing::Disassembly, |d, tid| d.next_instruction(tid))
+            }
             "call" => self.call_cmd(rest).1,
             "set" => self.set_cmd(rest),
             "break" | "b" => self.break_cmd(rest, false),
@@ -99,6 +104,15 @@ impl Session {
         &mut self,
         f: impl FnOnce(&mut Debugger, u32) -> Result<Stop, ExecError>,
     ) -> Output {
+        self.run_stop_as(Listing::Source, f)
+    }
+
+    /// [`Self::run_stop`], listing the stop as `listing`.
+    fn run_stop_as(
+        &mut self,
+        listing: Listing,
+        f: impl FnOnce(&mut Debugger, u32) -> Result<Stop, ExecError>,
+    ) -> Output {
         let tid = self.tid;
         let Some(d) = self.debugger.as_mut() else {
             return Output::Error("no live process".into());
@@ -118,7 +132,7 @@ impl Session {
                         .as_ref()
                         .and_then(|d| d.target().crash().thread)
                 );
-                let o = self.after_stop(&stop);
+                let o = self.after_stop_as(&stop, listing);
                 self.with_when(o)
             }
             // Delve says this one plainly, not as a failed command.
@@ -142,6 +156,12 @@ impl Session {
     /// then print it as Delve does: tracepoint lines, the stop line, the source, the
     /// breakpoint's printed variables and `on` commands, the display list.
     pub(super) fn after_stop(&mut self, stop: &Stop) -> Output {
+        self.after_stop_as(stop, Listing::Source)
+    }
+
+    /// [`Self::after_stop`] with the source or, after an instruction step, the
+    /// instructions around the PC.
+    pub(super) fn after_stop_as(&mut self, stop: &Stop, listing: Listing) -> Output {
         let mut out = String::new();
         for l in &stop.trace {
             let _ = writeln!(out, "{l}");
@@ -263,7 +283,9 @@ impl Session {
         if let Some(n) = &out_of_scope {
             let _ = writeln!(out, "Watchpoint {n} went out of scope and was cleared");
         }
-        if optimized && !func.starts_with("runtime.") {
+        // Delve does not warn at its runtime stops (fatalpanic, fatal) but does after
+        // an instruction step into the runtime.
+        if optimized && (listing == Listing::Disassembly || !func.starts_with("runtime.")) {
             out.push_str("Warning: debugging optimized function\n");
         }
         if let Some(vals) = &stop.returned {
@@ -286,7 +308,10 @@ impl Session {
                 }
             }
         }
-        out.push_str(&self.source_or_note(&f.file, f.line, true));
+        match listing {
+            Listing::Source => out.push_str(&self.source_or_note(&f.file, f.line, true)),
+            Listing::Disassembly => out.push_str(&self.instructions_around_pc()),
+        }
         if let Some(b) = &bp {
             for c in b.on.clone() {
                 match self.execute(&c) {
@@ -304,6 +329,60 @@ impl Session {
             }
         }
         Output::Text(out)
+    }
+
+    /// What Delve prints after `step-instruction` and `next-instruction`: five
+    /// instructions of the function either side of the PC (`=>`), breakpoints marked
+    /// `*` after their address, the `TEXT` header when the window starts at the entry.
+    fn instructions_around_pc(&mut self) -> String {
+        let text = match self.execute("disassemble") {
+            Output::Text(t) => t,
+            Output::Error(e) => return format!("(no disassembly: {e})\n"),
+            _ => return String::new(),
+        };
+        let marked: std::collections::HashSet<u64> = self
+            .debugger
+            .as_ref()
+            .map(|d| d.breakpoints.wanted_addrs().iter().map(|a| a.0).collect())
+            .unwrap_or_default();
+        let mut header = None;
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        for l in text.lines() {
+            if l.starts_with("TEXT ") {
+                header = Some(l.to_string());
+                continue;
+            }
+            // Cells are separated by padding tabs and hold none themselves.
+            let mut cells: Vec<String> = l
+                .split('\t')
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .collect();
+            if cells.first().map(String::as_str) != Some("=>") {
+                cells.insert(0, String::new());
+            }
+            if cells.len() < 5 {
+                continue;
+            }
+            let addr = cells[2]
+                .strip_prefix("0x")
+                .and_then(|h| u64::from_str_radix(h, 16).ok());
+            if addr.is_some_and(|a| marked.contains(&a)) {
+                cells[2].push('*');
+            }
+            rows.push(cells);
+        }
+        let Some(at) = rows.iter().position(|r| r[0] == "=>") else {
+            return text;
+        };
+        let (start, end) = (at.saturating_sub(5), (at + 6).min(rows.len()));
+        let mut out = String::new();
+        if let (0, Some(h)) = (start, header) {
+            out.push_str(&h);
+            out.push('\n');
+        }
+        out.push_str(&format::tabwrite(&rows[start..end]));
+        out
     }
 
     fn describe_bp(&self, b: &Breakpoint) -> String {
@@ -704,4 +783,11 @@ fn without_type_params(name: &str) -> String {
         }
     }
     out
+}
+
+/// How a stop shows where it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Listing {
+    Source,
+    Disassembly,
 }

@@ -68,7 +68,11 @@ pub fn run(a: TraceArgs) -> anyhow::Result<()> {
     loop {
         let mut out = stdout.lock();
         let r = s.execute_streaming("continue", &mut out);
-        if let coroner::repl::Output::Text(t) = &r {
+        // After Ctrl-C the stop is only the way out: `dlv trace` lists no source there.
+        let halted = s
+            .debugger()
+            .is_some_and(|d| d.last_stop().reason == StopReason::Halted);
+        if let (coroner::repl::Output::Text(t), false) = (&r, halted) {
             let _ = out.write_all(t.as_bytes());
         }
         let _ = out.flush();

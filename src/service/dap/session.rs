@@ -232,6 +232,7 @@ impl<'a> Dap<'a> {
                     Err(e) => return self.fail(req, ids::INTERNAL_ERROR, "Unable to step", &e),
                 };
                 let cmd = match (t.granularity.as_str(), req.command.as_str()) {
+                    ("instruction", "next") => "next-instruction",
                     ("instruction", _) => "step-instruction",
                     (_, "next") => "next",
                     (_, "stepIn") => "step",

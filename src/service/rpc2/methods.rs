@@ -257,7 +257,8 @@ impl<'a> Methods<'a> {
             "next" => "next".into(),
             "step" => "step".into(),
             "stepOut" => "stepout".into(),
-            "stepInstruction" | "nextInstruction" => "step-instruction".into(),
+            "stepInstruction" => "step-instruction".into(),
+            "nextInstruction" => "next-instruction".into(),
             "call" if c.unsafe_call => format!("call -unsafe {}", c.expr),
             "call" => format!("call {}", c.expr),
             "rewind"

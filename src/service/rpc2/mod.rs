@@ -3,6 +3,7 @@
 
 mod convert;
 mod methods;
+pub mod request;
 mod server;
 pub mod types;
 mod util;

@@ -8,6 +8,7 @@
 //! connection thread with the shared `running` flag and the debugger's interrupter.
 
 use super::methods::{Methods, Outcome};
+use super::request::{self, read_frame, BadRequest, Frame, Request};
 use super::types::DebuggerCommand;
 use crate::backend::Interrupter;
 use crate::repl::Session;
@@ -15,7 +16,7 @@ use crate::service::dap::Leave;
 use crate::service::{ServiceError, Stream};
 use serde_json::{json, Value};
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::net::UnixListener;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -292,52 +293,6 @@ fn accept_loop(listener: Listener, shared: Arc<Shared>, tx: Sender<Job>, only_sa
     }
 }
 
-/// One line read from a client.
-enum Frame {
-    Line(Vec<u8>),
-    TooLong,
-}
-
-/// Read up to the next newline, keeping at most `max` bytes; a longer line is
-/// consumed to its end and reported as [`Frame::TooLong`]. None at EOF.
-fn read_frame(r: &mut impl BufRead, max: usize) -> std::io::Result<Option<Frame>> {
-    let mut line = Vec::new();
-    let mut too_long = false;
-    loop {
-        let buf = r.fill_buf()?;
-        if buf.is_empty() {
-            return Ok(if line.is_empty() && !too_long {
-                None
-            } else if too_long {
-                Some(Frame::TooLong)
-            } else {
-                Some(Frame::Line(line))
-            });
-        }
-        let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
-            Some(i) => (&buf[..i], Some(i + 1)),
-            None => (buf, None),
-        };
-        if !too_long {
-            if line.len() + chunk.len() > max {
-                too_long = true;
-                line = Vec::new();
-            } else {
-                line.extend_from_slice(chunk);
-            }
-        }
-        let used = done.unwrap_or(buf.len());
-        r.consume(used);
-        if done.is_some() {
-            return Ok(Some(if too_long {
-                Frame::TooLong
-            } else {
-                Frame::Line(line)
-            }));
-        }
-    }
-}
-
 fn serve_conn(conn: Box<dyn Stream>, shared: &Arc<Shared>, tx: &Sender<Job>) {
     // One port, both protocols (Delve's serveConnectionDemux): DAP messages begin
     // with `Content-Length`, JSON-RPC requests with `{`.
@@ -435,32 +390,11 @@ enum Reply {
 fn handle_line(line: &[u8], shared: &Arc<Shared>, tx: &Sender<Job>) -> Reply {
     let now = |id: &Value, r| Reply::Now(envelope(id, r));
     crate::log_at!(Rpc, "<- {}", String::from_utf8_lossy(line).trim_end());
-    let req: Value = match serde_json::from_slice(line) {
-        Ok(v) => v,
-        Err(e) => {
-            return now(&Value::Null, Err(format!("malformed request body: {e}")));
-        }
+    let Request { id, method, params } = match request::decode(line) {
+        Ok(r) => r,
+        Err(BadRequest { id, message }) => return now(&id, Err(message)),
     };
-    let id = req.get("id").cloned().unwrap_or(Value::Null);
-    let Some(full) = req.get("method").and_then(Value::as_str) else {
-        return now(&id, Err("malformed request body: no method".into()));
-    };
-    // Go's net/rpc names methods Service.Method.
-    let Some(method) = full.strip_prefix("RPCServer.") else {
-        return now(&id, Err(format!("rpc: can't find service {full}")));
-    };
-    let params = match req.get("params") {
-        Some(p @ Value::Array(a)) if !a.is_empty() => p.clone(),
-        Some(Value::Array(_)) | Some(Value::Null) | None => {
-            return now(&id, Err("jsonrpc: request body missing params".into()));
-        }
-        Some(_) => {
-            return now(
-                &id,
-                Err("malformed request body: params must be an array".into()),
-            );
-        }
-    };
+    let method = method.as_str();
     if method == "GetEvents" {
         let shared = shared.clone();
         return Reply::Later(id, Box::new(move || Some(shared.take_events())));
@@ -580,20 +514,6 @@ fn proc_net_addr(a: SocketAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn frames_split_on_newlines_and_skip_oversized_lines() {
-        let data = b"{\"a\":1}\nxxxxxxxxxxxxxxxxxxxx\n{\"b\":2}";
-        let mut r = BufReader::with_capacity(4, &data[..]);
-        let mut got = Vec::new();
-        while let Some(f) = read_frame(&mut r, 10).unwrap_or(None) {
-            got.push(match f {
-                Frame::Line(l) => String::from_utf8_lossy(&l).into_owned(),
-                Frame::TooLong => "<too long>".into(),
-            });
-        }
-        assert_eq!(got, ["{\"a\":1}", "<too long>", "{\"b\":2}"]);
-    }
 
     #[test]
     fn proc_net_addresses_are_little_endian_hex() {
