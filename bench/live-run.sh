@@ -14,7 +14,8 @@
 #            `cargo build --release`)
 #   DLV      Delve (default /opt/dlv-1.27/dlv if present, else dlv)
 #   GDB      gdb (default gdb)
-#   BUILD    live fixture build (default cores/live-fixtures/go1.27-noopt)
+#   BUILD    live fixture build (default cores/live-fixtures/go1.27-noopt; Debian's
+#            Delve 1.20 reads go1.19 builds only: BUILD=cores/live-fixtures/go1.19-noopt)
 #   GOROOT_100K  Go toolchain for the 100k-goroutine program (default /opt/go/go1.27);
 #            part 3 is skipped without it.
 set -uo pipefail
@@ -45,7 +46,8 @@ echo "# coroner $("$CORONER" --version 2>/dev/null | head -1); Delve: $("$DLV" v
 row benchmark tool "wall s" "peak KB" note
 
 # 1. Conditional breakpoint.
-printf 'break main.f if i == 19999\ncontinue\nprint i\nexit\n' >"$WORK/cond.cmds"
+# `condition` rather than `break ... if`: Delve before 1.21 (Debian's 1.20) lacks the latter.
+printf 'break main.f\ncondition 1 i == 19999\ncontinue\nprint i\nexit\n' >"$WORK/cond.cmds"
 "$TIME" -f '%e s %M' -o "$WORK/c.t" "$CORONER" exec "$WORK/live" --init "$WORK/cond.cmds" -- loop </dev/null >"$WORK/c.out" 2>&1
 row "cond bp, 20,000 hits" coroner "$(secs "$WORK/c.t")" "$(rss "$WORK/c.t")" "i=$(grep -x '[0-9]*' "$WORK/c.out" | tail -1)"
 if have "$DLV"; then

@@ -31,6 +31,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("rewind", ["rw"], Running, "Run backwards until breakpoint or start of recorded history.", "rewind\n\nNeeds an rr recording: not available on a core file."),
     cmd!("step", ["s"], Running, "Single step through program.", "step\n\nNeeds a running process: not available on a core file."),
     cmd!("step-instruction", ["si"], Running, "Single step a single cpu instruction.", "step-instruction\n\nNeeds a running process: not available on a core file."),
+    cmd!("next-instruction", ["ni"], Running, "Single step a single cpu instruction, skipping function calls.", "next-instruction\n\nNeeds a running process: not available on a core file."),
     cmd!("stepout", ["so"], Running, "Step out of the current function.", "stepout\n\nNeeds a running process: not available on a core file."),
     cmd!("break", ["b"], Breakpoints, "Sets a breakpoint.", "break [name] [locspec]\n\nNeeds a running process: not available on a core file."),
     cmd!("breakpoints", ["bp"], Breakpoints, "Print out info for active breakpoints.", "breakpoints\n\nA core file has no breakpoints."),

@@ -12,6 +12,8 @@
 //! receiver held in a register on Go < 1.23 (`call c.Mul(5)`: replaced by the value the
 //! runtime returns, which Delve prints on later releases).
 
+#[path = "support/sources.rs"]
+mod sources;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -42,6 +44,8 @@ fn ptrace_works() -> bool {
 }
 
 fn unpack(build: &Path, dir: &Path) -> PathBuf {
+    // Delve listed source when it recorded the transcripts.
+    sources::live_sources();
     let name = build
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

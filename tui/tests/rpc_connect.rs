@@ -19,6 +19,8 @@
 #[path = "support/run.rs"]
 mod run;
 
+#[path = "support/sources.rs"]
+mod sources;
 use run::{run_stdout, Guard};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -46,6 +48,8 @@ fn root() -> PathBuf {
 }
 
 fn live_binary(dir: &Path) -> Option<PathBuf> {
+    // Delve listed source when it recorded the transcripts.
+    sources::live_sources();
     let src = root().join("cores/live-fixtures/go1.22-noopt/live.zst");
     if !src.exists() {
         eprintln!("SKIP: {} missing", src.display());

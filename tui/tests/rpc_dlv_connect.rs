@@ -10,6 +10,8 @@
 #[path = "support/run.rs"]
 mod run;
 
+#[path = "support/sources.rs"]
+mod sources;
 use run::{run_stdout, Guard};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -208,6 +210,8 @@ fn dlv_connect_on_a_core_matches_the_repl() {
 
 /// The live fixture binary, decompressed next to the test's temp dir.
 fn live_binary(dir: &Path) -> Option<PathBuf> {
+    // Delve listed source when it recorded the transcripts.
+    sources::live_sources();
     let src = root().join("cores/live-fixtures/go1.22-noopt/live.zst");
     if !src.exists() {
         eprintln!("SKIPPED: {} missing", src.display());

@@ -32,6 +32,7 @@ mod displaced;
 mod inject;
 mod launch;
 mod pads;
+mod pending;
 mod procfs;
 mod proxy;
 mod snapshot;
@@ -384,6 +385,8 @@ impl Tracee {
                 return Ok(());
             }
         }
+        // A breakpoint's SIGTRAP still queued would kill the program once untraced.
+        self.flush_pending_traps();
         // Threads inside a pad go back into the code, and the pads go away, while the
         // scratch area (which the unmapping uses) is still ours.
         self.drop_pads();

@@ -733,7 +733,10 @@ impl Tracee {
         if !self.prepare_resume() {
             return Ok(());
         }
-        if step_over {
+        // A condition jump is lifted even when no hit was reported here: stepping the
+        // jmp would only land in its pad, which puts the thread back here.
+        let jumped = breakpoints::lock(&self.bps).jumps.contains_key(&pc);
+        if step_over || jumped {
             let lifted = breakpoints::lock(&self.bps)
                 .lift(&self.mem, pc)
                 .map_err(|e| e.os("lift breakpoint"))?;
