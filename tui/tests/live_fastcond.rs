@@ -5,97 +5,14 @@
 //! `detach` every byte coroner changed in the program's code is the binary's again.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../cores/live-fixtures")
-}
-
-const BUILDS: [&str; 8] = [
-    "go1.19-noopt",
-    "go1.19-opt",
-    "go1.22-noopt",
-    "go1.22-opt",
-    "go1.25-noopt",
-    "go1.25-opt",
-    "go1.27-noopt",
-    "go1.27-opt",
-];
-
-fn ptrace_works() -> bool {
-    let out = Command::new(env!("CARGO_BIN_EXE_coroner"))
-        .args(["exec", "/bin/true"])
-        .stdin(Stdio::null())
-        .output();
-    match out {
-        Ok(o) if String::from_utf8_lossy(&o.stderr).contains("ptrace") && !o.status.success() => {
-            eprintln!(
-                "SKIPPED: fast conditions: ptrace is unavailable: {}",
-                String::from_utf8_lossy(&o.stderr).trim()
-            );
-            false
-        }
-        Ok(_) => true,
-        Err(e) => {
-            eprintln!("SKIPPED: fast conditions: cannot run coroner: {e}");
-            false
-        }
-    }
-}
-
-/// A scratch directory removed at the end.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let n = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let p = std::env::temp_dir().join(format!("coroner-fastcond-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&p).expect("create temp dir");
-        TempDir(p)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn unpack(build: &str, dir: &Path) -> PathBuf {
-    let dst = dir.join(format!("live-{build}"));
-    let f = std::fs::File::open(fixtures().join(build).join("live.zst")).expect("open live.zst");
-    let mut d = zstd::stream::read::Decoder::new(f).expect("zstd");
-    d.window_log_max(27).expect("window log");
-    let mut out = std::fs::File::create(&dst).expect("create");
-    std::io::copy(&mut d, &mut out).expect("decompress");
-    drop(out);
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    dst
-}
-
-/// A source line of the fixture programs by its `// LINE: NAME` marker.
-fn line_of(file: &str, name: &str) -> usize {
-    let src = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../cores/live")
-            .join(file),
-    )
-    .expect("fixture source");
-    src.lines()
-        .position(|l| l.contains(&format!("// LINE: {name}")))
-        .map(|i| i + 1)
-        .expect("marker")
-}
+#[path = "support/live.rs"]
+mod live;
+use live::{marker_line, ptrace_works, unpack, TempDir, BUILDS};
 
 /// Run a whole script through `coroner exec BIN --init SCRIPT -- ARGS` and return
 /// stdout + stderr.
@@ -126,11 +43,11 @@ fn numbers(out: &str) -> Vec<i64> {
 
 #[test]
 fn stops_are_the_ones_the_condition_selects() {
-    if !ptrace_works() {
+    if !ptrace_works("fast conditions") {
         return;
     }
-    let dir = TempDir::new();
-    let body = line_of("step.go", "loop-body-1");
+    let dir = TempDir::new("fastcond");
+    let body = marker_line("step.go", "loop-body-1");
     let mut problems = Vec::new();
     for build in BUILDS {
         let bin = unpack(build, dir.path());
@@ -312,12 +229,12 @@ fn hex_after(line: &str, prefix: &str) -> u64 {
 
 #[test]
 fn an_armed_condition_is_a_jump_and_detach_restores_every_byte() {
-    if !ptrace_works() {
+    if !ptrace_works("fast conditions") {
         return;
     }
-    let dir = TempDir::new();
+    let dir = TempDir::new("fastcond");
     // The loop body, just under the `for` line (whose first instruction is `k := 0`).
-    let busy = line_of("threads.go", "threads-busy") + 1;
+    let busy = marker_line("threads.go", "threads-busy") + 1;
     // Optimised builds keep k in a register with no location at the body's first
     // instruction; the first test covers registers.
     for build in ["go1.19-noopt", "go1.27-noopt"] {

@@ -11,41 +11,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-const BUILDS: [&str; 8] = [
-    "go1.19-opt",
-    "go1.19-noopt",
-    "go1.22-opt",
-    "go1.22-noopt",
-    "go1.25-opt",
-    "go1.25-noopt",
-    "go1.27-opt",
-    "go1.27-noopt",
-];
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../cores/live-fixtures")
-}
-
-fn ptrace_works() -> bool {
-    let out = Command::new(env!("CARGO_BIN_EXE_coroner"))
-        .args(["exec", "/bin/true"])
-        .stdin(Stdio::null())
-        .output();
-    match out {
-        Ok(o) if !o.status.success() && String::from_utf8_lossy(&o.stderr).contains("ptrace") => {
-            eprintln!(
-                "SKIPPED: live ni: ptrace is unavailable: {}",
-                String::from_utf8_lossy(&o.stderr).trim()
-            );
-            false
-        }
-        Ok(_) => true,
-        Err(e) => {
-            eprintln!("SKIPPED: live ni: cannot run coroner: {e}");
-            false
-        }
-    }
-}
+#[path = "support/live.rs"]
+mod live;
+use live::{fixtures, marker_line, ptrace_works, unpack, BUILDS};
 
 fn objdump_works() -> bool {
     match Command::new("objdump").arg("--version").output() {
@@ -55,30 +23,6 @@ fn objdump_works() -> bool {
             false
         }
     }
-}
-
-fn marker_line(file: &str, marker: &str) -> usize {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../cores/live")
-        .join(file);
-    let text = std::fs::read_to_string(&src).expect("read scenario source");
-    text.lines()
-        .position(|l| l.contains(&format!("// LINE: {marker}")))
-        .map(|i| i + 1)
-        .expect("marker")
-}
-
-fn unpack(build: &str, dir: &Path) -> PathBuf {
-    let dst = dir.join(format!("live-{build}"));
-    let f = std::fs::File::open(fixtures().join(build).join("live.zst")).expect("open live.zst");
-    let mut d = zstd::stream::read::Decoder::new(f).expect("zstd");
-    d.window_log_max(27).expect("window log");
-    let mut out = std::fs::File::create(&dst).expect("create");
-    std::io::copy(&mut d, &mut out).expect("decompress");
-    drop(out);
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    dst
 }
 
 /// Run `script` under `coroner exec EXE -- ARGS`; stdout and stderr in one stream.
@@ -238,7 +182,7 @@ fn tempdir(name: &str) -> PathBuf {
 
 #[test]
 fn ni_steps_over_calls_and_si_enters_them() {
-    if !ptrace_works() || !objdump_works() {
+    if !ptrace_works("live ni") || !objdump_works() {
         return;
     }
     let pid = regex::Regex::new(r"(pid=|Process )\d+").expect("regex");
@@ -422,7 +366,7 @@ fn insn_text_1_20(block: &str) -> String {
 
 #[test]
 fn si_stops_print_what_delve_prints() {
-    if !ptrace_works() {
+    if !ptrace_works("live ni") {
         return;
     }
     let line = marker_line("step.go", "step-call-goexit");
@@ -470,7 +414,7 @@ fn si_stops_print_what_delve_prints() {
 
 #[test]
 fn ni_from_a_breakpoint_keeps_it() {
-    if !ptrace_works() {
+    if !ptrace_works("live ni") {
         return;
     }
     for build in BUILDS {
