@@ -298,7 +298,14 @@ impl Debugger {
     /// (a `next`'s temporary breakpoint or a watchpoint's frame end there must trap).
     fn sync_fast_conditions(&mut self) -> Result<(), ExecError> {
         let mut want: BTreeMap<Addr, String> = BTreeMap::new();
-        for &a in &self.inserted {
+        // A read watchpoint would fire on the pad's own read of the variable (and again
+        // at every retry): no compiled tests while one is set.
+        let reads = self.breakpoints.list.iter().any(|b| {
+            b.watch
+                .as_ref()
+                .is_some_and(|w| w.kind != crate::backend::WatchKind::Write)
+        });
+        for &a in self.inserted.iter().filter(|_| !reads) {
             if self.temp.contains(&a) || self.scope_watch_at(a).is_some() {
                 continue;
             }
