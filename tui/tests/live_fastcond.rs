@@ -131,11 +131,19 @@ struct Session {
 
 impl Session {
     fn start(bin: &Path, args: &[&str]) -> Session {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_coroner"))
-            .arg("exec")
-            .arg(bin)
-            .arg("--")
-            .args(args)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_coroner"));
+        cmd.arg("exec").arg(bin).arg("--").args(args);
+        Session::spawn(cmd)
+    }
+
+    fn attach(pid: u32) -> Session {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_coroner"));
+        cmd.arg("attach").arg(pid.to_string());
+        Session::spawn(cmd)
+    }
+
+    fn spawn(mut cmd: Command) -> Session {
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -296,5 +304,79 @@ fn an_armed_condition_is_a_jump_and_detach_restores_every_byte() {
             want,
             "{build}: code around {addr:#x} differs from the binary after detach"
         );
+    }
+}
+
+/// The program, started by the test itself (so coroner attaches), killed by pid
+/// however the test ends.
+struct Program(Child);
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn sigterm_while_threads_run_through_condition_pads_leaves_the_program_running() {
+    if !ptrace_works("fast conditions") {
+        return;
+    }
+    let dir = TempDir::new("fastcond-term");
+    let busy = marker_line("threads.go", "threads-busy") + 1;
+    for build in ["go1.22-noopt", "go1.27-noopt"] {
+        let bin = unpack(build, dir.path());
+        let prog = Program(
+            Command::new(&bin)
+                .args(["threads", "0"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start the program"),
+        );
+        let pid = prog.0.id();
+        std::thread::sleep(Duration::from_millis(300));
+        let mut s = Session::attach(pid);
+        // Never true: every pass goes through the pad, none stops.
+        s.send(&format!("break threads.go:{busy} if k == -1"));
+        let set = s.expect("Breakpoint 1 set at");
+        let addr = hex_after(&set, "set at ");
+        s.send("continue");
+        // Let the jump be armed (at the first stop after continue it is) and threads
+        // pass through the pad in their millions.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while read_mem(pid, addr, 1)[0] != 0xe9 && read_mem(pid, addr, 1)[0] != 0xeb {
+            assert!(
+                Instant::now() < deadline,
+                "{build}: the condition was never armed"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        unsafe { libc::kill(s.child.id() as i32, libc::SIGTERM) };
+        let _ = s.child.wait();
+        std::thread::sleep(Duration::from_millis(500));
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+        assert!(
+            !status.contains("State:\tZ") && !status.contains("State:\tX"),
+            "{build}: the program died after SIGTERM to coroner:\n{status}"
+        );
+        assert!(
+            status.contains("TracerPid:\t0"),
+            "{build}: still traced:\n{status}"
+        );
+        assert!(
+            !status.contains("State:\tt") && !status.contains("State:\tT"),
+            "{build}: left stopped:\n{status}"
+        );
+        let (lo, len) = (addr - 128, 256 + 8);
+        assert_eq!(
+            read_mem(pid, lo, len),
+            file_bytes(&bin, lo, len),
+            "{build}: code around {addr:#x} differs from the binary after SIGTERM"
+        );
+        drop(s);
+        drop(prog);
     }
 }

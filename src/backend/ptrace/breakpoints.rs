@@ -31,6 +31,9 @@ pub struct Table {
     /// (`condpad.rs`) instead of an `int3`, by address. Each is also in `inserted`,
     /// with its first original byte.
     pub jumps: BTreeMap<u64, Jump>,
+    /// The int3 of every condition pad's true path (`condpad.rs`): made nops when
+    /// everything is restored, in case a thread is about to run one when we let go.
+    pub pad_traps: Vec<u64>,
 }
 
 /// The bytes a condition jump changed.
@@ -146,6 +149,10 @@ impl Table {
             }
         }
         self.jumps.clear();
+        // Best effort: after an orderly detach the pads are unmapped already.
+        for a in self.pad_traps.drain(..) {
+            let _ = write_at(mem, a, &[0x90]);
+        }
         for (&a, &orig) in &self.inserted {
             if let Err(e) = write_at(mem, a, &[orig]) {
                 first.get_or_insert(e.os("remove breakpoint"));

@@ -225,6 +225,13 @@ impl Layout {
         self.rollbacks.push((code.len() as u64, roll(0, false)));
         code.push(INT3);
         let trap = code.len() as u64;
+        // Never run while traced (the tracer moves a thread that trapped back to the
+        // breakpoint); once coroner is gone for good, the int3 becomes a nop
+        // (`Table::remove_all`) and a thread that was about to trap runs the
+        // instruction instead of dying of SIGTRAP.
+        let rel = (p1 as i64 - (code.len() as i64 + JMP_LEN as i64)) as i32;
+        code.push(0xe9);
+        code.extend_from_slice(&rel.to_le_bytes());
         (code, p1, trap)
     }
 }
@@ -289,7 +296,15 @@ mod tests {
         assert_eq!(t[8], "popfq");
         assert_eq!(t[10], "int3");
         assert_eq!(&code[p1 as usize..p1 as usize + rest.len()], &rest);
-        assert_eq!(trap as usize, code.len());
+        assert_eq!(trap as usize + JMP_LEN, code.len());
+        // After the int3, a jmp back to P1 (run only once coroner has gone).
+        let mut dec = Decoder::with_ip(
+            64,
+            &code[trap as usize..],
+            0x1000 + trap,
+            DecoderOptions::NONE,
+        );
+        assert_eq!(dec.decode().near_branch64(), 0x1000 + p1);
         // je lands on T's popfq.
         let mut dec = Decoder::with_ip(64, &code, 0x1000, DecoderOptions::NONE);
         let je = (0..4).map(|_| dec.decode()).last().expect("4 instructions");

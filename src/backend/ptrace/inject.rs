@@ -231,9 +231,11 @@ impl Tracee {
         if breakpoints::write_at(&self.mem, new.at, &new.code).is_err() {
             return Ok(Armed::No);
         }
+        let int3 = new.int3();
         self.pads.commit(new);
         self.plans.remove(&pc);
         let mut t = breakpoints::lock(&self.bps);
+        t.pad_traps.extend(int3);
         let r = t.arm_jump(
             &self.mem,
             pc,

@@ -274,6 +274,7 @@ impl Tracee {
             let mut t = breakpoints::lock(&self.bps);
             t.inserted.clear();
             t.jumps.clear();
+            t.pad_traps.clear();
             t.scratch = None;
             t.scratch_holds = None;
         }

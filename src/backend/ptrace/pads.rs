@@ -216,6 +216,13 @@ impl Pads {
     }
 }
 
+impl NewPad {
+    /// Where a condition pad's `int3` is.
+    pub fn int3(&self) -> Option<u64> {
+        self.pad.cond.as_ref().map(|c| c.trap - 1)
+    }
+}
+
 /// A pad built but not yet recorded.
 #[derive(Debug)]
 pub struct NewPad {
