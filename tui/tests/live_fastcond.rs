@@ -327,14 +327,24 @@ fn sigterm_while_threads_run_through_condition_pads_leaves_the_program_running()
     let busy = marker_line("threads.go", "threads-busy") + 1;
     for build in ["go1.22-noopt", "go1.27-noopt"] {
         let bin = unpack(build, dir.path());
-        let prog = Program(
-            Command::new(&bin)
+        // ETXTBSY: another test's fork may hold the just-written binary open for a
+        // moment (until its exec closes the inherited descriptor).
+        let mut tries = 0;
+        let prog = loop {
+            match Command::new(&bin)
                 .args(["threads", "0"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .expect("start the program"),
-        );
+            {
+                Ok(c) => break Program(c),
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 50 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!("start the program: {e}"),
+            }
+        };
         let pid = prog.0.id();
         std::thread::sleep(Duration::from_millis(300));
         let mut s = Session::attach(pid);
