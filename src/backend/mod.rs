@@ -202,6 +202,18 @@ pub trait Process: Send {
     fn remove_breakpoint(&mut self, addr: Addr) -> Result<(), BackendError>;
     /// Addresses of the breakpoints currently inserted.
     fn breakpoints(&self) -> Vec<Addr>;
+    /// Remove the breakpoints at `remove`, then insert those at `insert`, stopping at
+    /// the first failure: one request for a `next`'s dozens of temporary breakpoints
+    /// where the backend's requests cross threads or a wire.
+    fn update_breakpoints(&mut self, remove: &[Addr], insert: &[Addr]) -> Result<(), BackendError> {
+        for &a in remove {
+            self.remove_breakpoint(a)?;
+        }
+        for &a in insert {
+            self.insert_breakpoint(a)?;
+        }
+        Ok(())
+    }
     /// Let the tracee itself test `cond` at the inserted breakpoint `addr` (None: stop
     /// testing it there). Only a hint: a backend may always say [`Armed::No`].
     fn set_fast_condition(

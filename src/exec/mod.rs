@@ -279,16 +279,22 @@ impl Debugger {
                 .filter_map(|b| b.watch.as_ref().and_then(|w| w.scope).map(|s| s.0)),
         );
         let stale: Vec<Addr> = self.inserted.difference(&want).copied().collect();
-        for a in stale {
-            self.proc.remove_breakpoint(a)?;
-            self.inserted.remove(&a);
-        }
         let new: Vec<Addr> = want.difference(&self.inserted).copied().collect();
-        for a in new {
-            self.proc.insert_breakpoint(a)?;
-            self.inserted.insert(a);
-            // A fresh int3: whatever was armed there before is gone.
-            self.fast.remove(&a);
+        if !stale.is_empty() || !new.is_empty() {
+            let done = self.proc.update_breakpoints(&stale, &new);
+            for a in &new {
+                // A fresh int3: whatever was armed there before is gone.
+                self.fast.remove(a);
+            }
+            if let Err(e) = done {
+                // Whatever the backend managed before the failure: ask it.
+                self.inserted = self.proc.breakpoints().into_iter().collect();
+                return Err(e.into());
+            }
+            for a in &stale {
+                self.inserted.remove(a);
+            }
+            self.inserted.extend(new);
         }
         self.sync_fast_conditions()
     }

@@ -205,6 +205,11 @@ impl Process for PtraceProcess {
         self.call(move |t| t.remove_breakpoint(addr))?
     }
 
+    fn update_breakpoints(&mut self, remove: &[Addr], insert: &[Addr]) -> Result<(), BackendError> {
+        let (remove, insert) = (remove.to_vec(), insert.to_vec());
+        self.call(move |t| t.update_breakpoints(&remove, &insert))?
+    }
+
     fn set_fast_condition(
         &mut self,
         addr: Addr,
