@@ -5,9 +5,9 @@
 //! DWARF location at the breakpoint's address is a register or a frame-base offset.
 //! Anything else (globals, fields, calls, several variables, inlined frames, escaped
 //! variables, closures' captures) keeps the ordinary evaluation at each hit. The
-//! compiled test is a filter only: a true hit is still evaluated in full, so the two
-//! can disagree only by costing a stop, never by missing one... provided the variable
-//! read here is the one the evaluator reads, which is why shadowed names are refused.
+//! compiled test is a filter: a true hit is still evaluated in full. It can only miss
+//! a stop if it reads another variable than the evaluator does, which is why
+//! shadowed names and inlined frames are refused.
 
 use crate::addr::Addr;
 use crate::backend::{CondOp, CondOperand, FastCond};
@@ -48,7 +48,8 @@ pub fn compile(t: &Target, pc: Addr, cond: &str) -> Option<FastCond> {
     }
     let ty = d.type_id?;
     let loader = crate::vars::load::Loader::for_target(t, dwarf, t.memory());
-    let (size, signed) = match loader.kind_of(ty) {
+    let kind = loader.kind_of(ty);
+    let (size, signed) = match kind {
         Kind::Int | Kind::Int64 => (8, true),
         Kind::Int32 => (4, true),
         Kind::Int16 => (2, true),
@@ -60,7 +61,7 @@ pub fn compile(t: &Target, pc: Addr, cond: &str) -> Option<FastCond> {
         Kind::Bool => (1, false),
         _ => return None,
     };
-    let is_bool = loader.kind_of(ty) == Kind::Bool;
+    let is_bool = kind == Kind::Bool;
     if dwarf.size_of(ty)? != size {
         return None;
     }

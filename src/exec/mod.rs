@@ -311,7 +311,12 @@ impl Debugger {
                 .as_ref()
                 .is_some_and(|w| w.kind != crate::backend::WatchKind::Write)
         });
-        for &a in self.inserted.iter().filter(|_| !reads) {
+        let candidates = if reads {
+            &BTreeSet::new()
+        } else {
+            &self.inserted
+        };
+        for &a in candidates {
             if self.temp.contains(&a) || self.scope_watch_at(a).is_some() {
                 continue;
             }

@@ -330,11 +330,13 @@ fn sigterm_while_threads_run_through_condition_pads_leaves_the_program_running()
         // ETXTBSY: another test's fork may hold the just-written binary open for a
         // moment (until its exec closes the inherited descriptor).
         let mut tries = 0;
+        let errlog = dir.path().join(format!("{build}.stderr"));
         let prog = loop {
+            let err = std::fs::File::create(&errlog).expect("stderr file");
             match Command::new(&bin)
                 .args(["threads", "0"])
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(err)
                 .spawn()
             {
                 Ok(c) => break Program(c),
@@ -370,7 +372,8 @@ fn sigterm_while_threads_run_through_condition_pads_leaves_the_program_running()
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
         assert!(
             !status.contains("State:\tZ") && !status.contains("State:\tX"),
-            "{build}: the program died after SIGTERM to coroner:\n{status}"
+            "{build}: the program died after SIGTERM to coroner:\n{status}\nits stderr:\n{}",
+            std::fs::read_to_string(&errlog).unwrap_or_default()
         );
         assert!(
             status.contains("TracerPid:\t0"),

@@ -34,6 +34,11 @@ pub struct Table {
     /// The int3 of every condition pad's true path (`condpad.rs`): made nops when
     /// everything is restored, in case a thread is about to run one when we let go.
     pub pad_traps: Vec<u64>,
+    /// Holes whose jump is gone but whose `jmp` stays until every thread is stopped
+    /// and none is on it (`Tracee::settle_holes`): a thread that took the short jump
+    /// just before it went must still find its way, not an int3. (hole, breakpoint
+    /// address, the hole's own bytes.)
+    pub stale_holes: Vec<(u64, u64, Vec<u8>)>,
 }
 
 /// The bytes a condition jump changed.
@@ -109,10 +114,8 @@ impl Table {
             return Ok(());
         };
         if let Some(j) = self.jumps.remove(&addr) {
-            write_at(mem, addr, &j.orig).map_err(|e| e.os("remove breakpoint"))?;
-            if let Some((h, b, _)) = &j.hole {
-                write_at(mem, *h, b).map_err(|e| e.os("remove breakpoint"))?;
-            }
+            self.unpatch(mem, addr, j)
+                .map_err(|e| e.os("remove breakpoint"))?;
         } else {
             write_at(mem, addr, &[orig]).map_err(|e| e.os("remove breakpoint"))?;
         }
@@ -140,15 +143,11 @@ impl Table {
         if let Err(e) = self.restore_scratch(mem) {
             first = Some(e.os("restore the displaced-stepping area"));
         }
-        for (&a, j) in &self.jumps {
-            let hole = j.hole.iter().map(|(h, b, _)| (*h, b));
-            for (at, bytes) in std::iter::once((a, &j.orig)).chain(hole) {
-                if let Err(e) = write_at(mem, at, bytes) {
-                    first.get_or_insert(e.os("remove breakpoint"));
-                }
+        for (a, j) in std::mem::take(&mut self.jumps) {
+            if let Err(e) = self.unpatch(mem, a, j) {
+                first.get_or_insert(e.os("remove breakpoint"));
             }
         }
-        self.jumps.clear();
         // Best effort: after an orderly detach the pads are unmapped already.
         for a in self.pad_traps.drain(..) {
             let _ = write_at(mem, a, &[0x90]);
@@ -199,6 +198,9 @@ impl Table {
                 v.extend(orig.iter().enumerate().map(|(i, &b)| (h + i as u64, b)));
             }
         }
+        for (h, _, orig) in &self.stale_holes {
+            v.extend(orig.iter().enumerate().map(|(i, &b)| (h + i as u64, b)));
+        }
         v.sort_unstable_by_key(|&(a, _)| a);
         v.dedup_by_key(|&mut (a, _)| a);
         v
@@ -213,12 +215,43 @@ impl Table {
             .collect()
     }
 
-    /// The breakpoint whose jump goes through the hole at `addr`.
+    /// The breakpoint whose jump goes (or went) through the hole at `addr`.
     pub fn hole_owner(&self, addr: u64) -> Option<u64> {
         self.jumps
             .iter()
             .find(|(_, j)| j.hole.as_ref().is_some_and(|(h, _, _)| *h == addr))
             .map(|(&a, _)| a)
+            .or_else(|| {
+                self.stale_holes
+                    .iter()
+                    .find(|(h, _, _)| *h == addr)
+                    .map(|&(_, pc, _)| pc)
+            })
+    }
+
+    /// Put the program's instruction back over a jump, safely while threads run: the
+    /// int3 first (a thread arriving traps, and the trap is rewound as a removed
+    /// breakpoint's), the tail behind it, the first byte last. The hole waits
+    /// (`stale_holes`).
+    fn unpatch(&mut self, mem: &File, pc: u64, j: Jump) -> Result<(), Errno> {
+        write_at(mem, pc, &[INT3])?;
+        write_at(mem, pc + 1, &j.orig[1..])?;
+        write_at(mem, pc, &j.orig[..1])?;
+        if let Some((h, b, _)) = j.hole {
+            self.stale_holes.push((h, pc, b));
+        }
+        Ok(())
+    }
+
+    /// Give the holes their own bytes back. Every thread must be stopped and off them.
+    pub fn restore_holes(&mut self, mem: &File) -> Result<(), Errno> {
+        while let Some((h, pc, b)) = self.stale_holes.pop() {
+            if let Err(e) = write_at(mem, h, &b) {
+                self.stale_holes.push((h, pc, b));
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     /// Overwrite the inserted breakpoint at `pc` with `patch` (a `jmp` to its condition
@@ -275,8 +308,8 @@ impl Table {
         };
         write_at(mem, pc, &[INT3])?;
         write_at(mem, pc + 1, &j.orig[1..])?;
-        if let Some((h, b, _)) = &j.hole {
-            write_at(mem, *h, b)?;
+        if let Some((h, b, _)) = j.hole {
+            self.stale_holes.push((h, pc, b));
         }
         self.jumps.remove(&pc);
         Ok(())

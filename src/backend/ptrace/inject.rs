@@ -247,6 +247,30 @@ impl Tracee {
             .map_err(|e| e.os("write a condition jump"))
     }
 
+    /// Restore the holes of removed jumps (`Table::stale_holes`) once every thread is
+    /// stopped: a thread sitting on one is moved back to its breakpoint first (by
+    /// `regs_of`), where the original instruction now is.
+    pub(super) fn settle_holes(&mut self) {
+        if breakpoints::lock(&self.bps).stale_holes.is_empty()
+            || self.threads.values().any(|t| t.running && !t.exiting)
+        {
+            return;
+        }
+        let tids: Vec<i32> = self
+            .threads
+            .iter()
+            .filter(|(_, t)| !t.exiting)
+            .map(|(&k, _)| k)
+            .collect();
+        for tid in tids {
+            let _ = self.regs_of(tid);
+        }
+        let mut t = breakpoints::lock(&self.bps);
+        if t.restore_holes(&self.mem).is_ok() {
+            self.publish_shadow(&t);
+        }
+    }
+
     /// Five bytes of int3 padding at `h` that no breakpoint, jump or scratch use.
     fn hole_is_free(&self, h: u64) -> bool {
         let t = breakpoints::lock(&self.bps);
@@ -374,7 +398,12 @@ impl Tracee {
                 .is_some_and(|r| self.pads.locate(r.rip).is_none())
         });
         let running = self.threads.values().any(|t| t.running && !t.exiting);
-        if all_out && !running {
+        // After condition pads, a thread was seen (1 run in 6, under load, after an
+        // emergency exit) running inside the area once it was unmapped, although every
+        // thread we hold had been moved out: the cause is not found yet. A mapped area
+        // is harmless (64 KiB nobody else uses; a straggler runs on through its pad),
+        // an unmapped one kills the program, so it stays.
+        if all_out && !running && !self.pads.held_cond {
             if let Some(&tid) = tids.first() {
                 let _ = self.inject_syscall(
                     tid,

@@ -275,6 +275,7 @@ impl Tracee {
             t.inserted.clear();
             t.jumps.clear();
             t.pad_traps.clear();
+            t.stale_holes.clear();
             t.scratch = None;
             t.scratch_holds = None;
         }
@@ -394,6 +395,10 @@ impl Tracee {
         let mut first_err = None;
         if let Err(e) = breakpoints::lock(&self.bps).remove_all(&self.mem) {
             first_err = Some(e);
+        }
+        // Every thread is stopped and out of the holes (drop_pads read them all).
+        if let Err(e) = breakpoints::lock(&self.bps).restore_holes(&self.mem) {
+            first_err.get_or_insert(e.os("restore padding under a condition jump"));
         }
         self.live
             .shadow
@@ -698,6 +703,7 @@ impl Process for Tracee {
         }
         self.require_stopped()?;
         self.honour_cleanup()?;
+        self.settle_holes();
         match how {
             Resume::Continue => self.resume_all(),
             Resume::Step(tid) => self.step(tid as i32),

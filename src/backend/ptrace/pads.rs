@@ -78,6 +78,8 @@ pub struct Pads {
     area: Option<u64>,
     /// Making the mapping failed once (seccomp, no memory): do not try again.
     pub failed: bool,
+    /// A condition pad was written: the area stays mapped at detach (see `drop_pads`).
+    pub held_cond: bool,
     /// Next free byte in the area.
     next: u64,
     /// Breakpoint address -> pad start, for the pads that are current.
@@ -210,6 +212,7 @@ impl Pads {
     /// tracee. A condition pad's plain part serves threads stepping over the breakpoint.
     pub fn commit(&mut self, new: NewPad) {
         let plain = new.pad.cond.as_ref().map_or(new.at, |c| c.p1);
+        self.held_cond |= new.pad.cond.is_some();
         self.by_pc.insert(new.pad.pc, plain);
         self.by_start.insert(new.at, new.pad);
         self.next = new.at + new.room;
