@@ -6,7 +6,7 @@ mod methods;
 pub mod request;
 mod server;
 pub mod types;
-mod util;
+pub(crate) mod util;
 mod vars;
 
 pub use server::{serve, ServerOptions};
