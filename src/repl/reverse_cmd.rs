@@ -1,5 +1,5 @@
 //! Commands of recorded targets, as Delve's terminal has them: `rewind`/`rw`, `rev
-//! next|stepout|step-instruction`, `checkpoint [NOTE]`, `checkpoints`,
+//! next|step|stepout|step-instruction|next-instruction`, `checkpoint [NOTE]`, `checkpoints`,
 //! `clear-checkpoint cN`, `restart cN|EVENT`; and rr's event (`when`) under the stop
 //! line. On a target that is not a recording Delve does not offer them: "command not
 //! available".
@@ -14,7 +14,8 @@ impl Session {
     /// Handle a recorded-target command; None when `cmd` is not one (or is a plain
     /// `restart`, which exec_cmd handles).
     pub(super) fn reverse_command(&mut self, cmd: &str, rest: &str) -> Option<Output> {
-        let recorded = self.debugger.as_ref()?.recorded();
+        let d = self.debugger.as_ref()?;
+        let (recorded, reversible) = (d.recorded(), d.reversible());
         let is_ours = matches!(
             cmd,
             "rewind"
@@ -29,7 +30,10 @@ impl Session {
         if !is_ours {
             return None;
         }
-        if !recorded {
+        // A stub that runs backwards but keeps no checkpoints (QEMU's record/replay)
+        // offers the reverse commands only.
+        let reverse_only = matches!(cmd, "rewind" | "rw" | "rev");
+        if !recorded && !(reversible && reverse_only) {
             return Some(Output::Error(NOT_AVAILABLE.into()));
         }
         Some(match cmd {
@@ -38,14 +42,18 @@ impl Session {
                 let (sub, _) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
                 match sub {
                     "next" | "n" => self.run_recorded(|d, tid| d.reverse_next(tid)),
+                    "step" | "s" => self.run_recorded(|d, tid| d.reverse_step(tid)),
                     "stepout" | "so" => self.run_recorded(|d, tid| d.reverse_stepout(tid)),
-                    "step-instruction" | "si" | "next-instruction" | "ni" => {
+                    "step-instruction" | "si" => {
                         self.run_recorded(|d, tid| d.reverse_step_instruction(tid))
+                    }
+                    "next-instruction" | "ni" => {
+                        self.run_recorded(|d, tid| d.reverse_next_instruction(tid))
                     }
                     "continue" | "c" => self.run_recorded(|d, _| d.rewind()),
                     "" => Output::Error("not enough arguments".into()),
                     other => Output::Error(format!(
-                        "rev {other}: coroner runs backwards with next, stepout, step-instruction, next-instruction and continue"
+                        "rev {other}: coroner runs backwards with next, step, stepout, step-instruction, next-instruction and continue"
                     )),
                 }
             }

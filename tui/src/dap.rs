@@ -59,6 +59,25 @@ impl Launcher for Starter {
                 guard: None,
             });
         }
+        if a.mode == "replay" {
+            if a.trace_dir_path.is_empty() {
+                return Err(
+                    "The 'traceDirPath' attribute is missing in debug configuration.".into(),
+                );
+            }
+            let bin = (!a.program.is_empty()).then(|| under(&a.cwd, &a.program));
+            let (mut s, child, _) = crate::replay::replay_target(
+                &under(&a.cwd, &a.trace_dir_path),
+                None,
+                bin.as_deref(),
+            )
+            .map_err(err)?;
+            s.set_analyzers(coroner_analyzers::registry());
+            return Ok(Launched {
+                session: s,
+                guard: Some(Box::new(child)),
+            });
+        }
         for (k, v) in &a.env {
             match v {
                 Some(v) => std::env::set_var(k, v),

@@ -53,7 +53,7 @@ fn flags(delve: &str, ours: &str, quote: char) -> Vec<String> {
 }
 
 /// The rr replay we started: killed and reaped when dropped.
-struct RrChild(Child);
+pub struct RrChild(Child);
 impl Drop for RrChild {
     fn drop(&mut self) {
         coroner::backend::gdbserial::launch::untrack(self.0.id());
@@ -168,15 +168,26 @@ fn replay_session(
     binary: Option<&Path>,
     opts: LiveOptions,
 ) -> anyhow::Result<()> {
+    let (session, child, binary) = replay_target(trace, pid, binary)?;
+    let r = live::run_session(session, opts, &binary);
+    drop(child);
+    r
+}
+
+/// Start `rr replay` on `trace` and connect to it: the session, the rr process (to
+/// be dropped after the session, which ends the replay) and the binary in use.
+pub fn replay_target(
+    trace: &Path,
+    pid: Option<u32>,
+    binary: Option<&Path>,
+) -> anyhow::Result<(Session, RrChild, PathBuf)> {
     let (child, addr, exe) = start_replay(trace, pid)?;
     let proc =
         GdbRemote::connect(&addr).with_context(|| format!("cannot connect to rr at {addr}"))?;
     let binary = binary.map(Path::to_path_buf).unwrap_or(exe);
     // Launched: on exit coroner ends the replay (`k`), as Delve does.
     let d = live::start_boxed(Box::new(proc), &binary, Origin::Launched)?;
-    let r = live::run_session(Session::with_debugger(d), opts, &binary);
-    drop(child);
-    r
+    Ok((Session::with_debugger(d), child, binary))
 }
 
 /// `coroner replay TRACE_DIR [-p PID]`.

@@ -255,12 +255,27 @@ impl<'a> Dap<'a> {
             "exceptionInfo" => self.exception_info(req),
             "readMemory" => self.read_memory(req),
             "disassemble" => self.disassemble(req),
-            "stepBack" | "reverseContinue" => self.fail(
+            "stepBack" | "reverseContinue" if !self.reversible() => self.fail(
                 req,
                 ids::UNSUPPORTED_COMMAND,
                 "Unsupported command",
-                "reverse execution needs a replay target (rr), which coroner does not support yet",
+                "reverse execution needs a target that runs backwards: an rr replay (mode \"replay\") or a stub with reverse execution",
             ),
+            // Delve: stepBack is a reverse next (a reverse step-instruction at
+            // instruction granularity), reverseContinue a rewind.
+            "reverseContinue" => self.resume(req, "rewind", None),
+            "stepBack" => {
+                let t: types::ThreadArgs = match types::parse(a) {
+                    Ok(t) => t,
+                    Err(e) => return self.fail(req, ids::INTERNAL_ERROR, "Unable to step back", &e),
+                };
+                let cmd = if t.granularity == "instruction" {
+                    "rev step-instruction"
+                } else {
+                    "rev next"
+                };
+                self.resume(req, cmd, Some(t.thread_id))
+            }
             "terminate"
             | "setExpression"
             | "loadedSources"
@@ -349,15 +364,21 @@ impl<'a> Dap<'a> {
             a.mode = "debug".into();
         }
         let bad = match a.mode.as_str() {
-            "debug" | "test" | "exec" | "core" => None,
-            "replay" => Some("mode \"replay\" needs an rr backend, which coroner does not have yet: open the core or run the program with exec instead".to_string()),
-            m => Some(format!("invalid debug configuration - unsupported 'mode' attribute {m:?}")),
+            "debug" | "test" | "exec" | "core" | "replay" => None,
+            m => Some(format!(
+                "invalid debug configuration - unsupported 'mode' attribute {m:?}"
+            )),
         };
         let bad = bad
             .or_else(|| {
-                a.program
-                    .is_empty()
+                // A replay finds its binary in the trace.
+                (a.program.is_empty() && a.mode != "replay")
                     .then(|| "The program attribute is missing in debug configuration.".into())
+            })
+            .or_else(|| {
+                (a.mode == "replay" && a.trace_dir_path.is_empty()).then(|| {
+                    "The 'traceDirPath' attribute is missing in debug configuration.".into()
+                })
             })
             .or_else(|| {
                 (a.mode == "core" && a.core_file_path.is_empty()).then(|| {
@@ -380,6 +401,13 @@ impl<'a> Dap<'a> {
                 self.is_core = a.mode == "core";
                 self.args = a;
                 self.adopt(l, "launch");
+                if self.reversible() {
+                    // Delve tells the editor after launch that this target steps back.
+                    self.out.event(
+                        "capabilities",
+                        json!({"capabilities": {"supportsStepBack": true}}),
+                    );
+                }
                 self.out.event("initialized", Value::Null);
                 self.ok(req, Value::Null);
             }
@@ -515,6 +543,14 @@ impl<'a> Dap<'a> {
             })
             .or_else(|| d.goroutines().first().map(|g| g.goid))
             .unwrap_or(1)
+    }
+
+    /// The target can run backwards (rr, QEMU record/replay).
+    fn reversible(&self) -> bool {
+        self.s
+            .as_ref()
+            .and_then(|s| s.debugger())
+            .is_some_and(|d| d.reversible())
     }
 
     fn resume(&mut self, req: &Request, cmd: &str, goid: Option<i64>) {

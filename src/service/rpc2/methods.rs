@@ -120,9 +120,12 @@ impl<'a> Methods<'a> {
             "ListTypes" => self.list_types(&params),
             "ExamineMemory" => self.examine_memory(&params),
             "Disassemble" => self.disassemble(&params),
-            "Restart" => self.restart(),
+            "Restart" => self.restart(&params),
             "Recorded" => {
-                ok(json!({"Recorded": self.s.debugger().is_none(), "TraceDirectory": ""}))
+                // Delve answers true on cores too, so its terminal offers rewind
+                // there (and reports the error when it is used).
+                let rec = self.s.debugger().is_none_or(|d| d.reversible());
+                ok(json!({"Recorded": rec, "TraceDirectory": ""}))
             }
             "AttachedToExistingProcess" => ok(json!({"Answer": self
                 .s
@@ -136,6 +139,11 @@ impl<'a> Methods<'a> {
             "CancelNext" => ok(json!({})),
             // Delve's answers on targets that are not recordings: a live process
             // says "not a recording"; a core has no checkpoints and cannot run.
+            "ListCheckpoints" | "Checkpoint" | "ClearCheckpoint"
+                if self.s.debugger().is_some_and(|d| d.recorded()) =>
+            {
+                self.checkpoint_method(method, &params)
+            }
             "ListCheckpoints" | "Checkpoint" | "ClearCheckpoint" if self.s.debugger().is_some() => {
                 Err("not a recording".into())
             }
@@ -266,7 +274,17 @@ impl<'a> Methods<'a> {
             | "reverseStep"
             | "reverseStepOut"
             | "reverseStepInstruction"
-            | "reverseNextInstruction" => return Err("recording not available".into()),
+            | "reverseNextInstruction"
+                if !self.s.debugger().is_some_and(|d| d.reversible()) =>
+            {
+                return Err("recording not available".into())
+            }
+            "rewind" => "rewind".into(),
+            "reverseNext" => "rev next".into(),
+            "reverseStep" => "rev step".into(),
+            "reverseStepOut" => "rev stepout".into(),
+            "reverseStepInstruction" => "rev step-instruction".into(),
+            "reverseNextInstruction" => "rev next-instruction".into(),
             other => return Err(format!("unsupported command {other:?}")),
         };
         if let Some(e) = self.exit_error() {
@@ -274,17 +292,73 @@ impl<'a> Methods<'a> {
         }
         match self.s.execute(&line) {
             Output::Error(e) => Err(e),
-            _ => ok(json!({ "State": self.state() })),
+            _ => {
+                let mut st = self.state();
+                // rr's event number, which Delve's client prints under the stop line.
+                if let Some(when) = self.s.debugger_mut().and_then(|d| d.when()) {
+                    st.when = when;
+                }
+                ok(json!({ "State": st }))
+            }
+        }
+    }
+
+    /// rr's checkpoints, as Delve's `Checkpoint{Where}` → `{ID}`, `ListCheckpoints`
+    /// → `{Checkpoints:[{ID,When,Where}]}` and `ClearCheckpoint{ID}`.
+    fn checkpoint_method(&mut self, name: &str, params: &Value) -> R {
+        let arg = |k: &str| {
+            params
+                .as_array()
+                .and_then(|a| a.first())
+                .and_then(|o| o.get(k))
+                .cloned()
+        };
+        let d = self.s.debugger_mut().ok_or("not a recording")?;
+        match name {
+            "Checkpoint" => {
+                let w = arg("Where")
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                let id = d.checkpoint(&w).map_err(|e| e.to_string())?;
+                ok(json!({ "ID": id }))
+            }
+            "ClearCheckpoint" => {
+                let id = arg("ID")
+                    .and_then(|v| v.as_u64())
+                    .ok_or("ClearCheckpoint needs an ID")?;
+                d.clear_checkpoint(id).map_err(|e| e.to_string())?;
+                ok(json!({}))
+            }
+            _ => {
+                let cps = d.checkpoints().map_err(|e| e.to_string())?;
+                let list: Vec<Value> = cps
+                    .iter()
+                    .map(|c| json!({"ID": c.id, "When": c.when, "Where": c.where_}))
+                    .collect();
+                ok(json!({ "Checkpoints": list }))
+            }
         }
     }
 
     /// `Restart` of a live target: the REPL's `restart` (relaunch with the same
     /// arguments, breakpoints kept). Delve refuses cores the same way.
-    fn restart(&mut self) -> R {
+    fn restart(&mut self, params: &Value) -> R {
         if self.s.debugger().is_none() {
             return Err("can not restart core process".into());
         }
-        match self.s.execute("restart") {
+        // A recording restarts at `Position` (a checkpoint `cN` or an event number).
+        let pos = params
+            .as_array()
+            .and_then(|a| a.first())
+            .and_then(|o| o.get("Position"))
+            .and_then(Value::as_str)
+            .filter(|p| !p.is_empty() && self.s.debugger().is_some_and(|d| d.recorded()));
+        let line = match pos {
+            Some(p) if p.chars().all(|c| c.is_ascii_alphanumeric()) => format!("restart {p}"),
+            Some(p) => return Err(format!("restart: bad position {p:?}")),
+            None => "restart".into(),
+        };
+        match self.s.execute(&line) {
             Output::Error(e) => Err(e),
             _ => ok(json!({ "DiscardedBreakpoints": [] })),
         }
