@@ -108,6 +108,10 @@ pub struct LiveState {
     pub breakpoints: Vec<BpMark>,
     pub watches: Vec<WatchValue>,
     pub config: Config,
+    /// The target runs backwards (rr, QEMU record/replay): the reverse keys work.
+    pub reversible: bool,
+    /// rr's event number at this stop, shown in the header.
+    pub when: Option<String>,
 }
 
 pub struct Reply {
@@ -138,6 +142,9 @@ pub fn resumes(line: &str) -> bool {
             | "restart"
             | "r"
             | "call"
+            | "rewind"
+            | "rw"
+            | "rev"
     )
 }
 
@@ -217,6 +224,8 @@ pub struct Actor {
     interrupter: Slot,
     watches: Vec<WatchValue>,
     ended: Option<String>,
+    /// rr's event at the last stop ("Current event: N"), asked once per stop.
+    when: Option<String>,
 }
 
 /// A connected pair; the [`Actor`] stays on the tracer thread.
@@ -241,6 +250,7 @@ pub fn channel(interrupter: Arc<dyn Interrupter>) -> (Link, Actor) {
             interrupter: slot,
             watches: Vec::new(),
             ended: None,
+            when: None,
         },
     )
 }
@@ -257,6 +267,7 @@ impl Actor {
     /// released on [`Request::Quit`]; when the channel closes without one, the caller
     /// releases it (see [`Ending::Open`]).
     pub fn serve(&mut self, s: &mut Session) -> Ending {
+        self.when = s.debugger_mut().and_then(|d| d.when());
         let r = self.serve_requests(s);
         IDLE.store(false, Ordering::SeqCst);
         r
@@ -305,6 +316,7 @@ impl Actor {
                     };
                     if moved {
                         self.evaluate(s);
+                        self.when = s.debugger_mut().and_then(|d| d.when());
                     }
                     if matches!(out, Output::Exit) {
                         // `exit`/`quit` in the command bar: as `q` with the default.
@@ -416,6 +428,8 @@ impl Actor {
             breakpoints,
             watches: self.watches.clone(),
             config: s.config.clone(),
+            reversible: d.reversible(),
+            when: self.when.clone(),
         })
     }
 

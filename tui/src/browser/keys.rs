@@ -40,6 +40,10 @@ pub const LIVE_HELP: &[(&str, &str)] = &[
         "n / s / o",
         "next / step / stepout on the selected goroutine",
     ),
+    (
+        "C / N / S / E",
+        "backwards (a replay): rewind / rev next / rev step / rev stepout",
+    ),
     ("H, Ctrl-C", "halt the running program (it is not killed)"),
     (
         "b",

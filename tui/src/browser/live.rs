@@ -255,6 +255,10 @@ impl App {
         self.follow_session(goid, frame, moved, config_changed);
     }
 
+    fn reversible(&self) -> bool {
+        self.live().is_some_and(|l| l.state.reversible)
+    }
+
     /// Execution and live-only keys; false when `k` is not one of them.
     pub(super) fn on_live_key(&mut self, k: KeyEvent) -> bool {
         let at = self.goid.map(|g| (g, self.f_cur.sel));
@@ -263,6 +267,18 @@ impl App {
             KeyCode::Char('n') => Some("next"),
             KeyCode::Char('s') => Some("step"),
             KeyCode::Char('o') => Some("stepout"),
+            // Backwards, on a target that runs backwards: the shifted forms, with E for
+            // stepout because O opens the output.
+            KeyCode::Char('C') if self.reversible() => Some("rewind"),
+            KeyCode::Char('N') if self.reversible() => Some("rev next"),
+            KeyCode::Char('S') if self.reversible() => Some("rev step"),
+            KeyCode::Char('E') if self.reversible() => Some("rev stepout"),
+            KeyCode::Char('C' | 'N' | 'S' | 'E') => {
+                self.status =
+                    "running backwards needs a recording (coroner replay) or a stub that reverses"
+                        .into();
+                return true;
+            }
             _ => None,
         };
         if let Some(c) = cmd {

@@ -643,6 +643,9 @@ fn draw_footer(f: &mut Frame<'_>, app: &App, th: &Theme, area: Rect) {
             ])
         }
         None if !app.status.is_empty() => Line::from(Span::styled(app.status.clone(), th.fg(Color::Yellow))),
+        None if app.live().is_some_and(|l| l.state.reversible) => {
+            Line::from(Span::styled(ui_live::FOOTER_REVERSE, th.dim()))
+        }
         None if app.live().is_some() => Line::from(Span::styled(ui_live::FOOTER, th.dim())),
         None => Line::from(Span::styled(
             "q quit  ? help  : command  / filter  g goto  c crash  Tab pane  Enter open  T threads  R regs  x memory  O output",

@@ -9,6 +9,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
+/// The footer of a target that runs backwards.
+pub const FOOTER_REVERSE: &str =
+    "q quit  ? help  c/C cont/rewind  n/N next  s/S step  o/E stepout (shift: backwards)  H halt  b break  : command";
+
 /// The footer when no prompt or status is shown.
 pub const FOOTER: &str =
     "q quit  ? help  c cont  n next  s step  o stepout  H halt  b break  L location  w watch  : command  P output";
@@ -36,6 +40,9 @@ pub(super) fn draw_header(f: &mut Frame<'_>, app: &App, th: &Theme, area: Rect) 
             " │ {live} goroutines │ {} threads",
             t.threads().len()
         ));
+    }
+    if let Some(w) = &st.when {
+        first.push_str(&format!(" │ {w}"));
     }
     let bps = st.breakpoints.iter().filter(|b| b.enabled).count();
     if bps > 0 {
