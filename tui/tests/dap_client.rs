@@ -635,3 +635,70 @@ fn dap_client_sets_variables_and_calls_functions() {
     // The loop counter was 500 when tick returned; the next tick gets 501.
     assert_eq!(got["nextTickN"], serde_json::json!("501"), "{got}");
 }
+
+/// rr's flags that record here (`-W`: rr.soft's software counters), or None.
+fn rr_record_flags(dir: &Path) -> Option<&'static str> {
+    for flags in ["", "-W"] {
+        let out = dir.join(format!("probe{}", flags.len()));
+        let ok = Command::new("rr")
+            .arg("record")
+            .arg("-o")
+            .arg(&out)
+            .args(flags.split_whitespace())
+            .arg("/bin/true")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok && out.join("version").is_file() {
+            return Some(flags);
+        }
+    }
+    eprintln!("SKIP: no rr on PATH can record here (no performance counters, no rr.soft -W)");
+    None
+}
+
+/// Scenario 3: an rr recording in mode replay: supportsStepBack, stepBack (line and
+/// instruction granularity) and reverseContinue.
+#[test]
+fn dap_client_steps_back_on_a_replay() {
+    if node_ready().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let Some(flags) = rr_record_flags(dir.path()) else {
+        return;
+    };
+    let src = root().join("cores/live-fixtures/go1.25-noopt/live.zst");
+    let bin = dir.path().join("live");
+    if !zstd_to(&src, &bin) {
+        eprintln!("SKIP: zstd could not decompress {}", src.display());
+        return;
+    }
+    let trace = dir.path().join("trace");
+    let rec = Command::new("rr")
+        .arg("record")
+        .arg("-o")
+        .arg(&trace)
+        .args(flags.split_whitespace())
+        .arg(&bin)
+        .args(["loop", "50"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(rec, "rr record {flags} failed");
+    let out = dir.path().join("replay.json");
+    let a = serde_json::json!([env!("CARGO_BIN_EXE_coroner"), "dap", "--listen=127.0.0.1:0"])
+        .to_string();
+    std::env::set_var("CORONER_RR_REPLAY_FLAGS", flags);
+    let (t, b, o) = (
+        trace.to_string_lossy(),
+        bin.to_string_lossy(),
+        out.to_string_lossy(),
+    );
+    let (ok, err) = node(&["replay.js", &a, &t, &b, &o], Duration::from_secs(300));
+    assert!(ok, "the DAP client failed on the replay:\n{err}");
+}

@@ -137,6 +137,70 @@ fn record_then_replay_backwards_with_checkpoints() {
     );
 }
 
+/// `rev step` enters a call reached backwards at its return (Delve's reverse step),
+/// `rev next-instruction` goes back over a whole call, `rev step-instruction` one
+/// instruction.
+#[test]
+fn reverse_step_enters_calls_and_next_instruction_steps_over_them() {
+    let Some(flags) = rr_flags() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exe = fixture(dir.path());
+    let exe_s = exe.to_str().expect("utf-8 path");
+    let (text, ok) = coroner(
+        &["exec", "--backend=rr", exe_s, "--", "loop", "50"],
+        "break main.f\ncontinue\ncontinue\nclear 1\nstepout\nrev step\nprint i\n\
+         rev stepout\nrev next\nrev step\nprint i\nstepout\nrev next-instruction\n\
+         print $pc\nrev step-instruction\nprint $pc\nexit\n",
+        flags,
+        dir.path(),
+    );
+    assert!(ok, "{text}");
+    let l = essentials(&text);
+    let pos = |want: &str, from: usize| -> usize {
+        l.iter()
+            .skip(from)
+            .position(|x| x.starts_with(want))
+            .map(|p| p + from)
+            .unwrap_or_else(|| panic!("{want:?} missing after line {from} in:\n{}", l.join("\n")))
+    };
+    const SRC: &str = "/tmp/coroner-fixtures-live/src/loop.go";
+    let b = pos("> [Breakpoint 1] main.f() ", 0);
+    let b = pos("> [Breakpoint 1] main.f() ", b + 1);
+    let out = pos(&format!("> main.loopMain() {SRC}:30 "), b);
+    // Into f at its return, with the second call's i.
+    let into = pos(&format!("> main.f() {SRC}:15 "), out);
+    let one = pos("1", into);
+    let back = pos(&format!("> main.loopMain() {SRC}:30 "), one);
+    let cond = pos(&format!("> main.loopMain() {SRC}:29 "), back);
+    // Backwards from the loop condition, the previous iteration's call of f.
+    let prev = pos(&format!("> main.f() {SRC}:15 "), cond);
+    let zero = pos("0", prev);
+    let after = pos(&format!("> main.loopMain() {SRC}:30 "), zero);
+    // Back over the call: the PC is the call instruction, in loopMain still.
+    let ni = pos(&format!("> main.loopMain() {SRC}:30 "), after + 1);
+    let pc_call = l[ni + 1..]
+        .iter()
+        .find(|x| x.starts_with("0x") || x.parse::<u64>().is_ok())
+        .cloned()
+        .unwrap_or_else(|| panic!("no $pc after rev next-instruction:\n{}", l.join("\n")));
+    let si = pos("> main.loopMain() ", ni + 1);
+    let pc_before = l[si + 1..]
+        .iter()
+        .find(|x| x.starts_with("0x") || x.parse::<u64>().is_ok())
+        .cloned()
+        .unwrap_or_else(|| panic!("no $pc after rev step-instruction:\n{}", l.join("\n")));
+    let num = |x: &str| -> u64 {
+        x.strip_prefix("0x")
+            .map_or_else(|| x.parse().ok(), |h| u64::from_str_radix(h, 16).ok())
+            .unwrap_or_else(|| panic!("bad pc {x}"))
+    };
+    let (c, p) = (num(&pc_call), num(&pc_before));
+    assert!(
+        p < c && c - p <= 15,
+        "rev si from the call at {c:#x} went to {p:#x}"
+    );
+}
+
 #[test]
 fn a_directory_that_is_not_a_trace_is_a_clear_error() {
     let dir = tempfile::tempdir().expect("tempdir");

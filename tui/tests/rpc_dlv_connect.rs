@@ -266,6 +266,83 @@ fn dlv_connect_on_a_live_process_matches_the_repl() {
     compare("live", &cmds, &dlv, &repl);
 }
 
+/// rr's flags that make recording work here (`-W`: rr.soft's software counters), or
+/// None when no rr on PATH can record.
+fn rr_record_flags() -> Option<&'static str> {
+    let dir = tempfile::tempdir().ok()?;
+    for flags in ["", "-W"] {
+        let out = dir.path().join(format!("probe{}", flags.len()));
+        let ok = Command::new("rr")
+            .arg("record")
+            .arg("-o")
+            .arg(&out)
+            .args(flags.split_whitespace())
+            .arg("/bin/true")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok && out.join("version").is_file() {
+            return Some(flags);
+        }
+    }
+    eprintln!("SKIPPED: no rr on PATH can record here (no performance counters, no rr.soft -W)");
+    None
+}
+
+/// rr's event numbers differ between two recordings of the same run.
+fn without_events(out: &str) -> String {
+    out.lines()
+        .map(|l| match l.split_once(" event: ") {
+            Some((w, _)) if w == "Current" || w == "Completed" => format!("{w} event: N"),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Backwards over JSON-RPC: Delve's client sends rewind and the reverse commands,
+/// asks `Recorded`, prints `When`; the transcript must match coroner's own REPL on
+/// a recording of the same run.
+#[test]
+fn dlv_connect_on_a_replay_runs_backwards_as_the_repl() {
+    if !dlv_available() {
+        return;
+    }
+    let Some(flags) = rr_record_flags() else {
+        return;
+    };
+    // Both coroner processes below inherit these (set before either starts).
+    std::env::set_var("CORONER_RR_RECORD_FLAGS", flags);
+    std::env::set_var("CORONER_RR_REPLAY_FLAGS", flags);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let Some(bin) = live_binary(dir.path()) else {
+        return;
+    };
+    let bin = bin.to_string_lossy();
+    let args = ["exec", "--backend=rr", &*bin, "--", "loop", "50"];
+    let cmds = [
+        "break main.f",
+        "continue",
+        "continue",
+        "print i",
+        "checkpoint here",
+        "checkpoints",
+        "next",
+        "rev next",
+        "rev stepout",
+        "rewind",
+        "print i",
+        "restart c1",
+        "print i",
+    ];
+    let (_server, addr) = start_server(&args);
+    let dlv = without_events(&dlv_connect(&addr, &cmds));
+    let repl = without_events(&coroner_repl(&args, &cmds));
+    compare("replay", &cmds, &dlv, &repl);
+}
+
 /// One raw JSON-RPC call on an open connection: the reply line, parsed.
 fn call(r: &mut BufReader<TcpStream>, line: &[u8]) -> serde_json::Value {
     let w = r.get_mut();
