@@ -145,7 +145,10 @@ impl crate::backend::Interrupter for CurrentInterrupter {
 }
 
 /// Starts a fresh copy of the program stopped at its first instruction.
-pub type Relauncher = Box<dyn FnMut() -> Result<Box<dyn Process>, BackendError> + Send>;
+/// Starts the program again; `Some(args)` replaces its arguments for this and every
+/// later restart (Delve's `restart newargv...`), None keeps them.
+pub type Relauncher =
+    Box<dyn FnMut(Option<&[String]>) -> Result<Box<dyn Process>, BackendError> + Send>;
 
 impl Debugger {
     /// Take over a stopped process: read its first stop and set Delve's implicit
@@ -918,15 +921,16 @@ impl Debugger {
     }
 
     /// Kill the program (if it still runs) and start it again, keeping every
-    /// breakpoint (hit counts reset) at the same link-time locations. Returns the new pid.
-    pub fn restart(&mut self) -> Result<u32, ExecError> {
+    /// breakpoint (hit counts reset) at the same link-time locations, with new
+    /// arguments when `args` is Some. Returns the new pid.
+    pub fn restart(&mut self, args: Option<&[String]>) -> Result<u32, ExecError> {
         let Some(relaunch) = self.relaunch.as_mut() else {
             return Err(ExecError::Invalid(
                 "cannot restart a process coroner did not start (attach): detach and start it again"
                     .into(),
             ));
         };
-        let mut proc = relaunch()?;
+        let mut proc = relaunch(args)?;
         if self.exit.is_none() {
             // The old copy: nothing of it is needed any more.
             let _ = self.proc.kill();

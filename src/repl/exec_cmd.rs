@@ -76,7 +76,7 @@ impl Session {
             "toggle" => self.toggle_cmd(rest),
             "condition" | "cond" => self.condition_cmd(rest),
             "on" => self.on_cmd(rest),
-            "restart" | "r" => self.restart_cmd(),
+            "restart" | "r" => self.restart_cmd(rest),
             "dump" => self.dump_cmd(rest),
             "detach" => self.end_cmd(false),
             "kill" => self.end_cmd(true),
@@ -688,12 +688,28 @@ impl Session {
     }
 
     /// `restart`: start the program again with every breakpoint kept (hit counts reset).
-    fn restart_cmd(&mut self) -> Output {
+    /// `restart [-noargs | NEWARGV...]`, as Delve: new arguments replace the old ones
+    /// (quoted with '' or ""), `-noargs` clears them, none keeps them.
+    fn restart_cmd(&mut self, rest: &str) -> Output {
+        let args = match rest.trim() {
+            "" => None,
+            "-noargs" => Some(Vec::new()),
+            r => match split_quoted(r) {
+                Ok(a) if a.iter().any(|x| x.starts_with('<') || x.starts_with('>')) => {
+                    return Output::Error(
+                        "restart: redirects are not supported here: start coroner again with -r"
+                            .into(),
+                    )
+                }
+                Ok(a) => Some(a),
+                Err(e) => return Output::Error(format!("restart: {e}")),
+            },
+        };
         let d = match self.dbg() {
             Ok(d) => d,
             Err(e) => return Output::Error(e),
         };
-        match d.restart() {
+        match d.restart(args.as_deref()) {
             Ok(pid) => {
                 self.adopt_current();
                 self.tid = self.target.threads().first().map(|t| t.tid);
@@ -790,4 +806,71 @@ fn without_type_params(name: &str) -> String {
 pub(super) enum Listing {
     Source,
     Disassembly,
+}
+
+/// Words of a command line, with '...' and "..." quoting (backslash escapes inside
+/// double quotes), as Delve's `restart` splits its new argv.
+pub(crate) fn split_quoted(s: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut it = s.chars();
+    while let Some(c) = it.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                loop {
+                    match it.next() {
+                        Some('\'') => break,
+                        Some(x) => cur.push(x),
+                        None => return Err("unterminated ' quote".into()),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match it.next() {
+                        Some('"') => break,
+                        Some('\\') => match it.next() {
+                            Some(x) => cur.push(x),
+                            None => return Err("unterminated \" quote".into()),
+                        },
+                        Some(x) => cur.push(x),
+                        None => return Err("unterminated \" quote".into()),
+                    }
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        out.push(cur);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::split_quoted;
+
+    #[test]
+    fn quotes_group_words_and_escapes_work_in_double_quotes() {
+        assert_eq!(
+            split_quoted(r#"loop 5 'a b' "c \"d\"" e''f"#).unwrap(),
+            vec!["loop", "5", "a b", "c \"d\"", "ef"]
+        );
+        assert_eq!(split_quoted("").unwrap(), Vec::<String>::new());
+        assert_eq!(split_quoted(r#""""#).unwrap(), vec![""]);
+        assert!(split_quoted("'open").is_err());
+    }
 }

@@ -110,10 +110,13 @@ impl Launcher for Starter {
             disable_aslr: false,
             redirects: Vec::new(),
         };
-        let lo = live::launch_options(&binary, &a.args, &e).map_err(err)?;
+        let mut lo = live::launch_options(&binary, &a.args, &e).map_err(err)?;
         let proc = PtraceProcess::launch(&lo).map_err(|e| e.to_string())?;
         let mut d = live::start(proc, &binary, Origin::Launched).map_err(err)?;
-        d.set_relauncher(Box::new(move || {
+        d.set_relauncher(Box::new(move |args| {
+            if let Some(a) = args {
+                lo.args = a.iter().map(Into::into).collect();
+            }
             PtraceProcess::launch(&lo).map(|p| Box::new(p) as Box<dyn Process>)
         }));
         let mut s = Session::with_debugger(d);

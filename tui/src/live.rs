@@ -219,7 +219,12 @@ pub fn exec(
     let backend = opts.backend;
     let proc = crate::remote::launch(backend, &lo)?;
     let mut d = start_boxed(proc, &binary, Origin::Launched)?;
-    d.set_relauncher(Box::new(move || crate::remote::launch(backend, &lo)));
+    d.set_relauncher(Box::new(move |args| {
+        if let Some(a) = args {
+            lo.args = a.iter().map(Into::into).collect();
+        }
+        crate::remote::launch(backend, &lo)
+    }));
     let (log, writer) = match capture {
         Some((log, w)) => (Some(log), Some(w)),
         None => (None, None),

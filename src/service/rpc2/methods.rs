@@ -353,9 +353,36 @@ impl<'a> Methods<'a> {
             .and_then(|o| o.get("Position"))
             .and_then(Value::as_str)
             .filter(|p| !p.is_empty() && self.s.debugger().is_some_and(|d| d.recorded()));
+        let field = |k: &str| {
+            params
+                .as_array()
+                .and_then(|a| a.first())
+                .and_then(|o| o.get(k))
+        };
+        let reset = field("ResetArgs").and_then(Value::as_bool).unwrap_or(false);
         let line = match pos {
             Some(p) if p.chars().all(|c| c.is_ascii_alphanumeric()) => format!("restart {p}"),
             Some(p) => return Err(format!("restart: bad position {p:?}")),
+            // Delve: ResetArgs replaces the arguments with NewArgs (none: -noargs).
+            None if reset => {
+                let new: Vec<String> = field("NewArgs")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if new.is_empty() {
+                    "restart -noargs".into()
+                } else {
+                    let quoted: Vec<String> = new
+                        .iter()
+                        .map(|a| format!("\"{}\"", a.replace('\\', "\\\\").replace('"', "\\\"")))
+                        .collect();
+                    format!("restart {}", quoted.join(" "))
+                }
+            }
             None => "restart".into(),
         };
         match self.s.execute(&line) {
