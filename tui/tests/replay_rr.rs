@@ -150,7 +150,7 @@ fn reverse_step_enters_calls_and_next_instruction_steps_over_them() {
         &["exec", "--backend=rr", exe_s, "--", "loop", "50"],
         "break main.f\ncontinue\ncontinue\nclear 1\nstepout\nrev step\nprint i\n\
          rev stepout\nrev next\nrev step\nprint i\nstepout\nrev next-instruction\n\
-         print $pc\nrev step-instruction\nprint $pc\nexit\n",
+         rev step-instruction\nexit\n",
         flags,
         dir.path(),
     );
@@ -176,28 +176,24 @@ fn reverse_step_enters_calls_and_next_instruction_steps_over_them() {
     let prev = pos(&format!("> main.f() {SRC}:15 "), cond);
     let zero = pos("0", prev);
     let after = pos(&format!("> main.loopMain() {SRC}:30 "), zero);
-    // Back over the call: the PC is the call instruction, in loopMain still.
     let ni = pos(&format!("> main.loopMain() {SRC}:30 "), after + 1);
-    let pc_call = l[ni + 1..]
-        .iter()
-        .find(|x| x.starts_with("0x") || x.parse::<u64>().is_ok())
-        .cloned()
-        .unwrap_or_else(|| panic!("no $pc after rev next-instruction:\n{}", l.join("\n")));
     let si = pos("> main.loopMain() ", ni + 1);
-    let pc_before = l[si + 1..]
-        .iter()
-        .find(|x| x.starts_with("0x") || x.parse::<u64>().is_ok())
-        .cloned()
-        .unwrap_or_else(|| panic!("no $pc after rev step-instruction:\n{}", l.join("\n")));
-    let num = |x: &str| -> u64 {
-        x.strip_prefix("0x")
-            .map_or_else(|| x.parse().ok(), |h| u64::from_str_radix(h, 16).ok())
-            .unwrap_or_else(|| panic!("bad pc {x}"))
+    let pc = |i: usize| -> u64 {
+        l[i].rsplit_once("(PC: 0x")
+            .and_then(|(_, h)| u64::from_str_radix(h.trim_end_matches(')'), 16).ok())
+            .unwrap_or_else(|| panic!("no PC in {:?}", l[i]))
     };
-    let (c, p) = (num(&pc_call), num(&pc_before));
+    let (ret, call, before) = (pc(after), pc(ni), pc(si));
+    // Back over the call: the call instruction, 5 bytes (call rel32) before the
+    // return address; one instruction more is before it.
+    assert_eq!(
+        ret - call,
+        5,
+        "rev next-instruction from {ret:#x} went to {call:#x}"
+    );
     assert!(
-        p < c && c - p <= 15,
-        "rev si from the call at {c:#x} went to {p:#x}"
+        before < call && call - before <= 15,
+        "rev si from {call:#x} went to {before:#x}"
     );
 }
 
