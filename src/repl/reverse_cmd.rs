@@ -60,8 +60,22 @@ impl Session {
             "checkpoint" | "check" => self.checkpoint_cmd(rest),
             "checkpoints" => self.checkpoints_cmd(),
             _ if cmd.starts_with("clear") => self.clear_checkpoint_cmd(rest),
-            _ => self.run_recorded(|d, _| d.restart_recording(Some(rest))),
+            // Delve prints no event after a restart.
+            _ => self.restart_recorded(rest),
         })
+    }
+
+    fn restart_recorded(&mut self, at: &str) -> Output {
+        let Some(d) = self.debugger.as_mut() else {
+            return Output::Error("no live process".into());
+        };
+        match d.restart_recording(Some(at)) {
+            Ok(stop) => self.after_stop(&stop),
+            Err(e) => {
+                self.adopt_current();
+                Output::Error(e.to_string())
+            }
+        }
     }
 
     /// Run, print the stop as every execution command does, then rr's event.
@@ -134,9 +148,25 @@ impl Session {
         };
         match d.checkpoints() {
             Ok(list) => {
+                // Delve's tabwriter (minwidth 4, padding 2) over `ID  When  Note`.
+                let rows: Vec<[String; 3]> =
+                    std::iter::once(["ID".into(), "When".into(), "Note".into()])
+                        .chain(
+                            list.into_iter()
+                                .map(|c| [format!("c{}", c.id), c.when, c.where_]),
+                        )
+                        .collect();
+                let width = |k: usize| {
+                    rows.iter()
+                        .map(|r| r[k].chars().count() + 2)
+                        .max()
+                        .unwrap_or(0)
+                        .max(4)
+                };
+                let (w0, w1) = (width(0), width(1));
                 let mut out = String::new();
-                for c in list {
-                    let _ = writeln!(out, "c{}\t{}\t{}", c.id, c.when, c.where_);
+                for [id, when, note] in &rows {
+                    let _ = writeln!(out, "{id:<w0$}{when:<w1$}{note}");
                 }
                 Output::Text(out)
             }

@@ -114,8 +114,9 @@ fn record_then_replay_backwards_with_checkpoints() {
     );
     let one = pos("1", b);
     let c = pos("Checkpoint c1 created.", one);
-    let list = pos("c1\t", c);
-    assert!(l[list].ends_with("\there"), "{}", l[list]);
+    let head = pos("ID  When  Note", c);
+    let list = pos("c1  ", head);
+    assert!(l[list].ends_with(" here"), "{}", l[list]);
     let nx = pos(
         "> main.f() /tmp/coroner-fixtures-live/src/loop.go:15 ",
         list,
@@ -132,7 +133,7 @@ fn record_then_replay_backwards_with_checkpoints() {
     // restart c1: back to the second call, i = 1.
     let back = pos("1", zero);
     assert!(
-        !l[back..].iter().any(|x| x.starts_with("c1\t")),
+        !l[back..].iter().any(|x| x.starts_with("c1  ")),
         "checkpoint not cleared"
     );
 }

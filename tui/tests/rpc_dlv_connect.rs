@@ -296,6 +296,17 @@ fn without_events(out: &str) -> String {
     out.lines()
         .map(|l| match l.split_once(" event: ") {
             Some((w, _)) if w == "Current" || w == "Completed" => format!("{w} event: N"),
+            // A `checkpoints` row: `c1  420   here`.
+            _ if l.starts_with('c')
+                && l.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|w| w.parse::<u64>().is_ok()) =>
+            {
+                let mut w = l.split_whitespace();
+                let id = w.next().unwrap_or_default();
+                let _event = w.next();
+                format!("{id} N {}", w.collect::<Vec<_>>().join(" "))
+            }
             _ => l.to_string(),
         })
         .collect::<Vec<_>>()
