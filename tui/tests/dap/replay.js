@@ -57,11 +57,11 @@ async function main() {
     check(ev.body.reason === 'step' && f.name === 'main.loopMain' && record.stepBack.i === '1',
       'stepBack from f went back to its call in loopMain', record.stepBack);
 
-    const pc1 = await value(dc, f.id, '$pc');
+    const pc1 = f.instructionPointerReference;
     await dc.send('stepBack', { threadId: ev.body.threadId, granularity: 'instruction' });
     ev = await eventOf(events, dc, 'stopped', 60000);
     f = await top(dc, ev.body.threadId);
-    const pc2 = await value(dc, f.id, '$pc');
+    const pc2 = f.instructionPointerReference;
     record.stepBackInstruction = { pc1, pc2 };
     check(BigInt(pc2) < BigInt(pc1) && BigInt(pc1) - BigInt(pc2) <= 15n,
       'an instruction back moves the PC back by one instruction', record.stepBackInstruction);
