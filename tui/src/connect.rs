@@ -7,6 +7,8 @@
 //!
 //! Commands: print/p, locals, args, bt/stack [N], goroutines, goroutine N, threads,
 //! break/b LOC [if COND], clear N, continue/c, next/n, step/s, stepout/so,
+//! rewind/rw, rev next|step|stepout|si|ni|continue, checkpoint, checkpoints,
+//! clear-checkpoint, restart [cN|EVENT],
 //! exit/quit/q. Others answer that they are
 //! not available remotely yet.
 
@@ -14,7 +16,7 @@ use anyhow::Context;
 use coroner::repl::format::{
     push_goroutine_line, shorten_path, source_listing, stack_text, thread_line, LocRef,
 };
-use coroner::repl::Location;
+use coroner::repl::{Config, Location};
 use coroner::unwind::FrameView;
 use coroner::vars::{format, Kind, Var};
 use serde::Deserialize;
@@ -171,12 +173,19 @@ impl FrameView for ApiFrame {
 }
 
 /// Delve's terminal load configs: `print` (LoadFullValue) and `locals`/`args`
-/// (ShortLoadConfig).
-fn full_cfg() -> Value {
-    json!({"FollowPointers": true, "MaxVariableRecurse": 1, "MaxStringLen": 64, "MaxArrayValues": 64, "MaxStructFields": -1})
+/// (ShortLoadConfig), with the user's config file's `max-string-len`,
+/// `max-array-values` and `max-variable-recurse` as Delve's client applies them.
+fn full_cfg(c: &Config) -> Value {
+    json!({"FollowPointers": true,
+        "MaxVariableRecurse": c.max_variable_recurse.unwrap_or(1),
+        "MaxStringLen": c.max_string_len.unwrap_or(64),
+        "MaxArrayValues": c.max_array_values.unwrap_or(64),
+        "MaxStructFields": -1})
 }
-fn short_cfg() -> Value {
-    json!({"FollowPointers": false, "MaxVariableRecurse": 0, "MaxStringLen": 64, "MaxArrayValues": 0, "MaxStructFields": 3})
+fn short_cfg(c: &Config) -> Value {
+    json!({"FollowPointers": false, "MaxVariableRecurse": 0,
+        "MaxStringLen": c.max_string_len.unwrap_or(64),
+        "MaxArrayValues": 0, "MaxStructFields": 3})
 }
 
 struct Term {
@@ -185,6 +194,8 @@ struct Term {
     multiclient: bool,
     /// runtime.waitReasonStrings, read from the target as needed.
     wait_reasons: std::collections::HashMap<i64, String>,
+    /// The user's config file (load limits, substitute-path, listing size).
+    config: Config,
 }
 
 /// Go's g status values Delve shows wait reasons for (_Gsyscall, _Gwaiting).
@@ -216,7 +227,7 @@ impl Term {
             "print" | "p" => {
                 let r = self.c.call(
                     "Eval",
-                    json!({"Scope": SCOPE(), "Expr": rest, "Cfg": full_cfg()}),
+                    json!({"Scope": SCOPE(), "Expr": rest, "Cfg": full_cfg(&self.config)}),
                 )?;
                 format!("{}\n", format::multiline(&var_of(&r["Variable"])?))
             }
@@ -226,9 +237,10 @@ impl Term {
                 } else {
                     ("ListFunctionArgs", "Args", "(no args)")
                 };
-                let r = self
-                    .c
-                    .call(method, json!({"Scope": SCOPE(), "Cfg": short_cfg()}))?;
+                let r = self.c.call(
+                    method,
+                    json!({"Scope": SCOPE(), "Cfg": short_cfg(&self.config)}),
+                )?;
                 let vars = r[key].as_array().cloned().unwrap_or_default();
                 if vars.is_empty() {
                     return Ok(Some(format!("{none}\n")));
@@ -309,6 +321,63 @@ impl Term {
             "next" | "n" => self.resume("next")?,
             "step" | "s" => self.resume("step")?,
             "stepout" | "so" => self.resume("stepOut")?,
+            "rewind" | "rw" => self.resume("rewind")?,
+            "rev" => {
+                let name = match rest {
+                    "next" | "n" => "reverseNext",
+                    "step" | "s" => "reverseStep",
+                    "stepout" | "so" => "reverseStepOut",
+                    "step-instruction" | "si" => "reverseStepInstruction",
+                    "next-instruction" | "ni" => "reverseNextInstruction",
+                    "continue" | "c" => "rewind",
+                    "" => return Err("not enough arguments".into()),
+                    other => return Err(format!("rev {other}: not a reversible command")),
+                };
+                self.resume(name)?
+            }
+            "checkpoint" | "check" => {
+                let r = self.c.call("Checkpoint", json!({"Where": rest}))?;
+                format!("Checkpoint c{} created.\n", r["ID"])
+            }
+            "checkpoints" => {
+                let r = self.c.call("ListCheckpoints", json!({}))?;
+                let rows: Vec<[String; 3]> = r["Checkpoints"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|c| {
+                                [
+                                    format!("c{}", c["ID"]),
+                                    c["When"].as_str().unwrap_or("").to_string(),
+                                    c["Where"].as_str().unwrap_or("").to_string(),
+                                ]
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                checkpoint_table(rows)
+            }
+            "clear-checkpoint" | "clearcheck" => {
+                let id: u64 = rest
+                    .strip_prefix('c')
+                    .and_then(|n| n.parse().ok())
+                    .ok_or("clear-checkpoint argument must be a checkpoint ID")?;
+                self.c.call("ClearCheckpoint", json!({"ID": id}))?;
+                String::new()
+            }
+            "restart" | "r" => {
+                self.c.call(
+                    "Restart",
+                    json!({"Position": rest, "ResetArgs": false, "NewArgs": [], "Rerecord": false, "Rebuild": false}),
+                )?;
+                if rest.is_empty() {
+                    let pid = self.c.call("ProcessPid", json!({}))?["Pid"].clone();
+                    format!("Process restarted with PID {pid}\n")
+                } else {
+                    let st = self.state()?;
+                    self.stop_text(&st)
+                }
+            }
             "exit" | "quit" | "q" => {
                 self.leave()?;
                 return Ok(None);
@@ -374,7 +443,7 @@ impl Term {
                 .c
                 .call(
                     "Eval",
-                    json!({"Scope": SCOPE(), "Expr": expr, "Cfg": full_cfg()}),
+                    json!({"Scope": SCOPE(), "Expr": expr, "Cfg": full_cfg(&self.config)}),
                 )
                 .ok()
                 .and_then(|r| r["Variable"]["value"].as_str().map(str::to_string))
@@ -428,7 +497,7 @@ impl Term {
     fn resume(&mut self, name: &str) -> Result<String, String> {
         let r = self.c.call(
             "Command",
-            json!({"name": name, "ReturnInfoLoadConfig": full_cfg()}),
+            json!({"name": name, "ReturnInfoLoadConfig": full_cfg(&self.config)}),
         )?;
         let st = &r["State"];
         if st["exited"].as_bool() == Some(true) {
@@ -438,6 +507,18 @@ impl Term {
                 st["exitStatus"]
             ));
         }
+        let mut out = self.stop_text(st);
+        // rr's event under the stop line, as Delve's terminal prints State.When.
+        if let Some(w) = st["When"].as_str().filter(|w| !w.is_empty()) {
+            if let Some(nl) = out.find('\n') {
+                out.insert_str(nl + 1, &format!("{w}\n"));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The stop line of the current thread and the source around it.
+    fn stop_text(&self, st: &Value) -> String {
         let th = &st["currentThread"];
         let (file, line, pc) = (
             th["file"].as_str().unwrap_or(""),
@@ -463,12 +544,14 @@ impl Term {
                 )
             }
         };
-        // The source is read here, as Delve's client does.
-        match std::fs::read_to_string(file) {
-            Ok(text) => out.push_str(&source_listing(&text, line as u32, 5, true)),
-            Err(e) => out.push_str(&format!("Command failed: open {file}: {}\n", no_such(&e))),
+        // The source is read here, as Delve's client does (after substitute-path).
+        let local = self.config.substitute(file);
+        let n = self.config.source_list_line_count.unwrap_or(5);
+        match std::fs::read_to_string(&local) {
+            Ok(text) => out.push_str(&source_listing(&text, line as u32, n, true)),
+            Err(e) => out.push_str(&format!("Command failed: open {local}: {}\n", no_such(&e))),
         }
-        Ok(out)
+        out
     }
 
     /// Leave as `exit` does: a single-client server ends with us (killing what it
@@ -518,6 +601,7 @@ pub fn run(a: ConnectArgs) -> anyhow::Result<()> {
         cwd: std::env::current_dir().ok(),
         multiclient,
         wait_reasons: Default::default(),
+        config: crate::user_config(),
     };
     println!("Type 'help' for list of commands.");
     let mut lines: Vec<String> = Vec::new();
@@ -548,4 +632,24 @@ pub fn run(a: ConnectArgs) -> anyhow::Result<()> {
     }
     t.leave().map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(())
+}
+
+/// Delve's `checkpoints` table (its tabwriter: minwidth 4, padding 2).
+fn checkpoint_table(list: Vec<[String; 3]>) -> String {
+    let rows: Vec<[String; 3]> = std::iter::once(["ID".into(), "When".into(), "Note".into()])
+        .chain(list)
+        .collect();
+    let width = |k: usize| {
+        rows.iter()
+            .map(|r| r[k].chars().count() + 2)
+            .max()
+            .unwrap_or(0)
+            .max(4)
+    };
+    let (w0, w1) = (width(0), width(1));
+    let mut out = String::new();
+    for [id, when, note] in &rows {
+        out.push_str(&format!("{id:<w0$}{when:<w1$}{note}\n"));
+    }
+    out
 }

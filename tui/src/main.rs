@@ -253,6 +253,11 @@ impl LaunchArgs {
 /// The settings of the user's config file, read once in `main`.
 static USER_CONFIG: std::sync::OnceLock<coroner::repl::Config> = std::sync::OnceLock::new();
 
+/// The user's persistent settings (defaults when there is no config file).
+pub(crate) fn user_config() -> coroner::repl::Config {
+    USER_CONFIG.get().cloned().unwrap_or_default()
+}
+
 /// Give a REPL session the user's persistent settings (before `--init` runs).
 pub(crate) fn apply_user_config(session: &mut Session) {
     if let Some(c) = USER_CONFIG.get() {

@@ -300,3 +300,86 @@ fn connect_on_a_core_prints_what_the_repl_prints() {
         );
     }
 }
+
+/// rr's flags that record here (`-W`: rr.soft's software counters), or None.
+fn rr_record_flags() -> Option<&'static str> {
+    let dir = tempfile::tempdir().ok()?;
+    for flags in ["", "-W"] {
+        let out = dir.path().join(format!("probe{}", flags.len()));
+        let ok = Command::new("rr")
+            .arg("record")
+            .arg("-o")
+            .arg(&out)
+            .args(flags.split_whitespace())
+            .arg("/bin/true")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok && out.join("version").is_file() {
+            return Some(flags);
+        }
+    }
+    eprintln!("SKIP: no rr on PATH can record here (no performance counters, no rr.soft -W)");
+    None
+}
+
+/// Event numbers differ between two recordings of the same run.
+fn mask_events(s: &str) -> String {
+    s.lines()
+        .map(|l| {
+            let mut w = l.split_whitespace();
+            match (w.next(), w.next()) {
+                (Some("Completed" | "Current"), Some("event:")) => "EVENT".to_string(),
+                (Some(id), Some(n)) if id.starts_with('c') && n.parse::<u64>().is_ok() => {
+                    format!("{id} N {}", w.collect::<Vec<_>>().join(" "))
+                }
+                _ => l.to_string(),
+            }
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+const REPLAY: &str = "break main.f\ncontinue\ncontinue\nprint i\ncheckpoint here\ncheckpoints\n\
+next\nrev next\nrev stepout\nrev step\nprint i\nrewind\nprint i\nrestart c1\nprint i\n\
+clear-checkpoint c1\ncheckpoints\nexit\n";
+
+/// `coroner connect` to `coroner exec --backend=rr --headless`: the reverse commands,
+/// checkpoints and `restart cN` print what the REPL prints on its own recording.
+#[test]
+fn connect_on_a_replay_runs_backwards_as_the_repl() {
+    let Some(flags) = rr_record_flags() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let Some(bin) = live_binary(dir.path()) else {
+        return;
+    };
+    let bin = bin.to_string_lossy().into_owned();
+    let coroner = env!("CARGO_BIN_EXE_coroner");
+    let mut repl = Command::new(coroner);
+    repl.args(["exec", "--backend=rr", "--repl", &bin, "--", "loop", "50"])
+        .env("CORONER_RR_RECORD_FLAGS", flags)
+        .env("CORONER_RR_REPLAY_FLAGS", flags);
+    let want = mask_events(&normalise(&run(repl, REPLAY)));
+    assert!(want.contains("EVENT"), "no rr event in the REPL:\n{want}");
+    std::env::set_var("CORONER_RR_RECORD_FLAGS", flags);
+    std::env::set_var("CORONER_RR_REPLAY_FLAGS", flags);
+    let (_g, addr) = server(&[
+        coroner,
+        "exec",
+        "--backend=rr",
+        "--headless",
+        "--listen=127.0.0.1:0",
+        &bin,
+        "--",
+        "loop",
+        "50",
+    ]);
+    let mut c = Command::new(coroner);
+    c.arg("connect").arg(&addr);
+    let got = mask_events(&normalise(&run(c, REPLAY)));
+    assert_eq!(got, want, "connect and the REPL differ on the replay");
+}
