@@ -33,7 +33,7 @@ impl Session {
         // A stub that runs backwards but keeps no checkpoints (QEMU's record/replay)
         // offers the reverse commands only.
         let reverse_only = matches!(cmd, "rewind" | "rw" | "rev");
-        if !recorded && !(reversible && reverse_only) {
+        if !(recorded || (reversible && reverse_only)) {
             return Some(Output::Error(NOT_AVAILABLE.into()));
         }
         Some(match cmd {

@@ -343,9 +343,11 @@ fn run(
 ) -> anyhow::Result<()> {
     if let Some(server) = &opts.headless {
         // The server releases the process (kill launched, detach attached) itself.
+        // Its clients apply their own configuration, as Delve's do.
         return crate::headless::run(session, server);
     }
     session.set_analyzers(coroner_analyzers::registry());
+    crate::apply_user_config(&mut session);
     if opts.browser() {
         // The browser releases the process itself, as `q` chose.
         // `/proc/PID/exe` (attach without BIN) names the program by its link target.
@@ -361,7 +363,6 @@ fn run(
         return Ok(());
     }
     session.json = opts.json;
-    crate::apply_user_config(&mut session);
     let init = match &opts.init {
         Some(p) => Some(
             std::fs::read_to_string(p)

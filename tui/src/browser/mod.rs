@@ -132,6 +132,8 @@ pub fn run(opts: OpenOptions, analyzers: Registry) -> anyhow::Result<()> {
     let target = Arc::new(target);
     let mut session = Session::with_debuggee(Box::new(shared::SharedTarget(target.clone())));
     session.set_analyzers(analyzers);
+    // The user's config file (substitute-path, load limits) as in the REPL.
+    crate::apply_user_config(&mut session);
     let mut app = App::new(
         target,
         session,
