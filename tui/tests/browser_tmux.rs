@@ -123,3 +123,62 @@ fn browse_a_core_in_tmux() {
     assert!(words.contains(&"icanon"), "{s}");
     assert!(words.contains(&"echo"), "{s}");
 }
+
+/// The browser reads the user's config file as the REPL does: its command bar's
+/// `config -list` shows the file's settings.
+#[test]
+fn the_browser_applies_the_users_config_file() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("note: tmux is not installed; skipping the browser config test");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_coroner");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cores/fixtures/go1.22-noopt");
+    let xdg = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(xdg.path().join("coroner")).expect("mkdir");
+    std::fs::write(
+        xdg.path().join("coroner/config.yml"),
+        "max-string-len: 7\nsubstitute-path:\n  - {from: /nowhere, to: /elsewhere}\n",
+    )
+    .expect("write config");
+    let tmux = Tmux {
+        socket: format!("coroner-e2e-cfg-{}", std::process::id()),
+    };
+    let xdg_env = format!("XDG_CONFIG_HOME={}", xdg.path().display());
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "env",
+        &xdg_env,
+        "TERM=xterm-256color",
+        "sh",
+    ]);
+    let cmd = format!(
+        "{bin} core {} {}; echo EXIT=$?",
+        dir.join("scenarios.zst").display(),
+        dir.join("nil_goroutine.core.zst").display()
+    );
+    tmux.keys(&["-l", &cmd]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("groups");
+    tmux.keys(&[":"]);
+    tmux.keys(&["-l", "config -list"]);
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for("max-string-len");
+    assert!(
+        s.lines()
+            .map(|l| l.trim_matches(|c: char| c == '│' || c.is_whitespace()))
+            .any(|l| l.starts_with("max-string-len") && l.ends_with(" 7")),
+        "{s}"
+    );
+    assert!(s.contains("{/nowhere /elsewhere}"), "{s}");
+    tmux.keys(&["Escape"]);
+    tmux.keys(&["q"]);
+    tmux.wait_for("\nEXIT=0");
+}
