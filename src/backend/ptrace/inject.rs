@@ -375,12 +375,22 @@ impl Tracee {
         }
     }
 
-    /// Detaching: move every stopped thread out of the pads, then unmap them (through
-    /// one stopped thread). Best effort: a pad left mapped is harmless.
+    /// Detaching: move every stopped thread out of the pads. The area stays mapped.
+    ///
+    /// Why it is never unmapped: a thread can be *inside a signal handler* whose
+    /// interrupted context is in a pad. The Go runtime's SIGURG preemption lands on
+    /// threads running through pads all the time (the handler finds no Go function at
+    /// the PC, so it does not preempt, and returns). Such a thread, stopped by us in the
+    /// handler, is not in a pad, so moving threads out does not see it; after detach
+    /// its `rt_sigreturn` resumes the pad. That explains the "straggler" seen running
+    /// in an unmapped area after an emergency exit (SIGSEGV at a pad address, although
+    /// every thread we held had been moved out). A mapped pad is correct on its own: the
+    /// instruction, then the jump back (a condition pad's int3 is a nop by now); its
+    /// cost is 64 KiB of the program's address space that nothing else uses.
     pub(super) fn drop_pads(&mut self) {
-        let Some(area) = self.pads.area() else {
+        if self.pads.area().is_none() {
             return;
-        };
+        }
         let tids: Vec<i32> = self
             .threads
             .iter()
@@ -390,27 +400,6 @@ impl Tracee {
         for &tid in &tids {
             // regs_of moves the thread out of a pad.
             let _ = self.regs_of(tid);
-        }
-        let all_out = tids.iter().all(|&tid| {
-            self.threads
-                .get(&tid)
-                .and_then(|t| t.regs.as_ref())
-                .is_some_and(|r| self.pads.locate(r.rip).is_none())
-        });
-        let running = self.threads.values().any(|t| t.running && !t.exiting);
-        // After condition pads, a thread was seen (1 run in 6, under load, after an
-        // emergency exit) running inside the area once it was unmapped, although every
-        // thread we hold had been moved out: the cause is not found yet. A mapped area
-        // is harmless (64 KiB nobody else uses; a straggler runs on through its pad),
-        // an unmapped one kills the program, so it stays.
-        if all_out && !running && !self.pads.held_cond {
-            if let Some(&tid) = tids.first() {
-                let _ = self.inject_syscall(
-                    tid,
-                    libc::SYS_munmap as u64,
-                    [area, pads::AREA_LEN, 0, 0, 0, 0],
-                );
-            }
         }
         self.pads.reset();
     }

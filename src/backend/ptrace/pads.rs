@@ -11,9 +11,10 @@
 //! Where pads live: an anonymous mapping made in the tracee by an injected `mmap`
 //! system call (the program never sees it run: the thread that makes it is stopped on a
 //! breakpoint, and its registers are put back). It is placed near the binary's code so
-//! RIP-relative operands re-encode with 32-bit displacements. The orderly detach moves
-//! every thread out of it and unmaps it; an emergency exit leaves it mapped, since a
-//! running thread may be inside a pad and the jump back keeps it correct.
+//! RIP-relative operands re-encode with 32-bit displacements. Detach moves every
+//! thread out of it but leaves it mapped: a thread stopped in a signal handler may have
+//! been interrupted inside a pad, and its `rt_sigreturn` goes back there (see
+//! `drop_pads`); the jump back keeps it correct.
 //!
 //! What a pad cannot hold: calls (the pushed return address would point into the pad,
 //! and the Go runtime's unwinder would reject it during a stack scan or a panic), and
@@ -22,7 +23,10 @@
 //! A thread seen inside a pad is moved back into the program's code before anyone looks
 //! at it (`Pads::locate`): at the pad's start the instruction has not run (the thread is
 //! back on its breakpoint, already reported); at the jump back it has (the thread is at
-//! the next instruction). So registers, stacks and signal handlers never see a pad.
+//! the next instruction). So registers and stacks never show a pad. A signal handler
+//! can: a signal that arrived while the thread ran through a pad saved the pad's PC in
+//! its `ucontext`, and returns there; the Go runtime's handler finds no function at
+//! that PC and leaves it alone, so pads stay correct under SIGURG and SIGPROF.
 
 use super::condpad::{self, Rollback};
 use super::displaced;
@@ -78,8 +82,6 @@ pub struct Pads {
     area: Option<u64>,
     /// Making the mapping failed once (seccomp, no memory): do not try again.
     pub failed: bool,
-    /// A condition pad was written: the area stays mapped at detach (see `drop_pads`).
-    pub held_cond: bool,
     /// Next free byte in the area.
     next: u64,
     /// Breakpoint address -> pad start, for the pads that are current.
@@ -212,7 +214,6 @@ impl Pads {
     /// tracee. A condition pad's plain part serves threads stepping over the breakpoint.
     pub fn commit(&mut self, new: NewPad) {
         let plain = new.pad.cond.as_ref().map_or(new.at, |c| c.p1);
-        self.held_cond |= new.pad.cond.is_some();
         self.by_pc.insert(new.pad.pc, plain);
         self.by_start.insert(new.at, new.pad);
         self.next = new.at + new.room;
