@@ -367,8 +367,10 @@ pub fn frame_vars(
     // DWARF has link-time addresses; PIE binaries run at a bias.
     let pc = pc.wrapping_sub(t.bias());
     let func = dwarf.function_at(pc).ok_or(VarError::NoFunction(pc))?;
+    // An inlined frame shows its own DW_TAG_inlined_subroutine's variables (Delve).
+    let scope = dwarf.frame_scope(func.offset, pc, &f.function, f.line, f.inlined);
     let dies = dwarf
-        .variables(func.offset, pc, f.pc.0.wrapping_sub(t.bias()))
+        .variables(scope, pc, f.pc.0.wrapping_sub(t.bias()))
         .map_err(|e| VarError::Dwarf(e.to_string()))?;
     let regs = FrameRegs {
         regs: &f.regs,

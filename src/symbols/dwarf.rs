@@ -25,6 +25,9 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 #[path = "dwarf_lines.rs"]
 mod lines;
 pub use lines::LineRow;
+#[path = "dwarf_inline.rs"]
+mod inline;
+pub use inline::InlinedScope;
 
 /// A type's name as the compiler spelled it (Go: `runtime.g`, `*runtime.m`, `[]uint8`).
 pub type TypeName = String;
@@ -700,6 +703,7 @@ impl Dwarf {
             let mut high = None;
             let mut ty = None;
             let mut cval = None;
+            let mut origin = false;
             for spec in abbrev.attributes() {
                 let attr = raw.read_attribute(*spec).map_err(gerr)?;
                 match attr.name() {
@@ -709,6 +713,9 @@ impl Dwarf {
                     constants::DW_AT_low_pc => low = Some(attr.value()),
                     constants::DW_AT_high_pc => high = Some(attr.value()),
                     constants::DW_AT_type => ty = Self::reference(&u, attr.value()),
+                    constants::DW_AT_abstract_origin | constants::DW_AT_specification => {
+                        origin = true
+                    }
                     constants::DW_AT_const_value => {
                         cval = attr
                             .sdata_value()
@@ -717,10 +724,20 @@ impl Dwarf {
                     _ => {}
                 }
             }
-            let Some(name) = name.and_then(|v| self.string(&u, v)) else {
+            let Some(global) = u.offset.checked_add(die_off.0 as u64) else {
                 continue;
             };
-            let Some(global) = u.offset.checked_add(die_off.0 as u64) else {
+            let Some(name) = name.and_then(|v| self.string(&u, v)) else {
+                // A concrete out-of-line instance of an inlinable function has no name
+                // of its own, only DW_AT_abstract_origin (Go 1.22+ opt builds: e.g.
+                // runtime.newobject, recursive functions that inline themselves). Its
+                // PC range is what `function_at` needs; the name is the origin's, which
+                // is indexed from the abstract DIE.
+                if tag == constants::DW_TAG_subprogram && origin {
+                    if let Some((lo, hi)) = self.pc_range(&u, low, high) {
+                        out.func_ranges.push((lo, hi, global));
+                    }
+                }
                 continue;
             };
             match tag {
@@ -1085,9 +1102,13 @@ impl Dwarf {
                         encoding: unit.encoding(),
                         closure_offset: None,
                     };
+                    let mut origin = None;
                     let mut attrs = e.attrs();
                     while let Some(a) = attrs.next().map_err(gerr)? {
                         match a.name() {
+                            constants::DW_AT_abstract_origin => {
+                                origin = Self::reference(u, a.value())
+                            }
                             constants::DW_AT_name => {
                                 v.name = self.string(u, a.value()).unwrap_or_default()
                             }
@@ -1134,6 +1155,12 @@ impl Dwarf {
                             _ => {}
                         }
                     }
+                    // Concrete instances (out-of-line copies of inlinable functions,
+                    // inlined calls) keep only the location; name, type and
+                    // declaration line are the abstract origin's.
+                    if let Some(o) = origin {
+                        self.fill_from_origin(o.0, &mut v);
+                    }
                     out.push(v);
                 }
                 constants::DW_TAG_lexical_block => {
@@ -1173,17 +1200,27 @@ impl Dwarf {
         self.parse_global(off).ok()?
     }
 
-    /// The DW_AT_name of the DIE at global offset `off`.
-    fn die_name(&self, off: u64) -> Option<String> {
-        let u = self.unit_for(off).ok()?;
-        let rel = usize::try_from(off.checked_sub(u.offset)?).ok()?;
-        let mut cur = u
-            .header
-            .entries_at_offset(&u.abbrevs, UnitOffset(rel))
-            .ok()?;
-        let (_, e) = cur.next_dfs().ok()??;
-        let v = e.attr_value(constants::DW_AT_name).ok()??;
-        self.string(&u, v)
+    /// The DW_AT_name of the DIE at global offset `off`, or of its abstract origin
+    /// (or specification) when it has none: concrete instances are nameless.
+    pub(crate) fn die_name(&self, mut off: u64) -> Option<String> {
+        for _ in 0..4 {
+            let u = self.unit_for(off).ok()?;
+            let rel = usize::try_from(off.checked_sub(u.offset)?).ok()?;
+            let mut cur = u
+                .header
+                .entries_at_offset(&u.abbrevs, UnitOffset(rel))
+                .ok()?;
+            let (_, e) = cur.next_dfs().ok()??;
+            if let Some(v) = e.attr_value(constants::DW_AT_name).ok()? {
+                return self.string(&u, v);
+            }
+            let v = e
+                .attr_value(constants::DW_AT_abstract_origin)
+                .ok()?
+                .or(e.attr_value(constants::DW_AT_specification).ok()?)?;
+            off = Self::reference(&u, v)?.0;
+        }
+        None
     }
 
     /// A subprogram's [low, high) from its raw DW_AT_low_pc / DW_AT_high_pc values.
