@@ -417,6 +417,7 @@ fn main() -> ExitCode {
                     force,
                 },
                 coroner_analyzers::registry(),
+                crate::user_config(),
             )
         } else {
             run_core(binary, core, init, json, force)

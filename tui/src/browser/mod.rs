@@ -93,7 +93,13 @@ fn file_name(p: &Path) -> String {
 }
 
 /// Open the core in the background (showing progress), then browse it until `q`.
-pub fn run(opts: OpenOptions, analyzers: Registry) -> anyhow::Result<()> {
+/// `config` is the user's persistent settings (substitute-path, load limits), applied
+/// as in the REPL.
+pub fn run(
+    opts: OpenOptions,
+    analyzers: Registry,
+    config: coroner::repl::Config,
+) -> anyhow::Result<()> {
     let mut guard = TerminalGuard::enter()?;
     let started = Instant::now();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -132,8 +138,7 @@ pub fn run(opts: OpenOptions, analyzers: Registry) -> anyhow::Result<()> {
     let target = Arc::new(target);
     let mut session = Session::with_debuggee(Box::new(shared::SharedTarget(target.clone())));
     session.set_analyzers(analyzers);
-    // The user's config file (substitute-path, load limits) as in the REPL.
-    crate::apply_user_config(&mut session);
+    session.config = config;
     let mut app = App::new(
         target,
         session,
