@@ -229,7 +229,14 @@ fn partial_stops_then_full_stop_and_detach_restore_the_code() {
         entry_code,
         "detach restores the scratch area"
     );
-    assert_eq!(anon_exec_maps(pid), maps_before, "detach unmaps the pads");
+    // The pad area stays mapped after detach, by design (docs/architecture.md): a
+    // thread stopped in a signal handler may have been interrupted inside a pad and
+    // returns there after detach. Nothing jumps into it any more (the code is restored).
+    assert_eq!(
+        anon_exec_maps(pid),
+        maps_during,
+        "detach keeps the pad area mapped, unused"
+    );
     let st = status_field(pid, "State").unwrap();
     assert!(st.starts_with('R') || st.starts_with('S'), "state {st}");
     let _ = child.0.kill();
