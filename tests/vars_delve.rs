@@ -176,10 +176,10 @@ fn delve127_go123_opt() {
     check_delve("go1.23-opt");
 }
 
-// go1.24-noopt is recorded but not checked: Go 1.24's internal/reflectlite
-// re-declares abi.Kind's constants, and which of two equal-valued names Delve prints
-// (`Struct` vs `internal/reflectlite.Struct` in a chan's elemtype) falls out of its
-// unstable sort; coroner prefers the type's own package.
+#[test]
+fn delve127_go124_noopt() {
+    check_delve("go1.24-noopt");
+}
 
 #[test]
 fn delve127_go124_opt() {

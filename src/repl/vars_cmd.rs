@@ -146,7 +146,11 @@ fn run(
                 } else {
                     format::singleline(v)
                 };
-                out.push_str(&format!("{} = {text}\n", v.name));
+                if v.shadowed {
+                    out.push_str(&format!("({}) = {text}\n", v.name));
+                } else {
+                    out.push_str(&format!("{} = {text}\n", v.name));
+                }
                 trees.push(format::tree(v));
             }
             if out.is_empty() {
@@ -378,8 +382,16 @@ pub fn frame_vars(
     };
     let mut out: Vec<(usize, u64, Var)> = Vec::new();
     for d in dies {
-        if !d.is_param && d.decl_line.is_some_and(|l| l > u64::from(f.line)) {
-            continue;
+        // Delve's visibility rule (Go >= 1.15 decl lines are trusted): a local is in
+        // scope from the line after its declaration; a variable captured by a closure
+        // from its declaration line; arguments everywhere.
+        if !d.is_param {
+            if let Some(l) = d.decl_line {
+                let from = if d.closure_offset.is_some() { l } else { l + 1 };
+                if u64::from(f.line) < from {
+                    continue;
+                }
+            }
         }
         let Some(ty) = d.type_id else { continue };
         let (name, escaped) = match d.name.strip_prefix('&') {
@@ -431,10 +443,25 @@ pub fn frame_vars(
                 _ => v.unreadable = "escaped variable without element type".into(),
             }
         }
-        out.push((d.depth, d.decl_line.unwrap_or(0), v));
+        // Delve's depths: the function's own variables are one below it, but its
+        // arguments sort first.
+        let depth = if d.is_param && d.depth == 0 {
+            0
+        } else {
+            d.depth + 1
+        };
+        out.push((depth, d.decl_line.unwrap_or(0), v));
     }
     out.sort_by_key(|(depth, line, _)| (*depth, *line));
     resolve_shapes(t, &mut out, overlay);
+    // A name seen again later (an inner scope's variable) shadows the earlier one.
+    let mut last: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for i in 0..out.len() {
+        if let Some(&j) = last.get(&out[i].2.name) {
+            out[j].2.shadowed = true;
+        }
+        last.insert(out[i].2.name.clone(), i);
+    }
     let kinds = Loader::for_target(t, dwarf, t.memory());
     Ok(out
         .into_iter()

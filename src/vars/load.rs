@@ -309,16 +309,16 @@ impl<'a> Loader<'a> {
         if consts.is_empty() {
             return text;
         }
-        consts.sort_by_key(|c| c.1);
+        // Delve sorts the constants (in DWARF order) by value with Go's unstable
+        // sort and takes the first of a value: where names share one (EAGAIN and
+        // EWOULDBLOCK; Go 1.24's reflectlite re-declaring abi.Kind's), the same sort
+        // picks the same name.
+        super::go_sort::sort_func(&mut consts, |a, b| a.1.cmp(&b.1));
         let pkg = match name.rfind('.') {
             Some(i) => name.get(..=i).unwrap_or(""),
             None => "",
         };
         let strip = |s: &str| s.strip_prefix(pkg).unwrap_or(s).to_string();
-        // Other packages may re-declare a constant of this type with the same value
-        // (internal/reflectlite.String = abi.String): the type's own package wins.
-        consts.sort_by_key(|c| (c.1, !c.0.starts_with(pkg)));
-        consts.dedup_by_key(|c| c.1);
         if let Some((c, _)) = consts.iter().find(|c| c.1 == n) {
             return format!("{} ({text})", strip(c));
         }

@@ -8,6 +8,7 @@
 
 pub mod expr;
 pub mod format;
+pub mod go_sort;
 pub mod load;
 pub mod location;
 
@@ -136,6 +137,10 @@ pub struct Var {
     /// DWARF location text, for `show-location-expr`.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub location_expr: String,
+    /// Another variable of the same name comes later in the frame's scope order (an
+    /// inner block's): Delve's VariableShadowed, printed as `(name)`.
+    #[serde(skip)]
+    pub shadowed: bool,
 }
 
 /// Delve's LoadConfig.

@@ -117,7 +117,8 @@ pub fn variable(v: &Var) -> api::Variable {
         only_addr: v.only_addr,
         ty: v.ty.clone(),
         real_type: v.ty.clone(),
-        flags: 0,
+        // Delve's VariableShadowed (1 << 1): its clients print the name in parentheses.
+        flags: if v.shadowed { 2 } else { 0 },
         kind: kind_number(v.kind),
         value: v.value.clone(),
         string_value_bytes: None,
