@@ -34,7 +34,7 @@ fn builtin_wait_layouts_equal_dwarf() {
         let v = buildinfo::read(&bin)
             .and_then(|b| GoVersion::parse(&b.go_version))
             .unwrap_or_else(|| panic!("{label}: no Go version"));
-        let Ok(Some(d)) = Dwarf::load(&bin) else {
+        let Ok(Some(d)) = Dwarf::load(&std::sync::Arc::new(bin)) else {
             problems.push(format!("{label}: no DWARF"));
             continue;
         };

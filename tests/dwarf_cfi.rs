@@ -164,6 +164,7 @@ fn cfi_missing_register_or_memory_gives_none() {
 fn compressed_c_dwarf_loads() {
     // The binary's .debug_* sections are SHF_COMPRESSED (zlib, -gz=zlib).
     let (bin, _) = open();
+    let bin = std::sync::Arc::new(bin);
     let info = bin.section(".debug_info").expect(".debug_info");
     assert_ne!(info.flags & 0x800, 0, "fixture must use SHF_COMPRESSED");
     let dwarf = Dwarf::load(&bin).expect("dwarf").expect("has dwarf");

@@ -209,7 +209,8 @@ fn go_fixtures_dwarf_and_cfi() {
     };
     let mut checked = 0;
     for (label, ver, mode, path) in &list {
-        let bin = Binary::open(path).unwrap_or_else(|e| panic!("{label}: {e}"));
+        let bin =
+            std::sync::Arc::new(Binary::open(path).unwrap_or_else(|e| panic!("{label}: {e}")));
         let t = std::time::Instant::now();
         let dwarf = Dwarf::load(&bin).unwrap_or_else(|e| panic!("{label}: {e}"));
         if mode == "stripped" {

@@ -398,7 +398,7 @@ fn builtin_cond_layout_equals_dwarf() {
         let v = buildinfo::read(&bin)
             .and_then(|b| GoVersion::parse(&b.go_version))
             .unwrap_or_else(|| panic!("{label}: no Go version"));
-        let d = Dwarf::load(&bin)
+        let d = Dwarf::load(&std::sync::Arc::new(bin))
             .ok()
             .flatten()
             .unwrap_or_else(|| panic!("{label}: no DWARF"));

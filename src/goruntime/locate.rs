@@ -165,15 +165,23 @@ pub fn rip_relative_operands(inp: &Inputs<'_>, name: &str) -> Vec<Addr> {
     out
 }
 
-/// runtime.waitReasonStrings: by symbol (length from DWARF or by content), else by
-/// scanning the binary's writable data for the table's known first entries.
+/// runtime.waitReasonStrings: by symbol (length from the symbol's size, else DWARF,
+/// else by content), else by scanning the binary's writable data for the table's
+/// known first entries. The symbol's size comes first: a DWARF lookup by name builds
+/// the whole DWARF index, which nothing else needs before the first prompt.
 pub fn find_wait_reasons(inp: &Inputs<'_>) -> Option<Vec<String>> {
     if let Some(a) = inp.global("runtime.waitReasonStrings") {
         let n = inp
-            .dwarf
-            .and_then(|d| d.global("runtime.waitReasonStrings"))
-            .and_then(|(_, ty)| ty)
-            .and_then(|t| array_len_from_type_name(&t));
+            .bin
+            .symbol("runtime.waitReasonStrings")
+            .map(|s| s.size / 16)
+            .filter(|&n| n > 0)
+            .or_else(|| {
+                inp.dwarf
+                    .and_then(|d| d.global("runtime.waitReasonStrings"))
+                    .and_then(|(_, ty)| ty)
+                    .and_then(|t| array_len_from_type_name(&t))
+            });
         if let Some(v) = read_string_table(inp.mem, a, n) {
             return Some(v);
         }

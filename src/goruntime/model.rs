@@ -149,18 +149,32 @@ impl GoRuntime {
         if !version.at_least(19) {
             return Err(RuntimeError::TooOld(version.raw.clone()));
         }
-        let (layouts, layout_source) = match inp.dwarf.and_then(Layouts::from_dwarf) {
-            Some(l) => (l, LayoutSource::Dwarf),
-            None => {
-                let (l, src) = Layouts::builtin(version.major, version.minor)
-                    .ok_or_else(|| RuntimeError::NoLayout(version.raw.clone()))?;
-                if inp.dwarf.is_some() {
-                    warnings.push(
-                        "DWARF lacks some runtime.g fields; using built-in layouts".to_string(),
-                    );
+        // A release whose layouts coroner knows (checked against every fixture's DWARF
+        // by tests/layouts_vs_dwarf.rs) needs no DWARF to list goroutines: finding
+        // runtime.g by name would build the index of the whole DWARF before the first
+        // prompt (0.3 s on a 40 MB binary). DWARF decides for other releases, devel
+        // builds and builds with GOEXPERIMENTs (" X:..." in the version), whose
+        // structures may differ.
+        let known = Layouts::builtin(version.major, version.minor).filter(|(_, src)| {
+            matches!(src, LayoutSource::BuiltIn { minor, .. } if *minor == version.minor)
+                && !version.raw.contains(" X:")
+                && !version.raw.starts_with("devel")
+        });
+        let (layouts, layout_source) = match known {
+            Some(k) => k,
+            None => match inp.dwarf.and_then(Layouts::from_dwarf) {
+                Some(l) => (l, LayoutSource::Dwarf),
+                None => {
+                    let (l, src) = Layouts::builtin(version.major, version.minor)
+                        .ok_or_else(|| RuntimeError::NoLayout(version.raw.clone()))?;
+                    if inp.dwarf.is_some() {
+                        warnings.push(
+                            "DWARF lacks some runtime.g fields; using built-in layouts".to_string(),
+                        );
+                    }
+                    (l, src)
                 }
-                (l, src)
-            }
+            },
         };
         let (allgs, allglen, allgs_header) = match locate::find_allgs(inp, &layouts) {
             Ok(x) => x,

@@ -280,7 +280,7 @@ pub fn find(bin: &Binary, dirs: &[PathBuf], warnings: &mut Vec<String>) -> Optio
 /// The binary's DWARF: its own, else a separate debug file's. Problems and the file
 /// the DWARF came from are added to `warnings` ("debug info: ..." for the latter,
 /// which the header shows on its own line).
-pub fn load_dwarf(bin: &Binary, warnings: &mut Vec<String>) -> Option<Dwarf> {
+pub fn load_dwarf(bin: &std::sync::Arc<Binary>, warnings: &mut Vec<String>) -> Option<Dwarf> {
     let unreadable = |e: super::SymError, w: &mut Vec<String>| {
         w.push(format!("DWARF unreadable, continuing without it: {e}"));
         None
@@ -289,11 +289,18 @@ pub fn load_dwarf(bin: &Binary, warnings: &mut Vec<String>) -> Option<Dwarf> {
         return Dwarf::load(bin).unwrap_or_else(|e| unreadable(e, warnings));
     }
     let f = find(bin, &search_dirs(), warnings)?;
-    match Dwarf::load(&f.binary) {
-        Ok(Some(d)) => {
-            warnings.push(format!("{DEBUG_INFO_NOTE}{} ({})", f.path.display(), f.how));
+    let note = format!("{DEBUG_INFO_NOTE}{} ({})", f.path.display(), f.how);
+    match Dwarf::load(&std::sync::Arc::new(f.binary)) {
+        // The file's sections are read when first needed: an unreadable
+        // .debug_info shows then, as a missing answer, not here.
+        Ok(Some(d)) if d.has_units() => {
+            warnings.push(note);
             Some(d)
         }
+        Ok(Some(_)) => unreadable(
+            super::SymError::Dwarf(".debug_info holds no readable unit".into()),
+            warnings,
+        ),
         Ok(None) => None,
         Err(e) => unreadable(e, warnings),
     }

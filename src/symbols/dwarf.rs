@@ -18,8 +18,8 @@ use gimli::{
 };
 use rayon::prelude::*;
 use regex::Regex;
-use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 #[path = "dwarf_lines.rs"]
@@ -130,21 +130,46 @@ impl StructLayout {
     }
 }
 
-/// The sections this module reads, owned (decompressed) so `Dwarf` outlives `Binary`.
-#[derive(Default)]
-struct Sections {
-    info: Vec<u8>,
-    abbrev: Vec<u8>,
-    str: Vec<u8>,
-    line_str: Vec<u8>,
-    str_offsets: Vec<u8>,
-    loc: Vec<u8>,
-    loclists: Vec<u8>,
-    addr: Vec<u8>,
-    ranges: Vec<u8>,
-    rnglists: Vec<u8>,
-    /// gimli::Unit::new parses the unit's line program header, so it must be present.
-    line: Vec<u8>,
+/// The sections this module reads: borrowed from the binary's mapping (which stays
+/// alive with the `Arc`), a compressed one inflated by [`Binary::section_data`] on
+/// first use and kept there. Nothing is copied, and nothing is inflated before a
+/// query needs it: opening a 200 MB binary costs no DWARF work.
+enum Sections {
+    Binary(Arc<Binary>),
+    /// Handed over whole (robustness tests and fuzzing feed arbitrary bytes).
+    Owned(HashMap<&'static str, Vec<u8>>),
+}
+
+/// The sections [`Dwarf::from_sections`] asks for.
+const SECTION_NAMES: [&str; 11] = [
+    ".debug_info",
+    ".debug_abbrev",
+    ".debug_str",
+    ".debug_line_str",
+    ".debug_str_offsets",
+    ".debug_loc",
+    ".debug_loclists",
+    ".debug_addr",
+    ".debug_ranges",
+    ".debug_rnglists",
+    ".debug_line",
+];
+
+impl Sections {
+    fn get(&self, name: &str) -> &[u8] {
+        match self {
+            Sections::Binary(bin) => match bin.section_data(name) {
+                Some(std::borrow::Cow::Borrowed(b)) => b,
+                // section_data only borrows (raw bytes, or its own inflated copy);
+                // an owned answer would be a change there: treat it as absent.
+                _ => &[],
+            },
+            Sections::Owned(m) => m.get(name).map(Vec::as_slice).unwrap_or(&[]),
+        }
+    }
+    fn info(&self) -> &[u8] {
+        self.get(".debug_info")
+    }
 }
 
 /// Name index built on first need from the units' top-level DIEs.
@@ -176,8 +201,9 @@ struct UnitCtx<'a> {
 /// Lazily indexed DWARF of one binary. Cheap to share between threads.
 pub struct Dwarf {
     sec: Sections,
-    /// Offsets of every unit header in `.debug_info`, ascending.
-    units: Vec<u64>,
+    /// Offsets of every unit header in `.debug_info`, ascending (walked on first use:
+    /// it inflates `.debug_info`).
+    units: OnceLock<Vec<u64>>,
     abbrev_cache: Mutex<HashMap<u64, Arc<gimli::Abbreviations>>>,
     /// `variables` answers by (function DIE, pc, location pc): a conditional breakpoint
     /// or a `next` asks the same question at every stop, and parsing the unit (its line
@@ -188,53 +214,54 @@ pub struct Dwarf {
     type_cache: RwLock<HashMap<TypeId, Arc<TypeInfo>>>,
 }
 
+/// Whether building the DWARF index may print its progress on stderr (a terminal
+/// only). The full-screen browser turns it off: it owns the terminal.
+static INDEX_PROGRESS: AtomicBool = AtomicBool::new(true);
+
+/// Allow or forbid the index's progress line (see [`INDEX_PROGRESS`]).
+pub fn set_index_progress(on: bool) {
+    INDEX_PROGRESS.store(on, Ordering::Relaxed);
+}
+
+/// Prints `indexing DWARF: N/M units` on a terminal while the index takes longer
+/// than half a second, and clears the line when it is done.
+fn index_progress(done: &AtomicUsize, finished: &AtomicBool, total: usize) {
+    use std::io::IsTerminal;
+    let show = INDEX_PROGRESS.load(Ordering::Relaxed) && std::io::stderr().is_terminal();
+    let start = std::time::Instant::now();
+    let mut shown = false;
+    while !finished.load(Ordering::Acquire) {
+        std::thread::park_timeout(std::time::Duration::from_millis(100));
+        if finished.load(Ordering::Acquire) {
+            break;
+        }
+        if show && start.elapsed() >= std::time::Duration::from_millis(500) {
+            eprint!(
+                "\rindexing DWARF: {}/{total} units",
+                done.load(Ordering::Relaxed)
+            );
+            shown = true;
+        }
+    }
+    if shown {
+        eprint!("\r\x1b[K");
+    }
+}
+
 fn gerr(e: gimli::Error) -> SymError {
     SymError::Dwarf(e.to_string())
 }
 
 impl Dwarf {
-    /// Load the DWARF of `bin`; `Ok(None)` when it has none (e.g. `-ldflags=-s -w`).
-    pub fn load(bin: &Binary) -> Result<Option<Dwarf>, SymError> {
-        Dwarf::from_sections(|name| bin.section_data(name))
-    }
-
-    /// Load from any section provider (name like ".debug_info" -> decompressed bytes).
-    pub fn from_sections<'s, F>(get: F) -> Result<Option<Dwarf>, SymError>
-    where
-        F: Fn(&str) -> Option<Cow<'s, [u8]>>,
-    {
-        let own = |name: &str| get(name).map(Cow::into_owned).unwrap_or_default();
-        let info = own(".debug_info");
-        if info.is_empty() {
-            return Ok(None);
-        }
-        let sec = Sections {
-            info,
-            abbrev: own(".debug_abbrev"),
-            str: own(".debug_str"),
-            line_str: own(".debug_line_str"),
-            str_offsets: own(".debug_str_offsets"),
-            loc: own(".debug_loc"),
-            loclists: own(".debug_loclists"),
-            addr: own(".debug_addr"),
-            ranges: own(".debug_ranges"),
-            rnglists: own(".debug_rnglists"),
-            line: own(".debug_line"),
-        };
-        // Walking unit headers only reads each header and jumps by its length.
-        let mut units = Vec::new();
-        let mut iter = gimli::DebugInfo::new(&sec.info, LittleEndian).units();
-        while let Some(h) = iter.next().map_err(gerr)? {
-            if let Some(off) = h.offset().as_debug_info_offset() {
-                units.push(off.0 as u64);
-            }
-        }
-        if units.is_empty() {
+    /// The DWARF of `bin`; `Ok(None)` when it has none (e.g. `-ldflags=-s -w`). Reads
+    /// nothing yet: sections are inflated and units walked on the first query.
+    pub fn load(bin: &Arc<Binary>) -> Result<Option<Dwarf>, SymError> {
+        if bin.section(".debug_info").is_none() && bin.section(".zdebug_info").is_none() {
             return Ok(None);
         }
         Ok(Some(Dwarf {
-            sec,
-            units,
+            sec: Sections::Binary(bin.clone()),
+            units: OnceLock::new(),
             abbrev_cache: Mutex::new(HashMap::new()),
             var_cache: Mutex::new(HashMap::new()),
             index: OnceLock::new(),
@@ -243,16 +270,61 @@ impl Dwarf {
         }))
     }
 
+    /// From sections handed over as bytes (name like ".debug_info" -> bytes), read
+    /// now: `Ok(None)` when `.debug_info` is absent or holds no unit.
+    pub fn from_sections<'s, F>(get: F) -> Result<Option<Dwarf>, SymError>
+    where
+        F: Fn(&str) -> Option<std::borrow::Cow<'s, [u8]>>,
+    {
+        let map: HashMap<&'static str, Vec<u8>> = SECTION_NAMES
+            .iter()
+            .filter_map(|&n| get(n).map(|b| (n, b.into_owned())))
+            .collect();
+        if map.get(".debug_info").is_none_or(|b| b.is_empty()) {
+            return Ok(None);
+        }
+        let d = Dwarf {
+            sec: Sections::Owned(map),
+            units: OnceLock::new(),
+            abbrev_cache: Mutex::new(HashMap::new()),
+            var_cache: Mutex::new(HashMap::new()),
+            index: OnceLock::new(),
+            producer: OnceLock::new(),
+            type_cache: RwLock::new(HashMap::new()),
+        };
+        Ok(d.has_units().then_some(d))
+    }
+
+    /// Offsets of the unit headers (walking them only reads each header and jumps by
+    /// its length). A malformed header ends the list: the units before it still work.
+    fn units(&self) -> &[u64] {
+        self.units.get_or_init(|| {
+            let mut units = Vec::new();
+            let mut iter = gimli::DebugInfo::new(self.sec.info(), LittleEndian).units();
+            while let Ok(Some(h)) = iter.next() {
+                if let Some(off) = h.offset().as_debug_info_offset() {
+                    units.push(off.0 as u64);
+                }
+            }
+            units
+        })
+    }
+
+    /// Whether the binary's DWARF holds any unit (inflates `.debug_info`).
+    pub fn has_units(&self) -> bool {
+        !self.units().is_empty()
+    }
+
     /// Number of compilation (and type) units.
     pub fn unit_count(&self) -> usize {
-        self.units.len()
+        self.units().len()
     }
 
     /// DW_AT_producer of the first unit, e.g. "Go cmd/compile go1.22.10; regabi".
     pub fn producer(&self) -> Option<String> {
         self.producer
             .get_or_init(|| {
-                let first = *self.units.first()?;
+                let first = *self.units().first()?;
                 let u = self.unit(first).ok()?;
                 let mut tree = u.header.entries_tree(&u.abbrevs, None).ok()?;
                 let root = tree.root().ok()?;
@@ -529,23 +601,23 @@ impl Dwarf {
     fn gimli_dwarf(&self) -> gimli::Dwarf<Slice<'_>> {
         let le = LittleEndian;
         gimli::Dwarf {
-            debug_info: gimli::DebugInfo::new(&self.sec.info, le),
-            debug_abbrev: gimli::DebugAbbrev::new(&self.sec.abbrev, le),
-            debug_str: gimli::DebugStr::new(&self.sec.str, le),
-            debug_line_str: gimli::DebugLineStr::new(&self.sec.line_str, le),
+            debug_info: gimli::DebugInfo::new(self.sec.info(), le),
+            debug_abbrev: gimli::DebugAbbrev::new(self.sec.get(".debug_abbrev"), le),
+            debug_str: gimli::DebugStr::new(self.sec.get(".debug_str"), le),
+            debug_line_str: gimli::DebugLineStr::new(self.sec.get(".debug_line_str"), le),
             debug_str_offsets: gimli::DebugStrOffsets::from(EndianSlice::new(
-                &self.sec.str_offsets,
+                self.sec.get(".debug_str_offsets"),
                 le,
             )),
-            debug_addr: gimli::DebugAddr::from(EndianSlice::new(&self.sec.addr, le)),
-            debug_line: gimli::DebugLine::new(&self.sec.line, le),
+            debug_addr: gimli::DebugAddr::from(EndianSlice::new(self.sec.get(".debug_addr"), le)),
+            debug_line: gimli::DebugLine::new(self.sec.get(".debug_line"), le),
             locations: gimli::LocationLists::new(
-                gimli::DebugLoc::new(&self.sec.loc, le),
-                gimli::DebugLocLists::new(&self.sec.loclists, le),
+                gimli::DebugLoc::new(self.sec.get(".debug_loc"), le),
+                gimli::DebugLocLists::new(self.sec.get(".debug_loclists"), le),
             ),
             ranges: gimli::RangeLists::new(
-                gimli::DebugRanges::new(&self.sec.ranges, le),
-                gimli::DebugRngLists::new(&self.sec.rnglists, le),
+                gimli::DebugRanges::new(self.sec.get(".debug_ranges"), le),
+                gimli::DebugRngLists::new(self.sec.get(".debug_rnglists"), le),
             ),
             ..Default::default()
         }
@@ -562,7 +634,7 @@ impl Dwarf {
             }
         }
         let a = Arc::new(
-            gimli::DebugAbbrev::new(&self.sec.abbrev, LittleEndian)
+            gimli::DebugAbbrev::new(self.sec.get(".debug_abbrev"), LittleEndian)
                 .abbreviations(header.debug_abbrev_offset())
                 .map_err(gerr)?,
         );
@@ -575,7 +647,7 @@ impl Dwarf {
     /// Parse the unit header at `offset` and the root attributes string lookup needs.
     fn unit(&self, offset: u64) -> Result<UnitCtx<'_>, SymError> {
         let off = usize::try_from(offset).map_err(|_| SymError::Dwarf("offset".into()))?;
-        let header = gimli::DebugInfo::new(&self.sec.info, LittleEndian)
+        let header = gimli::DebugInfo::new(self.sec.info(), LittleEndian)
             .header_from_offset(DebugInfoOffset(off))
             .map_err(gerr)?;
         let abbrevs = self.abbrevs(&header)?;
@@ -601,10 +673,11 @@ impl Dwarf {
 
     /// The unit containing the DIE at global offset `die`.
     fn unit_for(&self, die: u64) -> Result<UnitCtx<'_>, SymError> {
-        let i = self.units.partition_point(|&u| u <= die);
+        let units = self.units();
+        let i = units.partition_point(|&u| u <= die);
         let start = i
             .checked_sub(1)
-            .and_then(|i| self.units.get(i))
+            .and_then(|i| units.get(i))
             .ok_or_else(|| SymError::Dwarf(format!("no unit contains DIE {die:#x}")))?;
         self.unit(*start)
     }
@@ -641,11 +714,24 @@ impl Dwarf {
     }
 
     fn build_index(&self) -> Index {
-        let parts: Vec<Result<UnitIndex, (u64, String)>> = self
-            .units
-            .par_iter()
-            .map(|&off| self.index_unit(off).map_err(|e| (off, e.to_string())))
-            .collect();
+        let units = self.units();
+        let done = AtomicUsize::new(0);
+        let finished = AtomicBool::new(false);
+        let parts: Vec<Result<UnitIndex, (u64, String)>> = std::thread::scope(|sc| {
+            // Past half a second, say on the terminal what the wait is for.
+            let watcher = sc.spawn(|| index_progress(&done, &finished, units.len()));
+            let parts = units
+                .par_iter()
+                .map(|&off| {
+                    let r = self.index_unit(off).map_err(|e| (off, e.to_string()));
+                    done.fetch_add(1, Ordering::Relaxed);
+                    r
+                })
+                .collect();
+            finished.store(true, Ordering::Release);
+            watcher.thread().unpark();
+            parts
+        });
         let mut idx = Index::default();
         let mut types: HashMap<String, Vec<(u8, TypeId)>> = HashMap::new();
         let mut funcs = Vec::new();

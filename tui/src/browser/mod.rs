@@ -100,6 +100,8 @@ pub fn run(
     analyzers: Registry,
     config: coroner::repl::Config,
 ) -> anyhow::Result<()> {
+    // The browser owns the terminal: no progress lines on stderr under it.
+    coroner::symbols::dwarf::set_index_progress(false);
     let mut guard = TerminalGuard::enter()?;
     let started = Instant::now();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -183,6 +185,7 @@ pub fn run_live(
     binary: &str,
     program: Option<live::ProgramOutput>,
 ) -> anyhow::Result<String> {
+    coroner::symbols::dwarf::set_index_progress(false);
     let Some(d) = session.debugger() else {
         anyhow::bail!("the live browser needs a live process");
     };
