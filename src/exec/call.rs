@@ -177,6 +177,7 @@ impl Debugger {
         let scope = Scope {
             loader: &loader,
             locals: &locals,
+            package: crate::vars::expr::package_of(&f0.function),
         };
         let header = LoadConfig {
             max_string_len: 0,

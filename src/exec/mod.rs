@@ -873,6 +873,7 @@ impl Debugger {
         let scope = crate::vars::expr::Scope {
             loader: &loader,
             locals: &locals,
+            package: crate::vars::expr::package_of(&f.function),
         };
         scope
             .eval(expr, &crate::vars::LoadConfig::SHORT)

@@ -41,6 +41,7 @@ impl Debugger {
         let scope = Scope {
             loader: &loader,
             locals: &locals,
+            package: crate::vars::expr::package_of(&f.function),
         };
         let header = LoadConfig {
             max_string_len: 0,

@@ -75,7 +75,7 @@ impl<'a> TypeReader<'a> {
     }
 
     /// Element type of a pointer type (abi.PtrType.Elem, right after abi.Type).
-    fn ptr_elem(&self, t: Addr) -> Option<Addr> {
+    pub fn ptr_elem(&self, t: Addr) -> Option<Addr> {
         self.mem.read_ptr(t.add(48)).ok().filter(|a| !a.is_null())
     }
 

@@ -196,6 +196,9 @@ fn run(
             let scope = Scope {
                 loader: &loader,
                 locals: &locals,
+                package: frame
+                    .as_ref()
+                    .map_or("", |f| crate::vars::expr::package_of(&f.function)),
             };
             let v = scope.eval(args, &LoadConfig::SHORT)?;
             let mut out = format!("{}\n", v.ty);
@@ -238,6 +241,9 @@ fn run(
             let scope = Scope {
                 loader: &loader,
                 locals: &locals,
+                package: frame
+                    .as_ref()
+                    .map_or("", |f| crate::vars::expr::package_of(&f.function)),
             };
             let v = scope.eval(expr, &config_of(s, LoadConfig::LONG))?;
             let text = match fmtstr.as_deref() {

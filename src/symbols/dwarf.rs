@@ -44,6 +44,7 @@ const DW_AT_GO_EMBEDDED_FIELD: constants::DwAt = constants::DwAt(0x2903);
 const DW_AT_GO_DICT_INDEX: constants::DwAt = constants::DwAt(0x2906);
 /// On a closure's captured variables: their offset in the closure's funcval.
 const DW_AT_GO_CLOSURE_OFFSET: constants::DwAt = constants::DwAt(0x2907);
+const DW_AT_GO_RUNTIME_TYPE: constants::DwAt = constants::DwAt(0x2904);
 
 /// Typedef chains and nested wrappers are short in practice; a cycle in corrupt DWARF
 /// must not loop forever.
@@ -186,6 +187,8 @@ struct Index {
     func_ranges: Vec<(u64, u64, u64)>,
     /// Package constants (DW_TAG_constant): name, type, value.
     constants: Vec<(String, Option<TypeId>, i64)>,
+    /// Runtime type descriptor (offset from moduledata.types) -> its type DIE.
+    rtypes: HashMap<u64, TypeId>,
     /// Units that failed to parse (offset, error): the index is partial for them.
     problems: Vec<(u64, String)>,
 }
@@ -332,6 +335,14 @@ impl Dwarf {
                 self.string(&u, v)
             })
             .clone()
+    }
+
+    /// The type DIE of the runtime type descriptor at `offset` from the module's
+    /// `types` base (Go's DW_AT_go_runtime_type): exact where names are not, since the
+    /// runtime names a type by its package's name (`pprof.labelMap`) and DWARF by its
+    /// path (`runtime/pprof.labelMap`).
+    pub fn type_by_runtime_type(&self, offset: u64) -> Option<TypeId> {
+        self.index().rtypes.get(&offset).copied()
     }
 
     /// Find a type DIE by its exact name (Go: "runtime.g", "*runtime.m").
@@ -748,6 +759,9 @@ impl Dwarf {
                     funcs.extend(ui.functions);
                     idx.func_ranges.extend(ui.func_ranges);
                     idx.constants.extend(ui.constants);
+                    for (a, id) in ui.rtypes {
+                        idx.rtypes.entry(a).or_insert(id);
+                    }
                 }
                 Err(e) => idx.problems.push(e),
             }
@@ -790,6 +804,7 @@ impl Dwarf {
             let mut ty = None;
             let mut cval = None;
             let mut origin = false;
+            let mut rtype = None;
             for spec in abbrev.attributes() {
                 let attr = raw.read_attribute(*spec).map_err(gerr)?;
                 match attr.name() {
@@ -806,6 +821,12 @@ impl Dwarf {
                         cval = attr
                             .sdata_value()
                             .or_else(|| attr.udata_value().map(|v| v as i64))
+                    }
+                    n if n == DW_AT_GO_RUNTIME_TYPE => {
+                        rtype = match attr.value() {
+                            AttributeValue::Addr(a) => Some(a),
+                            _ => attr.udata_value(),
+                        }
                     }
                     _ => {}
                 }
@@ -844,6 +865,9 @@ impl Dwarf {
                     // of the same name (Go emits both for `runtime.g`).
                     let rank = u8::from(declaration) * 2 + u8::from(t == constants::DW_TAG_typedef);
                     out.types.push((name, rank, TypeId(global)));
+                    if let Some(a) = rtype.filter(|&a| a != 0) {
+                        out.rtypes.push((a, TypeId(global)));
+                    }
                 }
                 _ => {}
             }
@@ -1010,6 +1034,9 @@ impl Dwarf {
 #[derive(Default)]
 struct UnitIndex {
     types: Vec<(String, u8, TypeId)>,
+    /// DW_AT_go_runtime_type: the type's runtime descriptor, as an offset from the
+    /// module's `types` base (moduledata.types).
+    rtypes: Vec<(u64, TypeId)>,
     globals: Vec<(String, u64)>,
     functions: Vec<String>,
     func_ranges: Vec<(u64, u64, u64)>,

@@ -426,6 +426,18 @@ pub struct Scope<'a> {
     pub loader: &'a Loader<'a>,
     /// The frame's arguments and locals (unloaded, with their types), if any.
     pub locals: &'a [Var],
+    /// The package path of the frame's function ("" when unknown): an unqualified
+    /// name that is no local is looked up as that package's variable, as Delve does.
+    pub package: &'a str,
+}
+
+/// The package path of a Go function name: `example.com/a/b.(*T).M` -> `example.com/a/b`.
+pub fn package_of(function: &str) -> &str {
+    let slash = function.rfind('/').map_or(0, |i| i + 1);
+    match function.get(slash..).and_then(|rest| rest.find('.')) {
+        Some(dot) => function.get(..slash + dot).unwrap_or(""),
+        None => "",
+    }
 }
 
 /// An intermediate result: a typed location not loaded yet, or a computed value.
@@ -461,7 +473,16 @@ impl Scope<'_> {
         if let Some(v) = self.locals.iter().rev().find(|v| v.name == name) {
             return Some(v.clone());
         }
-        let (addr, ty) = self.loader.dwarf.global_typed(name)?;
+        let qualified;
+        let (name, (addr, ty)) = match self.loader.dwarf.global_typed(name) {
+            Some(g) => (name, g),
+            None if !self.package.is_empty() && !name.contains('.') => {
+                qualified = format!("{}.{name}", self.package);
+                let g = self.loader.dwarf.global_typed(&qualified)?;
+                (qualified.as_str(), g)
+            }
+            None => return None,
+        };
         let mut v = self
             .loader
             .var_at(name, addr.0.wrapping_add(self.loader.bias), ty?);
@@ -1104,6 +1125,18 @@ impl Scope<'_> {
             Val::Done(_) => None,
         };
         let ty = typed(&x).or_else(|| typed(&y));
+        let float = |v: &Val| match v {
+            Val::Loc(v) | Val::Done(v) => v.kind.is_float(),
+        };
+        if float(&x) || float(&y) {
+            // Floating point as Go: the float operand's type, the constant converted.
+            let fty = [&x, &y]
+                .into_iter()
+                .filter(|v| float(v))
+                .find_map(typed)
+                .unwrap_or_else(|| (String::new(), Kind::Float64));
+            return self.float_binary(op, x, y, fty);
+        }
         let p = self.int_of(x)?;
         let q = self.int_of(y)?;
         let bool_r = |r: bool| Ok(Val::Done(konst(Kind::Bool, r.to_string())));
@@ -1136,6 +1169,55 @@ impl Scope<'_> {
             v = konst(k, n.to_string());
             v.ty = t;
         }
+        Ok(Val::Done(v))
+    }
+
+    fn float_of(&self, v: Val) -> Result<f64, VarError> {
+        let v = match v {
+            Val::Loc(v) => self.header(&v),
+            Val::Done(v) => v,
+        };
+        if !v.unreadable.is_empty() {
+            return Err(VarError::Expr(v.unreadable));
+        }
+        if v.kind.is_float() {
+            return v
+                .value
+                .parse::<f64>()
+                .map_err(|_| VarError::Expr(format!("{} is not a number", v.name)));
+        }
+        self.int_of(Val::Done(v)).map(|n| n as f64)
+    }
+
+    fn float_binary(&self, op: &str, x: Val, y: Val, ty: (String, Kind)) -> Result<Val, VarError> {
+        let p = self.float_of(x)?;
+        let q = self.float_of(y)?;
+        let bool_r = |r: bool| Ok(Val::Done(konst(Kind::Bool, r.to_string())));
+        let r = match op {
+            "+" => p + q,
+            "-" => p - q,
+            "*" => p * q,
+            "/" => p / q,
+            "==" => return bool_r(p == q),
+            "!=" => return bool_r(p != q),
+            "<" => return bool_r(p < q),
+            "<=" => return bool_r(p <= q),
+            ">" => return bool_r(p > q),
+            ">=" => return bool_r(p >= q),
+            _ => {
+                return Err(VarError::Expr(format!(
+                    "operator {op} not defined on floating point values"
+                )))
+            }
+        };
+        let (t, k) = ty;
+        let text = if k == Kind::Float32 {
+            super::load::fmt_f32(r as f32)
+        } else {
+            super::load::fmt_f64(r)
+        };
+        let mut v = konst(k, text);
+        v.ty = t;
         Ok(Val::Done(v))
     }
 

@@ -589,7 +589,12 @@ impl<'a> Loader<'a> {
             .ok_or("could not resolve interface type")?;
         let direct = self.types.direct_iface(Addr(rtype));
         let data = self.read_ptr(data_at)?;
-        let dty = self.dwarf.type_by_name(&rname);
+        // By descriptor first (exact), by name for DWARF without the attribute.
+        let by_descriptor = |t: u64| {
+            let base = self.types.types?;
+            self.dwarf.type_by_runtime_type(t.checked_sub(base.0)?)
+        };
+        let dty = by_descriptor(rtype).or_else(|| self.dwarf.type_by_name(&rname));
         let mut child = match dty {
             Some(t) => {
                 let k = self.kind_of(t);
@@ -601,9 +606,16 @@ impl<'a> Loader<'a> {
             }
             None => {
                 // A pointer type the DWARF does not name: build it from its element.
-                let elem = rname
-                    .strip_prefix('*')
-                    .and_then(|e| self.dwarf.type_by_name(e))
+                let elem = self
+                    .types
+                    .ptr_elem(Addr(rtype))
+                    .and_then(|e| by_descriptor(e.0))
+                    .filter(|_| rname.starts_with('*'))
+                    .or_else(|| {
+                        rname
+                            .strip_prefix('*')
+                            .and_then(|e| self.dwarf.type_by_name(e))
+                    })
                     .ok_or_else(|| format!("could not find DWARF type for {rname}"))?;
                 let mut p = Var {
                     name: "data".into(),

@@ -143,7 +143,11 @@ impl Dap<'_> {
             text.push_str(lit);
             if let Some(e) = expr {
                 let r = in_frame(s, goid, 0, |loader, locals| {
-                    let scope = Scope { loader, locals };
+                    let scope = Scope {
+                        loader,
+                        locals,
+                        package: "",
+                    };
                     let mut v = scope.eval(e, &DAP_LOAD).map_err(|e| e.to_string())?;
                     let conv = Conv {
                         loader: Some(loader),

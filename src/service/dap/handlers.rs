@@ -383,7 +383,11 @@ impl Dap<'_> {
         let types = self.types;
         let ctx = a.context.clone();
         let r = in_frame(s, goid, frame, |loader, locals| {
-            let scope = Scope { loader, locals };
+            let scope = Scope {
+                loader,
+                locals,
+                package: "",
+            };
             let mut v = scope.eval(expr, &DAP_LOAD).map_err(|e| e.to_string())?;
             if matches!(ctx.as_str(), "repl" | "variables" | "hover" | "clipboard")
                 && v.kind == Kind::String
@@ -467,7 +471,11 @@ impl Dap<'_> {
         };
         let expr = if panic { "(*msgs).arg.(data)" } else { "s" };
         let r = in_frame(s, Some(goid), 0, |loader, locals| {
-            let scope = Scope { loader, locals };
+            let scope = Scope {
+                loader,
+                locals,
+                package: "",
+            };
             scope.eval(expr, &DAP_LOAD).map_err(|e| e.to_string())
         });
         match r {

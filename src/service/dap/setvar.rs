@@ -116,9 +116,13 @@ impl Dap<'_> {
         }
         let types = self.types;
         let ty = in_frame(s, goid, frame, |loader, locals| {
-            let v = Scope { loader, locals }
-                .eval(&expr, &DAP_LOAD)
-                .map_err(|e| e.to_string())?;
+            let v = Scope {
+                loader,
+                locals,
+                package: "",
+            }
+            .eval(&expr, &DAP_LOAD)
+            .map_err(|e| e.to_string())?;
             Ok(type_text(&v))
         })
         .ok()

@@ -68,6 +68,9 @@ pub fn eval(
     let scope = Scope {
         loader: &loader,
         locals: &locals,
+        package: f
+            .as_ref()
+            .map_or("", |f| crate::vars::expr::package_of(&f.function)),
     };
     let v = scope.eval(expr, cfg).map_err(|e| e.to_string())?;
     let mut out = convert::variable(&v);

@@ -256,6 +256,7 @@ pub fn eval_address(t: &Target, frame: Option<(&Frame, usize)>, expr: &str) -> R
     let scope = coroner::vars::expr::Scope {
         loader: &loader,
         locals: &locals,
+        package: frame.map_or("", |(f, _)| coroner::vars::expr::package_of(&f.function)),
     };
     let v = scope
         .eval(expr, &LoadConfig::SHORT)

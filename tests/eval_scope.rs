@@ -1,0 +1,113 @@
+//! Expressions as Delve evaluates them, three gaps a held-out program showed
+//! (session 8; values checked against Delve 1.27.1 on these fixtures):
+//! - an unqualified name that is no local is the frame's package's variable
+//!   (`print GInt` in a `main` frame is `main.GInt`);
+//! - arithmetic with a float operand is floating point (`Price * 2`);
+//! - an interface holding a type whose package path is not its name
+//!   (`runtime/pprof.labelContextKey`, named `pprof.labelContextKey` by the runtime)
+//!   finds its DWARF type through the runtime descriptor.
+
+use coroner::repl::{Output, Session};
+use coroner::target::{OpenOptions, Target};
+use std::path::{Path, PathBuf};
+
+#[path = "support/values.rs"]
+mod values;
+
+fn text(s: &mut Session, cmd: &str) -> String {
+    match s.execute(cmd) {
+        Output::Text(t) => t,
+        Output::Error(e) => format!("Command failed: {e}\n"),
+        other => format!("{other:?}\n"),
+    }
+}
+
+/// (goroutine, frame) of the first frame running `func`.
+fn frame_of(s: &Session, func: &str) -> (u64, usize) {
+    let t = s.target().expect("target");
+    t.goroutines()
+        .iter()
+        .find_map(|g| {
+            let st = t.goroutine_stack(g, 64);
+            let n = st.frames.iter().position(|f| f.function == func)?;
+            Some((g.goid, n))
+        })
+        .unwrap_or_else(|| panic!("no goroutine runs {func}"))
+}
+
+#[test]
+fn unqualified_names_are_the_frames_packages_variables() {
+    for tag in ["go1.19-noopt", "go1.27-opt"] {
+        let (_d, mut s) = values::open(tag).expect("open");
+        let (g, f) = frame_of(&s, "main.crash");
+        assert_eq!(
+            text(&mut s, &format!("goroutine {g} frame {f} print GInt")),
+            "42\n",
+            "{tag}"
+        );
+        assert_eq!(
+            text(
+                &mut s,
+                &format!("goroutine {g} frame {f} print GOuter.In.Name")
+            ),
+            "\"nested\"\n",
+            "{tag}"
+        );
+        // In a runtime frame the name is runtime's, and runtime has no GInt.
+        let out = text(&mut s, &format!("goroutine {g} frame 0 print GInt"));
+        assert!(out.starts_with("Command failed: "), "{tag}: {out}");
+    }
+}
+
+#[test]
+fn float_arithmetic_is_floating_point() {
+    let (_d, mut s) = values::open("go1.27-opt").expect("open");
+    for (cmd, want) in [
+        ("print main.GF64 * 2", "6.283185307179586\n"),
+        ("print 2 * main.GF64", "6.283185307179586\n"),
+        ("print main.GF32 + 1", "2.25\n"),
+        ("print main.GF64 / 2 > 1.5", "true\n"),
+        ("print main.GF64 - main.GF64", "0\n"),
+        ("print main.GInt * 2", "84\n"),
+    ] {
+        assert_eq!(text(&mut s, cmd), want, "{cmd}");
+    }
+    let out = text(&mut s, "print main.GF64 % 2");
+    assert!(out.starts_with("Command failed: "), "{out}");
+}
+
+fn unzstd(src: &Path, dst: &Path) {
+    let f = std::fs::File::open(src).expect("fixture");
+    let mut d = zstd::stream::read::Decoder::new(f).expect("zstd");
+    d.window_log_max(27).expect("window");
+    let mut out = std::fs::File::create(dst).expect("create");
+    std::io::copy(&mut d, &mut out).expect("decompress");
+}
+
+#[test]
+fn interface_types_from_path_packages_resolve() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cores/fixtures-labels/go1.27-noopt");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (bin, core) = (tmp.path().join("labels"), tmp.path().join("core"));
+    unzstd(&dir.join("labels.zst"), &bin);
+    unzstd(&dir.join("labels.core.zst"), &core);
+    let t = Target::open(&OpenOptions {
+        binary: bin,
+        core,
+        force: false,
+    })
+    .expect("open");
+    let mut s = Session::new(t);
+    let (g, f) = frame_of(&s, "main.serve");
+    let out = text(&mut s, &format!("goroutine {g} frame {f} print ctx"));
+    // What Delve 1.27.1 prints for the same frame.
+    assert!(
+        out.contains("\tkey: interface {}(runtime/pprof.labelContextKey) {},\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\tval: interface {}(*runtime/pprof.labelMap) *{\n"),
+        "{out}"
+    );
+    assert!(!out.contains("could not find DWARF type"), "{out}");
+}
