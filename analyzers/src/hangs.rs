@@ -21,6 +21,9 @@ use coroner::symbols::dwarf::Dwarf;
 use coroner::target::Target;
 use coroner::unwind::Stack;
 use coroner::vars::location::Overlay;
+
+/// Goroutines whose stacks are scanned between two releases of the core's pages.
+const SCAN_BATCH: usize = 4096;
 use coroner::vars::Kind;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -398,8 +401,27 @@ impl Hangs {
             return;
         };
         let mem = t.memory();
-        let hits: Vec<(usize, Ref)> = t
-            .goroutines()
+        // In batches, dropping the core pages each batch read: 100,000 stacks would
+        // otherwise keep ~400 MB of the core mapping resident.
+        let mut hits: Vec<(usize, Ref)> = Vec::new();
+        for batch in t.goroutines().chunks(SCAN_BATCH) {
+            hits.extend(self.scan_batch(t, mem, batch, &ranges, lo_all, hi_all));
+            coroner::snapshot::elfcore::release_resident_pages();
+        }
+        self.keep_live(t, hits);
+    }
+
+    /// The references to the objects in these goroutines' live stack words.
+    fn scan_batch(
+        &self,
+        t: &Target,
+        mem: &dyn Memory,
+        batch: &[Goroutine],
+        ranges: &[(u64, u64, usize)],
+        lo_all: u64,
+        hi_all: u64,
+    ) -> Vec<(usize, Ref)> {
+        batch
             .par_iter()
             .filter(|g| g.state() != G_DEAD && !g.system)
             .flat_map_iter(|g| {
@@ -425,7 +447,7 @@ impl Hangs {
                     if v < lo_all || v >= hi_all {
                         continue;
                     }
-                    if let Some(obj) = lookup(&ranges, v) {
+                    if let Some(obj) = lookup(ranges, v) {
                         out.push((
                             obj,
                             Ref {
@@ -437,7 +459,11 @@ impl Hangs {
                 }
                 out.into_iter()
             })
-            .collect();
+            .collect()
+    }
+
+    /// Keeps the references in live stack slots (see `scan_stacks`).
+    fn keep_live(&mut self, t: &Target, hits: Vec<(usize, Ref)>) {
         // A goroutine waiting on an object references it from its own runtime frames;
         // waiters are never wakers of their own object (the other side of a channel
         // comes from its queue), so only other goroutines' references matter.

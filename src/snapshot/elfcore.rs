@@ -169,7 +169,14 @@ pub struct ElfCore {
     process: Option<ProcessInfo>,
     warnings: Vec<String>,
     arch: Arch,
+    /// Pages of the mapping read since its resident pages were last dropped.
+    touched: std::sync::atomic::AtomicU64,
 }
+
+/// Pages read from a core mapping (counted per read, so an overestimate) after which
+/// its resident pages are dropped: bounds what a bulk pass over 100,000 goroutines
+/// keeps resident (~64 MB) without every pass releasing by hand.
+const RESIDENT_BUDGET_PAGES: u64 = 16 * 1024;
 
 impl std::fmt::Debug for ElfCore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -377,6 +384,7 @@ impl ElfCore {
             process: notes.process,
             warnings,
             arch,
+            touched: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -586,8 +594,24 @@ fn parse_nt_file(desc: &[u8]) -> Vec<MappedFile> {
     out
 }
 
+impl ElfCore {
+    /// Counts a read of `len` bytes from the mapping; past the budget, drops the
+    /// resident pages (safe under borrowed slices: see [`drop_pages`]).
+    pub(crate) fn note_read(&self, len: usize) {
+        use std::sync::atomic::Ordering;
+        if let CoreBytes::Mapped(m) = &self.data {
+            let pages = (len as u64).div_ceil(4096).max(1);
+            if self.touched.fetch_add(pages, Ordering::Relaxed) + pages > RESIDENT_BUDGET_PAGES {
+                self.touched.store(0, Ordering::Relaxed);
+                drop_pages(m);
+            }
+        }
+    }
+}
+
 impl Memory for ElfCore {
     fn read(&self, addr: Addr, buf: &mut [u8]) -> Result<(), MemError> {
+        self.note_read(buf.len());
         let mut done = 0usize;
         while done < buf.len() {
             let a = addr
@@ -622,6 +646,7 @@ impl Memory for ElfCore {
     }
 
     fn slice(&self, addr: Addr, len: usize) -> Option<&[u8]> {
+        self.note_read(len);
         match self.chunk(addr.0) {
             CoreChunk::Saved(b) => b.get(..len),
             _ => None,
