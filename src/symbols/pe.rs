@@ -218,10 +218,7 @@ pub fn parse(path: &Path, data: FileBytes) -> Result<Binary, SymError> {
     }
 
     let symbols = read_symbols(d, symtab_off, nsyms, strtab, &by_number);
-    let mut symbol_by_name = HashMap::with_capacity(symbols.len());
-    for (i, s) in symbols.iter().enumerate() {
-        symbol_by_name.entry(s.name.clone()).or_insert(i);
-    }
+    let symbol_by_name = super::name_index(&symbols);
 
     let (go_build_id, go_build_id_vaddr) = section_by_name
         .get(".text")
