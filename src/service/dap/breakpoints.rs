@@ -142,11 +142,11 @@ impl Dap<'_> {
         for (lit, expr) in &msg.parts {
             text.push_str(lit);
             if let Some(e) = expr {
-                let r = in_frame(s, goid, 0, |loader, locals| {
+                let r = in_frame(s, goid, 0, |loader, locals, package| {
                     let scope = Scope {
                         loader,
                         locals,
-                        package: "",
+                        package,
                     };
                     let mut v = scope.eval(e, &DAP_LOAD).map_err(|e| e.to_string())?;
                     let conv = Conv {

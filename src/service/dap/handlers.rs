@@ -30,13 +30,13 @@ const MAX_READ: i64 = 1 << 20;
 const MAX_SINGLE_STRING: i64 = 4 << 10;
 const NO_TARGET: &str = "no debug session: send launch or attach first";
 
-/// Expression evaluation in one frame: the frame's variables and a loader over the
-/// target's memory overlaid with register-held values.
+/// Expression evaluation in one frame: the frame's variables, a loader over the
+/// target's memory overlaid with register-held values, and the frame's package.
 pub(super) fn in_frame<T>(
     s: &Session,
     goid: Option<u64>,
     frame: usize,
-    f: impl FnOnce(&Loader<'_>, &[Var]) -> Result<T, String>,
+    f: impl FnOnce(&Loader<'_>, &[Var], &str) -> Result<T, String>,
 ) -> Result<T, String> {
     let t = s.target().ok_or("this target has no variables")?;
     let dwarf = t
@@ -52,7 +52,11 @@ pub(super) fn in_frame<T>(
         None => Vec::new(),
     };
     let loader = Loader::for_target(t, dwarf, &overlay);
-    f(&loader, &locals)
+    // The frame's package: unqualified names that are no local are its variables.
+    let package = fr
+        .as_ref()
+        .map_or("", |fr| crate::vars::expr::package_of(&fr.function));
+    f(&loader, &locals, package)
 }
 
 impl Dap<'_> {
@@ -300,7 +304,7 @@ impl Dap<'_> {
         let refs = &mut self.refs;
         let types = self.types;
         let filter = a.filter.clone();
-        let vars = in_frame(s, None, 0, |loader, _| {
+        let vars = in_frame(s, None, 0, |loader, _, _| {
             let conv = Conv {
                 loader: Some(loader),
                 cfg: DAP_LOAD,
@@ -382,11 +386,11 @@ impl Dap<'_> {
         let refs = &mut self.refs;
         let types = self.types;
         let ctx = a.context.clone();
-        let r = in_frame(s, goid, frame, |loader, locals| {
+        let r = in_frame(s, goid, frame, |loader, locals, package| {
             let scope = Scope {
                 loader,
                 locals,
-                package: "",
+                package,
             };
             let mut v = scope.eval(expr, &DAP_LOAD).map_err(|e| e.to_string())?;
             if matches!(ctx.as_str(), "repl" | "variables" | "hover" | "clipboard")
@@ -470,11 +474,11 @@ impl Dap<'_> {
             return String::new();
         };
         let expr = if panic { "(*msgs).arg.(data)" } else { "s" };
-        let r = in_frame(s, Some(goid), 0, |loader, locals| {
+        let r = in_frame(s, Some(goid), 0, |loader, locals, package| {
             let scope = Scope {
                 loader,
                 locals,
-                package: "",
+                package,
             };
             scope.eval(expr, &DAP_LOAD).map_err(|e| e.to_string())
         });

@@ -115,11 +115,11 @@ impl Dap<'_> {
             return self.fail(req, ids::UNABLE_TO_SET_VARIABLE, F, &e);
         }
         let types = self.types;
-        let ty = in_frame(s, goid, frame, |loader, locals| {
+        let ty = in_frame(s, goid, frame, |loader, locals, package| {
             let v = Scope {
                 loader,
                 locals,
-                package: "",
+                package,
             }
             .eval(&expr, &DAP_LOAD)
             .map_err(|e| e.to_string())?;
