@@ -9,7 +9,7 @@
 
 use coroner::repl::{Output, Session};
 use coroner::target::{OpenOptions, Target};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[path = "support/values.rs"]
 mod values;
@@ -76,21 +76,13 @@ fn float_arithmetic_is_floating_point() {
     assert!(out.starts_with("Command failed: "), "{out}");
 }
 
-fn unzstd(src: &Path, dst: &Path) {
-    let f = std::fs::File::open(src).expect("fixture");
-    let mut d = zstd::stream::read::Decoder::new(f).expect("zstd");
-    d.window_log_max(27).expect("window");
-    let mut out = std::fs::File::create(dst).expect("create");
-    std::io::copy(&mut d, &mut out).expect("decompress");
-}
-
 #[test]
 fn interface_types_from_path_packages_resolve() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cores/fixtures-labels/go1.27-noopt");
     let tmp = tempfile::tempdir().expect("tempdir");
     let (bin, core) = (tmp.path().join("labels"), tmp.path().join("core"));
-    unzstd(&dir.join("labels.zst"), &bin);
-    unzstd(&dir.join("labels.core.zst"), &core);
+    values::unzstd(&dir.join("labels.zst"), &bin).expect("binary");
+    values::unzstd(&dir.join("labels.core.zst"), &core).expect("core");
     let t = Target::open(&OpenOptions {
         binary: bin,
         core,

@@ -262,15 +262,20 @@ impl Dwarf {
         if bin.section(".debug_info").is_none() && bin.section(".zdebug_info").is_none() {
             return Ok(None);
         }
-        Ok(Some(Dwarf {
-            sec: Sections::Binary(bin.clone()),
+        Ok(Some(Dwarf::over(Sections::Binary(bin.clone()))))
+    }
+
+    /// A Dwarf over `sec` with nothing read yet.
+    fn over(sec: Sections) -> Dwarf {
+        Dwarf {
+            sec,
             units: OnceLock::new(),
             abbrev_cache: Mutex::new(HashMap::new()),
             var_cache: Mutex::new(HashMap::new()),
             index: OnceLock::new(),
             producer: OnceLock::new(),
             type_cache: RwLock::new(HashMap::new()),
-        }))
+        }
     }
 
     /// From sections handed over as bytes (name like ".debug_info" -> bytes), read
@@ -286,15 +291,7 @@ impl Dwarf {
         if map.get(".debug_info").is_none_or(|b| b.is_empty()) {
             return Ok(None);
         }
-        let d = Dwarf {
-            sec: Sections::Owned(map),
-            units: OnceLock::new(),
-            abbrev_cache: Mutex::new(HashMap::new()),
-            var_cache: Mutex::new(HashMap::new()),
-            index: OnceLock::new(),
-            producer: OnceLock::new(),
-            type_cache: RwLock::new(HashMap::new()),
-        };
+        let d = Dwarf::over(Sections::Owned(map));
         Ok(d.has_units().then_some(d))
     }
 

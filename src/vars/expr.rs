@@ -497,7 +497,8 @@ impl Scope<'_> {
         h
     }
 
-    fn int_of(&self, v: Val) -> Result<i128, VarError> {
+    /// The value with its header loaded; an unreadable one is an error.
+    fn readable(&self, v: Val) -> Result<Var, VarError> {
         let v = match v {
             Val::Loc(v) => self.header(&v),
             Val::Done(v) => v,
@@ -505,6 +506,11 @@ impl Scope<'_> {
         if !v.unreadable.is_empty() {
             return Err(VarError::Expr(v.unreadable));
         }
+        Ok(v)
+    }
+
+    fn int_of(&self, v: Val) -> Result<i128, VarError> {
+        let v = self.readable(v)?;
         if matches!(v.kind, Kind::Ptr | Kind::UnsafePointer) {
             // A pointer converts to its address (`uintptr(&x)`).
             return Ok(v.children.first().map_or(0, |c| i128::from(c.addr)));
@@ -1173,13 +1179,7 @@ impl Scope<'_> {
     }
 
     fn float_of(&self, v: Val) -> Result<f64, VarError> {
-        let v = match v {
-            Val::Loc(v) => self.header(&v),
-            Val::Done(v) => v,
-        };
-        if !v.unreadable.is_empty() {
-            return Err(VarError::Expr(v.unreadable));
-        }
+        let v = self.readable(v)?;
         if v.kind.is_float() {
             return v
                 .value

@@ -10,7 +10,7 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("cores/fixtures-values")
 }
 
-fn unzstd(src: &Path, dst: &Path) -> anyhow::Result<()> {
+pub fn unzstd(src: &Path, dst: &Path) -> anyhow::Result<()> {
     let f = std::fs::File::open(src)?;
     let mut d = zstd::stream::read::Decoder::new(f)?;
     d.window_log_max(27)?;
