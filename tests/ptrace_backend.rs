@@ -389,6 +389,49 @@ fn interrupt_while_running() {
     p.kill().unwrap();
 }
 
+/// Two interrupts at once (a Ctrl-C and a cleanup), then detach: neither SIGSTOP may
+/// outlive the tracer, or the program sits in group-stop, untraced (CI saw it once).
+#[test]
+fn racing_interrupts_then_detach_leave_the_program_running() {
+    if !ptrace_ok("racing_interrupts_then_detach_leave_the_program_running") {
+        return;
+    }
+    let progs = Programs::new();
+    let exe = progs.compile("threads", THREADS_C);
+    let child = spawn(&exe, &["1000000"], &[]);
+    let pid = child.0.id() as i32;
+    for round in 0..25 {
+        let mut p = PtraceProcess::attach(pid as u32).unwrap();
+        p.resume(Resume::Continue, Direction::Forward).unwrap();
+        let go = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let senders: Vec<_> = (0..2)
+            .map(|_| {
+                let intr = p.interrupter();
+                let go = go.clone();
+                std::thread::spawn(move || {
+                    go.wait();
+                    intr.interrupt();
+                })
+            })
+            .collect();
+        let ev = p.wait().unwrap();
+        for s in senders {
+            s.join().unwrap();
+        }
+        // One stop for both: the second send finds the first outstanding.
+        assert_eq!(ev, StopEvent::Interrupted, "round {round}");
+        p.detach().unwrap();
+        drop(p);
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(status_field(pid, "TracerPid").unwrap(), "0");
+        let st = status_field(pid, "State").unwrap();
+        assert!(
+            st.starts_with('R') || st.starts_with('S'),
+            "round {round}: state {st}"
+        );
+    }
+}
+
 #[test]
 fn detach_leaves_process_running_with_original_code() {
     if !ptrace_ok("detach_leaves_process_running_with_original_code") {

@@ -16,9 +16,14 @@ fn cont(p: &mut PtraceProcess) -> StopEvent {
     p.wait().expect("wait")
 }
 
-/// Both cases in one test: cleanup is process-wide, so two tests would race.
+/// Cleanup is process-wide: one test's `emergency_cleanup` would also release the
+/// other test's process at an arbitrary point (CI once saw the attached program left
+/// in group-stop that way), so the two never run at the same time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn emergency_cleanup_kills_launched() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     kills_launched();
 }
 
@@ -28,6 +33,7 @@ fn emergency_cleanup_kills_launched() {
 // Each is fixed in the backend; 1,200 looped runs under load passed.
 #[test]
 fn emergency_cleanup_detaches_attached() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     detaches_attached();
 }
 

@@ -33,29 +33,66 @@
 use super::breakpoints::Shared;
 use super::sys;
 use std::fs::File;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
-/// State the interrupter shares with the tracer. `sent` counts interrupt signals sent;
-/// the tracer remembers how many it has consumed, so a SIGSTOP is recognised as ours
-/// exactly when `sent` is ahead.
+/// State the interrupter shares with the tracer: at most one interrupt signal of ours
+/// is on its way at any time. Standard signals do not queue, so two SIGSTOPs sent close
+/// together may arrive as one or as two; counting them could not tell which. Instead a
+/// send while one is outstanding sends nothing (that one will stop the process), and
+/// the tracer consumes the outstanding one when a SIGSTOP reaches it.
 pub struct InterruptState {
     pub pid: i32,
-    pub sent: AtomicU64,
+    inner: Mutex<Interrupts>,
+}
+
+struct Interrupts {
+    /// A SIGSTOP of ours is queued and not seen by the tracer yet.
+    outstanding: bool,
     /// Cleared once the process is gone or detached, so a reused pid is never signalled.
-    pub alive: AtomicBool,
+    alive: bool,
 }
 
 impl InterruptState {
+    pub fn new(pid: i32) -> Self {
+        InterruptState {
+            pid,
+            inner: Mutex::new(Interrupts {
+                outstanding: false,
+                alive: true,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Interrupts> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub fn send(&self) {
-        if !self.alive.load(Ordering::Acquire) {
+        let mut s = self.lock();
+        if !s.alive || s.outstanding {
             return;
         }
-        self.sent.fetch_add(1, Ordering::AcqRel);
         // SIGSTOP cannot be blocked or caught by the program, so it always produces a
         // signal-delivery stop, which the tracer suppresses (it is never delivered).
-        let _ = sys::kill(self.pid, libc::SIGSTOP);
+        if sys::kill(self.pid, libc::SIGSTOP).is_ok() {
+            s.outstanding = true;
+        }
+    }
+
+    /// The tracer saw a SIGSTOP: whether it was ours (it is consumed then).
+    pub fn consume(&self) -> bool {
+        std::mem::take(&mut self.lock().outstanding)
+    }
+
+    /// No interrupt is sent after this returns (none is in flight either). Returns
+    /// whether one is still outstanding: the caller must discard it (SIGCONT) once the
+    /// process is no longer traced, or it would stop the program.
+    pub fn retire(&self) -> bool {
+        let mut s = self.lock();
+        s.alive = false;
+        std::mem::take(&mut s.outstanding)
     }
 }
 

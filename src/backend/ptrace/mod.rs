@@ -55,7 +55,7 @@ use debugregs::Watch;
 use snapshot::Live;
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use sys::Errno;
 
@@ -105,7 +105,7 @@ struct Tracee {
     watches: [Option<Watch>; debugregs::SLOTS as usize],
     live: Arc<Live>,
     interrupt: Arc<InterruptState>,
-    /// How many interrupt signals have been seen (see `InterruptState::sent`).
+    /// How many interrupt signals have been seen (see `InterruptState::consume`).
     interrupts_consumed: u64,
     /// Events of other threads collected while stopping everything for one event.
     deferred: VecDeque<(StopEvent, Option<SignalInfo>)>,
@@ -184,11 +184,7 @@ impl Tracee {
     fn new(pid: i32, launched: bool, threads: BTreeMap<i32, Task>) -> Result<Tracee, BackendError> {
         let mem = Arc::new(open_mem(pid)?);
         let bps: breakpoints::Shared = Arc::default();
-        let interrupt = Arc::new(InterruptState {
-            pid,
-            sent: AtomicU64::new(0),
-            alive: AtomicBool::new(true),
-        });
+        let interrupt = Arc::new(InterruptState::new(pid));
         let entry = Arc::new(Entry {
             pid,
             launched,
@@ -293,7 +289,7 @@ impl Tracee {
 
     fn mark_gone(&mut self) {
         self.state = State::Gone;
-        self.interrupt.alive.store(false, Ordering::Release);
+        let _ = self.interrupt.retire();
         self.entry.done.store(true, Ordering::Release);
         self.live.generation.fetch_add(1, Ordering::AcqRel);
         self.snap = None;
@@ -408,6 +404,10 @@ impl Tracee {
         let had_watches = self.watches.iter().any(Option::is_some);
         self.watches = [None; debugregs::SLOTS as usize];
         let tids: Vec<(i32, Task)> = self.threads.iter().map(|(&t, v)| (t, v.clone())).collect();
+        // An interrupt signal sent but never seen would stop the untraced program.
+        // Once no more can be sent, and while every thread is stopped (none can take
+        // one), the kernel's pending sets say exactly whether one is still queued.
+        let unseen = self.interrupt.retire() || procfs::stop_pending(self.pid);
         for (tid, t) in &tids {
             if t.exiting {
                 continue;
@@ -430,10 +430,7 @@ impl Tracee {
         // not met yet (or whose stop we had not collected) is still traced. Sweep
         // /proc until no thread of the process names us as its tracer.
         self.release_leftovers(std::time::Duration::from_secs(2));
-        // An interrupt signal sent but never seen would stop the untraced program:
         // SIGCONT discards a pending SIGSTOP (and ends a group-stop, if any).
-        let unseen = self.interrupt.sent.load(Ordering::Acquire) > self.interrupts_consumed;
-        self.interrupt.alive.store(false, Ordering::Release);
         if unseen || matches!(procfs::state(self.pid), Some('T') | Some('t')) {
             let _ = sys::kill(self.pid, libc::SIGCONT);
         }
@@ -494,7 +491,7 @@ impl Tracee {
         if self.state == State::Gone {
             return Ok(());
         }
-        self.interrupt.alive.store(false, Ordering::Release);
+        let _ = self.interrupt.retire();
         sys::kill(self.pid, libc::SIGKILL).map_err(|e| e.os("kill"))?;
         // Reap every thread so no zombie (or stopped tracee) is left behind.
         loop {

@@ -147,6 +147,21 @@ pub fn tasks(pid: i32) -> std::io::Result<Vec<i32>> {
     Ok(v)
 }
 
+/// Whether a SIGSTOP is queued for the process (its shared set) or for any of its
+/// threads: the `ShdPnd`/`SigPnd` hex masks of `/proc/PID/task/TID/status`.
+pub fn stop_pending(pid: i32) -> bool {
+    let bit = 1u64 << (libc::SIGSTOP - 1);
+    let has = |text: &str, field: &str| {
+        status_field_of(text, field)
+            .and_then(|m| u64::from_str_radix(&m, 16).ok())
+            .is_some_and(|m| m & bit != 0)
+    };
+    tasks(pid).unwrap_or_default().into_iter().any(|tid| {
+        std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status"))
+            .is_ok_and(|t| has(&t, "ShdPnd") || has(&t, "SigPnd"))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 //! Rules (why they are what they are):
 //! - SIGURG (goroutine preemption) and SIGPROF (the profiler) are passed straight back
 //!   to the thread: a Go program gets them hundreds of times a second.
-//! - Our interrupt signal (SIGSTOP, counted in `InterruptState`) is never delivered.
+//! - Our interrupt signal (SIGSTOP, tracked by `InterruptState`) is never delivered.
 //!   Other SIGSTOPs are reported but never re-injected either: delivering one would
 //!   group-stop the whole program under us.
 //! - While stopping every thread for one event, a thread that had hit a breakpoint has
@@ -205,9 +205,8 @@ impl Tracee {
                 return Ok(o);
             }
         }
-        let sent = self.interrupt.sent.load(Ordering::Acquire);
-        if sig == libc::SIGSTOP && sent > self.interrupts_consumed {
-            self.interrupts_consumed = sent;
+        if sig == libc::SIGSTOP && self.interrupt.consume() {
+            self.interrupts_consumed += 1;
             return Ok(match mode {
                 // The process is being stopped anyway: the interrupt is satisfied.
                 Mode::Collecting => Outcome::Handled,
