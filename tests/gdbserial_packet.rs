@@ -193,6 +193,19 @@ fn register_maps() {
             .fs_base,
         7
     );
+    // QEMU's i386-64bit.xml comments out three registers: a comment's tags do not count.
+    let qemu = r#"<feature><reg name="gs" bitsize="32" regnum="23"/>
+<!--  <reg name="ss_base" bitsize="64" type="int64"/>
+  <reg name="ds_base" bitsize="64" type="int64"/>
+  <reg name="es_base" bitsize="64" type="int64"/-->
+  <reg name="fs_base" bitsize="64" type="int64"/><reg name="gs_base" bitsize="64"/></feature>"#;
+    let q = RegMap::from_target_xml(qemu, &mut |_| None).unwrap();
+    let names: Vec<_> = q.regs.iter().map(|r| (r.name.as_str(), r.regnum)).collect();
+    assert_eq!(names, vec![("gs", 23), ("fs_base", 24), ("gs_base", 25)]);
+    assert!(
+        RegMap::from_target_xml("<reg name=\"a\" bitsize=\"64\"/><!-- open", &mut |_| None)
+            .is_some_and(|m| m.regs.len() == 1)
+    );
     let li = RegMap::from_register_info(&[
         "name:rax;bitsize:64;offset:0;encoding:uint;format:hex;".into(),
         "name:rip;alt-name:pc;bitsize:64;offset:8;generic:pc;".into(),

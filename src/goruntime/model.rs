@@ -135,6 +135,24 @@ impl<'a> Inputs<'a> {
     }
 }
 
+/// Whether this stop's address space holds the binary's code. A process (live or
+/// dumped) always does; a system emulator's gdbstub (QEMU) stopped before the program
+/// started, or while another process or the kernel owns the CPU, shows other bytes.
+/// Only a readable entry point that mostly differs from the file says "not mapped":
+/// unreadable code (a core without text) or a breakpoint byte over it does not.
+fn program_mapped(inp: &Inputs<'_>) -> bool {
+    let entry = inp.bin.entry();
+    let mut want = [0u8; 16];
+    if entry.is_null() || !inp.bin.read_vaddr(entry, &mut want) {
+        return true;
+    }
+    let mut got = [0u8; 16];
+    if inp.mem.read(entry.add(inp.bias), &mut got).is_err() {
+        return true;
+    }
+    want.iter().zip(&got).filter(|(a, b)| a != b).count() < 8
+}
+
 impl GoRuntime {
     pub fn load(inp: &Inputs<'_>) -> Result<GoRuntime, RuntimeError> {
         Self::load_with(inp, false)
@@ -178,8 +196,23 @@ impl GoRuntime {
                 }
             },
         };
-        let (allgs, allglen, allgs_header) = match locate::find_allgs(inp, &layouts) {
+        let mapped = program_mapped(inp);
+        let found = if mapped {
+            locate::find_allgs(inp, &layouts)
+        } else {
+            Err(String::new())
+        };
+        let (allgs, allglen, allgs_header) = match found {
             Ok(x) => x,
+            Err(_) if !mapped => {
+                warnings.push(
+                    "the target's memory does not hold the binary's code at this stop (a \
+                     system emulator's stub before the program runs?): no goroutines until \
+                     it does; continue to a breakpoint in the program"
+                        .to_string(),
+                );
+                (Addr::NULL, 0, None)
+            }
             Err(why) if partial_memory => {
                 warnings.push(format!(
                     "no goroutine can be listed: the goroutine list is not in the snapshot \
@@ -222,8 +255,15 @@ impl GoRuntime {
             .allgs_header
             .and_then(|h| locate::reread_allgs(inp.mem, h).map(|(a, n)| (a, n, Some(h))));
         let (allgs, allglen, allgs_header) = match known {
+            // Another address space on the stub's CPU (the kernel, another process):
+            // the header's address holds something else.
+            Some(_) if !program_mapped(inp) => (Addr::NULL, 0, self.allgs_header),
             Some(x) => x,
-            None => locate::find_allgs(inp, &self.layouts).map_err(RuntimeError::NoAllgs)?,
+            None => match locate::find_allgs(inp, &self.layouts) {
+                Ok(x) => x,
+                Err(_) if !program_mapped(inp) => (Addr::NULL, 0, None),
+                Err(why) => return Err(RuntimeError::NoAllgs(why)),
+            },
         };
         Ok(GoRuntime {
             version: self.version.clone(),

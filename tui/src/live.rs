@@ -110,6 +110,11 @@ pub(crate) fn start_boxed(
     let bias = bias_of(proc.as_mut(), &bin)?;
     let image = Arc::new(Image::load(bin, bias)?);
     let d = Debugger::new(proc, image, origin)?;
+    // What the first stop could not read (a system emulator's stub before the program
+    // runs, a binary without DWARF): said once, as for a core.
+    for w in d.target().warnings() {
+        eprintln!("coroner: warning: {w}");
+    }
     if let Ok(mut g) = INTERRUPT.lock() {
         *g = Some(d.interrupter());
     }

@@ -184,11 +184,16 @@ impl GdbRemote {
         let packets = conn.packet_counter();
         let writer = conn.writer();
         let max_read = {
-            // Hex doubles every byte; keep whole pages and leave room for framing.
+            // Hex doubles every byte; leave room for framing. Whole pages when the
+            // packet allows (one request per page run); less when it does not (QEMU's
+            // gdbstub takes at most 2,048 bytes per `m`): a page then takes several.
             let by_packet = features.packet_size.saturating_sub(16)
                 / if read_mode == ReadMode::Hex { 2 } else { 1 };
-            let pages = (by_packet / 4096).max(1);
-            (pages * 4096).min(64 * 1024)
+            if by_packet >= 4096 {
+                ((by_packet / 4096) * 4096).min(64 * 1024)
+            } else {
+                by_packet.max(64)
+            }
         };
         let shared = Arc::new(Shared {
             conn: std::sync::Mutex::new(conn),

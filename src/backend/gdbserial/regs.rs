@@ -261,6 +261,17 @@ fn collect_xml(
     }
     let mut rest = xml;
     while let Some(start) = rest.find('<') {
+        // A comment may hold tags (QEMU's i386-64bit.xml comments out ss_base,
+        // ds_base and es_base): counting them would shift every later register.
+        if let Some(comment) = rest[start..].strip_prefix("<!--") {
+            match comment.find("-->") {
+                Some(e) => {
+                    rest = &comment[e + 3..];
+                    continue;
+                }
+                None => return,
+            }
+        }
         let after = &rest[start + 1..];
         let Some(end) = after.find('>') else {
             return;

@@ -91,6 +91,32 @@ pub fn read_remote(
     Ok(data)
 }
 
+/// `len` bytes at `addr` in requests of at most `chunk` bytes, stopping at the first
+/// short or refused one (what was read up to there is returned).
+fn read_chunked(
+    conn: &mut Conn,
+    mode: ReadMode,
+    addr: u64,
+    len: usize,
+    chunk: usize,
+) -> Result<Vec<u8>, ConnError> {
+    let chunk = chunk.max(1);
+    if len <= chunk {
+        return read_remote(conn, mode, addr, len);
+    }
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        let n = chunk.min(len - out.len());
+        let part = read_remote(conn, mode, addr.wrapping_add(out.len() as u64), n)?;
+        let short = part.len() < n;
+        out.extend_from_slice(&part);
+        if short {
+            break;
+        }
+    }
+    Ok(out)
+}
+
 pub fn write_remote(
     conn: &mut Conn,
     binary: bool,
@@ -205,8 +231,14 @@ impl RemoteSnapshot {
                 n += 1;
             }
             let len = (n * PAGE) as usize;
-            let data = read_remote(&mut conn, self.shared.read_mode, start, len)
-                .map_err(|e| MemError::Io(Addr(start.max(at.0)), format!("remote stub: {e}")))?;
+            let data = read_chunked(
+                &mut conn,
+                self.shared.read_mode,
+                start,
+                len,
+                self.shared.max_read,
+            )
+            .map_err(|e| MemError::Io(Addr(start.max(at.0)), format!("remote stub: {e}")))?;
             let mut pages = self.pages();
             let whole = data.len() / PAGE as usize;
             for k in 0..whole {

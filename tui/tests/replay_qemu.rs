@@ -1,0 +1,326 @@
+//! Reverse execution in CI against a real reverse-capable stub: QEMU's system
+//! record/replay (TCG, `-icount rr=record|replay`). A committed fixture Go program is
+//! the `/init` of a tiny initramfs on a Debian cloud kernel; the test records one boot,
+//! then replays it with QEMU's gdbstub and drives `coroner remote` through forward and
+//! reverse breakpoints, steps and step-outs. QEMU's stub offers ReverseStep+ and
+//! ReverseContinue+, reads the program's memory through the vCPU's page tables, and
+//! serves one thread (the vCPU): it checks the packets and the Go-aware logic above
+//! them, where rr.soft, by hand, checks the rest.
+//!
+//! Needs `qemu-system-x86_64`, `qemu-img` and a kernel: `CORONER_QEMU_KERNEL`, else
+//! the one `.ci/run` unpacks under /var/cache/coroner/qemu-kernel, else /boot/vmlinuz-*.
+//! Skips loudly without them. Every reverse operation replays from boot (QEMU hangs
+//! on snapshots taken mid-replay), so each costs seconds: the session is short, and
+//! both QEMU and coroner are killed by pid (SIGKILL) however the test ends.
+
+#[path = "support/live.rs"]
+mod live;
+#[path = "support/run.rs"]
+mod run;
+
+use live::{marker_line, unpack, TempDir};
+use run::{run_capture, Guard};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const KERNEL_CACHE: &str = "/var/cache/coroner/qemu-kernel/boot";
+
+fn kernel() -> Option<PathBuf> {
+    if let Some(k) = std::env::var_os("CORONER_QEMU_KERNEL") {
+        return Some(PathBuf::from(k));
+    }
+    for dir in [KERNEL_CACHE, "/boot"] {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut ks: Vec<PathBuf> = rd
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("vmlinuz-"))
+            })
+            .filter(|p| std::fs::File::open(p).is_ok())
+            .collect();
+        ks.sort();
+        if let Some(k) = ks.pop() {
+            return Some(k);
+        }
+    }
+    None
+}
+
+fn usable() -> Option<PathBuf> {
+    for tool in ["qemu-system-x86_64", "qemu-img"] {
+        if Command::new(tool)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_err()
+        {
+            eprintln!(
+                "SKIPPED: replay_qemu: {tool} is not installed \
+                 (apt-get install qemu-system-x86 qemu-utils)"
+            );
+            return None;
+        }
+    }
+    let k = kernel();
+    if k.is_none() {
+        eprintln!(
+            "SKIPPED: replay_qemu: no kernel to boot: set CORONER_QEMU_KERNEL to a vmlinuz \
+             (.ci/run unpacks Debian's linux-image-cloud-amd64 into {KERNEL_CACHE})"
+        );
+    }
+    k
+}
+
+/// A newc cpio archive (what the kernel unpacks as its initramfs) with /dev/console
+/// and `/init`.
+fn initramfs(init: &[u8]) -> Vec<u8> {
+    fn entry(out: &mut Vec<u8>, name: &str, mode: u32, rdev: (u32, u32), data: &[u8]) {
+        let fields = [
+            0, // ino
+            mode,
+            0, // uid
+            0, // gid
+            1, // nlink
+            0, // mtime
+            data.len() as u32,
+            0,
+            0, // dev
+            rdev.0,
+            rdev.1,
+            name.len() as u32 + 1,
+            0, // check
+        ];
+        out.extend_from_slice(b"070701");
+        for f in fields {
+            out.extend_from_slice(format!("{f:08x}").as_bytes());
+        }
+        out.extend_from_slice(name.as_bytes());
+        out.push(0);
+        while !out.len().is_multiple_of(4) {
+            out.push(0);
+        }
+        out.extend_from_slice(data);
+        while !out.len().is_multiple_of(4) {
+            out.push(0);
+        }
+    }
+    let mut out = Vec::new();
+    entry(&mut out, "dev", 0o040755, (0, 0), &[]);
+    entry(&mut out, "dev/console", 0o020600, (5, 1), &[]);
+    entry(&mut out, "init", 0o100755, (0, 0), init);
+    entry(&mut out, "TRAILER!!!", 0, (0, 0), &[]);
+    out
+}
+
+/// What a recording needs: the kernel, the initramfs, the record log and the qcow2
+/// drive that holds its `init` snapshot.
+struct Recording {
+    dir: TempDir,
+    kernel: PathBuf,
+    exe: PathBuf,
+}
+
+/// Arguments that make record and replay the same machine.
+fn machine(rec: &Recording, mode: &str) -> Vec<String> {
+    let d = rec.dir.path();
+    vec![
+        "-kernel".into(),
+        rec.kernel.display().to_string(),
+        "-initrd".into(),
+        d.join("init.cpio").display().to_string(),
+        "-append".into(),
+        "console=ttyS0 panic=-1 quiet -- loop 50".into(),
+        "-display".into(),
+        "none".into(),
+        "-no-reboot".into(),
+        "-m".into(),
+        "256".into(),
+        "-net".into(),
+        "none".into(),
+        "-monitor".into(),
+        "none".into(),
+        "-icount".into(),
+        format!(
+            "shift=auto,rr={mode},rrfile={},rrsnapshot=init",
+            d.join("rr.bin").display()
+        ),
+        "-drive".into(),
+        format!("file={},if=none,id=rr", d.join("snap.qcow2").display()),
+    ]
+}
+
+fn record(kernel: PathBuf) -> Recording {
+    let dir = TempDir::new("replay-qemu");
+    let exe = unpack("go1.25-noopt", dir.path());
+    let init = std::fs::read(&exe).expect("read fixture");
+    std::fs::write(dir.path().join("init.cpio"), initramfs(&init)).expect("write initramfs");
+    let st = Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(dir.path().join("snap.qcow2"))
+        .arg("64M")
+        .status()
+        .expect("qemu-img");
+    assert!(st.success(), "qemu-img create failed");
+    let rec = Recording { dir, kernel, exe };
+    let mut c = Command::new("qemu-system-x86_64");
+    c.args(machine(&rec, "record")).args(["-serial", "stdio"]);
+    let started = Instant::now();
+    let (out, err) = run_capture(c, "", Duration::from_secs(180));
+    // The program's own output is the oracle that the recorded boot ran it to the end.
+    assert!(
+        out.contains("sum=197"),
+        "the recorded boot did not run the program:\n{out}\n{err}"
+    );
+    eprintln!(
+        "replay_qemu: recorded in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    rec
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// QEMU replaying the recording, paused at the reset vector, its gdbstub on a free
+/// loopback port.
+fn replay(rec: &Recording) -> (Guard, u16) {
+    for _ in 0..5 {
+        let port = free_port();
+        let mut c = Command::new("qemu-system-x86_64");
+        c.args(machine(rec, "replay"))
+            .arg("-serial")
+            .arg(format!(
+                "file:{}",
+                rec.dir.path().join("replay.serial").display()
+            ))
+            .arg("-gdb")
+            .arg(format!("tcp:127.0.0.1:{port}"))
+            .arg("-S")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut g = Guard(c.spawn().expect("spawn qemu"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                // That probe was a client: QEMU's stub serves the next one.
+                return (g, port);
+            }
+            if g.0.try_wait().ok().flatten().is_some() {
+                break; // the port was taken meanwhile: try another
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = g.0.kill();
+    }
+    panic!("QEMU's gdbstub never listened");
+}
+
+fn session(rec: &Recording, script: &str) -> String {
+    let (_qemu, port) = replay(rec);
+    let cmds = rec.dir.path().join("session.cmds");
+    std::fs::write(&cmds, script).expect("write script");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_coroner"));
+    c.arg("remote")
+        .arg("--init")
+        .arg(&cmds)
+        .arg(format!("127.0.0.1:{port}"))
+        .arg(&rec.exe);
+    let started = Instant::now();
+    let (out, err) = run_capture(c, "", Duration::from_secs(420));
+    eprintln!(
+        "replay_qemu: session took {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    format!("{out}{err}")
+}
+
+/// Lines that are not source listing.
+fn essentials(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.starts_with("    ") && !l.starts_with("=>"))
+        .map(str::to_string)
+        .collect()
+}
+
+fn src(file: &str) -> String {
+    format!("/tmp/coroner-fixtures-live/src/{file}")
+}
+
+#[test]
+fn qemu_replay_forward_and_backward_go_aware() {
+    let Some(k) = usable() else { return };
+    let rec = record(k);
+    let text = session(
+        &rec,
+        "goroutines\nbreak main.f\ncontinue\ncontinue\nprint i\ngoroutines\n\
+         stepout\nnext\nrev next\nrev stepout\nprint i\n\
+         rev continue\nprint i\nrev step-instruction\nbt\nexit\n",
+    );
+    let l = essentials(&text);
+    let all = l.join("\n");
+    let mut at = 0;
+    let mut next = |want: &str| -> String {
+        let p = l
+            .iter()
+            .skip(at)
+            .position(|x| x.starts_with(want))
+            .unwrap_or_else(|| panic!("{want:?} missing after line {at} in:\n{all}"));
+        at += p + 1;
+        l[at - 1].clone()
+    };
+    let f14 = format!("main.f() {}:14", src("loop.go"));
+    let call = marker_line("loop.go", "loop-call");
+    let for_ = marker_line("loop.go", "loop-for");
+    // Before the kernel has started the program, nothing is there yet: said, not fatal
+    // (and `goroutines` lists none, printing nothing, as Delve does for an empty list).
+    assert!(
+        text.contains("coroner: warning: the target's memory does not hold the binary's code"),
+        "{text}"
+    );
+    next(&format!(
+        "> [Breakpoint 1] {f14} (hits goroutine(1):1 total:1)"
+    ));
+    next(&format!(
+        "> [Breakpoint 1] {f14} (hits goroutine(1):2 total:2)"
+    ));
+    assert_eq!(next("1"), "1");
+    // The goroutine on the vCPU is found through fs_base (QEMU's target.xml).
+    next(&format!(
+        "* Goroutine 1 - User: {} main.f",
+        src("loop.go:14")
+    ));
+    // stepout and next forward, Go-aware (breakpoints on the goroutine's return).
+    next(&format!("> main.loopMain() {}:{call}", src("loop.go")));
+    next("Values returned:");
+    next(&format!("> main.loopMain() {}:{for_}", src("loop.go")));
+    // Backwards over the call: the breakpoint inside it stops the reverse next.
+    next(&format!(
+        "> [Breakpoint 1] {f14} (hits goroutine(1):3 total:3)"
+    ));
+    // Reverse stepout: back to the call instruction in the caller.
+    next(&format!("> main.loopMain() {}:{call}", src("loop.go")));
+    assert_eq!(next("1"), "1", "still the second call");
+    // Reverse continue: the first call's breakpoint.
+    next(&format!("> [Breakpoint 1] {f14}"));
+    assert_eq!(next("0"), "0", "the first call");
+    // One instruction back: still main.f's prologue (the breakpoint is after it).
+    next(&format!("> {f14} (PC: 0x"));
+    next("0  0x");
+    next("1  0x");
+    assert!(
+        l[at - 1].contains("main.loopMain"),
+        "bt after rev si: {}",
+        l[at - 1]
+    );
+}
