@@ -481,14 +481,49 @@ impl Hangs {
             }
         }
         let groups: Vec<(u64, Vec<(usize, Ref)>)> = by_g.into_iter().collect();
+        // Goroutines with the same frame-pointer key have the same frames at the same
+        // offsets from their saved SP, so one unwind and one reading of the stack maps
+        // serve them all, shifted (100,000 parked goroutines have a few hundred keys).
+        // The live words' values, and so the stack objects they reach, stay each
+        // goroutine's own.
+        let keys: Vec<Option<Vec<u64>>> = groups
+            .par_iter()
+            .map(|(goid, _)| t.goroutine(*goid).and_then(|g| common::fp_key(t, g)))
+            .collect();
+        let mut first: HashMap<&Vec<u64>, usize> = HashMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            if let Some(k) = k {
+                first.entry(k).or_insert(i);
+            }
+        }
+        let slots_of = |goid: u64| -> (u64, Vec<FrameSlots>) {
+            match t.goroutine(goid) {
+                Some(g) => (
+                    g.sched.sp.get(),
+                    live_frames(t, &t.goroutine_stack(g, common::STACK_DEPTH)),
+                ),
+                None => (0, Vec::new()),
+            }
+        };
+        let reps: Vec<usize> = first.values().copied().collect();
+        let shared: HashMap<usize, (u64, Vec<FrameSlots>)> = reps
+            .par_iter()
+            .filter_map(|&i| Some((i, slots_of(groups.get(i)?.0))))
+            .collect();
         let kept: Vec<(usize, Ref)> = groups
             .par_iter()
-            .flat_map_iter(|(goid, rs)| {
-                let st = t
-                    .goroutine(*goid)
-                    .map(|g| t.goroutine_stack(g, common::STACK_DEPTH))
-                    .unwrap_or_default();
-                let frames = live_frames(t, &st);
+            .enumerate()
+            .flat_map_iter(|(i, (goid, rs))| {
+                let rep = keys
+                    .get(i)
+                    .and_then(|k| k.as_ref())
+                    .and_then(|k| first.get(k))
+                    .and_then(|r| shared.get(r));
+                let sp = t.goroutine(*goid).map(|g| g.sched.sp.get());
+                let frames = match (rep, sp) {
+                    (Some((rep_sp, slots)), Some(sp)) => shifted(slots, sp.wrapping_sub(*rep_sp)),
+                    _ => slots_of(*goid).1,
+                };
                 let frames = live_ranges(t, &frames);
                 rs.iter()
                     .filter(|(_, r)| is_live_slot(&frames, r.at.get()))
@@ -893,6 +928,22 @@ fn live_sp(t: &Target, g: &Goroutine) -> Option<u64> {
             .find(|sp| inside(*sp)),
         _ => Some(g.sched.sp.get()).filter(|sp| inside(*sp)),
     }
+}
+
+/// `slots` moved by `delta` (wrapping: a goroutine lower on the heap than the one
+/// the slots were read from has a "negative" delta).
+fn shifted(slots: &[FrameSlots], delta: u64) -> Vec<FrameSlots> {
+    let mv = |a: u64| a.wrapping_add(delta);
+    slots
+        .iter()
+        .map(|f| FrameSlots {
+            lo: mv(f.lo),
+            hi: mv(f.hi),
+            conservative: f.conservative,
+            words: f.words.iter().map(|&w| mv(w)).collect(),
+            objects: f.objects.iter().map(|&(lo, hi)| (mv(lo), mv(hi))).collect(),
+        })
+        .collect()
 }
 
 /// Live pointer slots of one physical frame, from its stack maps.

@@ -307,15 +307,23 @@ impl Waits {
                 Err(e) => w.problems.push(format!("channel {c}: {e}")),
             }
         }
-        // Direction of each wait: which of its channel's queues holds the sudog.
+        // Direction of each wait: which of its channel's queues holds the sudog. One
+        // lookup per wait (tens of thousands of goroutines may wait on one channel:
+        // scanning its queue for each was quadratic).
+        let queued: HashMap<(Addr, Addr), ChanDir> = w
+            .channels
+            .values()
+            .flat_map(|ch| {
+                let send = ch.sendq.iter().map(|q| ((ch.addr, q.sudog), ChanDir::Send));
+                let recv = ch.recvq.iter().map(|q| ((ch.addr, q.sudog), ChanDir::Recv));
+                // Recv wins when a sudog is in both (it never is; the old order).
+                send.chain(recv)
+            })
+            .collect();
         for list in w.chan_waits.values_mut() {
             for cw in list.iter_mut() {
-                if let Some(ch) = w.channels.get(&cw.chan) {
-                    if ch.recvq.iter().any(|q| q.sudog == cw.sudog) {
-                        cw.dir = Some(ChanDir::Recv);
-                    } else if ch.sendq.iter().any(|q| q.sudog == cw.sudog) {
-                        cw.dir = Some(ChanDir::Send);
-                    }
+                if let Some(&d) = queued.get(&(cw.chan, cw.sudog)) {
+                    cw.dir = Some(d);
                 }
             }
         }

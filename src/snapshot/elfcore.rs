@@ -169,14 +169,25 @@ pub struct ElfCore {
     process: Option<ProcessInfo>,
     warnings: Vec<String>,
     arch: Arch,
-    /// Pages of the mapping read since its resident pages were last dropped.
+    /// Pages of the mapping made resident (an upper bound) since they were last dropped.
     touched: std::sync::atomic::AtomicU64,
+    /// Fault-around windows read lately (a direct-mapped set of window numbers + 1): a
+    /// read inside one of them adds no resident page, so it is not counted again.
+    recent: Box<[std::sync::atomic::AtomicU64]>,
 }
 
-/// Pages read from a core mapping (counted per read, so an overestimate) after which
-/// its resident pages are dropped: bounds what a bulk pass over 100,000 goroutines
-/// keeps resident (~64 MB) without every pass releasing by hand.
+/// Resident pages of a core mapping after which they are dropped: bounds what a bulk
+/// pass over 100,000 goroutines keeps resident (~64 MB) without every pass releasing
+/// by hand.
 const RESIDENT_BUDGET_PAGES: u64 = 16 * 1024;
+/// A page fault on a file mapping maps the cached pages of its whole aligned 64 KB
+/// window (the kernel's fault-around), so a read makes up to 16 pages resident: the
+/// budget counts windows, once each. (Counting each read as one page, as before, let
+/// a pass that reads little but widely keep hundreds of MB resident.)
+const WINDOW_SHIFT: u32 = 16;
+const WINDOW_PAGES: u64 = 16;
+/// Slots of `ElfCore::recent`.
+const RECENT_WINDOWS: usize = 1024;
 
 impl std::fmt::Debug for ElfCore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -385,6 +396,9 @@ impl ElfCore {
             warnings,
             arch,
             touched: std::sync::atomic::AtomicU64::new(0),
+            recent: (0..RECENT_WINDOWS)
+                .map(|_| std::sync::atomic::AtomicU64::new(0))
+                .collect(),
         })
     }
 
@@ -595,23 +609,43 @@ fn parse_nt_file(desc: &[u8]) -> Vec<MappedFile> {
 }
 
 impl ElfCore {
-    /// Counts a read of `len` bytes from the mapping; past the budget, drops the
-    /// resident pages (safe under borrowed slices: see [`drop_pages`]).
-    pub(crate) fn note_read(&self, len: usize) {
+    /// Counts a read of `len` bytes at `addr` from the mapping; past the budget, drops
+    /// the resident pages (safe under borrowed slices: see [`drop_pages`]).
+    pub(crate) fn note_read(&self, addr: u64, len: usize) {
         use std::sync::atomic::Ordering;
-        if let CoreBytes::Mapped(m) = &self.data {
-            let pages = (len as u64).div_ceil(4096).max(1);
-            if self.touched.fetch_add(pages, Ordering::Relaxed) + pages > RESIDENT_BUDGET_PAGES {
-                self.touched.store(0, Ordering::Relaxed);
-                drop_pages(m);
+        let CoreBytes::Mapped(m) = &self.data else {
+            return;
+        };
+        let first = addr >> WINDOW_SHIFT;
+        let last = addr.saturating_add(len.max(1) as u64 - 1) >> WINDOW_SHIFT;
+        let windows = if last - first >= 8 {
+            // A bulk read: all of it counts.
+            last - first + 1
+        } else {
+            (first..=last)
+                .filter(|&w| {
+                    let slot = &self.recent[(w as usize) % RECENT_WINDOWS];
+                    slot.swap(w + 1, Ordering::Relaxed) != w + 1
+                })
+                .count() as u64
+        };
+        if windows == 0 {
+            return;
+        }
+        let pages = windows * WINDOW_PAGES;
+        if self.touched.fetch_add(pages, Ordering::Relaxed) + pages > RESIDENT_BUDGET_PAGES {
+            self.touched.store(0, Ordering::Relaxed);
+            for slot in self.recent.iter() {
+                slot.store(0, Ordering::Relaxed);
             }
+            drop_pages(m);
         }
     }
 }
 
 impl Memory for ElfCore {
     fn read(&self, addr: Addr, buf: &mut [u8]) -> Result<(), MemError> {
-        self.note_read(buf.len());
+        self.note_read(addr.0, buf.len());
         let mut done = 0usize;
         while done < buf.len() {
             let a = addr
@@ -646,7 +680,7 @@ impl Memory for ElfCore {
     }
 
     fn slice(&self, addr: Addr, len: usize) -> Option<&[u8]> {
-        self.note_read(len);
+        self.note_read(addr.0, len);
         match self.chunk(addr.0) {
             CoreChunk::Saved(b) => b.get(..len),
             _ => None,

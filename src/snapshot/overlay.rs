@@ -104,7 +104,7 @@ impl CoreWithBinary {
 
 impl Memory for CoreWithBinary {
     fn read(&self, addr: Addr, buf: &mut [u8]) -> Result<(), MemError> {
-        self.core.note_read(buf.len());
+        self.core.note_read(addr.0, buf.len());
         let mut done = 0usize;
         while done < buf.len() {
             let a = addr
@@ -172,7 +172,7 @@ impl Memory for CoreWithBinary {
     }
 
     fn slice(&self, addr: Addr, len: usize) -> Option<&[u8]> {
-        self.core.note_read(len);
+        self.core.note_read(addr.0, len);
         match self.core.chunk(addr.0) {
             CoreChunk::Saved(b) => b.get(..len),
             CoreChunk::NotDumped(n) if len as u64 <= n => self.binary_bytes(addr.0)?.get(..len),
