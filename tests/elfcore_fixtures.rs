@@ -679,3 +679,77 @@ fn sstripped_binary_opens_from_segments() {
         .read_u64(bin.entry())
         .unwrap();
 }
+
+/// A plain core file is read through `pread` and a per-thread page cache for small
+/// reads, the mapping for the rest: every read must give the bytes an in-memory copy
+/// of the same core gives, across page boundaries, from several threads at once, and
+/// with two cores read alternately on one thread (their caches must not mix).
+#[test]
+fn small_reads_of_a_plain_core_equal_the_in_memory_core() {
+    let (Some((_, a)), Some((_, b))) = (
+        fixture("go1.22-opt", "panic_main"),
+        fixture("go1.25-noopt", "deadlock"),
+    ) else {
+        eprintln!("NOTE: fixture cores missing; skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let open_both = |p: &Path, name: &str| {
+        let bytes = open_file(p).unwrap();
+        let plain = dir.path().join(name);
+        std::fs::write(&plain, &bytes[..]).unwrap();
+        (
+            Arc::new(ElfCore::open(&plain).unwrap()),
+            Arc::new(ElfCore::from_bytes(p, bytes).unwrap()),
+        )
+    };
+    let (pa, ma) = open_both(&a, "a.core");
+    let (pb, mb) = open_both(&b, "b.core");
+    // Addresses near the ends of pages and segments, every read size up to past the
+    // small-read limit.
+    let probes = |c: &ElfCore| -> Vec<(u64, usize)> {
+        let mut v = Vec::new();
+        for s in c.segments().iter().filter(|s| s.filesz > 0) {
+            for off in [0, 1, 4088, 4095, 4096, 8190, s.filesz.saturating_sub(3)] {
+                for len in [1usize, 8, 15, 200, 1024, 1025, 5000] {
+                    v.push((s.vaddr + off.min(s.filesz - 1), len));
+                }
+            }
+        }
+        v
+    };
+    let check = |plain: &ElfCore, mem: &ElfCore, what: &str| {
+        let mut n = 0;
+        for (addr, len) in probes(mem) {
+            let (mut x, mut y) = (vec![0u8; len], vec![0u8; len]);
+            let rx = plain.read(Addr(addr), &mut x);
+            let ry = mem.read(Addr(addr), &mut y);
+            assert_eq!(rx.is_ok(), ry.is_ok(), "{what}: {addr:#x}+{len}");
+            if rx.is_ok() {
+                assert!(x == y, "{what}: bytes differ at {addr:#x}+{len}");
+                n += 1;
+            }
+        }
+        assert!(n > 100, "{what}: only {n} reads compared");
+    };
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                check(&pa, &ma, "a");
+                check(&pb, &mb, "b");
+            });
+        }
+    });
+    // Alternating on one thread: a read of b between reads of a, page by page.
+    for (addr, len) in probes(&ma).into_iter().take(400) {
+        let (mut x, mut y, mut z) = (vec![0u8; len], vec![0u8; len], [0u8; 8]);
+        let seg = mb.segments().iter().find(|s| s.filesz >= 8);
+        if let Some(s) = seg {
+            let _ = pb.read(Addr(s.vaddr), &mut z);
+        }
+        if pa.read(Addr(addr), &mut x).is_ok() {
+            ma.read(Addr(addr), &mut y).unwrap();
+            assert!(x == y, "alternating: bytes differ at {addr:#x}+{len}");
+        }
+    }
+}

@@ -7,7 +7,7 @@ use coroner::target::Target;
 use coroner::unwind::{Frame, Stack};
 use rayon::prelude::*;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Frames kept per goroutine stack (the runtime prints 100).
 pub const STACK_DEPTH: usize = 100;
@@ -103,6 +103,65 @@ pub fn fp_key(t: &Target, g: &Goroutine) -> Option<Vec<u64>> {
 /// A stack's exact PCs, shared by the goroutines that have it.
 pub type PcKey = Arc<Vec<u64>>;
 
+pub type CacheKey = (u64, usize);
+pub fn fingerprint(t: &Target) -> CacheKey {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    t.bias().hash(&mut h);
+    t.crash().thread.hash(&mut h);
+    for g in t.goroutines() {
+        (
+            g.addr.get(),
+            g.goid,
+            g.status,
+            g.sched.sp.get(),
+            g.sched.pc.get(),
+        )
+            .hash(&mut h);
+        (g.wait_since, g.stack_hi.get(), g.gopc.get()).hash(&mut h);
+    }
+    (h.finish(), t.goroutines().len())
+}
+
+/// Every goroutine's [`fp_key`] (by g address), interned, for the last snapshot seen:
+/// the groups analyzer, the semaphore waiters and the live-slot check all want them,
+/// and each pass reads every parked goroutine's frame-pointer chain again.
+pub type FpKeys = Arc<HashMap<Addr, PcKey>>;
+static FP_KEYS: Mutex<Option<(CacheKey, FpKeys)>> = Mutex::new(None);
+
+/// Fetch it once per pass: checking the cache hashes every goroutine.
+pub fn fp_keys(t: &Target) -> FpKeys {
+    let key = fingerprint(t);
+    if let Ok(c) = FP_KEYS.lock() {
+        if let Some((k, m)) = c.as_ref() {
+            if *k == key {
+                return m.clone();
+            }
+        }
+    }
+    let keys: Vec<(Addr, Option<Vec<u64>>)> = t
+        .goroutines()
+        .par_iter()
+        .map(|g| (g.addr, fp_key(t, g)))
+        .collect();
+    let mut interned: HashMap<Vec<u64>, PcKey> = HashMap::new();
+    let mut m = HashMap::with_capacity(keys.len());
+    for (a, k) in keys {
+        if let Some(k) = k {
+            let shared = interned
+                .entry(k)
+                .or_insert_with_key(|k| Arc::new(k.clone()))
+                .clone();
+            m.insert(a, shared);
+        }
+    }
+    let m = Arc::new(m);
+    if let Ok(mut c) = FP_KEYS.lock() {
+        *c = Some((key, m.clone()));
+    }
+    m
+}
+
 /// Stacks of these goroutines, unwinding only one goroutine per distinct
 /// [`fp_key`] (a 100,000-goroutine process has a few hundred distinct stacks).
 /// Returns, in order, each goroutine's stack and its key (None: unwound alone).
@@ -111,8 +170,9 @@ pub fn stacks_dedup(
     gs: &[&Goroutine],
     depth: usize,
 ) -> Vec<(Arc<Stack>, Option<PcKey>)> {
-    let keys: Vec<Option<Vec<u64>>> = gs.par_iter().map(|g| fp_key(t, g)).collect();
-    let mut first: HashMap<&Vec<u64>, usize> = HashMap::new();
+    let table = fp_keys(t);
+    let keys: Vec<Option<&PcKey>> = gs.iter().map(|g| table.get(&g.addr)).collect();
+    let mut first: HashMap<&PcKey, usize> = HashMap::new();
     for (i, k) in keys.iter().enumerate() {
         if let Some(k) = k {
             first.entry(k).or_insert(i);
@@ -129,10 +189,8 @@ pub fn stacks_dedup(
         .par_iter()
         .filter_map(|i| Some((*i, Arc::new(t.goroutine_stack(gs.get(*i)?, depth)))))
         .collect();
-    let shared_keys: HashMap<usize, Arc<Vec<u64>>> = first
-        .iter()
-        .map(|(k, i)| (*i, Arc::new((*k).clone())))
-        .collect();
+    let shared_keys: HashMap<usize, PcKey> =
+        first.iter().map(|(k, i)| (*i, Arc::clone(k))).collect();
     keys.iter()
         .enumerate()
         .map(|(i, k)| {

@@ -214,32 +214,12 @@ fn classify_sema(st: &Stack, sema: Addr) -> (ObjKind, Addr) {
 /// `triage` runs `waitgraph` and `leaks` on the same target, and the graph is the
 /// costly part of both. A content key (not the target's address, which a later target
 /// may reuse) means a hit is the same snapshot, so the same result.
-type CacheKey = (u64, usize);
-static CACHE: Mutex<Option<(CacheKey, Arc<Hangs>)>> = Mutex::new(None);
-
-fn fingerprint(t: &Target) -> CacheKey {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    t.bias().hash(&mut h);
-    t.crash().thread.hash(&mut h);
-    for g in t.goroutines() {
-        (
-            g.addr.get(),
-            g.goid,
-            g.status,
-            g.sched.sp.get(),
-            g.sched.pc.get(),
-        )
-            .hash(&mut h);
-        (g.wait_since, g.stack_hi.get(), g.gopc.get()).hash(&mut h);
-    }
-    (h.finish(), t.goroutines().len())
-}
+static CACHE: Mutex<Option<(common::CacheKey, Arc<Hangs>)>> = Mutex::new(None);
 
 impl Hangs {
     /// [`Hangs::build`], reusing the previous result for the same snapshot.
     pub fn cached(t: &Target) -> Arc<Hangs> {
-        let key = fingerprint(t);
+        let key = common::fingerprint(t);
         if let Ok(c) = CACHE.lock() {
             if let Some((k, h)) = c.as_ref() {
                 if *k == key {
@@ -486,13 +466,14 @@ impl Hangs {
         // serve them all, shifted (100,000 parked goroutines have a few hundred keys).
         // The live words' values, and so the stack objects they reach, stay each
         // goroutine's own.
-        let keys: Vec<Option<Vec<u64>>> = groups
-            .par_iter()
-            .map(|(goid, _)| t.goroutine(*goid).and_then(|g| common::fp_key(t, g)))
+        let table = common::fp_keys(t);
+        let keys: Vec<Option<&common::PcKey>> = groups
+            .iter()
+            .map(|(goid, _)| t.goroutine(*goid).and_then(|g| table.get(&g.addr)))
             .collect();
-        let mut first: HashMap<&Vec<u64>, usize> = HashMap::new();
+        let mut first: HashMap<&common::PcKey, usize> = HashMap::new();
         for (i, k) in keys.iter().enumerate() {
-            if let Some(k) = k {
+            if let Some(k) = *k {
                 first.entry(k).or_insert(i);
             }
         }

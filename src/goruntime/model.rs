@@ -386,21 +386,27 @@ impl GoRuntime {
     pub fn read_g(&self, mem: &dyn Memory, addr: Addr) -> Goroutine {
         let l = &self.layouts.g;
         let size = l.size as usize;
+        let failed = |e: crate::snapshot::MemError| Goroutine {
+            addr,
+            error: Some(format!("cannot read runtime.g at {addr}: {e}")),
+            ..Default::default()
+        };
+        // A copy, not a view of a core mapping: 100,000 g's scattered over the heap
+        // would each fault in (and keep resident) a 64 KB window of it, where a small
+        // read of a mapped core is one pread of a page (snapshot::small_reads).
+        let mut small = [0u8; 1024];
         let owned;
-        let buf: &[u8] = match mem.slice(addr, size) {
-            Some(s) => s,
+        let buf: &[u8] = match small.get_mut(..size) {
+            Some(b) => match mem.read(addr, b) {
+                Ok(()) => b,
+                Err(e) => return failed(e),
+            },
             None => match mem.read_bytes(addr, size) {
                 Ok(v) => {
                     owned = v;
                     &owned
                 }
-                Err(e) => {
-                    return Goroutine {
-                        addr,
-                        error: Some(format!("cannot read runtime.g at {addr}: {e}")),
-                        ..Default::default()
-                    }
-                }
+                Err(e) => return failed(e),
             },
         };
         let u64_at = |off: u64| -> u64 {

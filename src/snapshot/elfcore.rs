@@ -7,6 +7,7 @@
 
 use super::compressed::{open_file, FileBytes, FileError};
 use super::notes::{c_str, le_i32, le_u16, le_u32, le_u64, parse_notes, prstatus_regs};
+use super::small_reads::{SmallReads, SMALL_READ};
 use super::{MappedFile, MemError, Memory, ProcessInfo, SignalInfo, Snapshot, Thread};
 use crate::addr::Addr;
 use crate::arch::Arch;
@@ -138,7 +139,7 @@ fn drop_pages(m: &Mmap) {
 
 /// Map a plain (uncompressed, non-empty) core file ourselves; `None` to let
 /// [`open_file`] handle it (compressed, empty, or unreadable head).
-fn map_plain(path: &Path) -> Option<Arc<Mmap>> {
+fn map_plain(path: &Path) -> Option<(Arc<Mmap>, std::fs::File)> {
     let mut f = std::fs::File::open(path).ok()?;
     if f.metadata().ok()?.len() < 8 {
         return None;
@@ -154,7 +155,7 @@ fn map_plain(path: &Path) -> Option<Arc<Mmap>> {
     let map = unsafe { Mmap::map(&f) }.ok()?;
     // Reads are scattered (a g here, a stack page there): no readahead. A hint only.
     let _ = map.advise(Advice::Random);
-    Some(Arc::new(map))
+    Some((Arc::new(map), f))
 }
 
 pub struct ElfCore {
@@ -174,6 +175,8 @@ pub struct ElfCore {
     /// Fault-around windows read lately (a direct-mapped set of window numbers + 1): a
     /// read inside one of them adds no resident page, so it is not counted again.
     recent: Box<[std::sync::atomic::AtomicU64]>,
+    /// The mapped file again, for small reads (see `small_reads`).
+    small: Option<SmallReads>,
 }
 
 /// Resident pages of a core mapping after which they are dropped: bounds what a bulk
@@ -220,8 +223,9 @@ fn arch_name(machine: u16) -> String {
 impl ElfCore {
     /// Open a core file (plain or zstd/xz/lz4-compressed).
     pub fn open(path: &Path) -> Result<ElfCore, CoreError> {
-        if let Some(map) = map_plain(path) {
-            let core = Self::parse(path, CoreBytes::Mapped(map.clone()))?;
+        if let Some((map, file)) = map_plain(path) {
+            let mut core = Self::parse(path, CoreBytes::Mapped(map.clone()))?;
+            core.small = Some(SmallReads::new(file));
             LIVE_MAPPINGS
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -399,6 +403,7 @@ impl ElfCore {
             recent: (0..RECENT_WINDOWS)
                 .map(|_| std::sync::atomic::AtomicU64::new(0))
                 .collect(),
+            small: None,
         })
     }
 
@@ -609,9 +614,37 @@ fn parse_nt_file(desc: &[u8]) -> Vec<MappedFile> {
 }
 
 impl ElfCore {
-    /// Counts a read of `len` bytes at `addr` from the mapping; past the budget, drops
-    /// the resident pages (safe under borrowed slices: see [`drop_pages`]).
-    pub(crate) fn note_read(&self, addr: u64, len: usize) {
+    /// Counts a zero-copy view handed out (`slice`) of bytes of this core.
+    pub(crate) fn note_slice(&self, s: &[u8]) {
+        if let CoreBytes::Mapped(m) = &self.data {
+            let base = m.as_ptr() as usize;
+            let at = s.as_ptr() as usize;
+            if at >= base && at + s.len() <= base + m.len() {
+                self.note_mapped((at - base) as u64, s.len());
+            }
+        }
+    }
+
+    /// Copy `src` (bytes of this core, as `chunk` gave them, or any other slice) into
+    /// `dst` (as long): small reads of the mapping by `pread`, the rest from the mapping.
+    pub(crate) fn copy_out(&self, src: &[u8], dst: &mut [u8]) {
+        if let (CoreBytes::Mapped(m), Some(small)) = (&self.data, &self.small) {
+            let base = m.as_ptr() as usize;
+            let at = src.as_ptr() as usize;
+            if at >= base && at + src.len() <= base + m.len() {
+                let off = (at - base) as u64;
+                if src.len() <= SMALL_READ && small.read(off, dst) {
+                    return;
+                }
+                self.note_mapped(off, src.len());
+            }
+        }
+        dst.copy_from_slice(src);
+    }
+
+    /// Counts `len` bytes read at mapping offset `addr`; past the budget, drops the
+    /// resident pages (safe under borrowed slices: see [`drop_pages`]).
+    fn note_mapped(&self, addr: u64, len: usize) {
         use std::sync::atomic::Ordering;
         let CoreBytes::Mapped(m) = &self.data else {
             return;
@@ -645,7 +678,6 @@ impl ElfCore {
 
 impl Memory for ElfCore {
     fn read(&self, addr: Addr, buf: &mut [u8]) -> Result<(), MemError> {
-        self.note_read(addr.0, buf.len());
         let mut done = 0usize;
         while done < buf.len() {
             let a = addr
@@ -657,7 +689,7 @@ impl Memory for ElfCore {
                 CoreChunk::Saved(b) => {
                     let n = b.len().min(rest.len());
                     if let (Some(dst), Some(src)) = (rest.get_mut(..n), b.get(..n)) {
-                        dst.copy_from_slice(src);
+                        self.copy_out(src, dst);
                     }
                     n
                 }
@@ -680,9 +712,12 @@ impl Memory for ElfCore {
     }
 
     fn slice(&self, addr: Addr, len: usize) -> Option<&[u8]> {
-        self.note_read(addr.0, len);
         match self.chunk(addr.0) {
-            CoreChunk::Saved(b) => b.get(..len),
+            CoreChunk::Saved(b) => {
+                let s = b.get(..len)?;
+                self.note_slice(s);
+                Some(s)
+            }
             _ => None,
         }
     }

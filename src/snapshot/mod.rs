@@ -9,6 +9,7 @@ pub mod minidump;
 pub mod notes;
 pub mod overlay;
 pub mod regs;
+mod small_reads;
 
 use crate::addr::Addr;
 pub use crate::arch::Arch;

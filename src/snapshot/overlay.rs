@@ -104,7 +104,6 @@ impl CoreWithBinary {
 
 impl Memory for CoreWithBinary {
     fn read(&self, addr: Addr, buf: &mut [u8]) -> Result<(), MemError> {
-        self.core.note_read(addr.0, buf.len());
         let mut done = 0usize;
         while done < buf.len() {
             let a = addr
@@ -151,7 +150,7 @@ impl Memory for CoreWithBinary {
                 Some(b) => {
                     let n = b.len().min(rest.len());
                     if let (Some(dst), Some(src)) = (rest.get_mut(..n), b.get(..n)) {
-                        dst.copy_from_slice(src);
+                        self.core.copy_out(src, dst);
                     }
                     n
                 }
@@ -172,9 +171,12 @@ impl Memory for CoreWithBinary {
     }
 
     fn slice(&self, addr: Addr, len: usize) -> Option<&[u8]> {
-        self.core.note_read(addr.0, len);
         match self.core.chunk(addr.0) {
-            CoreChunk::Saved(b) => b.get(..len),
+            CoreChunk::Saved(b) => {
+                let s = b.get(..len)?;
+                self.core.note_slice(s);
+                Some(s)
+            }
             CoreChunk::NotDumped(n) if len as u64 <= n => self.binary_bytes(addr.0)?.get(..len),
             CoreChunk::Unmapped(n)
                 if (n == 0 || len as u64 <= n) && !self.binary_writable(addr.0) =>
