@@ -18,6 +18,9 @@ mod live;
 #[path = "support/run.rs"]
 mod run;
 
+#[path = "support/dlv.rs"]
+mod dlv;
+
 use live::{marker_line, unpack, TempDir};
 use run::{run_capture, Guard};
 use std::path::PathBuf;
@@ -25,6 +28,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const KERNEL_CACHE: &str = "/var/cache/coroner/qemu-kernel/boot";
+
+/// One replay at a time: two TCG machines and their clients on a 2-core runner slow
+/// each other past their time limits (seen: 420 s for an 80 s session).
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn kernel() -> Option<PathBuf> {
     if let Some(k) = std::env::var_os("CORONER_QEMU_KERNEL") {
@@ -259,6 +266,7 @@ fn src(file: &str) -> String {
 
 #[test]
 fn qemu_replay_forward_and_backward_go_aware() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let Some(k) = usable() else { return };
     let rec = record(k);
     let text = session(
@@ -323,4 +331,60 @@ fn qemu_replay_forward_and_backward_go_aware() {
         "bt after rev si: {}",
         l[at - 1]
     );
+}
+
+/// Delve's own `dlv connect` client (Debian's Delve 1.20) on `coroner remote --headless`
+/// over a QEMU replay: its transcript of breakpoints, `rev next`, `rev stepout` and
+/// `rewind` equals coroner's REPL on a second replay of the same recording (the
+/// client's reverse commands, sent as JSON-RPC `Command`s, run backwards the same way).
+#[test]
+fn qemu_replay_dlv_connect_runs_backwards_as_the_repl() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    if !dlv::dlv_available() {
+        return;
+    }
+    let Some(k) = usable() else { return };
+    let rec = record(k);
+    let exe = rec.exe.to_string_lossy().into_owned();
+    // rewind from the third call's stop to the second's, rev next back out of it, rev
+    // stepout on through the first call's breakpoint (never to the start of history:
+    // what a stop outside the program prints is not compared here).
+    let cmds = [
+        "break main.f",
+        "continue",
+        "continue",
+        "continue",
+        "print i",
+        "rewind",
+        "print i",
+        "rev next",
+        "rev stepout",
+        "print i",
+    ];
+    // One more command, not compared: Delve's client asks whether to kill an attached
+    // process at `exit`, and that prompt lands in the last command's output.
+    let run: Vec<&str> = cmds.iter().copied().chain(["print 1"]).collect();
+    let started = Instant::now();
+    let dlv_out = {
+        let (_qemu, port) = replay(&rec);
+        let stub = format!("127.0.0.1:{port}");
+        let (_server, addr) = dlv::start_server(&["remote", &stub, &exe]);
+        dlv::dlv_connect(&addr, &run)
+    };
+    let repl_out = {
+        let (_qemu, port) = replay(&rec);
+        let stub = format!("127.0.0.1:{port}");
+        dlv::coroner_repl(&["remote", &stub, &exe], &run)
+    };
+    eprintln!(
+        "replay_qemu: two sessions took {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    // Both really went backwards: i goes 2, 1, then 0 at the last stop.
+    let values: Vec<&str> = repl_out
+        .lines()
+        .filter(|l| l.len() == 1 && l.chars().all(|c| c.is_ascii_digit()))
+        .collect();
+    assert_eq!(values, ["2", "1", "0", "1"], "{repl_out}");
+    dlv::compare("qemu replay", &cmds, &dlv_out, &repl_out);
 }
