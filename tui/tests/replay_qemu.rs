@@ -337,7 +337,13 @@ fn qemu_replay_forward_and_backward_go_aware() {
 /// over a QEMU replay: its transcript of breakpoints, `rev next`, `rev stepout` and
 /// `rewind` equals coroner's REPL on a second replay of the same recording (the
 /// client's reverse commands, sent as JSON-RPC `Command`s, run backwards the same way).
+///
+/// Not run by default: six reverse operations over two replays take 3 minutes, and in
+/// one full-suite run of three here a session never finished (QEMU's reverse replay is
+/// known to hang now and then); CI keeps the shorter test above. Run it by hand with
+/// `cargo test -p coroner-tui --test replay_qemu -- --ignored`.
 #[test]
+#[ignore = "slow (3 min) and QEMU's reverse replay hung once in three runs: run by hand"]
 fn qemu_replay_dlv_connect_runs_backwards_as_the_repl() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     if !dlv::dlv_available() {
