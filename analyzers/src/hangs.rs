@@ -912,9 +912,10 @@ fn live_sp(t: &Target, g: &Goroutine) -> Option<u64> {
 }
 
 /// `slots` moved by `delta` (wrapping: a goroutine lower on the heap than the one
-/// the slots were read from has a "negative" delta).
+/// the slots were read from has a "negative" delta). 0 stays 0: it is "no CFA" (the
+/// outermost frame), not an address.
 fn shifted(slots: &[FrameSlots], delta: u64) -> Vec<FrameSlots> {
-    let mv = |a: u64| a.wrapping_add(delta);
+    let mv = |a: u64| if a == 0 { 0 } else { a.wrapping_add(delta) };
     slots
         .iter()
         .map(|f| FrameSlots {
@@ -928,7 +929,7 @@ fn shifted(slots: &[FrameSlots], delta: u64) -> Vec<FrameSlots> {
 }
 
 /// Live pointer slots of one physical frame, from its stack maps.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 struct FrameSlots {
     /// [sp, cfa) of the frame.
     lo: u64,
@@ -1308,6 +1309,63 @@ fn tarjan(nodes: &BTreeSet<u64>, edges: &BTreeMap<u64, BTreeSet<u64>>) -> Vec<Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `keep_live` reads the stack-map slots of one goroutine per frame-pointer key and
+    /// shifts them to the others: on every hang fixture core, each goroutine's own
+    /// slots must equal its representative's, shifted.
+    #[test]
+    fn shifted_slots_equal_each_goroutines_own() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../cores/fixtures-hangs");
+        let Ok(rd) = std::fs::read_dir(&root) else {
+            eprintln!("SKIPPED: {} missing", root.display());
+            return;
+        };
+        let mut shared = 0;
+        for dir in rd.flatten().map(|e| e.path()) {
+            let Ok(cores) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for core in cores.flatten().map(|e| e.path()) {
+                if !core.to_string_lossy().ends_with(".core.zst") {
+                    continue;
+                }
+                let t = Target::open(&coroner::target::OpenOptions {
+                    binary: dir.join("hangs.zst"),
+                    core: core.clone(),
+                    force: false,
+                })
+                .unwrap_or_else(|e| panic!("{}: {e}", core.display()));
+                let table = common::fp_keys(&t);
+                let mut reps: HashMap<&common::PcKey, (u64, Vec<FrameSlots>)> = HashMap::new();
+                for g in t.goroutines() {
+                    let Some(k) = table.get(&g.addr) else {
+                        continue;
+                    };
+                    let own = live_frames(&t, &t.goroutine_stack(g, common::STACK_DEPTH));
+                    let sp = g.sched.sp.get();
+                    match reps.get(k) {
+                        Some((rep_sp, slots)) => {
+                            shared += 1;
+                            assert_eq!(
+                                shifted(slots, sp.wrapping_sub(*rep_sp)),
+                                own,
+                                "{}: goroutine {}",
+                                core.display(),
+                                g.goid
+                            );
+                        }
+                        None => {
+                            reps.insert(k, (sp, own));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            shared > 100,
+            "only {shared} goroutines shared a key with another"
+        );
+    }
 
     #[test]
     fn tarjan_finds_cycles_only() {

@@ -196,23 +196,19 @@ impl GoRuntime {
                 }
             },
         };
-        let mapped = program_mapped(inp);
-        let found = if mapped {
+        let found = if program_mapped(inp) {
             locate::find_allgs(inp, &layouts)
         } else {
-            Err(String::new())
+            warnings.push(
+                "the target's memory does not hold the binary's code at this stop (a \
+                 system emulator's stub before the program runs?): no goroutines until \
+                 it does; continue to a breakpoint in the program"
+                    .to_string(),
+            );
+            Ok((Addr::NULL, 0, None))
         };
         let (allgs, allglen, allgs_header) = match found {
             Ok(x) => x,
-            Err(_) if !mapped => {
-                warnings.push(
-                    "the target's memory does not hold the binary's code at this stop (a \
-                     system emulator's stub before the program runs?): no goroutines until \
-                     it does; continue to a breakpoint in the program"
-                        .to_string(),
-                );
-                (Addr::NULL, 0, None)
-            }
             Err(why) if partial_memory => {
                 warnings.push(format!(
                     "no goroutine can be listed: the goroutine list is not in the snapshot \
@@ -251,19 +247,18 @@ impl GoRuntime {
     /// The model at a later stop of the same process: version, layouts and wait reasons
     /// do not change while it runs, but `append` moves and grows allgs.
     pub fn at_new_stop(&self, inp: &Inputs<'_>) -> Result<GoRuntime, RuntimeError> {
-        let known = self
-            .allgs_header
-            .and_then(|h| locate::reread_allgs(inp.mem, h).map(|(a, n)| (a, n, Some(h))));
-        let (allgs, allglen, allgs_header) = match known {
-            // Another address space on the stub's CPU (the kernel, another process):
-            // the header's address holds something else.
-            Some(_) if !program_mapped(inp) => (Addr::NULL, 0, self.allgs_header),
-            Some(x) => x,
-            None => match locate::find_allgs(inp, &self.layouts) {
-                Ok(x) => x,
-                Err(_) if !program_mapped(inp) => (Addr::NULL, 0, None),
-                Err(why) => return Err(RuntimeError::NoAllgs(why)),
-            },
+        // Another address space on the stub's CPU (the kernel, another process): the
+        // header's address holds something else, and there is nothing to list.
+        let (allgs, allglen, allgs_header) = if !program_mapped(inp) {
+            (Addr::NULL, 0, self.allgs_header)
+        } else {
+            let known = self
+                .allgs_header
+                .and_then(|h| locate::reread_allgs(inp.mem, h).map(|(a, n)| (a, n, Some(h))));
+            match known {
+                Some(x) => x,
+                None => locate::find_allgs(inp, &self.layouts).map_err(RuntimeError::NoAllgs)?,
+            }
         };
         Ok(GoRuntime {
             version: self.version.clone(),

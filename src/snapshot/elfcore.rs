@@ -180,8 +180,8 @@ pub struct ElfCore {
 }
 
 /// Resident pages of a core mapping after which they are dropped: bounds what a bulk
-/// pass over 100,000 goroutines keeps resident (~32 MB; small reads bypass the mapping) without every pass releasing
-/// by hand.
+/// pass over 100,000 goroutines keeps resident (~32 MB; small reads bypass the mapping)
+/// without every pass releasing by hand.
 const RESIDENT_BUDGET_PAGES: u64 = 8 * 1024;
 /// A page fault on a file mapping maps the cached pages of its whole aligned 64 KB
 /// window (the kernel's fault-around), so a read makes up to 16 pages resident: the
