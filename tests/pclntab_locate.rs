@@ -97,6 +97,8 @@ fn found_without_section_headers() {
             runtime_text: None,
             gofunc_symbol: None,
             go_version: None,
+            backing: None,
+            backing: None,
         };
         let with_section = Pclntab::load_from(&base).expect("with section");
         assert!(
@@ -204,7 +206,7 @@ fn corrupted_tables_do_not_panic() {
                         b[i] = rng.next() as u8;
                     }
                 }
-                Some((a, Arc::from(b)))
+                Some((a, coroner::symbols::SharedBytes::from(b)))
             }
             _ => None,
         };

@@ -531,7 +531,7 @@ impl Hangs {
             let link = Addr(o.addr.get().wrapping_sub(bias));
             if let Some(s) = bin.symbol_at(link).filter(|s| s.size > 0) {
                 let off = link.get().saturating_sub(s.addr.get());
-                o.name = Some(global_field_name(t, &s.name, off, false));
+                o.name = Some(global_field_name(t, s.name, off, false));
             }
         }
         let mem = t.memory();
@@ -564,7 +564,7 @@ impl Hangs {
                     o.name = Some(match bin.symbol_at(at) {
                         Some(s) => {
                             let off = at.get().saturating_sub(s.addr.get());
-                            global_field_name(t, &s.name, off, true)
+                            global_field_name(t, s.name, off, true)
                         }
                         None => format!("pointed to by package data at {}", hex(at.add(bias))),
                     });

@@ -12,6 +12,9 @@
 //! so one corrupt table such as the symbol table does not make the whole file
 //! unreadable). Compressed debug sections are inflated on first request and cached.
 
+use super::shared_bytes::SharedBytes;
+use super::symtab::SymbolTable;
+pub use super::symtab::{Symbol, Symbols};
 use crate::addr::Addr;
 use crate::snapshot::compressed::{open_file, FileBytes, FileError};
 use crate::snapshot::notes::{le_u32, le_u64, parse_notes};
@@ -19,14 +22,13 @@ use crate::symbols::SymError;
 use goblin::container::{Container, Ctx, Endian};
 use goblin::elf::header::{Header, ET_CORE, ET_DYN};
 use goblin::elf::program_header::{ProgramHeader, PT_LOAD, PT_NOTE};
-use goblin::elf::section_header::{SectionHeader, SHT_NOBITS, SHT_NOTE, SHT_SYMTAB};
-use goblin::elf::sym::{Sym, STT_FILE, STT_SECTION};
+use goblin::elf::section_header::{SectionHeader, SHT_DYNSYM, SHT_NOBITS, SHT_NOTE, SHT_SYMTAB};
 use goblin::strtab::Strtab;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 // PE executables fill the same summary (a child module: it builds `Binary` directly).
 #[path = "pe.rs"]
@@ -51,13 +53,6 @@ pub struct Segment {
     pub flags: u32,
 }
 
-#[derive(Debug, Clone)]
-pub struct Symbol {
-    pub name: String,
-    pub addr: Addr,
-    pub size: u64,
-}
-
 const SHF_COMPRESSED: u64 = 0x800;
 const ELFCOMPRESS_ZLIB: u32 = 1;
 const ELFCOMPRESS_ZSTD: u32 = 2;
@@ -77,16 +72,15 @@ struct SectionInfo {
 
 pub struct Binary {
     pub path: PathBuf,
-    data: FileBytes,
+    data: Arc<FileBytes>,
     sections: Vec<Section>,
     section_info: Vec<SectionInfo>,
     section_by_name: HashMap<String, usize>,
     segments: Vec<Segment>,
-    /// Sorted by address (then larger first), for `symbol_at`.
-    symbols: Vec<Symbol>,
-    /// (hash of the name, index into `symbols`), sorted: the name lookup without a
-    /// map of 300,000 cloned names (what dominated opening a 120 MB binary).
-    symbol_by_name: Vec<(u64, u32)>,
+    /// `.symtab` (or `.dynsym`): file ranges of the table and of its string table.
+    symtab_src: Option<((usize, usize), (usize, usize))>,
+    /// Read on first use (PE fills it at parse time).
+    symbols: OnceLock<SymbolTable>,
     build_id: Option<(usize, usize)>,
     go_build_id: Option<String>,
     /// Link-time address of the Go build ID note's descriptor (to compare with a core).
@@ -106,7 +100,7 @@ impl std::fmt::Debug for Binary {
             .field("path", &self.path)
             .field("sections", &self.sections.len())
             .field("segments", &self.segments.len())
-            .field("symbols", &self.symbols.len())
+            .field("symbols", &self.symbols.get().map(|_| self.symbols().len()))
             .finish()
     }
 }
@@ -231,8 +225,7 @@ impl Binary {
             });
         }
 
-        let symbols = read_symbols(d, &shdrs, ctx);
-        let symbol_by_name = name_index(&symbols);
+        let symtab_src = symtab_ranges(&shdrs);
 
         // Notes: prefer sections; without them (sstrip) scan PT_NOTE segments.
         let mut note_blobs: Vec<(u64, u64, u64, Option<u64>)> = shdrs
@@ -279,13 +272,13 @@ impl Binary {
         let phoff = header.e_phoff;
         Ok(Binary {
             path: path.to_path_buf(),
-            data,
+            data: Arc::new(data),
             sections,
             section_info,
             section_by_name,
             segments,
-            symbols,
-            symbol_by_name,
+            symtab_src,
+            symbols: OnceLock::new(),
             build_id,
             go_build_id,
             go_build_id_vaddr,
@@ -392,38 +385,34 @@ impl Binary {
     }
 
     /// The symbol named `name` (the lowest-addressed one when several share it).
-    pub fn symbol(&self, name: &str) -> Option<&Symbol> {
-        let h = name_hash(name);
-        let from = self.symbol_by_name.partition_point(|&(k, _)| k < h);
-        self.symbol_by_name
-            .get(from..)?
-            .iter()
-            .take_while(|&&(k, _)| k == h)
-            .filter_map(|&(_, i)| self.symbols.get(i as usize))
-            .find(|s| s.name == name)
+    pub fn symbol(&self, name: &str) -> Option<Symbol<'_>> {
+        self.symbols().by_name(name)
     }
 
     /// The symbol containing `addr` (a sized symbol covering it, or a zero-sized one at
     /// exactly `addr`).
-    pub fn symbol_at(&self, addr: Addr) -> Option<&Symbol> {
-        let i = self.symbols.partition_point(|s| s.addr <= addr);
-        // Look back a little: several symbols can share an address.
-        self.symbols
-            .get(i.saturating_sub(16)..i)?
-            .iter()
-            .rev()
-            .find(|s| {
-                if s.size == 0 {
-                    s.addr == addr
-                } else {
-                    addr.0.checked_sub(s.addr.0).is_some_and(|d| d < s.size)
-                }
-            })
+    pub fn symbol_at(&self, addr: Addr) -> Option<Symbol<'_>> {
+        self.symbols().covering(addr, 16).next()
     }
 
-    /// All symbols, sorted by address.
-    pub fn symbols(&self) -> &[Symbol] {
-        &self.symbols
+    /// All symbols, sorted by address (the table is read on first use).
+    pub fn symbols(&self) -> Symbols<'_> {
+        self.symbols
+            .get_or_init(|| match self.symtab_src {
+                Some((syms, strs)) => SymbolTable::from_elf(&self.data, syms, strs),
+                None => SymbolTable::empty(),
+            })
+            .view(&self.data)
+    }
+
+    /// The file's bytes, shareable (see [`SharedBytes`]).
+    pub fn file_bytes(&self) -> &Arc<FileBytes> {
+        &self.data
+    }
+
+    /// `part` (bytes of this binary's file) shared without a copy.
+    pub fn share(&self, part: &[u8]) -> SharedBytes {
+        SharedBytes::within(&self.data, part)
     }
 
     /// The GNU build ID (NT_GNU_BUILD_ID descriptor), if the linker wrote one.
@@ -465,25 +454,6 @@ impl Binary {
     }
 }
 
-/// The name index of `symbols` (see `Binary::symbol_by_name`).
-pub(crate) fn name_index(symbols: &[Symbol]) -> Vec<(u64, u32)> {
-    let mut v: Vec<(u64, u32)> = symbols
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| Some((name_hash(&s.name), u32::try_from(i).ok()?)))
-        .collect();
-    v.sort_unstable();
-    v
-}
-
-/// FNV-1a of a symbol name: the key of the name index (collisions are resolved by
-/// comparing names).
-fn name_hash(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 fn strtab_at<'a>(d: &'a [u8], sh: &SectionHeader) -> Option<Strtab<'a>> {
     let off = usize::try_from(sh.sh_offset).ok()?;
     let len = usize::try_from(sh.sh_size).ok()?;
@@ -493,49 +463,20 @@ fn strtab_at<'a>(d: &'a [u8], sh: &SectionHeader) -> Option<Strtab<'a>> {
     Strtab::parse(d, off, len, 0).ok()
 }
 
-/// Defined symbols of `.symtab` (or `.dynsym` when stripped), sorted by address.
-fn read_symbols(d: &[u8], shdrs: &[SectionHeader], ctx: Ctx) -> Vec<Symbol> {
+/// File ranges of `.symtab` (or `.dynsym` when stripped) and of its string table.
+fn symtab_ranges(shdrs: &[SectionHeader]) -> Option<((usize, usize), (usize, usize))> {
     let table = shdrs
         .iter()
         .find(|sh| sh.sh_type == SHT_SYMTAB)
-        .or_else(|| {
-            shdrs
-                .iter()
-                .find(|sh| sh.sh_type == goblin::elf::section_header::SHT_DYNSYM)
-        });
-    let Some(table) = table else {
-        return Vec::new();
+        .or_else(|| shdrs.iter().find(|sh| sh.sh_type == SHT_DYNSYM))?;
+    let strs = shdrs.get(usize::try_from(table.sh_link).ok()?)?;
+    let range = |sh: &SectionHeader| -> Option<(usize, usize)> {
+        Some((
+            usize::try_from(sh.sh_offset).ok()?,
+            usize::try_from(sh.sh_size).ok()?,
+        ))
     };
-    let Some(strtab) = shdrs
-        .get(table.sh_link as usize)
-        .and_then(|sh| strtab_at(d, sh))
-    else {
-        return Vec::new();
-    };
-    let (Ok(off), Ok(count)) = (
-        usize::try_from(table.sh_offset),
-        usize::try_from(table.sh_size / 24),
-    ) else {
-        return Vec::new();
-    };
-    let Ok(syms) = Sym::parse(d, off, count, ctx) else {
-        return Vec::new();
-    };
-    let mut out: Vec<Symbol> = syms
-        .iter()
-        .filter(|s| s.st_value != 0 && s.st_shndx != 0)
-        .filter(|s| s.st_type() != STT_SECTION && s.st_type() != STT_FILE)
-        .filter_map(|s| {
-            let name = strtab.get_at(s.st_name)?;
-            (!name.is_empty()).then(|| Symbol {
-                name: name.to_string(),
-                addr: Addr(s.st_value),
-                size: s.st_size,
-            })
-        })
-        .collect();
-    out.sort_by(|a, b| a.addr.cmp(&b.addr).then(a.size.cmp(&b.size)));
-    out
+    Some((range(table)?, range(strs)?))
 }
 
 /// Inflate everything `r` yields, refusing to produce more than `limit` bytes.

@@ -9,11 +9,15 @@ pub mod cfi;
 pub mod debuginfo;
 pub mod dwarf;
 pub mod elf;
+mod name_index;
 pub mod native;
 pub mod pclntab;
+pub mod shared_bytes;
+pub mod symtab;
 
 pub use elf::{pe, Binary};
 pub use pclntab::{Func, Pclntab, SourceFrame};
+pub use shared_bytes::SharedBytes;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SymError {

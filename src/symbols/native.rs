@@ -320,29 +320,14 @@ fn hex(b: &[u8]) -> String {
 /// `__nanosleep` and `__libc_nanosleep` at one address) the public name wins: the
 /// one without leading underscores, then the shortest.
 pub fn best_symbol(bin: &Binary, addr: Addr) -> Option<String> {
-    let syms = bin.symbols();
-    let i = syms.partition_point(|s| s.addr <= addr);
-    let covers = |s: &&crate::symbols::elf::Symbol| {
-        if s.size == 0 {
-            s.addr == addr
-        } else {
-            addr.get()
-                .checked_sub(s.addr.get())
-                .is_some_and(|d| d < s.size)
-        }
-    };
-    let cands: Vec<&crate::symbols::elf::Symbol> = syms
-        .get(i.saturating_sub(32)..i)?
-        .iter()
-        .filter(covers)
-        .collect();
+    let cands: Vec<crate::symbols::elf::Symbol<'_>> = bin.symbols().covering(addr, 32).collect();
     // The innermost symbol: the one starting last (a function inside a larger object).
     let start = cands.iter().map(|s| s.addr).max()?;
     cands
         .into_iter()
         .filter(|s| s.addr == start)
-        .min_by_key(|s| (s.name.starts_with('_'), s.name.len(), s.name.clone()))
-        .map(|s| s.name.clone())
+        .min_by_key(|s| (s.name.starts_with('_'), s.name.len(), s.name))
+        .map(|s| s.name.to_string())
 }
 
 /// Line rows of the binary's non-Go compile units, by address.

@@ -17,9 +17,9 @@ mod locate;
 pub use locate::{Region, SearchInput};
 
 use crate::addr::Addr;
-use crate::symbols::{Binary, SymError};
-use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use crate::symbols::name_index::NameIndex;
+use crate::symbols::{Binary, SharedBytes, SymError};
+use std::sync::OnceLock;
 
 /// One function of the pclntab (cheap to copy; names are looked up through the table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,15 +235,15 @@ fn parse_header(b: &[u8]) -> Option<Header> {
 /// The Go pclntab of one binary. `Send + Sync`; cheap to share behind an `Arc`.
 pub struct Pclntab {
     /// The table bytes, starting at the pcHeader.
-    data: Arc<[u8]>,
+    data: SharedBytes,
     /// Link-time address of the pcHeader.
     addr: u64,
     hdr: Header,
     text_start: u64,
     /// go:func.* (moduledata.gofunc) and the bytes from there on, for funcdata
     /// (inline trees) in 1.18+ binaries.
-    gofunc: Option<(u64, Arc<[u8]>)>,
-    by_name: OnceLock<HashMap<Box<str>, u32>>,
+    gofunc: Option<(u64, SharedBytes)>,
+    by_name: OnceLock<NameIndex>,
     wrapper_id: OnceLock<Option<u8>>,
 }
 
@@ -297,6 +297,7 @@ impl Pclntab {
             runtime_text: sym("runtime.text"),
             gofunc_symbol: sym("go:func.*").or_else(|| sym("go.func.*")),
             go_version,
+            backing: Some(bin.file_bytes()),
         };
         Self::load_from(&input)
     }
@@ -311,11 +312,12 @@ impl Pclntab {
     /// Go 1.26, where the header stores 0); `gofunc` is moduledata.gofunc with the
     /// bytes from that address on (needed for funcdata and inline trees in 1.18+).
     pub fn from_parts(
-        data: Arc<[u8]>,
+        data: impl Into<SharedBytes>,
         addr: u64,
         text_start: Option<u64>,
-        gofunc: Option<(u64, Arc<[u8]>)>,
+        gofunc: Option<(u64, SharedBytes)>,
     ) -> Result<Pclntab, SymError> {
+        let data = data.into();
         let hdr =
             parse_header(&data).ok_or_else(|| SymError::BadPclntab("invalid pcHeader".into()))?;
         let text_start = match hdr.version {
@@ -447,21 +449,25 @@ impl Pclntab {
 
     /// The function with this exact pclntab name (index built once, on first use).
     pub fn func_by_name(&self, name: &str) -> Option<Func> {
-        let idx = self.by_name.get_or_init(|| {
-            let mut m = HashMap::with_capacity(self.hdr.nfunc);
-            for i in 0..self.hdr.nfunc {
-                if let Some(f) = self.func_at_index(i) {
-                    let n = self.name(&f);
-                    if !n.is_empty() {
-                        // Keep the first: duplicates are rare (e.g. "go:buildid").
-                        m.entry(Box::from(n)).or_insert(i as u32);
-                    }
-                }
-            }
-            m
-        });
-        let i = *idx.get(name)?;
-        self.func_at_index(i as usize)
+        let name_of = |i: usize| {
+            let n = self.name(&self.func_at_index(i)?);
+            (!n.is_empty()).then_some(n.as_bytes())
+        };
+        // Keeps the first of duplicates: they are rare (e.g. "go:buildid").
+        let idx = self
+            .by_name
+            .get_or_init(|| NameIndex::build(self.hdr.nfunc, name_of));
+        self.func_at_index(idx.find(name.as_bytes(), name_of)?)
+    }
+
+    /// Like [`Pclntab::func_by_name`], without building the index: a scan from the
+    /// start of the text that stops at the first match. For the one or two lookups
+    /// of runtime functions (the runtime is linked first) that need no index.
+    fn scan_for(&self, name: &str) -> Option<Func> {
+        if self.by_name.get().is_some() {
+            return self.func_by_name(name);
+        }
+        self.funcs().find(|f| self.name(f) == name)
     }
 
     /// Byte offset of the _func record of `f` in `data`.
@@ -522,7 +528,7 @@ impl Pclntab {
     /// (always a wrapper) so that no per-release table is needed.
     pub fn wrapper_func_id(&self) -> Option<u8> {
         *self.wrapper_id.get_or_init(|| {
-            let f = self.func_by_name("runtime.deferreturn")?;
+            let f = self.scan_for("runtime.deferreturn")?;
             let id = self.func_id(&f);
             (id != 0).then_some(id)
         })
@@ -862,7 +868,9 @@ mod tests {
         b[..8].copy_from_slice(&[0xf1, 0xff, 0xff, 0xff, 0, 0, 1, 8]);
         // nfunc = 0 is not a table.
         assert!(parse_header(&b).is_none());
-        assert!(Pclntab::from_parts(Arc::from(b), 0x1000, Some(0x400000), None).is_err());
+        assert!(
+            Pclntab::from_parts(SharedBytes::copy_of(&b), 0x1000, Some(0x400000), None).is_err()
+        );
     }
 
     #[test]

@@ -15,10 +15,11 @@
 //!   distance to the next symbol of the same section.
 //! - the Go build ID: the `\xff Go build ID: "..."` string at the start of `.text`.
 
-use super::{Binary, Section, SectionInfo, Segment, Symbol};
+use super::{Binary, Section, SectionInfo, Segment};
 use crate::addr::Addr;
 use crate::snapshot::compressed::FileBytes;
 use crate::snapshot::notes::{le_u32, le_u64};
+use crate::symbols::symtab::{NewSymbol, SymbolTable};
 use crate::symbols::SymError;
 use std::collections::HashMap;
 use std::path::Path;
@@ -217,8 +218,7 @@ pub fn parse(path: &Path, data: FileBytes) -> Result<Binary, SymError> {
         }
     }
 
-    let symbols = read_symbols(d, symtab_off, nsyms, strtab, &by_number);
-    let symbol_by_name = super::name_index(&symbols);
+    let symbols = SymbolTable::from_owned(read_symbols(d, symtab_off, nsyms, strtab, &by_number));
 
     let (go_build_id, go_build_id_vaddr) = section_by_name
         .get(".text")
@@ -228,13 +228,13 @@ pub fn parse(path: &Path, data: FileBytes) -> Result<Binary, SymError> {
 
     Ok(Binary {
         path: path.to_path_buf(),
-        data,
+        data: std::sync::Arc::new(data),
         sections,
         section_info,
         section_by_name,
         segments,
-        symbols,
-        symbol_by_name,
+        symtab_src: None,
+        symbols: symbols.into(),
         build_id: None,
         go_build_id,
         go_build_id_vaddr,
@@ -259,8 +259,8 @@ fn read_symbols(
     count: usize,
     strtab: &[u8],
     sections: &[(u64, u64)],
-) -> Vec<Symbol> {
-    let mut out: Vec<(i16, Symbol)> = Vec::new();
+) -> Vec<NewSymbol> {
+    let mut out: Vec<(i16, NewSymbol)> = Vec::new();
     if off == 0 {
         return Vec::new();
     }
@@ -294,7 +294,7 @@ fn read_symbols(
         };
         out.push((
             secnum,
-            Symbol {
+            NewSymbol {
                 name,
                 addr: Addr(base.wrapping_add(u64::from(value))),
                 size: 0,

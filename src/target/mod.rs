@@ -94,6 +94,12 @@ impl Image {
     }
 }
 
+impl crate::unwind::walk::CfiSource for Image {
+    fn cfi(&self) -> &Cfi {
+        Image::cfi(self)
+    }
+}
+
 /// One process at one instant, with its symbols and Go runtime model: what every front
 /// end queries. A core has one; a live process has a new one at every stop (sharing the
 /// [`Image`] and the runtime's static facts with the previous stop).
@@ -355,7 +361,7 @@ impl Target {
         Unwinder {
             mem: self.snapshot.as_ref(),
             pcln: &self.image.pcln,
-            cfi: Some(self.image.cfi()),
+            cfi: Some(self.image.as_ref()),
             bin: &self.image.binary,
             rt: &self.runtime,
             native: Some(self.native()),

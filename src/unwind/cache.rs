@@ -69,7 +69,7 @@ impl PcInfo {
                 Some(s) => (s.function, s.file, s.line),
                 None => (
                     bin.symbol_at(pc.sub(bias))
-                        .map(|s| s.name.clone())
+                        .map(|s| s.name.to_string())
                         .unwrap_or_else(|| "?".into()),
                     String::new(),
                     0,

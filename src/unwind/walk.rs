@@ -38,11 +38,24 @@ pub struct Start {
     pub source: FrameSource,
 }
 
+/// Where the unwinder gets the binary's call frame information (a [`Cfi`], or its
+/// owner when that loads it on first use).
+pub trait CfiSource: Sync {
+    fn cfi(&self) -> &Cfi;
+}
+
+impl CfiSource for Cfi {
+    fn cfi(&self) -> &Cfi {
+        self
+    }
+}
+
 /// Everything the walk reads. Cheap to build; borrow it per call.
 pub struct Unwinder<'a> {
     pub mem: &'a dyn Memory,
     pub pcln: &'a Pclntab,
-    pub cfi: Option<&'a Cfi>,
+    /// The binary's CFI, loaded on first need: most walks never leave Go code.
+    pub cfi: Option<&'a dyn CfiSource>,
     pub bin: &'a Binary,
     pub rt: &'a GoRuntime,
     /// C symbols and lines, shared libraries' symbols and CFI (C frames); without it
@@ -438,7 +451,7 @@ impl<'a> Unwinder<'a> {
             _ => None,
         };
         let lookup = if trap { pc } else { pc.sub(1) };
-        let cfi = match self.cfi {
+        let cfi = match self.cfi.map(|c| c.cfi()) {
             Some(c) if c.has_fde(lookup.get()) => Some(c),
             own => self.native.and_then(|n| n.cfi_at(lookup)).or(own),
         };

@@ -7,7 +7,8 @@
 //! segments for the magic with full validation.
 
 use super::{parse_header, rd_u64, Header, Pclntab, PclntabVersion};
-use crate::symbols::SymError;
+use crate::snapshot::compressed::FileBytes;
+use crate::symbols::{SharedBytes, SymError};
 use std::sync::Arc;
 
 /// File-backed bytes of one loadable segment at its link-time address.
@@ -33,6 +34,9 @@ pub struct SearchInput<'a> {
     pub gofunc_symbol: Option<u64>,
     /// Go version from the build info, for the moduledata layout.
     pub go_version: Option<(u32, u32, u32)>,
+    /// The file the regions' bytes are in: the tables found are shared from it
+    /// instead of copied (None: copied).
+    pub backing: Option<&'a Arc<FileBytes>>,
 }
 
 /// The moduledata fields this module needs.
@@ -172,6 +176,10 @@ fn build(
     data: &[u8],
     hdr: &Header,
 ) -> Result<Pclntab, SymError> {
+    let share = |b: &[u8]| match input.backing {
+        Some(f) => SharedBytes::within(f, b),
+        None => SharedBytes::copy_of(b),
+    };
     let md = find_moduledata(input.regions, pc_addr, hdr, input.go_version);
     let gofunc_addr = input.gofunc_symbol.or_else(|| md.and_then(|m| m.gofunc));
     let gofunc = gofunc_addr.and_then(|g| {
@@ -181,7 +189,7 @@ fn build(
             Some(p) if (p as usize) > off && (p as usize) <= r.data.len() => p as usize,
             _ => r.data.len(),
         };
-        Some((g, Arc::<[u8]>::from(r.data.get(off..end)?)))
+        Some((g, share(r.data.get(off..end)?)))
     });
     let text = md
         .map(|m| m.text)
@@ -189,7 +197,7 @@ fn build(
         .or(Some(hdr.text_start).filter(|&t| t != 0))
         .or(input.runtime_text)
         .or(input.text_section);
-    Pclntab::from_parts(Arc::from(data), pc_addr, text, gofunc)
+    Pclntab::from_parts(share(data), pc_addr, text, gofunc)
 }
 
 /// Locate and decode the pclntab.
