@@ -15,6 +15,7 @@ pub mod analyze;
 pub mod arch;
 pub mod backend;
 pub mod exec;
+pub mod fasthash;
 pub mod goruntime;
 pub mod logging;
 pub mod repl;

@@ -24,7 +24,7 @@ fn open() -> (Binary, ElfCore) {
 
 fn func_name(bin: &Binary, pc: u64) -> String {
     bin.symbol_at(Addr(pc))
-        .map(|s| s.name.clone())
+        .map(|s| s.name.to_string())
         .unwrap_or_else(|| format!("?{pc:#x}"))
 }
 

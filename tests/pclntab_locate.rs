@@ -98,7 +98,6 @@ fn found_without_section_headers() {
             gofunc_symbol: None,
             go_version: None,
             backing: None,
-            backing: None,
         };
         let with_section = Pclntab::load_from(&base).expect("with section");
         assert!(
@@ -165,6 +164,7 @@ fn corrupted_tables_do_not_panic() {
         runtime_text: None,
         gofunc_symbol: None,
         go_version: None,
+        backing: None,
     })
     .expect("load");
     let text = good.text_start().get();

@@ -2,11 +2,11 @@
 //! parallel unwinding.
 
 use coroner::addr::Addr;
+use coroner::fasthash::{self, FastMap};
 use coroner::goruntime::{Goroutine, G_LEAKED, G_RUNNABLE, G_WAITING};
 use coroner::target::Target;
 use coroner::unwind::{Frame, Stack};
 use rayon::prelude::*;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// Frames kept per goroutine stack (the runtime prints 100).
@@ -103,10 +103,20 @@ pub fn fp_key(t: &Target, g: &Goroutine) -> Option<Vec<u64>> {
 /// A stack's exact PCs, shared by the goroutines that have it.
 pub type PcKey = Arc<Vec<u64>>;
 
+/// A key of one [`fp_keys`] table by identity: the table interns its keys, so two of
+/// them are equal exactly when they are one allocation. Hashing that is one word,
+/// where hashing the key hashes every PC of the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyId(usize);
+
+pub fn key_id(k: &PcKey) -> KeyId {
+    KeyId(Arc::as_ptr(k) as usize)
+}
+
 pub type CacheKey = (u64, usize);
 pub fn fingerprint(t: &Target) -> CacheKey {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut h = coroner::fasthash::FastState::default().build_hasher();
     t.bias().hash(&mut h);
     t.crash().thread.hash(&mut h);
     for g in t.goroutines() {
@@ -126,7 +136,7 @@ pub fn fingerprint(t: &Target) -> CacheKey {
 /// Every goroutine's [`fp_key`] (by g address), interned, for the last snapshot seen:
 /// the groups analyzer, the semaphore waiters and the live-slot check all want them,
 /// and each pass reads every parked goroutine's frame-pointer chain again.
-pub type FpKeys = Arc<HashMap<Addr, PcKey>>;
+pub type FpKeys = Arc<FastMap<Addr, PcKey>>;
 static FP_KEYS: Mutex<Option<(CacheKey, FpKeys)>> = Mutex::new(None);
 
 /// Fetch it once per pass: checking the cache hashes every goroutine.
@@ -144,8 +154,8 @@ pub fn fp_keys(t: &Target) -> FpKeys {
         .par_iter()
         .map(|g| (g.addr, fp_key(t, g)))
         .collect();
-    let mut interned: HashMap<Vec<u64>, PcKey> = HashMap::new();
-    let mut m = HashMap::with_capacity(keys.len());
+    let mut interned: FastMap<Vec<u64>, PcKey> = FastMap::default();
+    let mut m = fasthash::map_with_capacity(keys.len());
     for (a, k) in keys {
         if let Some(k) = k {
             let shared = interned
@@ -172,34 +182,27 @@ pub fn stacks_dedup(
 ) -> Vec<(Arc<Stack>, Option<PcKey>)> {
     let table = fp_keys(t);
     let keys: Vec<Option<&PcKey>> = gs.iter().map(|g| table.get(&g.addr)).collect();
-    let mut first: HashMap<&PcKey, usize> = HashMap::new();
-    for (i, k) in keys.iter().enumerate() {
-        if let Some(k) = k {
-            first.entry(k).or_insert(i);
-        }
-    }
-    // Unwind representatives and keyless goroutines.
-    let todo: Vec<usize> = (0..gs.len())
-        .filter(|i| match keys.get(*i) {
-            Some(Some(k)) => first.get(k) == Some(i),
-            _ => true,
+    // Each goroutine's representative: the first with its key, else itself.
+    let mut first: FastMap<KeyId, usize> = FastMap::default();
+    let reps: Vec<usize> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| match k {
+            Some(k) => *first.entry(key_id(k)).or_insert(i),
+            None => i,
         })
         .collect();
-    let done: HashMap<usize, Arc<Stack>> = todo
+    // Unwind representatives (keyless goroutines represent themselves).
+    let todo: Vec<usize> = (0..gs.len()).filter(|&i| reps.get(i) == Some(&i)).collect();
+    let done: FastMap<usize, Arc<Stack>> = todo
         .par_iter()
         .filter_map(|i| Some((*i, Arc::new(t.goroutine_stack(gs.get(*i)?, depth)))))
         .collect();
-    let shared_keys: HashMap<usize, PcKey> =
-        first.iter().map(|(k, i)| (*i, Arc::clone(k))).collect();
     keys.iter()
-        .enumerate()
-        .map(|(i, k)| {
-            let rep = match k {
-                Some(k) => first.get(k).copied().unwrap_or(i),
-                None => i,
-            };
-            let st = done.get(&rep).cloned().unwrap_or_default();
-            (st, shared_keys.get(&rep).cloned().filter(|_| k.is_some()))
+        .zip(&reps)
+        .map(|(k, rep)| {
+            let st = done.get(rep).cloned().unwrap_or_default();
+            (st, k.map(Arc::clone))
         })
         .collect()
 }

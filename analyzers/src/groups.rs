@@ -3,11 +3,12 @@
 
 use crate::common::{self, md_cell};
 use coroner::analyze::{Analyzer, Report};
+use coroner::fasthash::FastMap as HashMap;
 use coroner::goruntime::{Goroutine, G_DEAD};
 use coroner::target::Target;
 use coroner::unwind::Stack;
 use serde_json::json;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -39,7 +40,7 @@ pub fn group(t: &Target) -> Vec<Group> {
         .collect();
     let stacks = common::stacks_dedup(t, &gs, common::STACK_DEPTH);
     // First by (state, shared stack): cheap, no frame text compared per goroutine.
-    let mut buckets: HashMap<(String, *const Stack), Vec<usize>> = HashMap::new();
+    let mut buckets: HashMap<(String, *const Stack), Vec<usize>> = HashMap::default();
     let mut order: Vec<(String, *const Stack)> = Vec::new();
     for (i, (g, (st, _))) in gs.iter().zip(stacks.iter()).enumerate() {
         let k = (g.traceback_status(), Arc::as_ptr(st));
@@ -50,7 +51,7 @@ pub fn group(t: &Target) -> Vec<Group> {
         e.push(i);
     }
     type Key = (String, Vec<(String, String, u32)>);
-    let mut idx: HashMap<Key, usize> = HashMap::new();
+    let mut idx: HashMap<Key, usize> = HashMap::default();
     let mut groups: Vec<(Group, BTreeSet<Vec<u64>>)> = Vec::new();
     for bk in order {
         let Some(members) = buckets.get(&bk) else {

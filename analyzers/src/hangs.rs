@@ -26,7 +26,9 @@ use coroner::vars::location::Overlay;
 const SCAN_BATCH: usize = 4096;
 use coroner::vars::Kind;
 use rayon::prelude::*;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+// Maps keyed by addresses and indices, filled per goroutine: the fast hasher.
+use coroner::fasthash::{FastMap as HashMap, FastSet as HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 /// Bytes of one goroutine stack scanned for references.
@@ -242,7 +244,7 @@ impl Hangs {
         };
         let by_addr: HashMap<Addr, &Goroutine> =
             t.goroutines().iter().map(|g| (g.addr, g)).collect();
-        let mut obj_index: HashMap<Addr, usize> = HashMap::new();
+        let mut obj_index: HashMap<Addr, usize> = HashMap::default();
         let mut add_obj = |h: &mut Hangs, kind: ObjKind, addr: Addr, chan: Option<&Channel>| {
             *obj_index.entry(addr).or_insert_with(|| {
                 h.objects.push(Object {
@@ -454,7 +456,7 @@ impl Hangs {
             .collect();
         // Keep only words the compiler says are live (stack maps): a frame's slots may
         // still hold pointers of calls that returned long ago.
-        let mut by_g: HashMap<u64, Vec<(usize, Ref)>> = HashMap::new();
+        let mut by_g: HashMap<u64, Vec<(usize, Ref)>> = HashMap::default();
         for (obj, r) in hits {
             if !waiting_on.contains(&(r.goid, obj)) {
                 by_g.entry(r.goid).or_default().push((obj, r));
@@ -471,10 +473,10 @@ impl Hangs {
             .iter()
             .map(|(goid, _)| t.goroutine(*goid).and_then(|g| table.get(&g.addr)))
             .collect();
-        let mut first: HashMap<&common::PcKey, usize> = HashMap::new();
+        let mut first: HashMap<common::KeyId, usize> = HashMap::default();
         for (i, k) in keys.iter().enumerate() {
             if let Some(k) = *k {
-                first.entry(k).or_insert(i);
+                first.entry(common::key_id(k)).or_insert(i);
             }
         }
         let slots_of = |goid: u64| -> (u64, Vec<FrameSlots>) {
@@ -498,7 +500,7 @@ impl Hangs {
                 let rep = keys
                     .get(i)
                     .and_then(|k| k.as_ref())
-                    .and_then(|k| first.get(k))
+                    .and_then(|k| first.get(&common::key_id(k)))
                     .and_then(|r| shared.get(r));
                 let sp = t.goroutine(*goid).map(|g| g.sched.sp.get());
                 let frames = match (rep, sp) {
@@ -578,7 +580,7 @@ impl Hangs {
     /// `s.Cond in pkg.(*Service).condWaiter` for a Cond a local `*Service` points at.
     fn name_from_frames(&mut self, t: &Target) {
         let Some(d) = t.dwarf() else { return };
-        let mut waiter: HashMap<usize, u64> = HashMap::new();
+        let mut waiter: HashMap<usize, u64> = HashMap::default();
         for w in self.waits.values() {
             for c in &w.cases {
                 waiter.entry(c.obj).or_insert(w.goid);
@@ -683,7 +685,7 @@ impl Hangs {
 
     fn solve(&mut self, by_addr: &HashMap<Addr, &Goroutine>) {
         // Who waits on each (object, side); a semaphore has one side.
-        let mut same_side: HashMap<(usize, Option<ChanDir>), BTreeSet<u64>> = HashMap::new();
+        let mut same_side: HashMap<(usize, Option<ChanDir>), BTreeSet<u64>> = HashMap::default();
         for w in self.waits.values() {
             for c in &w.cases {
                 let key = match self.objects.get(c.obj).map(|o| o.kind) {
@@ -694,7 +696,8 @@ impl Hangs {
             }
         }
         let mut cands: BTreeMap<u64, Option<BTreeSet<u64>>> = BTreeMap::new();
-        let mut cache: HashMap<(usize, Option<ChanDir>), Option<BTreeSet<u64>>> = HashMap::new();
+        let mut cache: HashMap<(usize, Option<ChanDir>), Option<BTreeSet<u64>>> =
+            HashMap::default();
         for w in self.waits.values() {
             if w.forever.is_some() {
                 cands.insert(w.goid, Some(BTreeSet::new()));
@@ -758,7 +761,7 @@ impl Hangs {
 
     fn find_cycles(&mut self) {
         let sccs = tarjan(&self.doomed, &self.edges);
-        let mut in_cycle: HashMap<u64, usize> = HashMap::new();
+        let mut in_cycle: HashMap<u64, usize> = HashMap::default();
         for scc in sccs.into_iter().filter(|s| s.len() >= 2) {
             let mut objs: BTreeSet<usize> = BTreeSet::new();
             for g in &scc {
@@ -790,8 +793,8 @@ impl Hangs {
             });
         }
         // Edge-less doomed goroutines: waits nothing can end, grouped by object.
-        let mut forever_idx: HashMap<(String, Option<usize>), usize> = HashMap::new();
-        let mut root_of: HashMap<u64, (bool, usize)> = HashMap::new();
+        let mut forever_idx: HashMap<(String, Option<usize>), usize> = HashMap::default();
+        let mut root_of: HashMap<u64, (bool, usize)> = HashMap::default();
         for (g, idx) in &in_cycle {
             root_of.insert(*g, (true, *idx));
         }
@@ -1232,8 +1235,8 @@ fn path_to(
 
 /// Strongly connected components (iterative Tarjan) of the doomed subgraph.
 fn tarjan(nodes: &BTreeSet<u64>, edges: &BTreeMap<u64, BTreeSet<u64>>) -> Vec<Vec<u64>> {
-    let mut index: HashMap<u64, usize> = HashMap::new();
-    let mut low: HashMap<u64, usize> = HashMap::new();
+    let mut index: HashMap<u64, usize> = HashMap::default();
+    let mut low: HashMap<u64, usize> = HashMap::default();
     let mut on_stack: BTreeSet<u64> = BTreeSet::new();
     let mut stack: Vec<u64> = Vec::new();
     let mut out = Vec::new();
@@ -1336,7 +1339,7 @@ mod tests {
                 })
                 .unwrap_or_else(|e| panic!("{}: {e}", core.display()));
                 let table = common::fp_keys(&t);
-                let mut reps: HashMap<&common::PcKey, (u64, Vec<FrameSlots>)> = HashMap::new();
+                let mut reps: HashMap<&common::PcKey, (u64, Vec<FrameSlots>)> = HashMap::default();
                 for g in t.goroutines() {
                     let Some(k) = table.get(&g.addr) else {
                         continue;

@@ -4,10 +4,11 @@
 use crate::common::{self, md_cell};
 use crate::hangs::Hangs;
 use coroner::analyze::{Analyzer, Report};
+use coroner::fasthash::FastMap as HashMap;
 use coroner::goruntime::Goroutine;
 use coroner::target::Target;
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// A creation site with at least this many parked goroutines is reported.
@@ -29,7 +30,7 @@ impl Analyzer for LeaksAnalyzer {
 
 pub fn report(t: &Target, h: &Hangs) -> Report {
     // (creation PC, wait reason) -> members
-    let mut sites: HashMap<(u64, String), Vec<&Goroutine>> = HashMap::new();
+    let mut sites: HashMap<(u64, String), Vec<&Goroutine>> = HashMap::default();
     for g in t
         .goroutines()
         .iter()

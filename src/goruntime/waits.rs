@@ -17,7 +17,8 @@ use crate::symbols::dwarf::Dwarf;
 use crate::target::Target;
 use rayon::prelude::*;
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
+// Keyed by addresses, filled per goroutine: the fast hasher.
+use crate::fasthash::{FastMap as HashMap, FastSet as HashSet};
 
 /// runtime.semTabSize, unchanged since Go 1.8.
 pub const SEM_TAB_SIZE: u64 = 251;
@@ -396,8 +397,8 @@ fn read_cond_waits(t: &Target, l: &WaitLayouts, w: &mut Waits) {
     let live: HashSet<Addr> = t.goroutines().iter().map(|g| g.addr).collect();
     // notifyList -> (goroutine -> its sudog), for lists already validated: many
     // goroutines usually wait on the same Cond.
-    let mut lists: HashMap<Addr, HashMap<Addr, Addr>> = HashMap::new();
-    let mut rejected: HashSet<Addr> = HashSet::new();
+    let mut lists: HashMap<Addr, HashMap<Addr, Addr>> = HashMap::default();
+    let mut rejected: HashSet<Addr> = HashSet::default();
     let mut unmapped = 0usize;
     for (g, cs) in cands {
         let mut found = None;
@@ -520,8 +521,8 @@ fn read_notify_list(
     if head.is_null() || tail.is_null() {
         return None;
     }
-    let mut out = HashMap::new();
-    let mut seen = HashSet::new();
+    let mut out = HashMap::default();
+    let mut seen = HashSet::default();
     let mut s = head;
     let mut last = Addr(0);
     while !s.is_null() {
@@ -545,7 +546,7 @@ fn read_waiting_list(mem: &dyn Memory, l: &WaitLayouts, g: &Goroutine, off: u64)
     let Ok(mut s) = mem.read_ptr(g.addr.add(off)) else {
         return out;
     };
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     while !s.is_null() && out.len() < MAX_SELECT_CASES && seen.insert(s) {
         // A sudog on a wait list belongs to this goroutine; anything else is stale.
         if mem.read_ptr(s.add(l.sudog_g)).ok() != Some(g.addr) {
@@ -571,7 +572,7 @@ fn read_waiting_list(mem: &dyn Memory, l: &WaitLayouts, g: &Goroutine, off: u64)
 
 fn read_queue(mem: &dyn Memory, l: &WaitLayouts, first: Addr) -> Vec<Queued> {
     let mut out = Vec::new();
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     let mut s = first;
     while !s.is_null() && out.len() < MAX_SUDOGS && seen.insert(s) {
         let Ok(g) = mem.read_ptr(s.add(l.sudog_g)) else {
@@ -679,7 +680,7 @@ fn semtable_score(mem: &dyn Memory, l: &WaitLayouts, at: Addr) -> Option<usize> 
 /// the same address.
 pub fn read_semtable(mem: &dyn Memory, l: &WaitLayouts, semtable: Addr) -> Vec<SemaWait> {
     let mut out = Vec::new();
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     for i in 0..SEM_TAB_SIZE {
         let Some(off) = i
             .checked_mul(l.semtab_stride)
@@ -699,7 +700,7 @@ pub fn read_semtable(mem: &dyn Memory, l: &WaitLayouts, semtable: Addr) -> Vec<S
                 continue;
             };
             let mut s = node;
-            let mut chain = HashSet::new();
+            let mut chain = HashSet::default();
             while !s.is_null() && chain.len() < MAX_SUDOGS && chain.insert(s) {
                 if let Ok(g) = mem.read_ptr(s.add(l.sudog_g)) {
                     if !g.is_null() {

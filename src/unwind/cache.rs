@@ -4,9 +4,9 @@
 //! and lets frames borrow their names instead of owning copies.
 
 use crate::addr::Addr;
+use crate::fasthash::{FastMap, FastState};
 use crate::symbols::native::Native;
 use crate::symbols::{Binary, Func, Pclntab};
-use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
@@ -144,14 +144,14 @@ impl PcInfo {
 
 const SHARDS: usize = 16;
 
-type Shard = Mutex<HashMap<(u64, bool), Arc<PcInfo>>>;
+type Shard = Mutex<FastMap<(u64, bool), Arc<PcInfo>>>;
 
 /// A concurrent memo of [`PcInfo`] by (PC, trap), sharded so rayon workers rarely
 /// contend. Valid for one binary and load bias: build one per target (or per bulk
 /// command) and drop it with the target.
 pub struct PcCache {
     shards: Vec<Shard>,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: FastState,
 }
 
 impl Default for PcCache {
@@ -169,7 +169,9 @@ impl std::fmt::Debug for PcCache {
 impl PcCache {
     pub fn new() -> PcCache {
         PcCache {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(FastMap::default()))
+                .collect(),
             hasher: Default::default(),
         }
     }
@@ -209,6 +211,6 @@ impl PcCache {
 
 /// A poisoned shard only means another thread panicked mid-insert of a complete
 /// value; the map itself is still consistent.
-fn lock(m: &Shard) -> std::sync::MutexGuard<'_, HashMap<(u64, bool), Arc<PcInfo>>> {
+fn lock(m: &Shard) -> std::sync::MutexGuard<'_, FastMap<(u64, bool), Arc<PcInfo>>> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
