@@ -12,7 +12,7 @@
 #   GOROOT_BENCH  a Go toolchain (GOROOT) to build with (default: go on PATH's)
 #   CORONER       coroner binary (default target/release/coroner)
 #   DLV           Delve binary (default dlv); Delve 1.27 for Go 1.25+ binaries
-#   RUNS          runs per measurement, the best kept (default 3)
+#   RUNS          runs per measurement, the best kept (default 5)
 #   WORKDIR       where programs, binaries and cores go (default bench/out/bigbin)
 set -uo pipefail
 
@@ -20,7 +20,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 CORONER=${CORONER:-$ROOT/target/release/coroner}
 DLV=${DLV:-dlv}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 WORKDIR=${WORKDIR:-$HERE/out/bigbin}
 TIME=/usr/bin/time
 SIZES=("$@")
@@ -34,12 +34,17 @@ if [ -n "${GOROOT_BENCH:-}" ]; then
 fi
 command -v "$GO" >/dev/null || { echo "bigbin-run.sh: no Go toolchain (set GOROOT_BENCH)" >&2; exit 1; }
 
-# best TOOL ARGV...: the fastest of RUNS runs as "SECONDS KB".
+# best TOOL ARGV...: the fastest of RUNS runs as "SECONDS KB". Wall time from the
+# nanosecond clock (GNU time's is 10 ms, coarser than coroner's open), peak RSS from
+# GNU time.
 best() {
-	local b_t= b_m= t m i
+	local b_t= b_m= t m i t0 t1
 	for ((i = 0; i < RUNS; i++)); do
-		"$TIME" -f '%e %M' -o "$WORKDIR/time" "$@" </dev/null >"$WORKDIR/out" 2>&1
-		read -r t m <"$WORKDIR/time"
+		t0=$(date +%s%N)
+		"$TIME" -f '%M' -o "$WORKDIR/time" "$@" </dev/null >"$WORKDIR/out" 2>&1
+		t1=$(date +%s%N)
+		read -r m <"$WORKDIR/time"
+		t=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", (b - a) / 1e9}')
 		if [ -z "$b_t" ] || awk -v a="$t" -v b="$b_t" 'BEGIN{exit !(a < b)}'; then
 			b_t=$t b_m=$m
 		fi
