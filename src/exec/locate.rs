@@ -88,8 +88,68 @@ pub fn resolve(t: &Target, spec: &str, here: Option<&Here>) -> Result<Vec<Resolv
             return file_line(t, &ffile, line).map(|r| vec![r]);
         }
     }
-    let f = find_function(t, spec)?;
-    Ok(vec![function_entry(t, &f)])
+    match find_function(t, spec) {
+        Ok(f) => Ok(vec![function_entry(t, &f)]),
+        Err(e) => {
+            // A generic function: one breakpoint over every instantiation, as Delve.
+            let inst = generic_instances(t, spec);
+            let Some(first) = inst.first() else {
+                return Err(e);
+            };
+            let p = t.pclntab();
+            let mut r = function_entry(t, first);
+            r.function = strip_type_args(p.name(first));
+            for f in inst.iter().skip(1) {
+                r.addrs.extend(function_entry(t, f).addrs);
+            }
+            Ok(vec![r])
+        }
+    }
+}
+
+/// `name` without its type arguments: `main.Sum[go.shape.int]` is `main.Sum`,
+/// `main.(*List[go.shape.int]).Push` is `main.(*List).Push`.
+pub fn strip_type_args(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut depth = 0usize;
+    for c in name.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' if depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The instantiations of generic function `name` (full name or a unique `.`/`/`
+/// suffix, type arguments left out), in address order; empty when there are none or
+/// the suffix names more than one function.
+fn generic_instances(t: &Target, name: &str) -> Vec<Func> {
+    let p = t.pclntab();
+    let matches = |full: &str| {
+        full == name
+            || full
+                .strip_suffix(name)
+                .is_some_and(|pre| pre.ends_with('.') || pre.ends_with('/'))
+    };
+    let mut found: Vec<(String, Func)> = p
+        .funcs()
+        .filter_map(|f| {
+            let n = p.name(&f);
+            if !n.contains('[') {
+                return None;
+            }
+            let base = strip_type_args(n);
+            matches(&base).then_some((base, f))
+        })
+        .collect();
+    // A suffix must name one generic function (its instantiations share the name).
+    if found.windows(2).any(|w| w[0].0 != w[1].0) {
+        return Vec::new();
+    }
+    found.drain(..).map(|(_, f)| f).collect()
 }
 
 fn parse_u64(s: &str) -> Option<u64> {

@@ -383,7 +383,8 @@ impl Debugger {
         tracepoint: bool,
         here: Option<&locate::Here>,
     ) -> Result<Vec<i64>, ExecError> {
-        self.alive()?;
+        // A recording at its end can still take breakpoints, to run back to them.
+        self.alive_or_recorded()?;
         if let Some(n) = name {
             if self.breakpoints.find(n).is_some() || n.parse::<i64>().is_ok() {
                 return Err(ExecError::Invalid(format!(

@@ -39,7 +39,7 @@ impl Debugger {
 
     /// A replay whose program exited can still go backwards; anything else that
     /// exited cannot.
-    fn alive_or_recorded(&self) -> Result<(), ExecError> {
+    pub(super) fn alive_or_recorded(&self) -> Result<(), ExecError> {
         if self.exit.is_some() && !self.recorded() {
             return self.alive();
         }
@@ -401,7 +401,7 @@ impl Debugger {
     }
 
     /// `restart [cN|EVENT]` on a recording: back to the start, a checkpoint or an
-    /// event, breakpoints kept (hit counts reset).
+    /// event, breakpoints and their hit counts kept.
     pub fn restart_recording(&mut self, at: Option<&str>) -> Result<Stop, ExecError> {
         if !self.recorded() {
             return Err(ExecError::Backend(BackendError::Unsupported(
@@ -414,10 +414,8 @@ impl Debugger {
         }
         self.proc.restart_recording(at)?;
         self.exit = None;
-        for b in &mut self.breakpoints.list {
-            b.total_hits = 0;
-            b.hits.clear();
-        }
+        // Hit counts are kept, as Delve keeps them on a recording (a live restart
+        // resets them: the program starts over, the recording does not).
         self.refresh()?;
         self.sync_breakpoints()?;
         let tid = self.target.threads().first().map(|t| t.tid);

@@ -124,6 +124,16 @@ impl Debugger {
                     self.refresh()?;
                     if let Some((goid, fpc, off)) = self.where_is(tid) {
                         if goid == o.goid && done(fpc, off) {
+                            // A user breakpoint where the step ends: Delve reports it
+                            // as that breakpoint and counts the hit (unless its
+                            // condition says no: then it is just the step's end).
+                            if !self.breakpoints.at(pc).is_empty() {
+                                let hit = StopEvent::Breakpoint { tid, pc };
+                                if let Some(mut s) = self.user_stop(hit, &mut trace)? {
+                                    s.trace = trace;
+                                    return Ok(s);
+                                }
+                            }
                             return Ok(Stop {
                                 tid: Some(tid),
                                 goid: Some(goid),

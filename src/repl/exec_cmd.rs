@@ -108,7 +108,7 @@ impl Session {
     }
 
     /// [`Self::run_stop`], listing the stop as `listing`.
-    fn run_stop_as(
+    pub(super) fn run_stop_as(
         &mut self,
         listing: Listing,
         f: impl FnOnce(&mut Debugger, u32) -> Result<Stop, ExecError>,
@@ -283,9 +283,9 @@ impl Session {
         if let Some(n) = &out_of_scope {
             let _ = writeln!(out, "Watchpoint {n} went out of scope and was cleared");
         }
-        // Delve does not warn at its runtime stops (fatalpanic, fatal) but does after
-        // an instruction step into the runtime.
-        if optimized && (listing == Listing::Disassembly || !func.starts_with("runtime.")) {
+        // As Delve: whenever the stop's function was compiled with optimisations (the
+        // runtime is, even under `-gcflags=all=-N -l`, from Go 1.2x on).
+        if optimized {
             out.push_str("Warning: debugging optimized function\n");
         }
         if let Some(vals) = &stop.returned {

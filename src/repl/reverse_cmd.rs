@@ -4,6 +4,7 @@
 //! line. On a target that is not a recording Delve does not offer them: "command not
 //! available".
 
+use super::exec_cmd::Listing;
 use super::{Output, Session};
 use crate::exec::{Debugger, ExecError, Stop};
 use std::fmt::Write;
@@ -11,8 +12,8 @@ use std::fmt::Write;
 const NOT_AVAILABLE: &str = "command not available";
 
 impl Session {
-    /// Handle a recorded-target command; None when `cmd` is not one (or is a plain
-    /// `restart`, which exec_cmd handles).
+    /// Handle a recorded-target command; None when `cmd` is not one (`restart` of a
+    /// process that is not a recording is exec_cmd's).
     pub(super) fn reverse_command(&mut self, cmd: &str, rest: &str) -> Option<Output> {
         let d = self.debugger.as_ref()?;
         let (recorded, reversible) = (d.recorded(), d.reversible());
@@ -26,7 +27,7 @@ impl Session {
                 | "checkpoints"
                 | "clear-checkpoint"
                 | "clearcheck"
-        ) || (matches!(cmd, "restart" | "r") && !rest.is_empty() && recorded);
+        ) || (matches!(cmd, "restart" | "r") && recorded);
         if !is_ours {
             return None;
         }
@@ -44,12 +45,13 @@ impl Session {
                     "next" | "n" => self.run_recorded(|d, tid| d.reverse_next(tid)),
                     "step" | "s" => self.run_recorded(|d, tid| d.reverse_step(tid)),
                     "stepout" | "so" => self.run_recorded(|d, tid| d.reverse_stepout(tid)),
-                    "step-instruction" | "si" => {
-                        self.run_recorded(|d, tid| d.reverse_step_instruction(tid))
-                    }
-                    "next-instruction" | "ni" => {
-                        self.run_recorded(|d, tid| d.reverse_next_instruction(tid))
-                    }
+                    // The instructions around the PC, as the forward forms (Delve).
+                    "step-instruction" | "si" => self.run_stop_as(Listing::Disassembly, |d, tid| {
+                        d.reverse_step_instruction(tid)
+                    }),
+                    "next-instruction" | "ni" => self.run_stop_as(Listing::Disassembly, |d, tid| {
+                        d.reverse_next_instruction(tid)
+                    }),
                     "continue" | "c" => self.run_recorded(|d, _| d.rewind()),
                     "" => Output::Error("not enough arguments".into()),
                     other => Output::Error(format!(
@@ -69,7 +71,9 @@ impl Session {
         let Some(d) = self.debugger.as_mut() else {
             return Output::Error("no live process".into());
         };
-        match d.restart_recording(Some(at)) {
+        // Plain `restart` goes back to the start of the recording, as Delve's does.
+        let at = at.trim();
+        match d.restart_recording((!at.is_empty()).then_some(at)) {
             Ok(stop) => self.after_stop(&stop),
             Err(e) => {
                 self.adopt_current();
@@ -127,7 +131,7 @@ impl Session {
         let where_ = if note.is_empty() {
             // Delve names an unnamed checkpoint by where the program is.
             match self.current_frame_of(0) {
-                Ok(f) => format!("{}() {}:{}", f.function, f.file, f.line),
+                Ok(f) => format!("{}() {}:{} ({:#x})", f.function, f.file, f.line, f.pc.get()),
                 Err(_) => String::new(),
             }
         } else {

@@ -231,9 +231,57 @@ impl Session {
         }
     }
 
+    /// After the process exited, what would read its state says so, as Delve does
+    /// (the snapshot of the last stop is not the state at the exit).
+    fn exited_guard(&self, line: &str) -> Option<Output> {
+        let d = self.debugger.as_ref()?;
+        let status = d.exited()?;
+        let cmd = line.split_whitespace().next()?;
+        let reads_state = matches!(
+            cmd,
+            "bt" | "stack"
+                | "print"
+                | "p"
+                | "locals"
+                | "args"
+                | "vars"
+                | "whatis"
+                | "goroutines"
+                | "grs"
+                | "goroutine"
+                | "gr"
+                | "threads"
+                | "thread"
+                | "tr"
+                | "frame"
+                | "up"
+                | "down"
+                | "regs"
+                | "examinemem"
+                | "x"
+                | "disassemble"
+                | "disass"
+                | "list"
+                | "ls"
+                | "l"
+                | "set"
+                | "call"
+                | "display"
+        );
+        reads_state.then(|| {
+            Output::Error(format!(
+                "Process {} has exited with status {status}",
+                d.pid()
+            ))
+        })
+    }
+
     fn execute_plain(&mut self, line: &str) -> Output {
         if line.trim().is_empty() {
             return Output::Text(String::new());
+        }
+        if let Some(o) = self.exited_guard(line) {
+            return o;
         }
         if let Some(o) = self.exec_command(line) {
             return o;
@@ -595,6 +643,9 @@ impl Session {
     }
 
     fn execute_stream_inner(&mut self, line: &str, out: &mut dyn std::io::Write) -> Output {
+        if let Some(o) = self.exited_guard(line) {
+            return o;
+        }
         // `call` prints where the goroutine is before a failure, as Delve does.
         if let Some(o) = self.call_streaming(line, out) {
             return o;

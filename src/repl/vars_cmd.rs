@@ -433,6 +433,12 @@ pub fn frame_vars(
                 }
             }
         }
+        if let Some(at) = early_capture(t, &d, f, top) {
+            // Early in a closure its captured variable's own slot is not written yet:
+            // Delve reads it from the closure object the context register points at.
+            v.addr = at;
+            v.unreadable.clear();
+        }
         if escaped && v.unreadable.is_empty() {
             // `&x`: the variable moved to the heap; the DIE holds a pointer to it.
             let elem = dwarf
@@ -543,4 +549,31 @@ pub(super) fn frame_vars_text(s: &Session, f: &Frame, frame_no: usize, indent: &
         }
     }
     out
+}
+
+/// Where a closure's captured variable is while the closure is between its entry and
+/// the end of its prologue, on the line that declares it (Delve's rule): in the closure
+/// object the context register (RDX on amd64, x26 on arm64) holds, at the variable's
+/// `DW_AT_go_closure_offset`. None outside that window or without the register.
+fn early_capture(
+    t: &Target,
+    d: &crate::symbols::dwarf::VarDie,
+    f: &crate::unwind::Frame,
+    top: bool,
+) -> Option<u64> {
+    let off = d.closure_offset?;
+    if !top || d.is_param || d.decl_line != Some(u64::from(f.line)) {
+        return None;
+    }
+    let reg = match t.binary().arch() {
+        crate::arch::Arch::Arm64 => 26,
+        _ => 1,
+    };
+    let ctx = f.regs.iter().find(|(n, _)| *n == reg).map(|(_, v)| *v)?;
+    let func = t.pclntab().func_for_pc(f.pc.sub(t.bias()))?;
+    let entry = func.entry.add(t.bias());
+    let end = crate::exec::locate::after_prologue(t, &func)
+        .add(t.bias())
+        .max(entry);
+    (f.pc >= entry && f.pc <= end && ctx != 0).then(|| ctx.wrapping_add(off))
 }

@@ -121,7 +121,11 @@ fn record_then_replay_backwards_with_checkpoints() {
         "> main.f() /tmp/coroner-fixtures-live/src/loop.go:15 ",
         list,
     );
-    let rn = pos("> main.f() /tmp/coroner-fixtures-live/src/loop.go:14 ", nx);
+    // Back onto the breakpoint's line: a hit of it, counted, as Delve reports it.
+    let rn = pos(
+        "> [Breakpoint 1] main.f() /tmp/coroner-fixtures-live/src/loop.go:14 (hits goroutine(1):3 total:3)",
+        nx,
+    );
     // Back to the call in the caller.
     let so = pos(
         "> main.loopMain() /tmp/coroner-fixtures-live/src/loop.go:30 ",
@@ -249,4 +253,84 @@ fn a_trace_cut_short_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "replayed a cut trace: {err}");
     assert!(err.contains("rr replay failed"), "{err}");
+}
+
+/// Restarting a recording: the first command after `restart cN` moves (rr answers the
+/// first resume after a restart with a stop where it is: gdb and Delve absorb it, and
+/// reading siginfo there made rr refuse to go backwards); breakpoint hit counts are
+/// kept (Delve); plain `restart` goes back to the start of the recording; the end of
+/// the recording is the program's exit (rr's synthetic SIGKILL), after which state
+/// commands say so and the recording can still be rewound; and a restart after the
+/// end re-inserts the breakpoints rr dropped.
+#[test]
+fn restarts_move_at_once_keep_hit_counts_and_the_end_is_an_exit() {
+    let Some(flags) = rr_flags() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exe = fixture(dir.path());
+    let exe_s = exe.to_str().expect("utf-8 path");
+    let (text, ok) = coroner(
+        &["exec", "--backend=rr", exe_s, "--", "loop", "3"],
+        "break main.f\ncontinue\ncontinue\ncheckpoint\ncheckpoints\ncontinue\nrestart\ncontinue\n\
+         restart c1\ncontinue\nrestart c1\nrev step-instruction\nclear 1\ncontinue\nbt\n\
+         break main.f\nrestart c1\ncontinue\nexit\n",
+        flags,
+        dir.path(),
+    );
+    assert!(ok, "{text}");
+    // stderr (the failed commands) comes after stdout here.
+    let l = essentials(&text);
+    let pos = |want: &str, from: usize| -> usize {
+        l.iter()
+            .skip(from)
+            .position(|x| x.starts_with(want))
+            .map(|p| p + from)
+            .unwrap_or_else(|| panic!("{want:?} missing after line {from} in:\n{}", l.join("\n")))
+    };
+    const SRC: &str = "/tmp/coroner-fixtures-live/src/loop.go";
+    let hit =
+        |n: u32| format!("> [Breakpoint 1] main.f() {SRC}:14 (hits goroutine(1):{n} total:{n})");
+    let b2 = pos(&hit(2), 0);
+    let c = pos("Checkpoint c1 created.", b2);
+    // Delve's default note: where the goroutine is, with the PC.
+    let list = pos("c1  ", c);
+    assert!(
+        l[list].contains(&format!("main.f() {SRC}:14 (0x")),
+        "{}",
+        l[list]
+    );
+    let b3 = pos(&hit(3), list);
+    // Plain restart (no restart before it): the start of the recording. The first
+    // call is then hit 4: counts are kept.
+    let start = pos("> _rt0_amd64_linux() ", b3);
+    let b4 = pos(&hit(4), start);
+    // restart c1 prints where it is; `continue` then moves on to the next call.
+    let r1 = pos(&format!("> main.f() {SRC}:14 "), b4 + 1);
+    let b5 = pos(&hit(5), r1);
+    assert!(
+        !l[r1..b5].iter().any(|x| x.contains("received signal")),
+        "{}",
+        l[r1..b5].join("\n")
+    );
+    // restart c1, then one instruction back: the instruction before the breakpoint's,
+    // listed as instructions.
+    let r2 = pos(&format!("> main.f() {SRC}:14 "), b5 + 1);
+    let si = pos("> main.f() ", r2 + 1);
+    assert!(
+        l[si].ends_with("(PC: 0x4c67e1)") || !l[si].contains("(PC: 0x4c67e4)"),
+        "{}",
+        l[si]
+    );
+    pos("TEXT main.f(SB) ", si);
+    let exit = pos("Process ", si);
+    assert!(l[exit].ends_with("has exited with status 0"), "{}", l[exit]);
+    // After the end a breakpoint can still be set; restart c1 re-inserts it (rr
+    // dropped every breakpoint) and it is hit.
+    let b = pos("Breakpoint 2 set at ", exit);
+    pos(
+        &format!("> [Breakpoint 2] main.f() {SRC}:14 (hits goroutine(1):1 total:1)"),
+        b,
+    );
+    // `bt` at the end says the program exited, as Delve.
+    let bt = pos("Command failed: Process ", b);
+    assert!(l[bt].ends_with("has exited with status 0"), "{}", l[bt]);
 }

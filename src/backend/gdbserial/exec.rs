@@ -148,6 +148,16 @@ impl GdbRemote {
                         at_start: begin,
                     }));
                 }
+                if gdb_signal == stop::GDB_SIGKILL
+                    && dir == Direction::Forward
+                    && self.rr == Some(true)
+                {
+                    // rr stops with a synthetic SIGKILL as the recorded program's last
+                    // thread exits (even on a normal exit), so that one can still set
+                    // breakpoints and go back. Delve reports it as the exit; so do we.
+                    // The program's status is not in this stop: 0, as Delve prints.
+                    return Ok(Some(StopEvent::Exited { status: 0 }));
+                }
                 if stop::GO_RUNTIME_SIGNALS.contains(&gdb_signal) {
                     if interrupted {
                         // Our \x03 may be consumed by this stop: do not resume past it.
@@ -223,7 +233,12 @@ impl GdbRemote {
                 if interrupted && gdb_signal == 0 {
                     return Ok(Some(StopEvent::Interrupted));
                 }
-                self.pending_signal = Some((tid, gdb_signal));
+                // Signal 0 (rr's stop after a restart, a stub's "no reason") has
+                // nothing to deliver, and no siginfo to read: rr answers a siginfo read
+                // there by refusing to run backwards until the next forward resume.
+                if gdb_signal != 0 {
+                    self.pending_signal = Some((tid, gdb_signal));
+                }
                 Ok(Some(StopEvent::Signal {
                     tid,
                     signo: stop::gdb_to_host(gdb_signal),

@@ -5,7 +5,7 @@
 use super::packet::{hex_decode, hex_encode};
 use super::process::{GdbRemote, State};
 use super::stop::{self, StopReply};
-use crate::backend::BackendError;
+use crate::backend::{BackendError, Direction, Resume};
 use std::sync::atomic::Ordering;
 
 impl GdbRemote {
@@ -64,6 +64,12 @@ impl GdbRemote {
         self.current = None;
         self.at_this_stop.clear();
         self.raw_g.clear();
+        // rr drops every breakpoint and watchpoint on a restart: forget ours, so that
+        // the execution layer's re-insertion sends them again (and no removal later
+        // names one rr does not have: rr aborts on that).
+        self.breakpoints.clear();
+        self.hw_breakpoints.clear();
+        self.watch = Default::default();
         match stop::parse(&reply) {
             Ok(StopReply::Stopped { thread, .. }) => {
                 if let Some(t) = thread.filter(|t| t.tid > 0) {
@@ -82,6 +88,24 @@ impl GdbRemote {
         self.state = State::Stopped;
         self.pending_signal = None;
         self.deferred_signals.clear();
-        Ok(())
+        // rr answers the first resume after a vRun with a stop where it already is
+        // ("signal 0"): gdb and Delve send one `vCont;c` right away and drop that stop,
+        // so that the user's next command moves. No breakpoint is inserted yet (the
+        // execution layer re-inserts them after this).
+        self.send_resume(Resume::Continue, Direction::Forward, None)?;
+        let t = self.shared.lock().timeouts.resume;
+        match self.wait_timeout(t)? {
+            ev if ev.is_exit() => Err(BackendError::Remote(format!(
+                "rr ran to the end of the recording after restarting at {}",
+                at.unwrap_or("the start")
+            ))),
+            _ => {
+                self.current = None;
+                self.at_this_stop.clear();
+                self.raw_g.clear();
+                self.pending_signal = None;
+                Ok(())
+            }
+        }
     }
 }
