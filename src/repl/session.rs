@@ -967,16 +967,44 @@ impl Session {
         Ok(Output::Text(out))
     }
 
-    /// `> fn() file:line (PC: 0x..)` for frame 0 of the current goroutine or thread.
+    /// `> fn() file:line (PC: 0x..)` for frame 0 of the current goroutine or thread,
+    /// with the breakpoint and its hits when the last stop hit one there (Delve prints
+    /// the current thread's breakpoint in this line).
     fn context_line(&self) -> Result<String> {
         let f = self.current_frame_of(0)?;
-        Ok(format!(
-            "> {}() {}:{} (PC: {:#x})\n",
-            func_or_unknown(&f.function),
-            format::shorten_path(&f.file, self.cwd()),
-            f.line,
-            f.pc.0
-        ))
+        let func = func_or_unknown(&f.function);
+        let file = format::shorten_path(&f.file, self.cwd());
+        let bp = self.debugger.as_ref().and_then(|d| {
+            let last = d.last_stop();
+            match last.reason {
+                crate::exec::StopReason::Breakpoint(id)
+                    if last.pc == Some(f.pc) && last.goid == self.goid =>
+                {
+                    d.breakpoints
+                        .get(id)
+                        .filter(|b| b.watch.is_none() && !b.tracepoint)
+                }
+                _ => None,
+            }
+        });
+        Ok(match bp {
+            Some(b) => {
+                let g = self.goid.unwrap_or(0);
+                let name = if b.name.is_empty() {
+                    format!("Breakpoint {}", b.id)
+                } else {
+                    b.name.clone()
+                };
+                format!(
+                    "> [{name}] {func}() {file}:{} (hits goroutine({g}):{} total:{}) (PC: {:#x})\n",
+                    f.line,
+                    b.hits.get(&g).copied().unwrap_or(0),
+                    b.total_hits,
+                    f.pc.0
+                )
+            }
+            None => format!("> {func}() {file}:{} (PC: {:#x})\n", f.line, f.pc.0),
+        })
     }
 
     fn frame_cmd(&mut self, n: usize, cmd: Option<String>) -> Result<Output> {

@@ -433,11 +433,14 @@ pub fn frame_vars(
                 }
             }
         }
+        let mut decl_line = d.decl_line.unwrap_or(0);
         if let Some(at) = early_capture(t, &d, f, top) {
             // Early in a closure its captured variable's own slot is not written yet:
-            // Delve reads it from the closure object the context register points at.
+            // Delve reads it from the closure object the context register points at
+            // (and, having made a new variable of it, without a line: it sorts first).
             v.addr = at;
             v.unreadable.clear();
+            decl_line = 0;
         }
         if escaped && v.unreadable.is_empty() {
             // `&x`: the variable moved to the heap; the DIE holds a pointer to it.
@@ -462,7 +465,7 @@ pub fn frame_vars(
         } else {
             d.depth + 1
         };
-        out.push((depth, d.decl_line.unwrap_or(0), v));
+        out.push((depth, decl_line, v));
     }
     out.sort_by_key(|(depth, line, _)| (*depth, *line));
     resolve_shapes(t, &mut out, overlay);

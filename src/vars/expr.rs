@@ -995,9 +995,13 @@ impl Scope<'_> {
         let written = v.name.clone();
         for _ in 0..4 {
             if v.kind == Kind::Ptr {
-                v = match self.deref(&v)? {
-                    Val::Loc(x) => x,
-                    Val::Done(x) => x,
+                v = match self.deref(&v) {
+                    Ok(Val::Loc(x)) | Ok(Val::Done(x)) => x,
+                    // Delve's words for a field through a nil pointer.
+                    Err(VarError::Expr(e)) if e.starts_with("nil pointer dereference") => {
+                        return Err(VarError::Expr(format!("{} is nil", v.name)))
+                    }
+                    Err(e) => return Err(e),
                 };
                 continue;
             }
