@@ -56,6 +56,32 @@ pub trait Debuggee {
         None
     }
 
+    /// The binary's symbol containing run-time `addr` (sized, or zero-sized at it):
+    /// its name and run-time start.
+    fn symbol_at(&self, addr: Addr) -> Option<(String, Addr)> {
+        let t = self.as_target()?;
+        let bias = t.bias();
+        t.binary()
+            .symbol_at(addr.sub(bias))
+            .map(|s| (s.name.to_string(), s.addr.add(bias)))
+    }
+
+    /// Names for the operands of `code` at `pc` as Delve's disassembler gives them:
+    /// a function's name for its entry only (inside code nothing else is named), else
+    /// the symbol containing the address, with the offset.
+    fn operand_names(&self, code: &[u8], pc: u64) -> std::collections::HashMap<u64, String> {
+        let entry = |a: u64| {
+            self.func_at(Addr(a))
+                .filter(|f| f.entry.0 == a)
+                .map(|f| f.name)
+        };
+        let sym = |a: u64| match self.func_at(Addr(a)) {
+            Some(f) => (f.entry.0 == a).then_some((f.name, a)),
+            None => self.symbol_at(Addr(a)).map(|(n, s)| (n, s.0)),
+        };
+        super::disasm::operand_names(code, pc, &entry, &sym)
+    }
+
     /// Physical function, file and line at `pc`.
     fn location(&self, pc: Addr) -> Location {
         let function = self.func_at(pc).map(|f| f.name).unwrap_or_default();

@@ -1357,20 +1357,20 @@ impl Session {
             .memory()
             .read_bytes(Addr(start), len as usize)
             .map_err(|e| CommandError::Failed(format!("cannot read code at {start:#x}: {e}")))?;
-        let mut names = HashMap::new();
         let arm64 = self.target.threads().iter().any(|t| t.arm64.is_some());
-        let targets = if arm64 {
-            super::disasm_arm64::branch_targets(&code, start)
-        } else {
-            disasm::branch_targets(&code, start)
-        };
-        for t in targets {
-            if let Some(f) = self.target.func_at(Addr(t)) {
-                if f.entry.0 == t {
-                    names.insert(t, f.name);
+        let names = if arm64 {
+            let mut names = HashMap::new();
+            for t in super::disasm_arm64::branch_targets(&code, start) {
+                if let Some(f) = self.target.func_at(Addr(t)) {
+                    if f.entry.0 == t {
+                        names.insert(t, f.name);
+                    }
                 }
             }
-        }
+            names
+        } else {
+            self.target.operand_names(&code, start)
+        };
         let mut insns = if arm64 {
             // One syntax on arm64 (the decoder's); -s is ignored there.
             super::disasm_arm64::decode(&code, start, &names)

@@ -336,12 +336,12 @@ fn blocks_after(lines: &[&str], n: usize) -> Vec<String> {
     out
 }
 
-/// coroner's disassembler writes instructions as Delve 1.20 did (its core transcripts
-/// in tests/delve-transcripts), 1.27.1 differently: `call runtime.f` without the `$`,
-/// RIP-relative operands named by symbol (`[runtime.writeBarrier]`), `jnz`/`jz` for
-/// `jne`/`je`, and the register operand of a multi-byte NOP. Everything else of the
-/// listing (stop line, warning, window, columns, `=>`, `*`, TEXT header) must be
-/// Delve's: both sides are brought to one spelling of the instruction text only.
+/// Delve 1.20 (the core transcripts in tests/delve-transcripts) and 1.27.1 spell
+/// instructions differently: `call $runtime.f` against `call runtime.f`, RIP-relative
+/// operands as addresses against symbols (`[runtime.writeBarrier]`), `jne`/`je`
+/// against `jnz`/`jz`, the multi-byte NOP's register operand. coroner writes 1.27.1's;
+/// this brings both to one spelling, so that the rest of the listing (stop line,
+/// warning, window, columns, `=>`, `*`, TEXT header) is compared on its own first.
 fn insn_text_1_20(block: &str) -> String {
     let rip = regex::Regex::new(r"ptr \[(?:rip[+-]0x[0-9a-f]+|[A-Za-z_]\w*\.[\w.*()\[\]/-]*)\]")
         .expect("regex");
@@ -407,6 +407,12 @@ fn si_stops_print_what_delve_prints() {
             norm(&got),
             norm(&want),
             "{build}: si stops differ from Delve's"
+        );
+        // And the instruction text itself is Delve 1.27's (x86asm's spellings and
+        // operand names).
+        assert_eq!(
+            got, want,
+            "{build}: instruction text differs from Delve 1.27's"
         );
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -880,12 +880,7 @@ impl<'a> Methods<'a> {
             2 => Flavor::Go,
             _ => Flavor::Intel,
         };
-        let mut names = std::collections::HashMap::new();
-        for t in crate::repl::disasm::branch_targets(&code, start) {
-            if let Some(f) = d.func_at(Addr(t)).filter(|f| f.entry.0 == t) {
-                names.insert(t, f.name);
-            }
-        }
+        let names = d.operand_names(&code, start);
         let pc = self
             .s
             .current_thread()

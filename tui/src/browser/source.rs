@@ -140,14 +140,7 @@ pub fn disassembly(t: &Target, cfg: &Config, pc: u64) -> SourceView {
             ..Default::default()
         };
     };
-    let mut names = HashMap::new();
-    for target in disasm::branch_targets(&code, lo) {
-        if let Some(f) = Debuggee::func_at(t, Addr(target)) {
-            if f.entry.0 == target {
-                names.insert(target, f.name);
-            }
-        }
-    }
+    let names = Debuggee::operand_names(t, &code, lo);
     let flavor = cfg.disassemble_flavor.unwrap_or(Flavor::Intel);
     let insns = disasm::decode(&code, lo, flavor, names);
     let mut mark = None;
