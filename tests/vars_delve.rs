@@ -247,6 +247,18 @@ fn globals_on_every_version() {
             for (cmd, want) in cases {
                 assert_eq!(text(&mut s, cmd), want, "{tag}: {cmd}");
             }
+            // Delve's words for names that resolve to nothing: a package-qualified
+            // one, a plain one.
+            for (cmd, want) in [
+                ("print main.NoSuchVar", "could not find symbol main.NoSuchVar"),
+                ("print nosuchpkg.X", "could not find symbol nosuchpkg.X"),
+                ("print nosuchvar", "could not find symbol value for nosuchvar"),
+            ] {
+                match s.execute(cmd) {
+                    coroner::repl::Output::Error(e) => assert_eq!(e, want, "{tag}: {cmd}"),
+                    other => panic!("{tag}: {cmd}: {other:?}"),
+                }
+            }
             // The map of 300 entries: 64 shown, the rest counted.
             let m = text(&mut s, "print main.GMapStr");
             assert!(m.contains("...+236 more"), "{tag}: {m}");

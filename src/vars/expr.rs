@@ -568,7 +568,7 @@ impl Scope<'_> {
                         return Ok(Val::Loc(v));
                     }
                     if matches!(base.as_ref(), Expr::Str(_)) || self.lookup(&p).is_none() {
-                        return Err(VarError::NotFound(full));
+                        return Err(VarError::NoPackageSymbol(full));
                     }
                 }
                 let v = match self.eval_expr(base)? {

@@ -23,6 +23,9 @@ pub enum VarError {
     NoFunction(u64),
     #[error("could not find symbol value for {0}")]
     NotFound(String),
+    /// A package-qualified name (`pkg.Name`) that names nothing (Delve's words).
+    #[error("could not find symbol {0}")]
+    NoPackageSymbol(String),
     #[error("{0}")]
     Dwarf(String),
     /// An expression failed: where (byte offset in the expression) and why.
