@@ -250,9 +250,15 @@ fn globals_on_every_version() {
             // Delve's words for names that resolve to nothing: a package-qualified
             // one, a plain one.
             for (cmd, want) in [
-                ("print main.NoSuchVar", "could not find symbol main.NoSuchVar"),
+                (
+                    "print main.NoSuchVar",
+                    "could not find symbol main.NoSuchVar",
+                ),
                 ("print nosuchpkg.X", "could not find symbol nosuchpkg.X"),
-                ("print nosuchvar", "could not find symbol value for nosuchvar"),
+                (
+                    "print nosuchvar",
+                    "could not find symbol value for nosuchvar",
+                ),
             ] {
                 match s.execute(cmd) {
                     coroner::repl::Output::Error(e) => assert_eq!(e, want, "{tag}: {cmd}"),
