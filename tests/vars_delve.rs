@@ -227,6 +227,10 @@ fn globals_on_every_version() {
             let cases = [
                 ("print main.GInt", "42\n"),
                 ("print main.GString", "\"global string\"\n"),
+                // A slice of a string is that string's bytes (was printed "").
+                ("print main.GString[0:6]", "\"global\"\n"),
+                ("print main.GString[7:]", "\"string\"\n"),
+                ("print len(main.GString[7:])", "6\n"),
                 ("print main.GSliceCap", "[]int len: 2, cap: 10, [10,20]\n"),
                 ("print main.GArr", "[4]int16 [-1,0,1,2]\n"),
                 ("print len(main.GMapStr)", "300\n"),

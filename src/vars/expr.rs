@@ -664,7 +664,24 @@ impl Scope<'_> {
                     addr: 1,
                     ..Default::default()
                 };
-                self.loader.load_elems(&mut s, elem, 0, &LoadConfig::LONG);
+                if v.kind == Kind::String {
+                    // The bytes themselves, as a string value (Delve prints
+                    // s[a:b] as a string of b-a bytes, loaded up to its limit).
+                    let n = usize::try_from(hi - lo).unwrap_or(0);
+                    let count = n.min(LoadConfig::LONG.max_string_len.max(0) as usize);
+                    match self.loader.mem.read_bytes(crate::addr::Addr(s.base), count) {
+                        Ok(b) => {
+                            s.value = super::load::go_bytes_string(&b);
+                            s.cap = b.len() as i64;
+                        }
+                        Err(e) => {
+                            s.unreadable =
+                                format!("could not read string at {:#x} due to {e}", s.base)
+                        }
+                    }
+                } else {
+                    self.loader.load_elems(&mut s, elem, 0, &LoadConfig::LONG);
+                }
                 Ok(Val::Done(s))
             }
             Expr::Call(f, args) => {
@@ -674,7 +691,18 @@ impl Scope<'_> {
                 if f != "len" && f != "cap" {
                     return self.convert(f, arg);
                 }
-                let v = self.loc(self.eval_expr(arg)?, f)?;
+                // A computed string or slice (`s[a:b]`) knows its own length.
+                let v = match self.eval_expr(arg)? {
+                    Val::Done(d) if d.addr == 1 && matches!(d.kind, Kind::String | Kind::Slice) => {
+                        let n = if f == "cap" && d.kind == Kind::Slice {
+                            d.cap
+                        } else {
+                            d.len
+                        };
+                        return Ok(Val::Done(konst(Kind::Int, n.to_string())));
+                    }
+                    other => self.loc(other, f)?,
+                };
                 let h = self.header(&v);
                 let n = match (f.as_str(), h.kind) {
                     ("len", Kind::String | Kind::Slice | Kind::Array | Kind::Map) => h.len,

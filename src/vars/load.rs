@@ -744,7 +744,7 @@ pub fn fmt_f32(f: f32) -> String {
 
 /// Bytes as Go would hold them in a string (kept raw: invalid UTF-8 is escaped when
 /// quoted, see [`super::format::go_quote`]).
-fn go_bytes_string(b: &[u8]) -> String {
+pub(super) fn go_bytes_string(b: &[u8]) -> String {
     // Invalid sequences become U+FFFD; Delve's %q would print \x escapes instead.
     String::from_utf8_lossy(b).into_owned()
 }

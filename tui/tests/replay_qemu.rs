@@ -22,7 +22,7 @@ mod run;
 mod dlv;
 
 use live::{marker_line, unpack, TempDir};
-use run::{run_capture, Guard};
+use run::{run_capture, try_capture, Guard};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -233,23 +233,36 @@ fn replay(rec: &Recording) -> (Guard, u16) {
     panic!("QEMU's gdbstub never listened");
 }
 
+/// One REPL session over a fresh replay. QEMU's reverse replay hangs now and then (the
+/// issue measured one gdb `reverse-next` of three; session 10's full-suite run saw one
+/// session of this test pass its limit, the same session passing in 83 s right after):
+/// a session past its hard limit is killed, with QEMU, and run once more on a new
+/// replay; a second hang fails the test. Wrong output never gets a second try.
 fn session(rec: &Recording, script: &str) -> String {
-    let (_qemu, port) = replay(rec);
     let cmds = rec.dir.path().join("session.cmds");
     std::fs::write(&cmds, script).expect("write script");
-    let mut c = Command::new(env!("CARGO_BIN_EXE_coroner"));
-    c.arg("remote")
-        .arg("--init")
-        .arg(&cmds)
-        .arg(format!("127.0.0.1:{port}"))
-        .arg(&rec.exe);
-    let started = Instant::now();
-    let (out, err) = run_capture(c, "", Duration::from_secs(420));
-    eprintln!(
-        "replay_qemu: session took {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    format!("{out}{err}")
+    for attempt in 1..=2 {
+        let (_qemu, port) = replay(rec);
+        let mut c = Command::new(env!("CARGO_BIN_EXE_coroner"));
+        c.arg("remote")
+            .arg("--init")
+            .arg(&cmds)
+            .arg(format!("127.0.0.1:{port}"))
+            .arg(&rec.exe);
+        let started = Instant::now();
+        if let Some((out, err)) = try_capture(c, "", Duration::from_secs(420)) {
+            eprintln!(
+                "replay_qemu: session took {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            return format!("{out}{err}");
+        }
+        eprintln!(
+            "replay_qemu: WARNING: attempt {attempt}: the session did not finish in 420 s \
+             (QEMU's reverse replay hangs now and then); coroner and QEMU killed"
+        );
+    }
+    panic!("replay_qemu: the session hung twice on fresh QEMU replays");
 }
 
 /// Lines that are not source listing.

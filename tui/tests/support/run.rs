@@ -20,7 +20,15 @@ impl Drop for Guard {
 
 /// Run `cmd` with `stdin` to its end, killing it (and failing the test) after `limit`;
 /// its stdout and stderr, read concurrently so neither pipe can fill and block it.
-pub fn run_capture(mut cmd: Command, stdin: &str, limit: Duration) -> (String, String) {
+pub fn run_capture(cmd: Command, stdin: &str, limit: Duration) -> (String, String) {
+    let shown = format!("{cmd:?}");
+    try_capture(cmd, stdin, limit)
+        .unwrap_or_else(|| panic!("{shown} did not finish within {limit:?}"))
+}
+
+/// [`run_capture`], but None (the process killed and reaped) when it runs past
+/// `limit`, for a caller that knows why a peer may hang and can try again.
+pub fn try_capture(mut cmd: Command, stdin: &str, limit: Duration) -> Option<(String, String)> {
     let mut child = Guard(
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -47,11 +55,11 @@ pub fn run_capture(mut cmd: Command, stdin: &str, limit: Duration) -> (String, S
     while child.0.try_wait().ok().flatten().is_none() {
         if start.elapsed() > limit {
             drop(child);
-            panic!("{cmd:?} did not finish within {limit:?}");
+            return None;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    (o.join().unwrap_or_default(), e.join().unwrap_or_default())
+    Some((o.join().unwrap_or_default(), e.join().unwrap_or_default()))
 }
 
 /// `run_capture`, returning stdout and showing stderr (when there is any) in the log.
