@@ -524,6 +524,20 @@ impl Session {
         )
     }
 
+    /// `set SYMBOL = VALUE` in goroutine `goid`'s frame `frame` (JSON-RPC's `Set`).
+    pub fn set_in(
+        &mut self,
+        goid: Option<u64>,
+        frame: usize,
+        symbol: &str,
+        value: &str,
+    ) -> std::result::Result<(), String> {
+        match self.with_context(goid, frame, |s| s.set_cmd(&format!("{symbol} = {value}"))) {
+            Output::Error(e) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     /// Run `f` with the goroutine (and its thread, if running) and frame temporarily
     /// switched, restoring the context afterwards.
     fn with_context<T>(

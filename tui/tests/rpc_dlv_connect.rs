@@ -123,6 +123,9 @@ fn dlv_connect_on_a_live_process_matches_the_repl() {
         "continue",
         "print i",
         "locals",
+        // RPCServer.Set, then the value read back.
+        "set i = 7",
+        "print i",
     ];
     let (_server, addr) = start_server(&args);
     let dlv = dlv_connect(&addr, &cmds);

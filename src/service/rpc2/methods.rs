@@ -102,6 +102,7 @@ impl<'a> Methods<'a> {
             "ListGoroutines" => self.list_goroutines(&params),
             "Stacktrace" => self.stacktrace(&params),
             "Eval" => self.eval(&params),
+            "Set" => self.set(&params),
             "ListLocalVars" => self.scoped_vars(&params, false),
             "ListFunctionArgs" => self.scoped_vars(&params, true),
             "ListPackageVars" => self.package_vars(&params),
@@ -626,6 +627,15 @@ impl<'a> Methods<'a> {
             .unwrap_or(crate::vars::LoadConfig::LONG);
         let v = super::vars::eval(self.s, goid, frame, &i.expr, &cfg)?;
         ok(json!({ "Variable": v }))
+    }
+
+    /// `Set{Scope, Symbol, Value}`: assign to a variable, as the `set` command.
+    fn set(&mut self, params: &Value) -> R {
+        let i: SetIn = input(params)?;
+        let goid = self.scope_goroutine(i.scope.goroutine_id)?;
+        let frame = usize::try_from(i.scope.frame.clamp(0, MAX_DEPTH)).unwrap_or(0);
+        self.s.set_in(goid, frame, &i.symbol, &i.value)?;
+        ok(json!({}))
     }
 
     fn scoped_vars(&self, params: &Value, args: bool) -> R {

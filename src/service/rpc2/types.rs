@@ -383,6 +383,17 @@ pub struct StacktraceIn {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
+pub struct SetIn {
+    #[serde(rename = "Scope")]
+    pub scope: EvalScope,
+    #[serde(rename = "Symbol")]
+    pub symbol: String,
+    #[serde(rename = "Value")]
+    pub value: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct EvalIn {
     #[serde(rename = "Scope")]
     pub scope: EvalScope,
