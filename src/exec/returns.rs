@@ -16,18 +16,29 @@ use crate::vars::location::{evaluate, FrameRegs, Overlay, Place};
 use crate::vars::{format, LoadConfig, Var};
 
 /// One returned value as Delve's terminal prints it under `Values returned:`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Returned {
     pub name: String,
     /// Delve's multi-line form, nested lines indented by one more tab.
     pub text: String,
+    /// The value itself, for front ends that send it (JSON-RPC's ReturnValues).
+    pub var: Var,
 }
+
+/// Equal when they print the same (the loaded value is what the text shows).
+impl PartialEq for Returned {
+    fn eq(&self, o: &Returned) -> bool {
+        self.name == o.name && self.text == o.text
+    }
+}
+impl Eq for Returned {}
 
 impl Returned {
     pub fn of(v: &Var) -> Returned {
         Returned {
             name: v.name.clone(),
             text: format::multiline(v).replace('\n', "\n\t"),
+            var: v.clone(),
         }
     }
 }

@@ -163,6 +163,7 @@ mod tests {
         let v = vec![Returned {
             name: "~r0".into(),
             text: "3".into(),
+            var: Default::default(),
         }];
         assert_eq!(returned_block(&v), "Values returned:\n\t~r0: 3\n\n");
         assert_eq!(returned_block(&[]), "Values returned:\n\n");

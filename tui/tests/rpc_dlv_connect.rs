@@ -126,6 +126,8 @@ fn dlv_connect_on_a_live_process_matches_the_repl() {
         // RPCServer.Set, then the value read back.
         "set i = 7",
         "print i",
+        // The stop's thread carries ReturnValues: "Values returned:" in both.
+        "stepout",
     ];
     let (_server, addr) = start_server(&args);
     let dlv = dlv_connect(&addr, &cmds);

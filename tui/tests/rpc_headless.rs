@@ -766,3 +766,37 @@ fn restart_relaunches_the_target_and_keeps_breakpoints() {
         "{st}"
     );
 }
+
+/// After the launched program exits, the methods that read its state answer Delve's
+/// "Process N has exited with status M" instead of the last stop's snapshot.
+#[test]
+fn after_the_exit_state_reads_say_the_process_exited() {
+    if !ptrace_ok() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let Some(bin) = live_binary(dir.path()) else {
+        return;
+    };
+    let bin = bin.to_string_lossy();
+    let (_server, addr) = start_server("exec", "127.0.0.1:0", &[&bin, "--", "loop", "3"]);
+    let mut c = Rpc::connect(&addr);
+    let pid = c.call("State", json!({"NonBlocking": false}))["State"]["Pid"]
+        .as_i64()
+        .unwrap_or(0);
+    let _pg = PidGuard(pid as i32);
+    let st = c.call("Command", json!({"name": "continue"}));
+    assert_eq!(st["State"]["exited"], json!(true), "{st}");
+    let want = format!("Process {pid} has exited with status 0");
+    for (method, arg) in [
+        ("Stacktrace", json!({"Id": -1, "Depth": 10})),
+        ("ListGoroutines", json!({"Count": 10})),
+        ("Eval", json!({"Scope": {"GoroutineID": -1}, "Expr": "1"})),
+        ("ListThreads", json!({})),
+    ] {
+        let id = c.send(method, arg);
+        let v = c.recv();
+        assert_eq!(v["id"], json!(id), "{method}: {v}");
+        assert_eq!(v["error"], json!(want), "{method}: {v}");
+    }
+}

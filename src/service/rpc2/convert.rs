@@ -83,6 +83,13 @@ pub fn thread(s: &Session, t: &Thread) -> api::Thread {
         line: i64::from(loc.line),
         function: function_at(d, pc, &loc.function),
         goroutine_id: d.thread_goroutine(t.tid).map_or(0, |g| g.goid as i64),
+        // What the function the last stop returned from returned (stepout, call), on
+        // the thread that stopped: Delve's client prints them as "Values returned:".
+        return_values: s.debugger().and_then(|dbg| {
+            let last = dbg.last_stop();
+            let vals = last.returned.as_ref().filter(|_| last.tid == Some(t.tid))?;
+            Some(vals.iter().map(|r| variable(&r.var)).collect())
+        }),
         ..Default::default()
     }
 }

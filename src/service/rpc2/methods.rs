@@ -89,6 +89,33 @@ impl<'a> Methods<'a> {
     }
 
     pub fn call(&mut self, method: &str, params: Value) -> Outcome {
+        // After the process exited, what would read its state says so, as Delve's
+        // server does (the last stop's snapshot is not the state at the exit).
+        let reads_state = matches!(
+            method,
+            "Stacktrace"
+                | "Eval"
+                | "Set"
+                | "ListLocalVars"
+                | "ListFunctionArgs"
+                | "ListPackageVars"
+                | "ListGoroutines"
+                | "ListThreads"
+                | "GetThread"
+                | "ListRegisters"
+                | "ExamineMemory"
+                | "Disassemble"
+        );
+        if let Some((pid, status)) = self
+            .s
+            .debugger()
+            .and_then(|d| d.exited().map(|st| (d.pid(), st)))
+            .filter(|_| reads_state)
+        {
+            return Outcome::Reply(Err(format!(
+                "Process {pid} has exited with status {status}"
+            )));
+        }
         let r = match method {
             "Detach" => {
                 let r = self.detach(&params);
