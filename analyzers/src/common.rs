@@ -107,10 +107,21 @@ pub type PcKey = Arc<Vec<u64>>;
 /// them are equal exactly when they are one allocation. Hashing that is one word,
 /// where hashing the key hashes every PC of the stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct KeyId(usize);
+struct KeyId(usize);
 
-pub fn key_id(k: &PcKey) -> KeyId {
+fn key_id(k: &PcKey) -> KeyId {
     KeyId(Arc::as_ptr(k) as usize)
+}
+
+/// For each entry of `keys` (keys of one [`fp_keys`] table), the index of the first
+/// entry with the same key: the one whose stack stands for all of them. None for an
+/// entry without a key.
+pub fn representatives(keys: &[Option<&PcKey>]) -> Vec<Option<usize>> {
+    let mut first: FastMap<KeyId, usize> = FastMap::default();
+    keys.iter()
+        .enumerate()
+        .map(|(i, k)| k.map(|k| *first.entry(key_id(k)).or_insert(i)))
+        .collect()
 }
 
 pub type CacheKey = (u64, usize);
@@ -183,14 +194,10 @@ pub fn stacks_dedup(
     let table = fp_keys(t);
     let keys: Vec<Option<&PcKey>> = gs.iter().map(|g| table.get(&g.addr)).collect();
     // Each goroutine's representative: the first with its key, else itself.
-    let mut first: FastMap<KeyId, usize> = FastMap::default();
-    let reps: Vec<usize> = keys
-        .iter()
+    let reps: Vec<usize> = representatives(&keys)
+        .into_iter()
         .enumerate()
-        .map(|(i, k)| match k {
-            Some(k) => *first.entry(key_id(k)).or_insert(i),
-            None => i,
-        })
+        .map(|(i, r)| r.unwrap_or(i))
         .collect();
     // Unwind representatives (keyless goroutines represent themselves).
     let todo: Vec<usize> = (0..gs.len()).filter(|&i| reps.get(i) == Some(&i)).collect();

@@ -473,12 +473,7 @@ impl Hangs {
             .iter()
             .map(|(goid, _)| t.goroutine(*goid).and_then(|g| table.get(&g.addr)))
             .collect();
-        let mut first: HashMap<common::KeyId, usize> = HashMap::default();
-        for (i, k) in keys.iter().enumerate() {
-            if let Some(k) = *k {
-                first.entry(common::key_id(k)).or_insert(i);
-            }
-        }
+        let first = common::representatives(&keys);
         let slots_of = |goid: u64| -> (u64, Vec<FrameSlots>) {
             match t.goroutine(goid) {
                 Some(g) => (
@@ -488,7 +483,9 @@ impl Hangs {
                 None => (0, Vec::new()),
             }
         };
-        let reps: Vec<usize> = first.values().copied().collect();
+        let reps: Vec<usize> = (0..first.len())
+            .filter(|&i| first.get(i) == Some(&Some(i)))
+            .collect();
         let shared: HashMap<usize, (u64, Vec<FrameSlots>)> = reps
             .par_iter()
             .filter_map(|&i| Some((i, slots_of(groups.get(i)?.0))))
@@ -497,11 +494,7 @@ impl Hangs {
             .par_iter()
             .enumerate()
             .flat_map_iter(|(i, (goid, rs))| {
-                let rep = keys
-                    .get(i)
-                    .and_then(|k| k.as_ref())
-                    .and_then(|k| first.get(&common::key_id(k)))
-                    .and_then(|r| shared.get(r));
+                let rep = first.get(i).copied().flatten().and_then(|r| shared.get(&r));
                 let sp = t.goroutine(*goid).map(|g| g.sched.sp.get());
                 let frames = match (rep, sp) {
                     (Some((rep_sp, slots)), Some(sp)) => shifted(slots, sp.wrapping_sub(*rep_sp)),

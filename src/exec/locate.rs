@@ -134,7 +134,7 @@ fn generic_instances(t: &Target, name: &str) -> Vec<Func> {
                 .strip_suffix(name)
                 .is_some_and(|pre| pre.ends_with('.') || pre.ends_with('/'))
     };
-    let mut found: Vec<(String, Func)> = p
+    let found: Vec<(String, Func)> = p
         .funcs()
         .filter_map(|f| {
             let n = p.name(&f);
@@ -149,7 +149,7 @@ fn generic_instances(t: &Target, name: &str) -> Vec<Func> {
     if found.windows(2).any(|w| w[0].0 != w[1].0) {
         return Vec::new();
     }
-    found.drain(..).map(|(_, f)| f).collect()
+    found.into_iter().map(|(_, f)| f).collect()
 }
 
 fn parse_u64(s: &str) -> Option<u64> {

@@ -7,6 +7,7 @@ use iced_x86::{
     Instruction, IntelFormatter, MemorySizeOptions, Mnemonic, SymbolResolver, SymbolResult,
 };
 use std::collections::HashMap;
+use std::rc::Rc;
 
 /// One decoded instruction, before layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +21,7 @@ pub struct Insn {
 /// prints `call runtime.mcall`; AT&T keeps 1.20's `$`), RIP-relative memory inside a
 /// symbol (`[runtime.writeBarrier]`, `[type:int+8]`).
 struct Names {
-    names: HashMap<u64, String>,
+    names: Rc<HashMap<u64, String>>,
     dollar: bool,
 }
 
@@ -110,21 +111,6 @@ pub fn operand_names(
     names
 }
 
-/// Near branch targets of the instructions in `code`, for symbol lookup.
-pub fn branch_targets(code: &[u8], pc: u64) -> Vec<u64> {
-    let mut d = Decoder::with_ip(64, code, pc, DecoderOptions::NONE);
-    let mut out = Vec::new();
-    let mut ins = Instruction::default();
-    while d.can_decode() {
-        d.decode_out(&mut ins);
-        let t = ins.near_branch_target();
-        if t != 0 {
-            out.push(t);
-        }
-    }
-    out
-}
-
 /// Plan 9-flavoured rewrite of AT&T text: upper-case mnemonic and registers, no `%`.
 fn goish(gas: &str) -> String {
     let (mn, ops) = gas.split_once(' ').unwrap_or((gas, ""));
@@ -153,25 +139,20 @@ fn goish(gas: &str) -> String {
     out
 }
 
-/// Decode `code` (located at `pc`) into instructions; `names` maps function entries
-/// to names for branch operands. Undecodable bytes come out as `?`, one byte each.
+/// Decode `code` (located at `pc`) into instructions; `names` names operand addresses
+/// ([`operand_names`]). Undecodable bytes come out as `?`, one byte each.
 pub fn decode(code: &[u8], pc: u64, flavor: Flavor, names: HashMap<u64, String>) -> Vec<Insn> {
-    let named: std::collections::HashSet<u64> = names.keys().copied().collect();
+    // Shared with the resolver: the Intel rewrite below asks which operands it named.
+    let names = Rc::new(names);
+    let resolver = |dollar: bool| {
+        Some(Box::new(Names {
+            names: Rc::clone(&names),
+            dollar,
+        }) as Box<dyn SymbolResolver>)
+    };
     let mut formatter: Box<dyn Formatter> = match flavor {
-        Flavor::Intel => Box::new(IntelFormatter::with_options(
-            Some(Box::new(Names {
-                names,
-                dollar: false,
-            })),
-            None,
-        )),
-        Flavor::Gnu | Flavor::Go => Box::new(GasFormatter::with_options(
-            Some(Box::new(Names {
-                names,
-                dollar: true,
-            })),
-            None,
-        )),
+        Flavor::Intel => Box::new(IntelFormatter::with_options(resolver(false), None)),
+        Flavor::Gnu | Flavor::Go => Box::new(GasFormatter::with_options(resolver(true), None)),
     };
     configure(formatter.as_mut());
     if flavor == Flavor::Intel {
@@ -198,7 +179,7 @@ pub fn decode(code: &[u8], pc: u64, flavor: Flavor, names: HashMap<u64, String>)
                 // x86asm names a RIP-relative operand by its symbol alone: `[sym+N]`.
                 Flavor::Intel
                     if ins.is_ip_rel_memory_operand()
-                        && named.contains(&ins.ip_rel_memory_address()) =>
+                        && names.contains_key(&ins.ip_rel_memory_address()) =>
                 {
                     let t = t.0.replacen("[rip+", "[", 1);
                     if ins.mnemonic() == Mnemonic::Lea {
@@ -278,7 +259,8 @@ mod tests {
         let code = [0xe8, 0xfb, 0x8c, 0xf6, 0xff];
         let mut names = HashMap::new();
         names.insert(0x405ae0, "runtime.chanrecv1".to_string());
-        assert_eq!(branch_targets(&code, 0x49cde0), vec![0x405ae0]);
+        let entry = |a: u64| (a == 0x405ae0).then(|| "runtime.chanrecv1".to_string());
+        assert_eq!(operand_names(&code, 0x49cde0, &entry, &|_| None), names);
         let v = decode(&code, 0x49cde0, Flavor::Intel, names.clone());
         // Delve 1.27 (1.20 printed `call $runtime.chanrecv1`).
         assert_eq!(v[0].text, "call runtime.chanrecv1");

@@ -247,39 +247,14 @@ impl Session {
             Some(b) if b.load_args => self.args_inline(),
             _ => String::new(),
         };
-        match &bp {
-            Some(b) if b.watch.is_some() => {
-                let g = self.goid.unwrap_or(0);
-                let _ = writeln!(
-                    out,
-                    "> watchpoint on [{}] {func}() {file}:{} (hits goroutine({g}):{} total:{}) (PC: {:#x})",
-                    b.name,
-                    f.line,
-                    b.hits.get(&g).copied().unwrap_or(0),
-                    b.total_hits,
-                    f.pc.0
-                );
-            }
-            Some(b) => {
-                let g = self.goid.unwrap_or(0);
-                let _ = writeln!(
-                    out,
-                    "> [{}] {func}({call_args}) {file}:{} (hits goroutine({g}):{} total:{}) (PC: {:#x})",
-                    if b.name.is_empty() {
-                        format!("Breakpoint {}", b.id)
-                    } else {
-                        b.name.clone()
-                    },
-                    f.line,
-                    b.hits.get(&g).copied().unwrap_or(0),
-                    b.total_hits,
-                    f.pc.0
-                );
-            }
-            None => {
-                let _ = writeln!(out, "> {func}() {file}:{} (PC: {:#x})", f.line, f.pc.0);
-            }
-        }
+        let here = StopPlace {
+            func: &func,
+            args: &call_args,
+            file: &file,
+            line: f.line,
+            pc: f.pc.0,
+        };
+        out.push_str(&here.line(bp.as_ref(), self.goid.unwrap_or(0)));
         if let Some(n) = &out_of_scope {
             let _ = writeln!(out, "Watchpoint {n} went out of scope and was cleared");
         }
@@ -803,6 +778,50 @@ fn without_type_params(name: &str) -> String {
 
 /// How a stop shows where it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a stop is, for its `> ...` line.
+pub(super) struct StopPlace<'a> {
+    pub func: &'a str,
+    /// The breakpoint's arguments when it loads them (Delve's trace form), else "".
+    pub args: &'a str,
+    pub file: &'a str,
+    pub line: u32,
+    pub pc: u64,
+}
+
+impl StopPlace<'_> {
+    /// Delve's stop line: plain, or naming the breakpoint (or watchpoint) hit there on
+    /// goroutine `g` with its hit counts.
+    pub(super) fn line(&self, bp: Option<&Breakpoint>, g: u64) -> String {
+        let StopPlace {
+            func,
+            args,
+            file,
+            line,
+            pc,
+        } = self;
+        let Some(b) = bp else {
+            return format!("> {func}() {file}:{line} (PC: {pc:#x})\n");
+        };
+        let hits = format!(
+            "(hits goroutine({g}):{} total:{})",
+            b.hits.get(&g).copied().unwrap_or(0),
+            b.total_hits
+        );
+        if b.watch.is_some() {
+            return format!(
+                "> watchpoint on [{}] {func}() {file}:{line} {hits} (PC: {pc:#x})\n",
+                b.name
+            );
+        }
+        let name = if b.name.is_empty() {
+            format!("Breakpoint {}", b.id)
+        } else {
+            b.name.clone()
+        };
+        format!("> [{name}] {func}({args}) {file}:{line} {hits} (PC: {pc:#x})\n")
+    }
+}
+
 pub(super) enum Listing {
     Source,
     Disassembly,

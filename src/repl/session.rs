@@ -225,6 +225,9 @@ impl Session {
         if let Some(r) = repl {
             return r.unwrap_or_else(|e| Output::Error(e.to_string()));
         }
+        if let Some(o) = self.exited_guard(line) {
+            return o;
+        }
         match out {
             Some(w) => self.execute_stream_inner(line, w),
             None => self.execute_plain(line),
@@ -279,9 +282,6 @@ impl Session {
     fn execute_plain(&mut self, line: &str) -> Output {
         if line.trim().is_empty() {
             return Output::Text(String::new());
-        }
-        if let Some(o) = self.exited_guard(line) {
-            return o;
         }
         if let Some(o) = self.exec_command(line) {
             return o;
@@ -657,9 +657,6 @@ impl Session {
     }
 
     fn execute_stream_inner(&mut self, line: &str, out: &mut dyn std::io::Write) -> Output {
-        if let Some(o) = self.exited_guard(line) {
-            return o;
-        }
         // `call` prints where the goroutine is before a failure, as Delve does.
         if let Some(o) = self.call_streaming(line, out) {
             return o;
@@ -982,11 +979,10 @@ impl Session {
     }
 
     /// `> fn() file:line (PC: 0x..)` for frame 0 of the current goroutine or thread,
-    /// with the breakpoint and its hits when the last stop hit one there (Delve prints
-    /// the current thread's breakpoint in this line).
+    /// naming the breakpoint and its hits when the last stop hit one there (Delve
+    /// prints the current thread's breakpoint in this line).
     fn context_line(&self) -> Result<String> {
         let f = self.current_frame_of(0)?;
-        let func = func_or_unknown(&f.function);
         let file = format::shorten_path(&f.file, self.cwd());
         let bp = self.debugger.as_ref().and_then(|d| {
             let last = d.last_stop();
@@ -1001,24 +997,14 @@ impl Session {
                 _ => None,
             }
         });
-        Ok(match bp {
-            Some(b) => {
-                let g = self.goid.unwrap_or(0);
-                let name = if b.name.is_empty() {
-                    format!("Breakpoint {}", b.id)
-                } else {
-                    b.name.clone()
-                };
-                format!(
-                    "> [{name}] {func}() {file}:{} (hits goroutine({g}):{} total:{}) (PC: {:#x})\n",
-                    f.line,
-                    b.hits.get(&g).copied().unwrap_or(0),
-                    b.total_hits,
-                    f.pc.0
-                )
-            }
-            None => format!("> {func}() {file}:{} (PC: {:#x})\n", f.line, f.pc.0),
-        })
+        let here = exec_cmd::StopPlace {
+            func: func_or_unknown(&f.function),
+            args: "",
+            file: &file,
+            line: f.line,
+            pc: f.pc.0,
+        };
+        Ok(here.line(bp, self.goid.unwrap_or(0)))
     }
 
     fn frame_cmd(&mut self, n: usize, cmd: Option<String>) -> Result<Output> {

@@ -43,6 +43,15 @@ enum Names {
     Owned(Vec<u8>),
 }
 
+impl Names {
+    fn bytes<'a>(&'a self, file: &'a [u8]) -> &'a [u8] {
+        match self {
+            Names::File { start, len } => file.get(*start..start + len).unwrap_or(&[]),
+            Names::Owned(v) => v,
+        }
+    }
+}
+
 /// Symbols sorted by address (then size), with an index by name.
 pub(crate) struct SymbolTable {
     recs: Vec<Rec>,
@@ -147,24 +156,12 @@ impl SymbolTable {
     fn finish(mut recs: Vec<Rec>, names: Names, file: &[u8]) -> SymbolTable {
         // Stable: among equal (address, size) the table's own order stays.
         recs.sort_by_key(|r| (r.addr, r.size));
-        let mut t = SymbolTable {
+        let bytes = names.bytes(file);
+        let by_name = NameIndex::build(recs.len(), |i| name_bytes(bytes, recs.get(i)?));
+        SymbolTable {
             recs,
             names,
-            by_name: NameIndex::build(0, |_| None),
-        };
-        let by_name = {
-            let names = t.names_in(file);
-            let recs = &t.recs;
-            NameIndex::build(recs.len(), |i| name_bytes(names, recs.get(i)?))
-        };
-        t.by_name = by_name;
-        t
-    }
-
-    fn names_in<'a>(&'a self, file: &'a [u8]) -> &'a [u8] {
-        match &self.names {
-            Names::File { start, len } => file.get(*start..start + len).unwrap_or(&[]),
-            Names::Owned(v) => v,
+            by_name,
         }
     }
 
@@ -172,7 +169,7 @@ impl SymbolTable {
     pub(crate) fn view<'a>(&'a self, file: &'a [u8]) -> Symbols<'a> {
         Symbols {
             t: self,
-            names: self.names_in(file),
+            names: self.names.bytes(file),
         }
     }
 }

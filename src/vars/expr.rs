@@ -667,17 +667,9 @@ impl Scope<'_> {
                 if v.kind == Kind::String {
                     // The bytes themselves, as a string value (Delve prints
                     // s[a:b] as a string of b-a bytes, loaded up to its limit).
-                    let n = usize::try_from(hi - lo).unwrap_or(0);
-                    let count = n.min(LoadConfig::LONG.max_string_len.max(0) as usize);
-                    match self.loader.mem.read_bytes(crate::addr::Addr(s.base), count) {
-                        Ok(b) => {
-                            s.value = super::load::go_bytes_string(&b);
-                            s.cap = b.len() as i64;
-                        }
-                        Err(e) => {
-                            s.unreadable =
-                                format!("could not read string at {:#x} due to {e}", s.base)
-                        }
+                    let (base, n) = (s.base, s.len);
+                    if let Err(e) = self.loader.string_bytes(&mut s, base, n, &LoadConfig::LONG) {
+                        s.unreadable = e;
                     }
                 } else {
                     self.loader.load_elems(&mut s, elem, 0, &LoadConfig::LONG);

@@ -343,6 +343,17 @@ impl<'a> Loader<'a> {
     fn load_string(&self, v: &mut Var, cfg: &LoadConfig) -> Result<(), String> {
         let p = self.read_ptr(v.addr)?;
         let n = self.read_ptr(v.addr.wrapping_add(8))? as i64;
+        self.string_bytes(v, p, n, cfg)
+    }
+
+    /// The `n` bytes at `p` as `v`'s string value, loaded up to `cfg`'s limit.
+    pub fn string_bytes(
+        &self,
+        v: &mut Var,
+        p: u64,
+        n: i64,
+        cfg: &LoadConfig,
+    ) -> Result<(), String> {
         if n < 0 {
             return Err(format!("invalid length: {n}"));
         }
@@ -744,7 +755,7 @@ pub fn fmt_f32(f: f32) -> String {
 
 /// Bytes as Go would hold them in a string (kept raw: invalid UTF-8 is escaped when
 /// quoted, see [`super::format::go_quote`]).
-pub(super) fn go_bytes_string(b: &[u8]) -> String {
+fn go_bytes_string(b: &[u8]) -> String {
     // Invalid sequences become U+FFFD; Delve's %q would print \x escapes instead.
     String::from_utf8_lossy(b).into_owned()
 }

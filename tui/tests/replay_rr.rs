@@ -74,6 +74,16 @@ fn coroner(args: &[&str], script: &str, flags: &str, dir: &Path) -> (String, boo
     )
 }
 
+/// Index of the first line at or after `from` that starts with `want` (panics, with
+/// the lines, when there is none).
+fn line_at(l: &[String], want: &str, from: usize) -> usize {
+    l.iter()
+        .skip(from)
+        .position(|x| x.starts_with(want))
+        .map(|p| p + from)
+        .unwrap_or_else(|| panic!("{want:?} missing after line {from} in:\n{}", l.join("\n")))
+}
+
 /// Lines that are not source listing.
 fn essentials(text: &str) -> Vec<String> {
     text.lines()
@@ -98,13 +108,7 @@ fn record_then_replay_backwards_with_checkpoints() {
     );
     assert!(ok, "{text}");
     let l = essentials(&text);
-    let pos = |want: &str, from: usize| -> usize {
-        l.iter()
-            .skip(from)
-            .position(|x| x.starts_with(want))
-            .map(|p| p + from)
-            .unwrap_or_else(|| panic!("{want:?} missing after line {from} in:\n{}", l.join("\n")))
-    };
+    let pos = |want: &str, from: usize| line_at(&l, want, from);
     let a = pos("> [Breakpoint 1] main.f() ", 0);
     let b = pos("> [Breakpoint 1] main.f() ", a + 1);
     assert!(
@@ -161,13 +165,7 @@ fn reverse_step_enters_calls_and_next_instruction_steps_over_them() {
     );
     assert!(ok, "{text}");
     let l = essentials(&text);
-    let pos = |want: &str, from: usize| -> usize {
-        l.iter()
-            .skip(from)
-            .position(|x| x.starts_with(want))
-            .map(|p| p + from)
-            .unwrap_or_else(|| panic!("{want:?} missing after line {from} in:\n{}", l.join("\n")))
-    };
+    let pos = |want: &str, from: usize| line_at(&l, want, from);
     const SRC: &str = "/tmp/coroner-fixtures-live/src/loop.go";
     let b = pos("> [Breakpoint 1] main.f() ", 0);
     let b = pos("> [Breakpoint 1] main.f() ", b + 1);
@@ -279,13 +277,7 @@ fn restarts_move_at_once_keep_hit_counts_and_the_end_is_an_exit() {
     assert!(ok, "{text}");
     // stderr (the failed commands) comes after stdout here.
     let l = essentials(&text);
-    let pos = |want: &str, from: usize| -> usize {
-        l.iter()
-            .skip(from)
-            .position(|x| x.starts_with(want))
-            .map(|p| p + from)
-            .unwrap_or_else(|| panic!("{want:?} missing after line {from} in:\n{}", l.join("\n")))
-    };
+    let pos = |want: &str, from: usize| line_at(&l, want, from);
     const SRC: &str = "/tmp/coroner-fixtures-live/src/loop.go";
     let hit =
         |n: u32| format!("> [Breakpoint 1] main.f() {SRC}:14 (hits goroutine(1):{n} total:{n})");

@@ -99,10 +99,8 @@ impl GdbRemote {
                 "rr ran to the end of the recording after restarting at {}",
                 at.unwrap_or("the start")
             ))),
+            // (The resume dropped the cached snapshot; the stop delivers nothing.)
             _ => {
-                self.current = None;
-                self.at_this_stop.clear();
-                self.raw_g.clear();
                 self.pending_signal = None;
                 Ok(())
             }
