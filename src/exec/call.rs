@@ -91,6 +91,12 @@ impl Debugger {
         if g.status & !0x1000 != 2 {
             return Err(inv("selected goroutine not running".into()));
         }
+        // From here on the thread is no longer "at" its breakpoint, even when the call
+        // fails (Delve clears the thread's current breakpoint before it sets the call
+        // up: its stop line after `call not at safe point` names none).
+        if matches!(self.last.reason, StopReason::Breakpoint(_)) && self.last.tid == Some(tid) {
+            self.last.reason = StopReason::Step;
+        }
         let mut plan = self
             .plan_call(tid, expr, unsafe_call, (g.stack_lo.get(), g.stack_hi.get()))
             .map_err(inv)?;

@@ -218,31 +218,16 @@ impl Session {
             }
         };
         let file = format::shorten_path(&f.file, self.cwd());
-        let mut func = if f.function.is_empty() {
+        let func = if f.function.is_empty() {
             "?".to_string()
         } else {
-            f.function.clone()
-        };
-        // Go 1.19's pclntab names generic instantiations `F[...]`; Delve shows DWARF's
-        // `F[go.shape.int_0]`.
-        if func.contains("[...]") {
-            if let Some(d) = self.target().and_then(|t| t.dwarf().map(|d| (t, d))) {
-                let (t, d) = d;
-                if let Some(fd) = d.function_at(f.pc.0.wrapping_sub(t.bias())) {
-                    if !fd.name.is_empty() {
-                        func = fd.name;
-                    }
-                }
+            match self.target() {
+                Some(t) => t.shown_function_name(f.pc.0, &f.function),
+                None => f.function.clone(),
             }
-        }
+        };
         // Delve warns when the stop is in a function compiled with optimisations.
-        let optimized = self
-            .target()
-            .and_then(|t| {
-                t.dwarf()
-                    .and_then(|d| d.producer_at(f.pc.0.wrapping_sub(t.bias())))
-            })
-            .is_some_and(|p| !(p.contains("-N") && p.contains("-l")));
+        let optimized = self.target().is_some_and(|t| t.optimized_at(f.pc.0));
         let call_args = match &bp {
             Some(b) if b.load_args => self.args_inline(),
             _ => String::new(),

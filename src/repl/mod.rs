@@ -14,7 +14,7 @@ pub mod parse;
 mod session;
 mod startloc;
 mod vars_cmd;
-pub use vars_cmd::frame_vars;
+pub use vars_cmd::{apply_format, frame_vars};
 
 #[cfg(test)]
 mod tests;

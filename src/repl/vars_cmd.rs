@@ -313,14 +313,8 @@ fn chan_waiters(s: &Session, t: &Target, hchan: u64) -> String {
                 function: f.function.clone(),
             },
         );
-        // Before Go 1.21 the pclntab abbreviates generic functions as `F[...]`;
-        // Delve names them from DWARF (`F[go.shape...]`).
-        if loc.function.ends_with("[...]") {
-            let pc = loc.pc.saturating_sub(1).wrapping_sub(t.bias());
-            if let Some(f) = t.dwarf().and_then(|d| d.function_at(pc)) {
-                loc.function = f.name;
-            }
-        }
+        // A return address: the name of the function of the call before it.
+        loc.function = t.shown_function_name(loc.pc.saturating_sub(1), &loc.function);
         let wait = g.is_waiting().then(|| g.traceback_status());
         out.push_str(&goroutine_line(
             &GoroutineLine {
@@ -339,7 +333,7 @@ fn chan_waiters(s: &Session, t: &Target, hchan: u64) -> String {
 }
 
 /// `print %x expr` and friends on scalar values.
-fn apply_format(v: &Var, f: &str) -> String {
+pub fn apply_format(v: &Var, f: &str) -> String {
     let n: Option<i128> = v
         .value
         .rsplit('(')
@@ -409,6 +403,7 @@ pub fn frame_vars(
             name: name.clone(),
             ty: dwarf.type_name(ty),
             is_arg: d.is_param,
+            is_return: d.is_param && d.is_return,
             type_id: Some(ty),
             ..Default::default()
         };

@@ -319,6 +319,28 @@ impl Target {
     pub fn buildinfo(&self) -> Option<&BuildInfo> {
         self.image.buildinfo.as_ref()
     }
+    /// The name Delve shows for the function at run-time `pc` whose pclntab name is
+    /// `name`: before Go 1.21 the pclntab abbreviates generic instantiations as
+    /// `F[...]`, and Delve names them from DWARF (`F[go.shape.int_0]`).
+    pub fn shown_function_name(&self, pc: u64, name: &str) -> String {
+        if name.contains("[...]") {
+            if let Some(f) = self
+                .dwarf()
+                .and_then(|d| d.function_at(pc.wrapping_sub(self.bias())))
+                .filter(|f| !f.name.is_empty())
+            {
+                return f.name;
+            }
+        }
+        name.to_string()
+    }
+    /// Whether the code at run-time `pc` was compiled with optimisations (Delve's
+    /// `Function.Optimized`: its compile unit's producer lacks `-N -l`).
+    pub fn optimized_at(&self, pc: u64) -> bool {
+        self.dwarf()
+            .and_then(|d| d.producer_at(pc.wrapping_sub(self.bias())))
+            .is_some_and(|p| !(p.contains("-N") && p.contains("-l")))
+    }
     pub fn runtime(&self) -> &GoRuntime {
         &self.runtime
     }

@@ -137,6 +137,9 @@ pub struct Var {
     /// Function argument (for `args` vs `locals`).
     #[serde(skip)]
     pub is_arg: bool,
+    /// A result parameter (DW_AT_variable_parameter): Delve's VariableReturnArgument.
+    #[serde(skip)]
+    pub is_return: bool,
     /// DWARF location text, for `show-location-expr`.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub location_expr: String,

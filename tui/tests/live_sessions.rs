@@ -175,6 +175,10 @@ fn run_script_on(
         .unwrap_or_default();
     let exe = unpack(build, dir);
     let log = dir.join(format!("{b}-{session}-{backend}.out"));
+    if backend == "connect" {
+        return run_over_connect(&exe, cmds, &args, &log)
+            .map_err(|e| format!("{b} {session}: {e}"));
+    }
     let f = std::fs::File::create(&log).expect("create output file");
     let f2 = f.try_clone().expect("clone output file");
     let status = Command::new(env!("CARGO_BIN_EXE_coroner"))
@@ -493,5 +497,144 @@ fn conditional_breakpoint_session_over_gdbserver_prints_what_delve_prints() {
     if gdbserver_works() {
         let p = run_session_on("gdbserver", "loop", &["go1.25-noopt"]);
         assert!(p.is_empty(), "{}", p.join("\n\n"));
+    }
+}
+
+// ----- the same sessions through `coroner connect` to `coroner exec --headless` -----
+
+/// A loopback port nobody listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Kills the server by pid however the test ends.
+struct Server(std::process::Child);
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The script through Delve's JSON-RPC: `coroner exec --headless` runs the program
+/// (whose output goes to the same log, appended, so it interleaves as in Delve's
+/// transcript) and `coroner connect --init` runs the script against it. The server's
+/// address line and the client's banner are left out.
+fn run_over_connect(
+    exe: &Path,
+    cmds: &Path,
+    args: &[String],
+    log: &Path,
+) -> Result<String, String> {
+    let open = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("open output file")
+    };
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let server = Command::new(env!("CARGO_BIN_EXE_coroner"))
+        .args(["exec", "--headless", &format!("--listen={addr}")])
+        .arg(exe)
+        .arg("--")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(open())
+        .stderr(open())
+        .spawn()
+        .map_err(|e| format!("cannot start the server: {e}"))?;
+    let mut server = Server(server);
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .contains("API server listening at: ")
+    {
+        if start.elapsed() > std::time::Duration::from_secs(30) {
+            return Err("the server printed no address in 30 s".into());
+        }
+        if let Ok(Some(st)) = server.0.try_wait() {
+            return Err(format!("the server exited with {st}"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let status = Command::new(env!("CARGO_BIN_EXE_coroner"))
+        .arg("connect")
+        .arg(&addr)
+        .arg("--init")
+        .arg(cmds)
+        .stdin(Stdio::null())
+        .stdout(open())
+        .stderr(open())
+        .status()
+        .map_err(|e| format!("cannot run coroner connect: {e}"))?;
+    // A single-client server ends with its client; give it a moment to print its
+    // last lines (the program's, after a kill) before it is killed for sure.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while server.0.try_wait().ok().flatten().is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(server);
+    if !status.success() {
+        return Err(format!("coroner connect exited with {status}"));
+    }
+    Ok(std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| {
+            !l.starts_with("API server listening at: ") && *l != "Type 'help' for list of commands."
+        })
+        .map(|l| format!("{l}\n"))
+        .collect())
+}
+
+fn connect_session(session: &str) {
+    let p = run_session_on("connect", session, &ALL);
+    assert!(p.is_empty(), "{}", p.join("\n\n"));
+}
+
+#[test]
+fn conditional_breakpoint_session_over_connect_prints_what_delve_prints() {
+    if ptrace_works() {
+        connect_session("loop");
+    }
+}
+
+#[test]
+fn stop_reports_session_over_connect_prints_what_delve_prints() {
+    if ptrace_works() {
+        connect_session("stops");
+    }
+}
+
+#[test]
+fn breakpoint_forms_session_over_connect_prints_what_delve_prints() {
+    if ptrace_works() {
+        connect_session("breakpoints");
+    }
+}
+
+#[test]
+fn watchpoint_session_over_connect_prints_what_delve_prints() {
+    if ptrace_works() {
+        connect_session("watch");
+    }
+}
+
+#[test]
+fn call_and_set_session_over_connect_prints_what_delve_prints() {
+    if ptrace_works() {
+        connect_session("call");
+    }
+}
+
+#[test]
+fn values_returned_in_step_session_over_connect_are_delves() {
+    if ptrace_works() {
+        values_returned_in_step_session_on("connect");
     }
 }

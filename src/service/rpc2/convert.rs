@@ -18,9 +18,11 @@ pub fn function_at(d: &dyn Debuggee, pc: u64, name: &str) -> Option<api::Functio
         return None;
     }
     let entry = d.func_at(Addr(pc)).map(|f| f.entry.0).unwrap_or(0);
+    let t = d.as_target();
     Some(api::Function {
-        name: name.to_string(),
+        name: t.map_or_else(|| name.to_string(), |t| t.shown_function_name(pc, name)),
         value: entry,
+        optimized: t.is_some_and(|t| t.optimized_at(pc)),
         ..Default::default()
     })
 }
@@ -124,8 +126,15 @@ pub fn variable(v: &Var) -> api::Variable {
         only_addr: v.only_addr,
         ty: v.ty.clone(),
         real_type: v.ty.clone(),
-        // Delve's VariableShadowed (1 << 1): its clients print the name in parentheses.
-        flags: if v.shadowed { 2 } else { 0 },
+        // Delve's VariableShadowed (1 << 1): its clients print the name in
+        // parentheses; VariableArgument (1 << 3) puts an argument on a stop line.
+        // VariableReturnArgument (1 << 4) marks results instead.
+        flags: if v.shadowed { 2 } else { 0 }
+            | match (v.is_arg, v.is_return) {
+                (_, true) => 16,
+                (true, false) => 8,
+                _ => 0,
+            },
         kind: kind_number(v.kind),
         value: v.value.clone(),
         string_value_bytes: None,
@@ -151,6 +160,15 @@ pub fn load_config(c: &api::LoadConfig) -> LoadConfig {
     }
 }
 
+/// Delve's ShortLoadConfig (pkg/terminal), which its clients compare against.
+const SHORT_LOAD: api::LoadConfig = api::LoadConfig {
+    follow_pointers: false,
+    max_variable_recurse: 0,
+    max_string_len: 64,
+    max_array_values: 0,
+    max_struct_fields: 3,
+};
+
 pub fn breakpoint(b: &EngineBreakpoint) -> api::Breakpoint {
     let mut out = api::Breakpoint {
         id: b.id,
@@ -160,15 +178,37 @@ pub fn breakpoint(b: &EngineBreakpoint) -> api::Breakpoint {
         addrpid: Vec::new(),
         file: b.file.clone(),
         line: i64::from(b.line),
-        function_name: b.function.clone(),
+        // Delve names a breakpoint on an instantiation by its generic function.
+        function_name: crate::exec::locate::strip_type_args(&b.function),
         cond: b.cond.clone().unwrap_or_default(),
         tracepoint: b.tracepoint,
         variables: b.variables.clone(),
         total_hit_count: b.total_hits,
         disabled: !b.enabled,
         hit_count: b.hits.iter().map(|(g, n)| (g.to_string(), *n)).collect(),
+        // Delve's terminal sends ShortLoadConfig for `on BP args|locals`.
+        load_args: b.load_args.then_some(SHORT_LOAD),
+        load_locals: b.load_locals.then_some(SHORT_LOAD),
+        stacktrace: super::bpinfo::stack_depth(b).unwrap_or(0),
+        goroutine: super::bpinfo::wants_goroutine(b),
         ..Default::default()
     };
+    if let Some(w) = &b.watch {
+        use crate::backend::WatchKind;
+        out.watch_expr = b.name.clone();
+        out.watch_type = match w.kind {
+            WatchKind::Read => 1,
+            WatchKind::Write => 2,
+            WatchKind::ReadWrite => 3,
+        };
+        out.addr = w.addr.get();
+        out.addrs = vec![w.addr.get()];
+    }
+    if !b.enabled {
+        // Delve keeps a disabled breakpoint as its expression: `file.go:LINE`.
+        let base = b.file.rsplit('/').next().unwrap_or(&b.file);
+        out.expr_string = format!("{base}:{}", b.line);
+    }
     if let Some(h) = &b.hitcond {
         out.hit_cond = format!("{} {}", h.op.as_str(), h.n);
         out.hit_cond_per_g = h.per_goroutine;

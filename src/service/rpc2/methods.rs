@@ -139,6 +139,7 @@ impl<'a> Methods<'a> {
             "FindLocation" => self.find_location(&params),
             "CreateBreakpoint" => self.create_breakpoint(&params),
             "ListBreakpoints" => self.list_breakpoints(),
+            "CreateWatchpoint" => self.create_watchpoint(&params),
             "GetBreakpoint" => self.get_breakpoint(&params),
             "ClearBreakpoint" => self.clear_breakpoint(&params),
             "ToggleBreakpoint" => self.toggle_breakpoint(&params),
@@ -258,10 +259,20 @@ impl<'a> Methods<'a> {
             }
             // The thread that hit a breakpoint carries it, so clients print the hit.
             let stop = dbg.last_stop();
-            if let (StopReason::Breakpoint(id), Some(tid)) = (&stop.reason, stop.tid) {
+            if let StopReason::WatchOutOfScope(name) = &stop.reason {
+                st.watch_out_of_scope = Some(vec![api::Breakpoint {
+                    name: name.clone(),
+                    watch_expr: name.clone(),
+                    ..Default::default()
+                }]);
+            }
+            if let (StopReason::Breakpoint(id) | StopReason::Watchpoint(id), Some(tid)) =
+                (&stop.reason, stop.tid)
+            {
                 if let (Some(b), Some(ths)) = (dbg.breakpoints.get(*id), st.threads.as_mut()) {
                     for t in ths.iter_mut().filter(|t| t.id == i64::from(tid)) {
                         t.breakpoint = Some(convert::breakpoint(b));
+                        t.breakpoint_info = super::bpinfo::collect(s, b, tid);
                     }
                 }
             }
@@ -730,7 +741,11 @@ impl<'a> Methods<'a> {
         let b = &i.breakpoint;
         // The client resolved the location with FindLocation already; the address is
         // the most exact spec, the expression the fallback for scripts.
-        let spec = if b.addr != 0 {
+        let spec = if b.addrs.len() > 1 && !i.loc_expr.is_empty() {
+            // One location at several addresses (every instantiation of a generic
+            // function): the expression gives the engine the same one breakpoint.
+            i.loc_expr.clone()
+        } else if b.addr != 0 {
             format!("*{:#x}", b.addr)
         } else if !i.loc_expr.is_empty() {
             i.loc_expr.clone()
@@ -756,6 +771,36 @@ impl<'a> Methods<'a> {
             .and_then(|id| d.breakpoints.get(*id))
             .ok_or_else(|| "no breakpoint was created".to_string())?;
         ok(json!({ "Breakpoint": convert::breakpoint(first) }))
+    }
+
+    /// CreateWatchpoint{Scope, Expr, Type}: the REPL's own `watch` (Type is Delve's
+    /// WatchType bits: 1 read, 2 write).
+    fn create_watchpoint(&mut self, params: &Value) -> R {
+        let i: CreateWatchpointIn = input(params)?;
+        let flag = match i.ty {
+            1 => "-r",
+            2 => "-w",
+            3 => "-rw",
+            t => return Err(format!("invalid watchpoint type {t}")),
+        };
+        if self.s.debugger().is_none() {
+            return Err("can not set breakpoints on a core process".into());
+        }
+        if let Output::Error(e) = self.s.execute(&format!("watch {flag} {}", i.expr)) {
+            return Err(e);
+        }
+        let b = self
+            .s
+            .debugger()
+            .and_then(|d| {
+                d.breakpoints
+                    .sorted()
+                    .into_iter()
+                    .rev()
+                    .find(|b| b.watch.is_some())
+            })
+            .ok_or_else(|| "no watchpoint was created".to_string())?;
+        ok(json!({ "Breakpoint": convert::breakpoint(b) }))
     }
 
     fn list_breakpoints(&self) -> R {
@@ -844,6 +889,13 @@ impl<'a> Methods<'a> {
         let cond = (!b.cond.is_empty()).then(|| b.cond.clone());
         d.set_condition(&spec, cond, hit, true)
             .map_err(|e| e.to_string())?;
+        if let Some(bp) = d
+            .breakpoints
+            .find_id(&spec)
+            .and_then(|id| d.breakpoints.get_mut(id))
+        {
+            super::bpinfo::amend(bp, b);
+        }
         ok(json!({}))
     }
 

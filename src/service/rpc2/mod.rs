@@ -1,6 +1,7 @@
 //! Delve's JSON-RPC v2 headless server (`dlv --headless`): newline-delimited
 //! JSON-RPC 1.0 as Go's `net/rpc/jsonrpc`, `RPCServer.*` methods, Delve's API types.
 
+mod bpinfo;
 mod convert;
 mod methods;
 pub mod request;

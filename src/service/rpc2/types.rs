@@ -133,10 +133,27 @@ pub struct Thread {
     pub goroutine_id: i64,
     #[serde(rename = "breakPoint", skip_serializing_if = "Option::is_none")]
     pub breakpoint: Option<Breakpoint>,
+    #[serde(rename = "breakPointInfo", skip_serializing_if = "Option::is_none")]
+    pub breakpoint_info: Option<BreakpointInfo>,
     #[serde(rename = "ReturnValues")]
     pub return_values: Option<Vec<Variable>>,
     #[serde(rename = "CallReturn")]
     pub call_return: bool,
+}
+
+/// What a breakpoint collected at its hit (Delve's `api.BreakpointInfo`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BreakpointInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stacktrace: Option<Vec<Stackframe>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub goroutine: Option<Goroutine>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variables: Option<Vec<Variable>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<Vec<Variable>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locals: Option<Vec<Variable>>,
 }
 
 /// `api.DebuggerState`.
@@ -379,6 +396,17 @@ pub struct StacktraceIn {
     pub cfg: Option<LoadConfig>,
     #[serde(rename = "Skip")]
     pub skip: i64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CreateWatchpointIn {
+    #[serde(rename = "Scope")]
+    pub scope: EvalScope,
+    #[serde(rename = "Expr")]
+    pub expr: String,
+    #[serde(rename = "Type")]
+    pub ty: i64,
 }
 
 #[derive(Debug, Default, Deserialize)]
