@@ -786,13 +786,13 @@ impl Session {
                         LocKind::Go => &locs.go,
                         LocKind::Start => &locs.start,
                     };
-                    format!(
-                        "{}={}:{} {}",
-                        k.key(),
-                        format::shorten_path(&l.file, self.cwd()),
-                        l.line,
-                        l.function
-                    )
+                    // Delve's formatLoc: the full path, `in` the function.
+                    let func = if l.function.is_empty() {
+                        "?"
+                    } else {
+                        &l.function
+                    };
+                    format!("{}:{} in {func}", l.file, l.line)
                 }
             };
             groups.entry(key).or_default().push(i);
@@ -959,13 +959,25 @@ impl Session {
             if lines.len() == 2 * st.frames.len() {
                 let digits = st.frames.len().saturating_sub(1).to_string().len();
                 let indent = " ".repeat(digits + 2 + 4);
+                let vars: Vec<String> = st
+                    .frames
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| super::vars_cmd::frame_vars_text(self, f, i, &indent))
+                    .collect();
+                // Delve's PrintStack: a blank line after every frame once any has
+                // variables to show.
+                let gap = vars.iter().any(|v| !v.is_empty());
                 let mut with_vars = String::new();
-                for (i, f) in st.frames.iter().enumerate() {
+                for (i, v) in vars.iter().enumerate() {
                     with_vars.push_str(lines[2 * i]);
                     with_vars.push('\n');
                     with_vars.push_str(lines[2 * i + 1]);
                     with_vars.push('\n');
-                    with_vars.push_str(&super::vars_cmd::frame_vars_text(self, f, i, &indent));
+                    with_vars.push_str(v);
+                    if gap {
+                        with_vars.push('\n');
+                    }
                 }
                 out = with_vars;
             }
@@ -1004,7 +1016,16 @@ impl Session {
             line: f.line,
             pc: f.pc.0,
         };
-        Ok(here.line(bp, self.goid.unwrap_or(0)))
+        let mut out = here.line(bp, self.goid.unwrap_or(0));
+        // Delve's printcontext warns under the line when the function is optimised.
+        if self
+            .target
+            .as_target()
+            .is_some_and(|t| t.optimized_at(f.pc.0))
+        {
+            out.push_str("Warning: debugging optimized function\n");
+        }
+        Ok(out)
     }
 
     fn frame_cmd(&mut self, n: usize, cmd: Option<String>) -> Result<Output> {
@@ -1174,6 +1195,18 @@ impl Session {
             }
             LocSpec::Func(name) => {
                 let f = self.find_func(name)?;
+                // Delve shows a function where its breakpoint would go: after the
+                // prologue.
+                if let Some(t) = self.target.as_target() {
+                    let found = crate::exec::locate::resolve(t, &f.name, None).ok();
+                    if let Some((r, a)) = found
+                        .as_ref()
+                        .and_then(|v| v.first())
+                        .and_then(|r| r.addrs.first().map(|a| (r, a)))
+                    {
+                        return Ok((r.file.clone(), r.line, Some(a.0)));
+                    }
+                }
                 let (file, line) = self.target.file_line(f.entry).ok_or_else(|| {
                     CommandError::Failed(format!("no source line for {}", f.name))
                 })?;

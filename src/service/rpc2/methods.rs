@@ -464,6 +464,7 @@ impl<'a> Methods<'a> {
                 filter_matches(f, ag, g)
             }
         };
+        let mut system = Vec::new();
         for (idx, g) in all.iter().enumerate().skip(start) {
             if i.count > 0 && out.len() as i64 >= i.count {
                 next = idx as i64;
@@ -472,12 +473,13 @@ impl<'a> Methods<'a> {
             let ag = convert::goroutine_of(s, g);
             if filters.iter().all(|f| keep(f, &ag, g)) {
                 out.push(ag);
+                system.push(g.system);
             }
         }
         let mut groups = Vec::new();
         let mut too_many = false;
         if i.group_by != 0 {
-            (out, groups, too_many) = group(out, &i);
+            (out, groups, too_many) = group(out, &system, &i);
             next = -1;
         }
         ok(json!({
@@ -600,10 +602,12 @@ impl<'a> Methods<'a> {
         let skip = usize::try_from(i.skip.clamp(0, MAX_DEPTH)).unwrap_or(0);
         // Delve returns Depth+1 frames (frame 0 through frame Depth).
         let want = skip + depth as usize + 1;
-        let stack = self.stack(i.id, want)?;
-        // Clients print "(truncated)" unless the last frame is the stack's bottom.
-        let complete = stack.frames.len() < want && stack.error.is_none();
-        let frames = stack.frames;
+        // One frame more than is sent tells whether the last one sent is the bottom:
+        // clients print "(truncated)" unless it is.
+        let stack = self.stack(i.id, want + 1)?;
+        let complete = stack.frames.len() <= want && stack.error.is_none();
+        let mut frames = stack.frames;
+        frames.truncate(want);
         let d = self.s.debuggee();
         let cfg = i.cfg.map(|c| convert::load_config(&c));
         let mut out = Vec::new();
@@ -625,8 +629,22 @@ impl<'a> Methods<'a> {
         ok(json!({ "Locations": out }))
     }
 
-    fn list_registers(&self, params: &Value) -> R {
+    fn list_registers(&mut self, params: &Value) -> R {
         let i: ListRegistersIn = input(params)?;
+        if let Some(sc) = i.scope.filter(|sc| sc.frame > 0 || sc.goroutine_id > 0) {
+            // An outer frame or another goroutine: what the REPL's `regs` knows there
+            // (the registers the unwinder recovered), split into Delve's rows.
+            let mut line = format!("frame {} regs", sc.frame.max(0));
+            if sc.goroutine_id > 0 {
+                line = format!("goroutine {} {line}", sc.goroutine_id);
+            }
+            let text = match self.s.execute(&line) {
+                Output::Text(t) => t,
+                Output::Error(e) => return Err(e),
+                other => other.render(),
+            };
+            return ok(json!({ "Registers": text, "Regs": register_rows(&text) }));
+        }
         let d = self.s.debuggee();
         let tid = if i.thread_id > 0 {
             Some(i.thread_id as u32)
@@ -640,17 +658,7 @@ impl<'a> Methods<'a> {
             .ok_or_else(|| "no thread selected".to_string())?;
         // The REPL's own rendering, split back into Delve's (name, value) rows.
         let text = crate::repl::format::thread_regs_text(t, false);
-        let mut regs = Vec::new();
-        for line in text.lines() {
-            if let Some((n, v)) = line.split_once(" = ") {
-                regs.push(api::Register {
-                    name: n.trim().to_string(),
-                    value: v.trim().to_string(),
-                    dwarf_number: 0,
-                });
-            }
-        }
-        ok(json!({ "Registers": text, "Regs": regs }))
+        ok(json!({ "Registers": text, "Regs": register_rows(&text) }))
     }
 
     // ----- variables -----
@@ -989,4 +997,16 @@ impl<'a> Methods<'a> {
                 .collect();
         ok(json!({ "Disassemble": insns }))
     }
+}
+
+/// The REPL's `regs` text as Delve's (name, value) rows.
+fn register_rows(text: &str) -> Vec<api::Register> {
+    text.lines()
+        .filter_map(|line| line.split_once(" = "))
+        .map(|(n, v)| api::Register {
+            name: n.trim().to_string(),
+            value: v.trim().to_string(),
+            dwarf_number: 0,
+        })
+        .collect()
 }

@@ -36,58 +36,58 @@ pub fn filter_matches(
     m != f.negated
 }
 
-/// Delve's server-side grouping: goroutines by a location or a label, at most
-/// MaxGroupMembers listed per group, at most MaxGroups groups.
+/// Delve's GroupGoroutines: one group per key (a location as `file:line in fn`, a
+/// label, `running=`, `user=`), keys sorted, at most MaxGroupMembers goroutines kept
+/// per group and MaxGroups groups. `system[i]` tells whether `gs[i]` is a runtime
+/// goroutine (`-group user`).
 pub fn group(
     gs: Vec<api::Goroutine>,
+    system: &[bool],
     i: &ListGoroutinesIn,
 ) -> (Vec<api::Goroutine>, Vec<GoroutineGroup>, bool) {
-    let key = |g: &api::Goroutine| -> String {
+    let key = |g: &api::Goroutine, sys: bool| -> String {
         let l = match i.group_by {
             1 => &g.current_loc,
             2 => &g.user_current_loc,
             3 => &g.go_statement_loc,
             4 => &g.start_loc,
+            6 => return format!("running={}", g.thread_id != 0),
+            7 => return format!("user={}", !sys),
             _ => {
-                return match g.labels.get(&i.group_by_key) {
-                    Some(v) => format!("{}={v}", i.group_by_key),
-                    None => format!("{}=", i.group_by_key),
-                }
+                let v = g.labels.get(&i.group_by_key).map_or("", String::as_str);
+                return format!("{}={v}", i.group_by_key);
             }
         };
         let name = l.function.as_ref().map_or("?", |f| f.name.as_str());
-        format!("{}:{} {} ({:#x})", l.file, l.line, name, l.pc)
+        format!("{}:{} in {}", l.file, l.line, name)
     };
-    let mut order: Vec<(String, Vec<api::Goroutine>)> = Vec::new();
-    for g in gs {
-        let k = key(&g);
-        match order.iter_mut().find(|(n, _)| *n == k) {
-            Some((_, v)) => v.push(g),
-            None => order.push((k, vec![g])),
+    let members = usize::try_from(i.max_group_members).unwrap_or(0);
+    let mut by_key: std::collections::BTreeMap<String, (Vec<api::Goroutine>, usize)> =
+        Default::default();
+    for (n, g) in gs.into_iter().enumerate() {
+        let k = key(&g, system.get(n).copied().unwrap_or(false));
+        let e = by_key.entry(k).or_default();
+        if members == 0 || e.0.len() < members {
+            e.0.push(g);
         }
+        e.1 += 1;
     }
     let max_groups = usize::try_from(i.max_groups).unwrap_or(0);
-    let too_many = max_groups > 0 && order.len() > max_groups;
-    if too_many {
-        order.truncate(max_groups);
-    }
-    let members = usize::try_from(i.max_group_members).unwrap_or(0);
+    let too_many = max_groups > 0 && by_key.len() > max_groups;
     let mut out = Vec::new();
     let mut groups = Vec::new();
-    for (name, v) in order {
-        let total = v.len();
-        let keep = if members > 0 {
-            total.min(members)
-        } else {
-            total
-        };
+    for (name, (v, total)) in
+        by_key
+            .into_iter()
+            .take(if too_many { max_groups } else { usize::MAX })
+    {
         groups.push(GoroutineGroup {
             name,
             offset: out.len() as i64,
-            count: keep as i64,
+            count: v.len() as i64,
             total: total as i64,
         });
-        out.extend(v.into_iter().take(keep));
+        out.extend(v);
     }
     (out, groups, too_many)
 }

@@ -269,7 +269,13 @@ impl Term {
                 loc["file"].as_str().unwrap_or("").to_string(),
                 loc["line"].as_u64().unwrap_or(0),
             );
-            out.push_str(&self.source(&file, line, true));
+            match self.listing(&file, line, true) {
+                Ok(t) => out.push_str(&t),
+                Err(e) => {
+                    self.before_error = out;
+                    return Err(e);
+                }
+            }
             return Ok(out);
         }
         if rest.is_empty() {
@@ -303,7 +309,14 @@ impl Term {
                 sc.frame,
                 f["pc"].as_u64().unwrap_or(0)
             );
-            out.push_str(&self.source(file, line, true));
+            match self.listing(file, line, true) {
+                Ok(t) => out.push_str(&t),
+                Err(e) => {
+                    // The header is printed before printfile fails (Delve).
+                    self.before_error = out;
+                    return Err(e);
+                }
+            }
             return Ok(out);
         }
         let r = self.c.call(
@@ -325,7 +338,13 @@ impl Term {
             "Showing {file}:{line} (PC: {:#x})\n",
             loc["pc"].as_u64().unwrap_or(0)
         );
-        out.push_str(&self.source(file, line, false));
+        match self.listing(file, line, false) {
+            Ok(t) => out.push_str(&t),
+            Err(e) => {
+                self.before_error = out;
+                return Err(e);
+            }
+        }
         Ok(out)
     }
 
@@ -383,13 +402,14 @@ impl Term {
         Ok(disasm_text(&insns, header))
     }
 
-    /// Delve's disassemble-flavor config value: 0 intel, 1 gnu, 2 go.
+    /// Delve's api.AssemblyFlavour of the disassemble-flavor config: 0 GNU, 1 Intel
+    /// (the default), 2 Go.
     fn flavour(&self) -> i64 {
         use coroner::repl::parse::Flavor;
         match self.config.disassemble_flavor {
-            Some(Flavor::Gnu) => 1,
+            Some(Flavor::Gnu) => 0,
             Some(Flavor::Go) => 2,
-            _ => 0,
+            _ => 1,
         }
     }
 

@@ -354,22 +354,34 @@ impl Term {
         let lines: Vec<&str> = text.lines().collect();
         let digits = frames.len().saturating_sub(1).to_string().len();
         let pad = " ".repeat(digits + 2);
+        let vars: Vec<String> = raw
+            .iter()
+            .take(frames.len())
+            .map(|raw| {
+                let mut s = String::new();
+                for key in ["Arguments", "Locals"] {
+                    for v in wire::vars_of(&raw[key]).unwrap_or_default() {
+                        s.push_str(&format!(
+                            "{pad}    {} = {}\n",
+                            v.name,
+                            coroner::vars::format::singleline(&v)
+                        ));
+                    }
+                }
+                s
+            })
+            .collect();
+        let gap = vars.iter().any(|v| !v.is_empty());
         let mut out = String::new();
-        for (i, raw) in raw.iter().enumerate().take(frames.len()) {
+        for (i, v) in vars.iter().enumerate() {
             for l in lines.iter().skip(2 * i).take(2) {
                 out.push_str(l);
                 out.push('\n');
             }
-            for key in ["Arguments", "Locals"] {
-                for v in wire::vars_of(&raw[key]).unwrap_or_default() {
-                    out.push_str(&format!(
-                        "{pad}    {} = {}\n",
-                        v.name,
-                        coroner::vars::format::singleline(&v)
-                    ));
-                }
+            out.push_str(v);
+            if gap {
+                out.push('\n');
             }
-            out.push('\n');
         }
         if let Some(t) = lines.get(2 * frames.len()) {
             out.push_str(t);

@@ -350,31 +350,34 @@ impl Term {
         self.source(file, line, true)
     }
 
+    /// Delve's printfile after a stop or a frame change: a file that cannot be read
+    /// prints nothing (Delve ignores the error there).
+    pub(super) fn source(&self, file: &str, line: u64, arrow: bool) -> String {
+        self.listing(file, line, arrow).unwrap_or_default()
+    }
+
     /// Delve's printfile: `count` lines either side of LINE, read here (after
     /// substitute-path) as Delve's client reads them, with its stale-listing warning.
-    pub(super) fn source(&self, file: &str, line: u64, arrow: bool) -> String {
+    pub(super) fn listing(&self, file: &str, line: u64, arrow: bool) -> Result<String, String> {
         if file.is_empty() {
-            return String::new();
+            return Ok(String::new());
         }
         let local = self.config.substitute(file);
         let n = self.config.source_list_line_count.unwrap_or(5);
+        let text = std::fs::read_to_string(&local)
+            .map_err(|e| format!("open {local}: {}", no_such(&e)))?;
         let mut out = String::new();
-        match std::fs::read_to_string(&local) {
-            Ok(text) => {
-                let newer = std::fs::metadata(&local)
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .zip(self.binary_mtime)
-                    .is_some_and(|(src, bin)| src > bin);
-                if newer {
-                    out.push_str("Warning: listing may not match stale executable\n");
-                }
-                let line = u32::try_from(line).unwrap_or(0);
-                out.push_str(&source_listing(&text, line, n, arrow));
-            }
-            Err(e) => out.push_str(&format!("Command failed: open {local}: {}\n", no_such(&e))),
+        let newer = std::fs::metadata(&local)
+            .and_then(|m| m.modified())
+            .ok()
+            .zip(self.binary_mtime)
+            .is_some_and(|(src, bin)| src > bin);
+        if newer {
+            out.push_str("Warning: listing may not match stale executable\n");
         }
-        out
+        let line = u32::try_from(line).unwrap_or(0);
+        out.push_str(&source_listing(&text, line, n, arrow));
+        Ok(out)
     }
 
     /// Every kept display expression, evaluated in the selected goroutine (Delve's
