@@ -10,6 +10,11 @@
 //! - normal dumps (MiniDumpNormal: thread stacks, no heap, no data, no TEB): the dump
 //!   opens, threads and registers are there, and coroner says what could not be read
 //!   and why.
+//!
+//! Held-out dumps can be added with `COROMER_EXTRA_WINDOWS=root1:root2`: each directory
+//! under a root holds `normal.dmp.zst` and/or `full.dmp.zst`, `abort.stderr` and the
+//! binary (its `.exe.zst`); `COROMER_ONLY=TEXT` keeps the matching full dumps in the
+//! oracle comparison.
 
 #[path = "support/oracle.rs"]
 mod oracle;
@@ -57,6 +62,49 @@ fn cases() -> Vec<Case> {
             }
         }
     }
+    out.extend(extra_cases());
+    out
+}
+
+/// Dumps under `COROMER_EXTRA_WINDOWS` roots (see the module doc).
+fn extra_cases() -> Vec<Case> {
+    let mut out = Vec::new();
+    let Ok(extra) = std::env::var("COROMER_EXTRA_WINDOWS") else {
+        return out;
+    };
+    let mut dirs: Vec<PathBuf> = extra
+        .split(':')
+        .filter(|s| !s.is_empty())
+        .filter_map(|r| std::fs::read_dir(r).ok())
+        .flat_map(|rd| rd.flatten().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    for d in dirs {
+        let tag = d
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Some(binary) = std::fs::read_dir(&d).ok().and_then(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .find(|p| p.to_string_lossy().ends_with(".exe.zst"))
+        }) else {
+            continue;
+        };
+        for (file, full) in [("normal.dmp.zst", false), ("full.dmp.zst", true)] {
+            let dump = d.join(file);
+            if dump.exists() {
+                out.push(Case {
+                    tag: tag.clone(),
+                    binary: binary.clone(),
+                    dump,
+                    stderr: d.join("abort.stderr"),
+                    full,
+                });
+            }
+        }
+    }
     out
 }
 
@@ -91,8 +139,13 @@ fn full_dumps_match_the_runtime_traceback() {
     );
     let fulls: Vec<&Case> = cases.iter().filter(|c| c.full).collect();
     assert!(!fulls.is_empty(), "cores/windows: no full dump");
+    let only = std::env::var("COROMER_ONLY").ok();
     let mut failures = Vec::new();
     for c in fulls {
+        if only.as_deref().is_some_and(|o| !name(c).contains(o)) {
+            continue;
+        }
+        let before = oracle::frame_counts();
         let text = std::fs::read_to_string(&c.stderr).expect("read the traceback");
         let tb = traceback::parse(&text).expect("parse the traceback");
         let t = open(c).unwrap_or_else(|e| panic!("{e}"));
@@ -115,7 +168,14 @@ fn full_dumps_match_the_runtime_traceback() {
         if compared < 12 {
             problems.push(format!("only {compared} goroutines in the traceback"));
         }
-        eprintln!("{}: {compared} goroutines compared", name(c));
+        let after = oracle::frame_counts();
+        eprintln!(
+            "{}: {compared} goroutines compared, {} problems, {} frames, {} equal",
+            name(c),
+            problems.len(),
+            after.0 - before.0,
+            after.1 - before.1
+        );
         if !problems.is_empty() {
             failures.push((name(c), problems));
         }
@@ -126,6 +186,8 @@ fn full_dumps_match_the_runtime_traceback() {
             eprintln!("{x}");
         }
     }
+    let (frames, equal) = oracle::frame_counts();
+    eprintln!("{frames} frames, {equal} equal");
     assert!(failures.is_empty(), "{} full dumps differ", failures.len());
 }
 
