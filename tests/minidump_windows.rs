@@ -453,3 +453,61 @@ fn bad_windows_inputs_give_one_line_errors() {
     let e = one_line(&c.dump, &short);
     assert!(e.contains("short.exe"), "{e}");
 }
+
+/// A goroutine blocked in a Windows system call (cores/windows-syscall/, written by
+/// cores/generate-windows-syscall.sh: ReadFile on a pipe, through syscall.SyscallN →
+/// runtime.cgocall → asmcgocall → asmstdcall → the DLL) is shown as the runtime shows
+/// it, from runtime.cgocall, not with its thread's frame in the DLL first (which
+/// coroner printed as `? :0` before the runtime's frames); every other goroutine
+/// matches too.
+#[test]
+fn a_goroutine_in_a_windows_system_call_is_the_runtimes_view() {
+    let d = root().join("windows-syscall/go1.27-stripped");
+    let c = Case {
+        tag: "windows-syscall/go1.27-stripped".into(),
+        binary: d.join("winsyscall.exe.zst"),
+        dump: d.join("private.dmp.zst"),
+        stderr: d.join("abort.stderr"),
+        full: true,
+    };
+    let text = std::fs::read_to_string(&c.stderr).expect("read the traceback");
+    let tb = traceback::parse(&text).expect("parse the traceback");
+    let t = open(&c).unwrap_or_else(|e| panic!("{e}"));
+    let minor = t.runtime().version.minor;
+    let in_syscall: Vec<u64> = tb
+        .goroutines
+        .iter()
+        .filter(|g| g.status == "syscall" && g.has_frame("main.pipeReader"))
+        .map(|g| g.id)
+        .collect();
+    assert_eq!(in_syscall.len(), 1, "{in_syscall:?}");
+    let g = t
+        .goroutine(in_syscall[0])
+        .expect("the goroutine in ReadFile");
+    let st = t.goroutine_stack(g, 100);
+    assert_eq!(
+        st.frames.first().map(|f| f.function.as_str()),
+        Some("runtime.cgocall")
+    );
+    let mut problems = Vec::new();
+    let mut compared = 0;
+    for tg in tb.goroutines.iter().filter(|g| g.id != 0) {
+        compared += 1;
+        oracle::compare_goroutine(&t, tg, minor, &mut problems);
+    }
+    assert!(compared >= 5, "{compared} goroutines");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // The thread's own stack still starts in the DLL.
+    let tid = g.thread.expect("the goroutine's thread");
+    let th = t
+        .threads()
+        .iter()
+        .find(|th| th.tid == tid)
+        .expect("the thread in the dump");
+    let ts = t.thread_stack(th, 100);
+    assert!(
+        ts.frames.first().is_some_and(|f| f.func_entry.is_none()),
+        "{:?}",
+        ts.frames.first().map(|f| &f.function)
+    );
+}
