@@ -3,6 +3,10 @@
 //! wait reason and frames (function, file, line, inlined frames, PC of each physical
 //! frame) must equal the Go runtime's own crash traceback, as tests/traceback_oracle.rs
 //! checks for amd64. No emulator is needed: the cores are committed.
+//!
+//! Held-out cores can be added with `COROMER_EXTRA_ARM64=root1:root2`: each root has the
+//! layout of cores/arm64 (`go1.NN-MODE/scenarios.zst`, `SCENARIO.core.zst`,
+//! `SCENARIO.stderr`); `COROMER_ONLY=TEXT` keeps the cases whose name contains TEXT.
 
 #[path = "support/oracle.rs"]
 mod oracle;
@@ -27,12 +31,19 @@ fn root() -> PathBuf {
 
 fn cases() -> Vec<Case> {
     let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(root()) else {
-        return out;
-    };
-    let mut dirs: Vec<PathBuf> = rd
-        .flatten()
-        .map(|e| e.path())
+    let mut roots = vec![root()];
+    if let Ok(extra) = std::env::var("COROMER_EXTRA_ARM64") {
+        roots.extend(
+            extra
+                .split(':')
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from),
+        );
+    }
+    let mut dirs: Vec<PathBuf> = roots
+        .iter()
+        .filter_map(|r| std::fs::read_dir(r).ok())
+        .flat_map(|rd| rd.flatten().map(|e| e.path()))
         .filter(|p| p.is_dir())
         .collect();
     dirs.sort();
@@ -124,13 +135,21 @@ fn arm64_goroutines_and_stacks_match_the_runtime_traceback() {
             continue;
         }
         checked += 1;
-        match check_case(c) {
+        let before = oracle::frame_counts();
+        let r = check_case(c);
+        let after = oracle::frame_counts();
+        let frames = format!(
+            "{} frames, {} equal",
+            after.0 - before.0,
+            after.1 - before.1
+        );
+        match r {
             Ok(n) => {
                 total += n;
-                eprintln!("ok   {}: {n} goroutines", c.name);
+                eprintln!("ok   {}: {n} goroutines, {frames}", c.name);
             }
             Err(p) => {
-                eprintln!("FAIL {}: {} problems", c.name, p.len());
+                eprintln!("FAIL {}: {} problems, {frames}", c.name, p.len());
                 failures.push((c.name.clone(), p));
             }
         }
@@ -146,7 +165,8 @@ fn arm64_goroutines_and_stacks_match_the_runtime_traceback() {
         "{} of {checked} arm64 cores differ from the runtime's traceback",
         failures.len()
     );
-    eprintln!("{checked} arm64 cores, {total} goroutines match");
+    let (frames, equal) = oracle::frame_counts();
+    eprintln!("{checked} arm64 cores, {total} goroutines match, {frames} frames, {equal} equal");
     assert!(total > 0);
 }
 

@@ -11,6 +11,11 @@
 //! - stacks-only and data-segment dumps: the goroutines whose runtime.g and stack are
 //!   in the dump match; the others are counted, and coroner says how many could not
 //!   be read and why.
+//!
+//! Held-out dumps can be added with `COROMER_EXTRA_MINIDUMPS=root1:root2`: each
+//! directory under a root holds `stacks|datasegs|full.dmp.zst`, `service.stderr` and
+//! the binary (its one other `.zst` file); `COROMER_ONLY=TEXT` keeps the matching
+//! cases in the oracle comparison.
 
 #[path = "support/oracle.rs"]
 mod oracle;
@@ -45,6 +50,50 @@ fn cases() -> Vec<Case> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let binary = root.join("live-fixtures").join(&tag).join("live.zst");
+        for variant in ["stacks", "datasegs", "full"] {
+            let dump = d.join(format!("{variant}.dmp.zst"));
+            if dump.exists() {
+                out.push(Case {
+                    tag: tag.clone(),
+                    binary: binary.clone(),
+                    dump,
+                    stderr: d.join("service.stderr"),
+                    variant: variant.to_string(),
+                });
+            }
+        }
+    }
+    out.extend(extra_cases());
+    out
+}
+
+/// Dumps under `COROMER_EXTRA_MINIDUMPS` roots (see the module doc).
+fn extra_cases() -> Vec<Case> {
+    let mut out = Vec::new();
+    let Ok(extra) = std::env::var("COROMER_EXTRA_MINIDUMPS") else {
+        return out;
+    };
+    let mut dirs: Vec<PathBuf> = extra
+        .split(':')
+        .filter(|s| !s.is_empty())
+        .filter_map(|r| std::fs::read_dir(r).ok())
+        .flat_map(|rd| rd.flatten().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    for d in dirs {
+        let tag = d
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Some(binary) = std::fs::read_dir(&d).ok().and_then(|rd| {
+            rd.flatten().map(|e| e.path()).find(|p| {
+                let n = p.file_name().and_then(|s| s.to_str()).unwrap_or("");
+                n.ends_with(".zst") && !n.ends_with(".dmp.zst")
+            })
+        }) else {
+            continue;
+        };
         for variant in ["stacks", "datasegs", "full"] {
             let dump = d.join(format!("{variant}.dmp.zst"));
             if dump.exists() {
@@ -139,17 +188,29 @@ fn minidump_goroutines_match_the_runtime_traceback() {
         "cores/minidumps: full-memory fixtures missing (cores/generate-minidumps.sh)"
     );
     assert!(cases.len() >= 20, "cores/minidumps: fixtures missing");
+    let only = std::env::var("COROMER_ONLY").ok();
     let mut failures = Vec::new();
     let mut total = 0;
     for c in &cases {
         let name = format!("{}/{}", c.tag, c.variant);
-        match check(c) {
+        if only.as_deref().is_some_and(|o| !name.contains(o)) {
+            continue;
+        }
+        let before = oracle::frame_counts();
+        let r = check(c);
+        let after = oracle::frame_counts();
+        let frames = format!(
+            "{} frames, {} equal",
+            after.0 - before.0,
+            after.1 - before.1
+        );
+        match r {
             Ok((n, u)) => {
                 total += n;
-                eprintln!("ok   {name}: {n} goroutines match, {u} not in the dump");
+                eprintln!("ok   {name}: {n} goroutines match, {u} not in the dump, {frames}");
             }
             Err(p) => {
-                eprintln!("FAIL {name}: {} problems", p.len());
+                eprintln!("FAIL {name}: {} problems, {frames}", p.len());
                 failures.push((name, p));
             }
         }
@@ -160,6 +221,8 @@ fn minidump_goroutines_match_the_runtime_traceback() {
             eprintln!("{x}");
         }
     }
+    let (frames, equal) = oracle::frame_counts();
+    eprintln!("{total} goroutines match, {frames} frames, {equal} equal");
     assert!(
         failures.is_empty(),
         "{} of {} minidumps differ from the runtime's traceback",

@@ -52,19 +52,98 @@ pub fn find_allgs(inp: &Inputs<'_>, l: &Layouts) -> Result<(Addr, u64, Option<Ad
         .filter(|a| candidates.contains(&a.add(8)))
         .collect();
     ordered.extend(candidates.iter().copied());
+    let found: Vec<(Addr, Candidate)> = ordered
+        .into_iter()
+        .map(|a| (a, classify_candidate(inp.mem, a, l)))
+        .collect();
+    choose_allgs(&found)
+}
+
+/// What a stripped binary's candidate for the allgs slice header holds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Candidate {
+    /// A slice of plausible g pointers: (array, len).
+    Slice(Addr, u64),
+    /// 24 zero bytes (allgs before the runtime's first goroutine, or another global).
+    Zero,
+    /// A plausible non-empty slice header whose array, or the first g in it, is not in
+    /// the snapshot (a minidump without the heap).
+    ArrayAbsent(Addr),
+    /// Not in the snapshot itself (a minidump without the binary's .bss).
+    Unreadable,
+    /// Anything else: not a slice of g.
+    Other,
+}
+
+fn classify_candidate(mem: &dyn Memory, at: Addr, l: &Layouts) -> Candidate {
+    if let Some((arr, n)) = read_slice_of_gs(mem, at, l) {
+        return Candidate::Slice(arr, n);
+    }
+    if is_zero_slice(mem, at) {
+        return Candidate::Zero;
+    }
+    let (Ok(ptr), Ok(len), Ok(cap)) = (
+        mem.read_ptr(at),
+        mem.read_u64(at.add(8)),
+        mem.read_u64(at.add(16)),
+    ) else {
+        return Candidate::Unreadable;
+    };
+    // Heap addresses, not small integers (other globals among the operands).
+    let header_ok = ptr.get() >= 1 << 16
+        && ptr.get().is_multiple_of(8)
+        && len > 0
+        && len <= cap
+        && len <= MAX_GOROUTINES;
+    // The array, or the g its first element points to, is not in the snapshot.
+    let absent = match mem.read_ptr(ptr) {
+        Err(_) => true,
+        Ok(g) => mem.read_u64(g.add(l.g.goid)).is_err(),
+    };
+    if header_ok && absent {
+        Candidate::ArrayAbsent(ptr)
+    } else {
+        Candidate::Other
+    }
+}
+
+/// The allgs of a stripped binary from its candidates (in the order tried): the
+/// longest slice of g; else, while a candidate is a slice header whose array is not in
+/// the snapshot, or is not in the snapshot itself, an error that says so (the
+/// goroutines are in memory the snapshot left out: a zero header elsewhere proves
+/// nothing then); else, with a zero header, no goroutines yet (which candidate is
+/// allgs stays unknown until the runtime fills it).
+fn choose_allgs(found: &[(Addr, Candidate)]) -> Result<(Addr, u64, Option<Addr>), String> {
     let mut best: Option<(Addr, u64, Option<Addr>)> = None;
-    for a in ordered {
-        if let Some((arr, n)) = read_slice_of_gs(inp.mem, a, l) {
+    for &(a, c) in found {
+        if let Candidate::Slice(arr, n) = c {
             if best.is_none_or(|(_, bn, _)| n > bn) {
                 best = Some((arr, n, Some(a)));
             }
         }
     }
-    if best.is_none() && candidates.iter().any(|&a| is_zero_slice(inp.mem, a)) {
-        // Which candidate is allgs stays unknown until the runtime fills it.
+    if let Some(b) = best {
+        return Ok(b);
+    }
+    if let Some((a, arr)) = found.iter().find_map(|&(a, c)| match c {
+        Candidate::ArrayAbsent(arr) => Some((a, arr)),
+        _ => None,
+    }) {
+        return Err(format!(
+            "the slice header at {a} (an operand of runtime.allgadd) points to {arr}: \
+             that array or its goroutines are not in the snapshot"
+        ));
+    }
+    if let Some((a, _)) = found.iter().find(|(_, c)| *c == Candidate::Unreadable) {
+        return Err(format!(
+            "{a}, an operand of runtime.allgadd that may be its slice header, is not in \
+             the snapshot"
+        ));
+    }
+    if found.iter().any(|&(_, c)| c == Candidate::Zero) {
         return Ok((Addr::NULL, 0, None));
     }
-    best.ok_or_else(|| "no operand of runtime.allgadd holds a valid slice of g".into())
+    Err("no operand of runtime.allgadd holds a valid slice of g".into())
 }
 
 /// allgs at a later stop, from its known header: the array moves and grows, the
@@ -258,4 +337,58 @@ fn read_string_table(mem: &dyn Memory, at: Addr, n: Option<u64>) -> Option<Vec<S
         out.push(String::from_utf8_lossy(&b).into_owned());
     }
     (out.len() > 1).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{choose_allgs, Candidate};
+    use crate::addr::Addr;
+
+    /// A stripped binary's dump without the heap (a minidump of thread stacks and
+    /// .data): allgs's header or its array is not there, and another operand of
+    /// allgadd holds zeros. That is not "no goroutines yet" (coroner listed none and
+    /// said nothing, on held-out Linux minidumps of stripped Go 1.19 builds): the
+    /// error says the goroutines are not in the snapshot.
+    #[test]
+    fn an_absent_array_is_not_an_empty_allgs() {
+        let no_bss = [
+            (Addr(0x49_b940), Candidate::Other),
+            (Addr(0x4a_1000), Candidate::Zero),
+            (Addr(0x4c_2a20), Candidate::Unreadable),
+        ];
+        let e = choose_allgs(&no_bss).unwrap_err();
+        assert!(
+            e.contains("0x4c2a20") && e.contains("not in the snapshot"),
+            "{e}"
+        );
+        let found = [
+            (Addr(0x54_e800), Candidate::Zero),
+            (
+                Addr(0x54_e818),
+                Candidate::ArrayAbsent(Addr(0x00c0_001a_0000)),
+            ),
+            (Addr(0x54_e830), Candidate::Other),
+        ];
+        let e = choose_allgs(&found).unwrap_err();
+        assert!(
+            e.contains("0x54e818") && e.contains("not in the snapshot"),
+            "{e}"
+        );
+        // Before the runtime starts every header is zero: no goroutines, no error.
+        let at_exec = [
+            (Addr(0x54_e800), Candidate::Zero),
+            (Addr(0x54_e830), Candidate::Other),
+        ];
+        assert_eq!(choose_allgs(&at_exec), Ok((Addr::NULL, 0, None)));
+        // A readable slice of g wins over everything.
+        let live = [
+            (Addr(0x54_e800), Candidate::Zero),
+            (Addr(0x54_e818), Candidate::ArrayAbsent(Addr(0x10))),
+            (Addr(0x54_e830), Candidate::Slice(Addr(0x00c0_0001_0000), 9)),
+        ];
+        assert_eq!(
+            choose_allgs(&live),
+            Ok((Addr(0x00c0_0001_0000), 9, Some(Addr(0x54_e830))))
+        );
+    }
 }

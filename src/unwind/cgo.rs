@@ -11,6 +11,11 @@
 //! - A goroutine in a C call is in `_Gsyscall`, the runtime's view of it starting at
 //!   `g.syscallpc`; its C frames are on its thread's system stack, so its stack is the
 //!   thread's from the C frame that was running.
+//! - On Windows every system call is made that way too (`syscall.SyscallN` →
+//!   `runtime.cgocall` → `asmcgocall(asmstdcall)` → the DLL): such a goroutine is in a
+//!   system call, not in C code of the program, and its stack is the runtime's view,
+//!   as for a Linux goroutine whose thread is in the kernel. The thread's own stack
+//!   still shows the DLL's frames.
 
 use super::walk::Unwinder;
 use super::{cache::PcCache, FrameSource, Stack};
@@ -138,6 +143,17 @@ impl Unwinder<'_> {
         })
     }
 
+    /// Whether a goroutine in `_Gsyscall` went there through a cgo call (a
+    /// `_Cfunc_`/`_C2func_` wrapper among its first frames, as the runtime shows them)
+    /// rather than through a Windows system call.
+    fn in_cgo_call(&self, g: &Goroutine) -> bool {
+        const CALLERS: usize = 8;
+        let st = self.walk(super::walk::saved_start(g), Some(g), None, CALLERS);
+        st.frames
+            .iter()
+            .any(|f| f.function.contains("._Cfunc_") || f.function.contains("._C2func_"))
+    }
+
     /// A goroutine in a C call (status syscall, on `thread`): its thread's stack from
     /// the C frame that was running (after any signal handler's frames), through
     /// asmcgocall into the goroutine's Go frames. `None` when the thread is not in C
@@ -149,6 +165,9 @@ impl Unwinder<'_> {
         c: &ThreadContext,
         depth: usize,
     ) -> Option<Stack> {
+        if self.bin.pe().is_some() && !self.in_cgo_call(g) {
+            return None;
+        }
         let full = self.thread(
             t,
             Some(c),

@@ -7,6 +7,20 @@
 use super::traceback::{TbFrame, TbGoroutine};
 use coroner::goruntime::G_RUNNING;
 use coroner::target::Target;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Frames compared so far and how many of them were equal (the runtime's frames, one
+/// by one against coroner's at the same place), for the tests' summaries.
+static FRAMES: AtomicUsize = AtomicUsize::new(0);
+static FRAMES_EQUAL: AtomicUsize = AtomicUsize::new(0);
+
+/// (frames compared, frames equal) since the test binary started.
+pub fn frame_counts() -> (usize, usize) {
+    (
+        FRAMES.load(Ordering::Relaxed),
+        FRAMES_EQUAL.load(Ordering::Relaxed),
+    )
+}
 
 /// Function names as the runtime prints them: runtime.gopanic is "panic", and the
 /// type arguments of generic functions are "...".
@@ -152,6 +166,7 @@ pub fn compare_goroutine(t: &Target, tg: &TbGoroutine, minor: u32, problems: &mu
         match (0..ours.len()).find(|&i| frames_equal(&ours[i], first)) {
             Some(i) => i,
             None => {
+                FRAMES.fetch_add(theirs.len(), Ordering::Relaxed);
                 problems.push(format!(
                     "goroutine {} (running): runtime's innermost frame {first} not in coroner's stack:\n    {}{}",
                     tg.id,
@@ -177,6 +192,15 @@ pub fn compare_goroutine(t: &Target, tg: &TbGoroutine, minor: u32, problems: &mu
         (&theirs[..], &[])
     };
     let ours_after = &ours[offset..];
+    let tail_at = ours.len().saturating_sub(outer.len());
+    let equal = ours_after
+        .iter()
+        .zip(inner.iter())
+        .chain(ours[tail_at..].iter().zip(outer.iter()))
+        .filter(|(a, b)| frames_equal(a, b))
+        .count();
+    FRAMES.fetch_add(inner.len() + outer.len(), Ordering::Relaxed);
+    FRAMES_EQUAL.fetch_add(equal, Ordering::Relaxed);
     let mut bad = false;
     if ours_after.len() < inner.len() {
         bad = true;

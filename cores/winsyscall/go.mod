@@ -1,0 +1,3 @@
+module example.com/winsyscall
+
+go 1.19
