@@ -3,12 +3,13 @@
 
 use super::super::config_file;
 use super::parse::{self, ConfigArgs, Flavor};
-use super::{CommandError, Output, Result, Session};
+use super::{CommandError, Config, Output, Result, Session};
 use std::fmt::Write;
 
-impl Session {
-    pub(super) fn config_list(&self) -> String {
-        let c = &self.config;
+impl Config {
+    /// `config -list`: every setting, as Delve prints them.
+    pub fn list(&self) -> String {
+        let c = self;
         let opt = |v: Option<u64>| v.map_or("<not defined>".to_string(), |v| v.to_string());
         let subst = c
             .substitute_path
@@ -57,6 +58,12 @@ impl Session {
         }
         out
     }
+}
+
+impl Session {
+    pub(super) fn config_list(&self) -> String {
+        self.config.list()
+    }
 
     pub(super) fn config_cmd(&mut self, c: ConfigArgs) -> Result<Output> {
         let (name, vals) = match c {
@@ -79,18 +86,26 @@ impl Session {
                     CommandError::Invalid(format!("unknown configuration parameter {name:?}"))
                 });
         }
+        self.config.set(&name, &vals)?;
+        Ok(Output::Text(String::new()))
+    }
+}
+
+impl Config {
+    /// `config NAME VALUES...`: change one setting (Delve's names and errors).
+    pub fn set(&mut self, name: &str, vals: &[String]) -> Result<()> {
         let number = |v: &[String]| -> Result<u64> {
             v.first().and_then(|s| parse::parse_int(s)).ok_or_else(|| {
                 CommandError::Invalid(format!("argument to {name:?} must be a number"))
             })
         };
-        let cfg = &mut self.config;
-        match name.as_str() {
-            "max-string-len" => cfg.max_string_len = Some(number(&vals)?),
-            "max-array-values" => cfg.max_array_values = Some(number(&vals)?),
-            "max-variable-recurse" => cfg.max_variable_recurse = Some(number(&vals)?),
+        let cfg = self;
+        match name {
+            "max-string-len" => cfg.max_string_len = Some(number(vals)?),
+            "max-array-values" => cfg.max_array_values = Some(number(vals)?),
+            "max-variable-recurse" => cfg.max_variable_recurse = Some(number(vals)?),
             "source-list-line-count" => {
-                cfg.source_list_line_count = Some(u32::try_from(number(&vals)?).map_err(|_| {
+                cfg.source_list_line_count = Some(u32::try_from(number(vals)?).map_err(|_| {
                     CommandError::Invalid(format!("argument to {name:?} is too large"))
                 })?)
             }
@@ -111,7 +126,7 @@ impl Session {
                 )?)
             }
             "debug-info-directories" => {
-                match vals.as_slice() {
+                match vals {
                     [op, dir] if op == "-add" => cfg.debug_info_directories.push(dir.into()),
                     [op, dir] if op == "-rm" => cfg
                         .debug_info_directories
@@ -123,7 +138,7 @@ impl Session {
                     )),
                 }
             }
-            "substitute-path" => match vals.as_slice() {
+            "substitute-path" => match vals {
                 [c] if c == "-clear" => cfg.substitute_path.clear(),
                 [from] => cfg.substitute_path.retain(|(f, _)| f != from),
                 [from, to] => {
@@ -142,9 +157,11 @@ impl Session {
                 )))
             }
         }
-        Ok(Output::Text(String::new()))
+        Ok(())
     }
+}
 
+impl Session {
     /// `config alias <command> <alias>` adds an alias, `config alias <alias>` removes
     /// it (Delve's wording for the errors).
     fn config_alias(&mut self, vals: &[String]) -> Result<Output> {

@@ -127,6 +127,8 @@ struct Coroner {
     stdin: Option<ChildStdin>,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
+    /// `seen[..matched]` were matched by an expectation.
+    matched: usize,
 }
 
 impl Drop for Coroner {
@@ -172,6 +174,7 @@ impl Coroner {
             child,
             lines: rx,
             seen: Vec::new(),
+            matched: 0,
         }
     }
 
@@ -181,14 +184,26 @@ impl Coroner {
         s.flush().expect("flush");
     }
 
-    /// Wait for an output line containing `what`; returns it.
+    /// Wait for an output line containing `what`; returns it. Lines read while an
+    /// earlier expectation waited count too: stdout and stderr come through two pipes,
+    /// so an error can arrive before the output printed ahead of it.
     fn expect(&mut self, what: &str) -> String {
+        if let Some(i) = (self.matched..self.seen.len()).find(|i| self.seen[*i].contains(what)) {
+            let l = self.seen.remove(i);
+            self.seen.insert(self.matched, l.clone());
+            self.matched += 1;
+            return l;
+        }
         let deadline = Instant::now() + Duration::from_secs(30);
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match self.lines.recv_timeout(left) {
                 Ok(l) => {
                     self.seen.push(l.clone());
                     if l.contains(what) {
+                        let i = self.seen.len() - 1;
+                        let l = self.seen.remove(i);
+                        self.seen.insert(self.matched, l.clone());
+                        self.matched += 1;
                         return l;
                     }
                 }

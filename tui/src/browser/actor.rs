@@ -255,6 +255,16 @@ pub fn channel(interrupter: Arc<dyn Interrupter>) -> (Link, Actor) {
     )
 }
 
+/// A link whose other end is served by the caller (the browser on a server's
+/// target): the requests to answer, where the replies go, and the flag to set while a
+/// resume runs (so halting is offered only then).
+pub fn remote_channel(
+    interrupter: Arc<dyn Interrupter>,
+) -> (Link, Receiver<Request>, Sender<Reply>, Arc<AtomicBool>) {
+    let (link, actor) = channel(interrupter);
+    (link, actor.rx, actor.tx, actor.running)
+}
+
 /// How the session left the process, when it did.
 pub enum Ending {
     /// Still attached or running under us: the caller releases it.

@@ -223,6 +223,60 @@ pub fn run_live(
     r.map(|()| msg)
 }
 
+/// The core browser on a target opened elsewhere (a server's, through its snapshot).
+pub fn run_snapshot(
+    target: Arc<Target>,
+    session: Session,
+    binary: &str,
+    what: &str,
+) -> anyhow::Result<()> {
+    coroner::symbols::dwarf::set_index_progress(false);
+    let mut guard = TerminalGuard::enter()?;
+    ACTIVE.store(true, Ordering::SeqCst);
+    let mut app = App::new(target, session, binary, what);
+    let r = event_loop(&mut guard, &mut app);
+    drop(guard);
+    ACTIVE.store(false, Ordering::SeqCst);
+    r
+}
+
+/// The live browser with its requests served by `serve` on the calling thread (the
+/// browser on a server's target: `serve` sends them to the server). `serve` gets the
+/// requests, the reply channel and the running flag, and returns what to tell the
+/// user once the terminal is restored.
+pub fn run_served(
+    state: actor::LiveState,
+    interrupter: Arc<dyn coroner::backend::Interrupter>,
+    binary: &str,
+    serve: impl FnOnce(
+        std::sync::mpsc::Receiver<actor::Request>,
+        std::sync::mpsc::Sender<actor::Reply>,
+        Arc<AtomicBool>,
+    ) -> String,
+) -> anyhow::Result<String> {
+    coroner::symbols::dwarf::set_index_progress(false);
+    let (link, rx, tx, running) = actor::remote_channel(interrupter);
+    let name = binary.to_string();
+    let ui = std::thread::Builder::new().name("browser".into()).spawn(
+        move || -> anyhow::Result<()> {
+            let mut guard = TerminalGuard::enter()?;
+            ACTIVE.store(true, Ordering::SeqCst);
+            let mut app = App::new_live(state, link, None, &name);
+            let r = event_loop(&mut guard, &mut app);
+            drop(app);
+            drop(guard);
+            ACTIVE.store(false, Ordering::SeqCst);
+            r
+        },
+    )?;
+    let msg = serve(rx, tx, running);
+    let r = match ui.join() {
+        Ok(r) => r,
+        Err(_) => Err(anyhow::anyhow!("the browser thread panicked")),
+    };
+    r.map(|()| msg)
+}
+
 /// After the browser quit, the debugger's thread releases the process. If it is still
 /// blocked in a resume two seconds later (the halt did not reach the program), the
 /// backend's emergency cleanup kills a launched program or detaches from an attached

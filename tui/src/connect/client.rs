@@ -11,24 +11,60 @@ impl<T: std::io::Read + Write + Send> Conn for T {}
 pub struct Client {
     r: BufReader<Box<dyn Conn>>,
     id: u64,
+    /// A second handle on the connection, for a halt sent while a resume waits.
+    halt: Option<Box<dyn Write + Send>>,
+}
+
+/// Sends Delve's `Command{halt}` on the connection while another call waits for its
+/// reply (the server answers both; the waiting call skips the halt's reply).
+pub struct Halter(std::sync::Mutex<Box<dyn Write + Send>>);
+
+impl coroner::backend::Interrupter for Halter {
+    fn interrupt(&self) {
+        // Ids from the top of the range never meet the client's own.
+        let req = json!({"method": "RPCServer.Command", "params": [{"name": "halt"}],
+            "id": u64::MAX / 2});
+        if let Ok(mut w) = self.0.lock() {
+            let _ = w
+                .write_all(format!("{req}\n").as_bytes())
+                .and_then(|()| w.flush());
+        }
+    }
 }
 
 impl Client {
     pub fn dial(addr: &str) -> anyhow::Result<Client> {
-        let c: Box<dyn Conn> = match addr.strip_prefix("unix:") {
-            Some(p) => Box::new(
-                std::os::unix::net::UnixStream::connect(p)
-                    .with_context(|| format!("cannot connect to {addr}"))?,
-            ),
-            None => Box::new(
-                std::net::TcpStream::connect(addr)
-                    .with_context(|| format!("cannot connect to {addr}"))?,
-            ),
-        };
+        let (c, halt): (Box<dyn Conn>, Option<Box<dyn Write + Send>>) =
+            match addr.strip_prefix("unix:") {
+                Some(p) => {
+                    let s = std::os::unix::net::UnixStream::connect(p)
+                        .with_context(|| format!("cannot connect to {addr}"))?;
+                    let h = s
+                        .try_clone()
+                        .ok()
+                        .map(|h| Box::new(h) as Box<dyn Write + Send>);
+                    (Box::new(s), h)
+                }
+                None => {
+                    let s = std::net::TcpStream::connect(addr)
+                        .with_context(|| format!("cannot connect to {addr}"))?;
+                    let h = s
+                        .try_clone()
+                        .ok()
+                        .map(|h| Box::new(h) as Box<dyn Write + Send>);
+                    (Box::new(s), h)
+                }
+            };
         Ok(Client {
             r: BufReader::new(c),
             id: 0,
+            halt,
         })
+    }
+
+    /// The connection's halt handle (taken once).
+    pub fn halter(&mut self) -> Option<Halter> {
+        self.halt.take().map(|w| Halter(std::sync::Mutex::new(w)))
     }
 
     /// One call; Err is the server's error text (or why the connection failed).

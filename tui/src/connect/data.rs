@@ -509,7 +509,7 @@ fn assignment_at(s: &str) -> Option<usize> {
 }
 
 /// Go's encoding/json form of a byte slice (standard base64, padded).
-fn decode_base64(s: &str) -> Option<Vec<u8>> {
+pub(super) fn decode_base64(s: &str) -> Option<Vec<u8>> {
     let val = |c: u8| -> Option<u32> {
         Some(match c {
             b'A'..=b'Z' => c - b'A',

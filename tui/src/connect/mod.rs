@@ -16,9 +16,11 @@
 //!   stack, frame, up, down.
 
 mod bps;
+mod browse;
 mod client;
 mod data;
 mod goroutines;
+mod remote;
 mod stop;
 mod wire;
 
@@ -26,6 +28,7 @@ use anyhow::Context;
 use client::Client;
 use coroner::repl::format::shorten_path;
 use coroner::repl::Config;
+use remote::SharedClient;
 use serde_json::{json, Value};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -35,13 +38,19 @@ use wire::{full_cfg, Scope};
 pub struct ConnectArgs {
     /// The server: `HOST:PORT` or `unix:PATH`.
     pub addr: String,
+    /// The program's binary, for the browser (default: the server's process's
+    /// executable, when it runs on this machine).
+    pub binary: Option<PathBuf>,
+    /// The REPL even on a terminal (a terminal gets the browser otherwise).
+    #[arg(long)]
+    pub repl: bool,
     /// Run the commands in FILE first (one per line; `#` starts a comment).
     #[arg(long, value_name = "FILE")]
     pub init: Option<PathBuf>,
 }
 
 struct Term {
-    c: Client,
+    c: SharedClient,
     cwd: Option<PathBuf>,
     multiclient: bool,
     /// runtime.waitReasonStrings, read from the target as needed.
@@ -174,12 +183,36 @@ impl Term {
                     self.stop_text(&st)
                 }
             }
+            "config" => self.config_cmd(line)?,
             "exit" | "quit" | "q" => {
                 self.leave()?;
                 return Ok(None);
             }
             other => return Err(format!("{other:?} is not available in coroner connect yet")),
         }))
+    }
+
+    /// `config -list`, `config NAME [VALUES]`: the client's settings (Delve's
+    /// terminal keeps them client side too: load limits, substitute-path, listings).
+    fn config_cmd(&mut self, line: &str) -> Result<String, String> {
+        let words = coroner::repl::parse::split_words(line).map_err(|e| e.to_string())?;
+        match words.get(1..).unwrap_or_default() {
+            [] => Err(
+                "wrong number of arguments to config: config -list | config <name> [value]".into(),
+            ),
+            [l] if l == "-list" => Ok(self.config.list()),
+            [name] => self
+                .config
+                .list()
+                .lines()
+                .find(|l| l.split_whitespace().next() == Some(name.as_str()))
+                .map(|l| format!("{l}\n"))
+                .ok_or_else(|| format!("unknown configuration parameter {name:?}")),
+            [name, vals @ ..] => {
+                self.config.set(name, vals).map_err(|e| e.to_string())?;
+                Ok(String::new())
+            }
+        }
     }
 
     fn state(&mut self) -> Result<Value, String> {
@@ -252,8 +285,9 @@ pub fn run(a: ConnectArgs) -> anyhow::Result<()> {
         .call("LastModified", json!({}))
         .ok()
         .and_then(|r| r["Time"].as_str().and_then(parse_rfc3339));
+    let halter = c.halter();
     let mut t = Term {
-        c,
+        c: SharedClient::new(c),
         cwd: std::env::current_dir().ok(),
         multiclient,
         wait_reasons: Default::default(),
@@ -263,6 +297,15 @@ pub fn run(a: ConnectArgs) -> anyhow::Result<()> {
         binary_mtime,
         before_error: String::new(),
     };
+    use std::io::IsTerminal;
+    let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if tty && !a.repl && a.init.is_none() {
+        let msg = browse::run(t, halter, &a)?;
+        if !msg.is_empty() {
+            eprintln!("{msg}");
+        }
+        return Ok(());
+    }
     println!("Type 'help' for list of commands.");
     let mut lines: Vec<String> = Vec::new();
     if let Some(p) = &a.init {
