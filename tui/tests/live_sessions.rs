@@ -300,6 +300,31 @@ fn stop_reports_session_prints_what_delve_prints() {
     assert!(p.is_empty(), "{}", p.join("\n\n"));
 }
 
+/// Float arguments arrive in XMM registers (register ABI) and are still there at the
+/// breakpoint of a `-N -l` function: stepMain prints Sum([]float64{0.5, 0.25}), so
+/// fmt.(*fmt).fmtFloat's first hit has v = 0.75 in XMM0. Delve 1.27.1 prints `v = 0.75`
+/// in `args` and `0.75` for `print v` on every one of these builds.
+#[test]
+fn float_argument_in_an_xmm_register_is_read() {
+    if !ptrace_works() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("xmm.cmds");
+    std::fs::write(
+        &script,
+        "break fmt.(*fmt).fmtFloat\ncontinue\nargs\nprint v\nexit\n",
+    )
+    .expect("write script");
+    for b in ALL {
+        let out = run_script(&fixtures().join(b), b, &script, "step", dir.path())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines.contains(&"v = 0.75"), "{b}: args:\n{out}");
+        assert!(lines.contains(&"0.75"), "{b}: print v:\n{out}");
+    }
+}
+
 #[test]
 fn breakpoint_forms_session_prints_what_delve_prints() {
     if !ptrace_works() {
