@@ -475,40 +475,44 @@ impl Session {
             } else {
                 "Breakpoint"
             };
-            if !b.enabled {
+            if b.enabled {
                 let _ = writeln!(
                     out,
-                    "{kind} {} ({state}) at {}:{}",
+                    "{kind} {} ({state}) at {} ({})",
                     b.label(),
-                    std::path::Path::new(&b.file)
-                        .file_name()
-                        .map(|f| f.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                    b.line
+                    self.describe_bp(b),
+                    b.total_hits
                 );
-                continue;
+            } else {
+                // Delve lists a disabled breakpoint by the location it was set with
+                // (api.Breakpoint.ExprString), then its attributes as usual.
+                let at = if b.spec.is_empty() {
+                    format!(
+                        "{}:{}",
+                        std::path::Path::new(&b.file)
+                            .file_name()
+                            .map(|f| f.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                        b.line
+                    )
+                } else {
+                    b.spec.clone()
+                };
+                let _ = writeln!(out, "{kind} {} ({state}) at {at}", b.label());
             }
-            let _ = writeln!(
-                out,
-                "{kind} {} ({state}) at {} ({})",
-                b.label(),
-                self.describe_bp(b),
-                b.total_hits
-            );
+            // Delve's formatBreakpointAttrs order: cond, hit condition, args, locals,
+            // printed variables, then the `on` commands.
             if let Some(c) = &b.cond {
                 let _ = writeln!(out, "\tcond {c}");
             }
             if let Some(h) = &b.hitcond {
                 let _ = writeln!(
                     out,
-                    "\t{}cond {} {}",
-                    if h.per_goroutine { "per-g-hit" } else { "hit" },
+                    "\tcond -{}hitcount {} {}",
+                    if h.per_goroutine { "per-g-" } else { "" },
                     h.op.as_str(),
                     h.n
                 );
-            }
-            for c in &b.on {
-                let _ = writeln!(out, "\t{c}");
             }
             if b.load_args {
                 let _ = writeln!(out, "\targs");

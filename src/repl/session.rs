@@ -948,6 +948,25 @@ impl Session {
         let mut st = self.current_stack(want.saturating_add(1))?;
         let truncated = st.frames.len() > want;
         st.frames.truncate(want);
+        // Go 1.19's pclntab names generic instantiations `F[...]`; Delve's stack shows
+        // DWARF's `F[go.shape.int_0]`, as its stop line does.
+        if let Some((t, d)) = self.target().and_then(|t| t.dwarf().map(|d| (t, d))) {
+            for (i, f) in st.frames.iter_mut().enumerate() {
+                if f.inlined || !f.function.ends_with("[...]") {
+                    continue;
+                }
+                let pc = if i == 0 {
+                    f.pc.0
+                } else {
+                    f.pc.0.saturating_sub(1)
+                };
+                if let Some(fd) = d.function_at(pc.wrapping_sub(t.bias())) {
+                    if !fd.name.is_empty() {
+                        f.function = fd.name;
+                    }
+                }
+            }
+        }
         if self.json {
             return Ok(Output::Json(js::frames(&st.frames)));
         }

@@ -300,6 +300,18 @@ fn stop_reports_session_prints_what_delve_prints() {
     assert!(p.is_empty(), "{}", p.join("\n\n"));
 }
 
+/// `condition -hitcount` / `-per-g-hitcount` as `breakpoints` lists them, a disabled
+/// breakpoint listed by its location expression with its condition, the second
+/// instantiation of a generic function stopping on its hit count, and its stack.
+#[test]
+fn hit_condition_session_prints_what_delve_prints() {
+    if !ptrace_works() {
+        return;
+    }
+    let p = run_session("hitcount", &ALL);
+    assert!(p.is_empty(), "{}", p.join("\n\n"));
+}
+
 /// Float arguments arrive in XMM registers (register ABI) and are still there at the
 /// breakpoint of a `-N -l` function: stepMain prints Sum([]float64{0.5, 0.25}), so
 /// fmt.(*fmt).fmtFloat's first hit has v = 0.75 in XMM0. Delve 1.27.1 prints `v = 0.75`
