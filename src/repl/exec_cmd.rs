@@ -46,19 +46,28 @@ impl Session {
                     },
                 };
                 let mut text = String::new();
+                self.step_op = "next";
                 for _ in 0..n {
                     match self.run_stop(|d, tid| d.next(tid)) {
                         Output::Text(t) => text.push_str(&t),
                         other => return Some(other),
                     }
-                    if self.debugger.as_ref().is_some_and(|d| d.exited().is_some()) {
+                    if self.step_interrupted
+                        || self.debugger.as_ref().is_some_and(|d| d.exited().is_some())
+                    {
                         break;
                     }
                 }
                 Output::Text(text)
             }
-            "step" | "s" => self.run_stop(|d, tid| d.step(tid)),
-            "stepout" | "so" => self.run_stop(|d, tid| d.stepout(tid)),
+            "step" | "s" => {
+                self.step_op = "step";
+                self.run_stop(|d, tid| d.step(tid))
+            }
+            "stepout" | "so" => {
+                self.step_op = "stepout";
+                self.run_stop(|d, tid| d.stepout(tid))
+            }
             "step-instruction" | "si" => {
                 self.run_stop_as(Listing::Disassembly, |d, tid| d.step_instruction(tid))
             }
@@ -200,9 +209,6 @@ impl Session {
                 .and_then(|d| d.breakpoints.get(id).cloned()),
             _ => None,
         };
-        if stop.interrupted_step {
-            out.push_str("\tthe current next/step/stepout operation was interrupted by a breakpoint hit on another goroutine\n");
-        }
         if let StopReason::Signal(s) = stop.reason {
             let _ = writeln!(out, "received signal {}", signal_name(s));
         }
@@ -283,6 +289,24 @@ impl Session {
                 }
             }
         }
+        self.step_interrupted = stop.interrupted_step;
+        if stop.interrupted_step {
+            // Delve 1.27 (terminal/command.go, continueUntilCompleteNext): the stop,
+            // then its question; with no answer (a script, a pipe) it cancels the
+            // step, lists the source and fails with the read's error (`EOF`). coroner
+            // has already cancelled the step: on a terminal that is the answer `s`.
+            let op = std::mem::take(&mut self.step_op);
+            let op = if op.is_empty() { "next" } else { op };
+            let _ = writeln!(out, "\tbreakpoint hit during {op}");
+            if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                let _ = write!(
+                    out,
+                    "[c] continue [s] stop here and cancel {op}, [f] finish {op} skipping all breakpoints? "
+                );
+                self.step_question = true;
+            }
+        }
+        self.step_op = "";
         match listing {
             Listing::Source => out.push_str(&self.source_or_note(&f.file, f.line, true)),
             Listing::Disassembly => out.push_str(&self.instructions_around_pc()),
@@ -522,6 +546,9 @@ impl Session {
             }
             for v in &b.variables {
                 let _ = writeln!(out, "\tprint {v}");
+            }
+            for c in &b.on {
+                let _ = writeln!(out, "\t{c}");
             }
         }
         Output::Text(out)

@@ -106,6 +106,14 @@ pub struct Session {
     /// `display -a` entries by number: (spec as typed, with its %format; the bare
     /// expression). Removed entries are emptied so numbers do not shift, as in Delve.
     displays: Vec<(String, String)>,
+    /// The stepping command running (`next`, `step`, `stepout`), for Delve's words when
+    /// a breakpoint on another goroutine interrupts it.
+    pub(super) step_op: &'static str,
+    /// The last stop interrupted a step: a `next N` goes no further.
+    pub(super) step_interrupted: bool,
+    /// The last output ends with Delve's continue/cancel question, unanswered: the
+    /// streaming front end then fails the command with `EOF`, as Delve on a pipe.
+    pub(super) step_question: bool,
     /// The live process behind `target`, when there is one: execution commands go to
     /// it, and each stop replaces `target` with the new view.
     debugger: Option<crate::exec::Debugger>,
@@ -143,6 +151,9 @@ impl Session {
             frame: 0,
             analyzers: crate::analyze::Registry::default(),
             displays: Vec::new(),
+            step_op: "",
+            step_interrupted: false,
+            step_question: false,
             debugger: None,
             transcript: None,
             nesting: 0,
@@ -671,7 +682,17 @@ impl Session {
                 };
             }
         }
-        self.execute_plain(line)
+        let o = self.execute_plain(line);
+        if std::mem::take(&mut self.step_question) {
+            if let Output::Text(t) = &o {
+                // Delve prints the stop, reads no answer to its question, cancels the
+                // step and fails the command with the read's error.
+                let _ = out.write_all(t.as_bytes());
+                let _ = out.flush();
+                return Output::Error("EOF".into());
+            }
+        }
+        o
     }
 
     /// The text listing of `goroutines` (with `-t`, filters and `-with`): computed in
