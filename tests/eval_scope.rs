@@ -76,6 +76,25 @@ fn float_arithmetic_is_floating_point() {
     assert!(out.starts_with("Command failed: "), "{out}");
 }
 
+/// Delve evaluates integer arithmetic in Go, so dividing by zero is the runtime's panic,
+/// constants or variables (held-out comparison, Delve 1.27.1: `print a/b` with b == 0).
+#[test]
+fn integer_division_by_zero_is_the_runtimes_error() {
+    let (_d, mut s) = values::open("go1.27-opt").expect("open");
+    for cmd in [
+        "print main.GInt / 0",
+        "print main.GInt % (main.GInt - 42)",
+        "print 7 / 0",
+    ] {
+        assert_eq!(
+            text(&mut s, cmd),
+            "Command failed: runtime error: integer divide by zero\n",
+            "{cmd}"
+        );
+    }
+    assert_eq!(text(&mut s, "print main.GInt / 5"), "8\n");
+}
+
 #[test]
 fn interface_types_from_path_packages_resolve() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cores/fixtures-labels/go1.27-noopt");
