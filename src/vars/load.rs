@@ -484,6 +484,11 @@ impl<'a> Loader<'a> {
         if v.len < 0 {
             return Err("Negative array length".into());
         }
+        // Delve's loadArrayValues: a slice header with a length and no array is
+        // garbage (an uninitialised result, a torn read), not an empty slice.
+        if v.base == 0 && v.len > 0 {
+            return Err("non-zero length array with nil base".into());
+        }
         if v.base != 0 {
             self.load_elems(v, elem, level, cfg);
         }
