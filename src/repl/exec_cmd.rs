@@ -224,23 +224,11 @@ impl Session {
             }
         };
         let file = format::shorten_path(&f.file, self.cwd());
-        let mut func = if f.function.is_empty() {
+        let func = if f.function.is_empty() {
             "?".to_string()
         } else {
-            f.function.clone()
+            self.frame_function(&f, true)
         };
-        // Go 1.19's pclntab names generic instantiations `F[...]`; Delve shows DWARF's
-        // `F[go.shape.int_0]`.
-        if func.contains("[...]") {
-            if let Some(d) = self.target().and_then(|t| t.dwarf().map(|d| (t, d))) {
-                let (t, d) = d;
-                if let Some(fd) = d.function_at(f.pc.0.wrapping_sub(t.bias())) {
-                    if !fd.name.is_empty() {
-                        func = fd.name;
-                    }
-                }
-            }
-        }
         // Delve warns when the stop is in a function compiled with optimisations.
         let optimized = self
             .target()

@@ -969,24 +969,8 @@ impl Session {
         let mut st = self.current_stack(want.saturating_add(1))?;
         let truncated = st.frames.len() > want;
         st.frames.truncate(want);
-        // Go 1.19's pclntab names generic instantiations `F[...]`; Delve's stack shows
-        // DWARF's `F[go.shape.int_0]`, as its stop line does.
-        if let Some((t, d)) = self.target().and_then(|t| t.dwarf().map(|d| (t, d))) {
-            for (i, f) in st.frames.iter_mut().enumerate() {
-                if f.inlined || !f.function.ends_with("[...]") {
-                    continue;
-                }
-                let pc = if i == 0 {
-                    f.pc.0
-                } else {
-                    f.pc.0.saturating_sub(1)
-                };
-                if let Some(fd) = d.function_at(pc.wrapping_sub(t.bias())) {
-                    if !fd.name.is_empty() {
-                        f.function = fd.name;
-                    }
-                }
-            }
+        for (i, f) in st.frames.iter_mut().enumerate() {
+            f.function = self.frame_function(f, i == 0);
         }
         if self.json {
             return Ok(Output::Json(js::frames(&st.frames)));
@@ -1018,6 +1002,25 @@ impl Session {
         Ok(Output::Text(out))
     }
 
+    /// The function of frame `f` as Delve names it: Go 1.19's pclntab names generic
+    /// instantiations `F[...]`, Delve (stop line, `bt`, `list`) DWARF's
+    /// `F[go.shape.int_0]`. `top`: frame 0, whose PC is not a return address.
+    pub(super) fn frame_function(&self, f: &Frame, top: bool) -> String {
+        if f.inlined || !f.function.contains("[...]") {
+            return f.function.clone();
+        }
+        let pc = if top {
+            f.pc.0
+        } else {
+            f.pc.0.saturating_sub(1)
+        };
+        self.target()
+            .and_then(|t| t.dwarf()?.function_at(pc.wrapping_sub(t.bias())))
+            .map(|fd| fd.name)
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| f.function.clone())
+    }
+
     /// `> fn() file:line (PC: 0x..)` for frame 0 of the current goroutine or thread,
     /// naming the breakpoint and its hits when the last stop hit one there (Delve
     /// prints the current thread's breakpoint in this line).
@@ -1037,8 +1040,9 @@ impl Session {
                 _ => None,
             }
         });
+        let func = self.frame_function(&f, true);
         let here = exec_cmd::StopPlace {
-            func: func_or_unknown(&f.function),
+            func: func_or_unknown(&func),
             args: "",
             file: &file,
             line: f.line,
