@@ -230,13 +230,7 @@ impl Session {
             self.frame_function(&f, true)
         };
         // Delve warns when the stop is in a function compiled with optimisations.
-        let optimized = self
-            .target()
-            .and_then(|t| {
-                t.dwarf()
-                    .and_then(|d| d.producer_at(f.pc.0.wrapping_sub(t.bias())))
-            })
-            .is_some_and(|p| !(p.contains("-N") && p.contains("-l")));
+        let optimized = self.optimized_at(f.pc.0);
         let call_args = match &bp {
             Some(b) if b.load_args => self.args_inline(),
             _ => String::new(),

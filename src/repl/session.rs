@@ -1021,6 +1021,15 @@ impl Session {
             .unwrap_or_else(|| f.function.clone())
     }
 
+    /// Whether the function at `pc` was compiled with optimisations (Delve's
+    /// Function.Optimized: its unit's producer lacks `-N -l`; the runtime is, even
+    /// under `-gcflags=all=-N -l`, from Go 1.2x on).
+    pub(super) fn optimized_at(&self, pc: u64) -> bool {
+        self.target()
+            .and_then(|t| t.dwarf()?.producer_at(pc.wrapping_sub(t.bias())))
+            .is_some_and(|p| !(p.contains("-N") && p.contains("-l")))
+    }
+
     /// `> fn() file:line (PC: 0x..)` for frame 0 of the current goroutine or thread,
     /// naming the breakpoint and its hits when the last stop hit one there (Delve
     /// prints the current thread's breakpoint in this line).
@@ -1048,7 +1057,12 @@ impl Session {
             line: f.line,
             pc: f.pc.0,
         };
-        Ok(here.line(bp, self.goid.unwrap_or(0)))
+        let mut out = here.line(bp, self.goid.unwrap_or(0));
+        // Delve's printcontextThread / printcontextLocation, for `list` and `frame`.
+        if self.optimized_at(f.pc.0) {
+            out.push_str("Warning: debugging optimized function\n");
+        }
+        Ok(out)
     }
 
     fn frame_cmd(&mut self, n: usize, cmd: Option<String>) -> Result<Output> {

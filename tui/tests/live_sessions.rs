@@ -398,6 +398,41 @@ fn next_interrupted_by_another_goroutine_asks_as_delve_does() {
     }
 }
 
+/// `list` and `frame N` print the selected goroutine's context line and, when its
+/// frame 0 was compiled with optimisations (the runtime, even under `all=-N -l`),
+/// Delve's warning under it (printcontextLocation / printcontextThread). Delve 1.27.1
+/// on these builds, goroutine 2 parked in runtime.gopark: `> runtime.gopark() ...`
+/// then `Warning: debugging optimized function`, for both commands.
+#[test]
+fn list_and_frame_warn_about_an_optimized_frame_0() {
+    if !ptrace_works() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("warn.cmds");
+    std::fs::write(
+        &script,
+        "break main.Sum\ncontinue\ngoroutine 2\nlist\nframe 1\nexit\n",
+    )
+    .expect("write script");
+    for b in ALL {
+        let out = run_script(&fixtures().join(b), b, &script, "step", dir.path())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let lines: Vec<&str> = out.lines().collect();
+        let heads: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].starts_with("> runtime.gopark() "))
+            .collect();
+        assert_eq!(heads.len(), 2, "{b}: list and frame 1:\n{out}");
+        for i in heads {
+            assert_eq!(
+                lines.get(i + 1).copied(),
+                Some("Warning: debugging optimized function"),
+                "{b}:\n{out}"
+            );
+        }
+    }
+}
+
 #[test]
 fn breakpoint_forms_session_prints_what_delve_prints() {
     if !ptrace_works() {
