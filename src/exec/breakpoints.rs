@@ -80,6 +80,8 @@ pub struct Breakpoint {
     pub function: String,
     pub file: String,
     pub line: u32,
+    /// The location as typed (Delve's ExprString): a disabled breakpoint is listed by it.
+    pub spec: String,
     /// A Go boolean expression evaluated in the hitting goroutine's frame 0.
     pub cond: Option<String>,
     pub hitcond: Option<HitCondition>,

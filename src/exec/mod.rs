@@ -430,6 +430,7 @@ impl Debugger {
                 function: r.function,
                 file: r.file,
                 line: r.line,
+                spec: spec.to_string(),
                 cond: cond.map(str::to_string),
                 tracepoint,
                 enabled: true,

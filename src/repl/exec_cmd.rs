@@ -46,19 +46,28 @@ impl Session {
                     },
                 };
                 let mut text = String::new();
+                self.step_op = "next";
                 for _ in 0..n {
                     match self.run_stop(|d, tid| d.next(tid)) {
                         Output::Text(t) => text.push_str(&t),
                         other => return Some(other),
                     }
-                    if self.debugger.as_ref().is_some_and(|d| d.exited().is_some()) {
+                    if self.step_interrupted
+                        || self.debugger.as_ref().is_some_and(|d| d.exited().is_some())
+                    {
                         break;
                     }
                 }
                 Output::Text(text)
             }
-            "step" | "s" => self.run_stop(|d, tid| d.step(tid)),
-            "stepout" | "so" => self.run_stop(|d, tid| d.stepout(tid)),
+            "step" | "s" => {
+                self.step_op = "step";
+                self.run_stop(|d, tid| d.step(tid))
+            }
+            "stepout" | "so" => {
+                self.step_op = "stepout";
+                self.run_stop(|d, tid| d.stepout(tid))
+            }
             "step-instruction" | "si" => {
                 self.run_stop_as(Listing::Disassembly, |d, tid| d.step_instruction(tid))
             }
@@ -200,9 +209,6 @@ impl Session {
                 .and_then(|d| d.breakpoints.get(id).cloned()),
             _ => None,
         };
-        if stop.interrupted_step {
-            out.push_str("\tthe current next/step/stepout operation was interrupted by a breakpoint hit on another goroutine\n");
-        }
         if let StopReason::Signal(s) = stop.reason {
             let _ = writeln!(out, "received signal {}", signal_name(s));
         }
@@ -221,13 +227,10 @@ impl Session {
         let func = if f.function.is_empty() {
             "?".to_string()
         } else {
-            match self.target() {
-                Some(t) => t.shown_function_name(f.pc.0, &f.function),
-                None => f.function.clone(),
-            }
+            self.frame_function(&f, true)
         };
         // Delve warns when the stop is in a function compiled with optimisations.
-        let optimized = self.target().is_some_and(|t| t.optimized_at(f.pc.0));
+        let optimized = self.optimized_at(f.pc.0);
         let call_args = match &bp {
             Some(b) if b.load_args => self.args_inline(),
             _ => String::new(),
@@ -268,6 +271,24 @@ impl Session {
                 }
             }
         }
+        self.step_interrupted = stop.interrupted_step;
+        if stop.interrupted_step {
+            // Delve 1.27 (terminal/command.go, continueUntilCompleteNext): the stop,
+            // then its question; with no answer (a script, a pipe) it cancels the
+            // step, lists the source and fails with the read's error (`EOF`). coroner
+            // has already cancelled the step: on a terminal that is the answer `s`.
+            let op = std::mem::take(&mut self.step_op);
+            let op = if op.is_empty() { "next" } else { op };
+            let _ = writeln!(out, "\tbreakpoint hit during {op}");
+            if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                let _ = write!(
+                    out,
+                    "[c] continue [s] stop here and cancel {op}, [f] finish {op} skipping all breakpoints? "
+                );
+                self.step_question = true;
+            }
+        }
+        self.step_op = "";
         match listing {
             Listing::Source => out.push_str(&self.source_or_note(&f.file, f.line, true)),
             Listing::Disassembly => out.push_str(&self.instructions_around_pc()),
@@ -460,40 +481,44 @@ impl Session {
             } else {
                 "Breakpoint"
             };
-            if !b.enabled {
+            if b.enabled {
                 let _ = writeln!(
                     out,
-                    "{kind} {} ({state}) at {}:{}",
+                    "{kind} {} ({state}) at {} ({})",
                     b.label(),
-                    std::path::Path::new(&b.file)
-                        .file_name()
-                        .map(|f| f.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                    b.line
+                    self.describe_bp(b),
+                    b.total_hits
                 );
-                continue;
+            } else {
+                // Delve lists a disabled breakpoint by the location it was set with
+                // (api.Breakpoint.ExprString), then its attributes as usual.
+                let at = if b.spec.is_empty() {
+                    format!(
+                        "{}:{}",
+                        std::path::Path::new(&b.file)
+                            .file_name()
+                            .map(|f| f.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                        b.line
+                    )
+                } else {
+                    b.spec.clone()
+                };
+                let _ = writeln!(out, "{kind} {} ({state}) at {at}", b.label());
             }
-            let _ = writeln!(
-                out,
-                "{kind} {} ({state}) at {} ({})",
-                b.label(),
-                self.describe_bp(b),
-                b.total_hits
-            );
+            // Delve's formatBreakpointAttrs order: cond, hit condition, args, locals,
+            // printed variables, then the `on` commands.
             if let Some(c) = &b.cond {
                 let _ = writeln!(out, "\tcond {c}");
             }
             if let Some(h) = &b.hitcond {
                 let _ = writeln!(
                     out,
-                    "\t{}cond {} {}",
-                    if h.per_goroutine { "per-g-hit" } else { "hit" },
+                    "\tcond -{}hitcount {} {}",
+                    if h.per_goroutine { "per-g-" } else { "" },
                     h.op.as_str(),
                     h.n
                 );
-            }
-            for c in &b.on {
-                let _ = writeln!(out, "\t{c}");
             }
             if b.load_args {
                 let _ = writeln!(out, "\targs");
@@ -503,6 +528,9 @@ impl Session {
             }
             for v in &b.variables {
                 let _ = writeln!(out, "\tprint {v}");
+            }
+            for c in &b.on {
+                let _ = writeln!(out, "\t{c}");
             }
         }
         Output::Text(out)

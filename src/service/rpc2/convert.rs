@@ -205,9 +205,13 @@ pub fn breakpoint(b: &EngineBreakpoint) -> api::Breakpoint {
         out.addrs = vec![w.addr.get()];
     }
     if !b.enabled {
-        // Delve keeps a disabled breakpoint as its expression: `file.go:LINE`.
-        let base = b.file.rsplit('/').next().unwrap_or(&b.file);
-        out.expr_string = format!("{base}:{}", b.line);
+        // Delve keeps a disabled breakpoint as the location expression it was set with.
+        out.expr_string = if b.spec.is_empty() {
+            let base = b.file.rsplit('/').next().unwrap_or(&b.file);
+            format!("{base}:{}", b.line)
+        } else {
+            b.spec.clone()
+        };
     }
     if let Some(h) = &b.hitcond {
         out.hit_cond = format!("{} {}", h.op.as_str(), h.n);

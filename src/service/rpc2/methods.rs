@@ -774,6 +774,15 @@ impl<'a> Methods<'a> {
         let ids = d
             .set_breakpoint(name, &spec, cond, b.tracepoint, here.as_ref())
             .map_err(|e| e.to_string())?;
+        if !i.loc_expr.is_empty() {
+            // What the client typed, not the address it resolved it to (Delve's
+            // ExprString, shown for a disabled breakpoint).
+            for id in &ids {
+                if let Some(bp) = d.breakpoints.get_mut(*id) {
+                    bp.spec = i.loc_expr.clone();
+                }
+            }
+        }
         let first = ids
             .first()
             .and_then(|id| d.breakpoints.get(*id))
