@@ -69,6 +69,41 @@ impl Registers {
     }
 
     /// Value by DWARF register number (System V amd64 numbering).
+    /// A register by its lower-case name (`rip`, `eflags`/`rflags`, `fs_base`, ...),
+    /// as gdb's target descriptions and Delve's register lists name them.
+    pub fn by_name_mut(&mut self, name: &str) -> Option<&mut u64> {
+        Some(match name {
+            "rax" => &mut self.rax,
+            "rbx" => &mut self.rbx,
+            "rcx" => &mut self.rcx,
+            "rdx" => &mut self.rdx,
+            "rsi" => &mut self.rsi,
+            "rdi" => &mut self.rdi,
+            "rbp" => &mut self.rbp,
+            "rsp" => &mut self.rsp,
+            "r8" => &mut self.r8,
+            "r9" => &mut self.r9,
+            "r10" => &mut self.r10,
+            "r11" => &mut self.r11,
+            "r12" => &mut self.r12,
+            "r13" => &mut self.r13,
+            "r14" => &mut self.r14,
+            "r15" => &mut self.r15,
+            "rip" => &mut self.rip,
+            "eflags" | "rflags" => &mut self.eflags,
+            "cs" => &mut self.cs,
+            "ss" => &mut self.ss,
+            "ds" => &mut self.ds,
+            "es" => &mut self.es,
+            "fs" => &mut self.fs,
+            "gs" => &mut self.gs,
+            "orig_rax" => &mut self.orig_rax,
+            "fs_base" => &mut self.fs_base,
+            "gs_base" => &mut self.gs_base,
+            _ => return None,
+        })
+    }
+
     pub fn by_dwarf(&self, n: u16) -> Option<u64> {
         Some(match n {
             0 => self.rax,

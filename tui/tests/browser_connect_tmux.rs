@@ -66,42 +66,7 @@ fn browser_over_connect_on_a_launched_program() {
     // The command bar's `config` is the client's, as in Delve's terminal.
     substitute_sources(&t);
 
-    t.keys(&["L"]);
-    t.typed(&format!("loop.go:{call}"));
-    t.keys(&["Enter"]);
-    t.wait_for(&format!("{call} │ \t\tsum += f(i)").replace('\t', "    "));
-    t.keys(&["b"]);
-    t.wait_until("the breakpoint and its mark", |s| {
-        s.contains("Breakpoint 1 set at") && s.contains(&format!("●  {call:>4} │"))
-    });
-
-    t.keys(&["c"]);
-    t.wait_until("the breakpoint's stop", |s| {
-        let st = state_line(s);
-        st.starts_with("STOPPED: Breakpoint 1 at main.loopMain")
-            && st.contains(&format!("loop.go:{call} (goroutine 1)"))
-            && s.contains(&format!("●=>{call:>4} │"))
-            && s.contains("Stack: goroutine 1 [running]")
-    });
-
-    t.keys(&["w"]);
-    t.typed("i");
-    t.keys(&["Enter"]);
-    t.wait_for("│i = 0");
-
-    t.keys(&["n"]);
-    t.wait_until("the step's stop", |s| {
-        let st = state_line(s);
-        st.starts_with("STOPPED: stopped at main.loopMain")
-            && st.contains(&format!("loop.go:{for_line}"))
-            && s.contains(&format!("=>{for_line:>4} │"))
-            && s.contains(&format!("0 main.loopMain src/loop.go:{for_line}"))
-    });
-
-    t.keys(&["c"]);
-    t.wait_until("the second hit", |s| {
-        state_line(s).starts_with("STOPPED: Breakpoint 1") && s.contains("│i = 1")
-    });
+    breakpoint_continue_watch_next(&t, call, for_line);
 
     // b on the current line clears the breakpoint; then the program runs and H halts it.
     t.keys(&["b"]);
@@ -113,7 +78,7 @@ fn browser_over_connect_on_a_launched_program() {
     std::thread::sleep(Duration::from_millis(300));
     t.keys(&["H"]);
     t.wait_until("a halt", |s| {
-        state_line(s).starts_with("STOPPED: stopped at")
+        state_line(s).starts_with("STOPPED: halted at")
             && s.contains(&format!("pid {pid} (launched)"))
     });
 

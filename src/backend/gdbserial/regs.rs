@@ -194,36 +194,7 @@ pub const GPR_NAMES: &[&str] = &[
 ];
 
 fn field<'a>(r: &'a mut Registers, name: &str) -> Option<&'a mut u64> {
-    Some(match name {
-        "rax" => &mut r.rax,
-        "rbx" => &mut r.rbx,
-        "rcx" => &mut r.rcx,
-        "rdx" => &mut r.rdx,
-        "rsi" => &mut r.rsi,
-        "rdi" => &mut r.rdi,
-        "rbp" => &mut r.rbp,
-        "rsp" => &mut r.rsp,
-        "r8" => &mut r.r8,
-        "r9" => &mut r.r9,
-        "r10" => &mut r.r10,
-        "r11" => &mut r.r11,
-        "r12" => &mut r.r12,
-        "r13" => &mut r.r13,
-        "r14" => &mut r.r14,
-        "r15" => &mut r.r15,
-        "rip" => &mut r.rip,
-        "eflags" | "rflags" => &mut r.eflags,
-        "cs" => &mut r.cs,
-        "ss" => &mut r.ss,
-        "ds" => &mut r.ds,
-        "es" => &mut r.es,
-        "fs" => &mut r.fs,
-        "gs" => &mut r.gs,
-        "orig_rax" => &mut r.orig_rax,
-        "fs_base" => &mut r.fs_base,
-        "gs_base" => &mut r.gs_base,
-        _ => return None,
-    })
+    r.by_name_mut(name)
 }
 
 /// Value of attribute `name` in one tag's text.

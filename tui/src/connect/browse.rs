@@ -49,6 +49,16 @@ struct Remote {
     target: Arc<Target>,
     watches: Vec<WatchValue>,
     ended: Option<String>,
+    /// What the last resume was, for the stop's description.
+    last: Resume,
+}
+
+/// The kind of the last command that moved the target.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Resume {
+    None,
+    Continue,
+    Step,
 }
 
 impl Remote {
@@ -65,6 +75,7 @@ impl Remote {
             target,
             watches: Vec::new(),
             ended: None,
+            last: Resume::None,
         })
     }
 
@@ -206,10 +217,17 @@ impl Remote {
         let bp = &th["breakPoint"];
         if bp.is_object() {
             format!("{}{at}{g}", super::bps::bp_name(bp, true))
-        } else if th.is_object() {
-            format!("stopped{at}{g}")
-        } else {
+        } else if !th.is_object() {
             "no current thread".into()
+        } else {
+            // As the local browser words it: a continue that ends on no breakpoint
+            // was halted (or stopped by a signal the server reports no further).
+            let how = match self.last {
+                Resume::Step => "stepped",
+                Resume::Continue => "halted",
+                Resume::None => "stopped",
+            };
+            format!("{how}{at}{g}")
         }
     }
 
@@ -224,6 +242,14 @@ impl Remote {
             let (echo, status) = match req {
                 Request::Command { line, at } => {
                     let resuming = actor::resumes(&line);
+                    if resuming {
+                        let first = line.split_whitespace().next().unwrap_or("");
+                        self.last = match first {
+                            "continue" | "c" | "rewind" | "rw" => Resume::Continue,
+                            "restart" | "r" => Resume::None,
+                            _ => Resume::Step,
+                        };
+                    }
                     running.store(resuming, Ordering::SeqCst);
                     // The browser's selection is the scope of commands that read.
                     let scoped = match at {

@@ -50,40 +50,6 @@ pub struct RemoteSnapshot {
     addr: String,
 }
 
-/// An amd64 register by the name Delve's `ListRegisters` gives it.
-fn set_register(r: &mut Registers, name: &str, v: u64) {
-    let slot = match name.to_ascii_lowercase().as_str() {
-        "rip" => &mut r.rip,
-        "rsp" => &mut r.rsp,
-        "rax" => &mut r.rax,
-        "rbx" => &mut r.rbx,
-        "rcx" => &mut r.rcx,
-        "rdx" => &mut r.rdx,
-        "rsi" => &mut r.rsi,
-        "rdi" => &mut r.rdi,
-        "rbp" => &mut r.rbp,
-        "r8" => &mut r.r8,
-        "r9" => &mut r.r9,
-        "r10" => &mut r.r10,
-        "r11" => &mut r.r11,
-        "r12" => &mut r.r12,
-        "r13" => &mut r.r13,
-        "r14" => &mut r.r14,
-        "r15" => &mut r.r15,
-        "rflags" | "eflags" => &mut r.eflags,
-        "cs" => &mut r.cs,
-        "ss" => &mut r.ss,
-        "ds" => &mut r.ds,
-        "es" => &mut r.es,
-        "fs" => &mut r.fs,
-        "gs" => &mut r.gs,
-        "fs_base" => &mut r.fs_base,
-        "gs_base" => &mut r.gs_base,
-        _ => return,
-    };
-    *slot = v;
-}
-
 /// The number a register row starts with (`0x0000000000401000`, or Rflags'
 /// `0x246\t[ZF PF]`).
 fn register_value(text: &str) -> Option<u64> {
@@ -108,8 +74,12 @@ impl RemoteSnapshot {
             let mut regs = Registers::default();
             for row in rows["Regs"].as_array().into_iter().flatten() {
                 let name = row["Name"].as_str().unwrap_or("");
-                if let Some(v) = row["Value"].as_str().and_then(register_value) {
-                    set_register(&mut regs, name, v);
+                // Delve names them `Rip`, `Rflags`, `Fs_base`.
+                let slot = regs.by_name_mut(&name.to_ascii_lowercase());
+                if let (Some(slot), Some(v)) =
+                    (slot, row["Value"].as_str().and_then(register_value))
+                {
+                    *slot = v;
                 }
             }
             if regs.rip == 0 {

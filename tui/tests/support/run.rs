@@ -28,7 +28,18 @@ pub fn run_capture(cmd: Command, stdin: &str, limit: Duration) -> (String, Strin
 
 /// [`run_capture`], but None (the process killed and reaped) when it runs past
 /// `limit`, for a caller that knows why a peer may hang and can try again.
-pub fn try_capture(mut cmd: Command, stdin: &str, limit: Duration) -> Option<(String, String)> {
+pub fn try_capture(cmd: Command, stdin: &str, limit: Duration) -> Option<(String, String)> {
+    try_capture_while(cmd, stdin, limit, || true)
+}
+
+/// [`try_capture`] that also gives up (killing the process) as soon as `healthy`,
+/// asked about once a second, says the peer it waits on is stuck.
+pub fn try_capture_while(
+    mut cmd: Command,
+    stdin: &str,
+    limit: Duration,
+    mut healthy: impl FnMut() -> bool,
+) -> Option<(String, String)> {
     let mut child = Guard(
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -52,10 +63,18 @@ pub fn try_capture(mut cmd: Command, stdin: &str, limit: Duration) -> Option<(St
         s
     });
     let start = Instant::now();
+    let mut asked = Instant::now();
     while child.0.try_wait().ok().flatten().is_none() {
         if start.elapsed() > limit {
             drop(child);
             return None;
+        }
+        if asked.elapsed() >= Duration::from_secs(1) {
+            asked = Instant::now();
+            if !healthy() {
+                drop(child);
+                return None;
+            }
         }
         std::thread::sleep(Duration::from_millis(50));
     }

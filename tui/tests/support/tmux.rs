@@ -253,3 +253,52 @@ pub fn gone(pid: u32) -> bool {
     }
     false
 }
+
+/// On the loop program stopped before its loop: a breakpoint toggled on the loop's
+/// call line (opened with L), continue to it, a watch on `i`, `next` to the loop's
+/// post statement, continue to the second hit (the watch's new value).
+pub fn breakpoint_continue_watch_next(t: &Tmux, call: u32, for_line: u32) {
+    // A breakpoint toggled on a source line opened with L.
+    t.keys(&["L"]);
+    t.typed(&format!("loop.go:{call}"));
+    t.keys(&["Enter"]);
+    t.wait_for(&format!("{call} │ \t\tsum += f(i)").replace('\t', "    "));
+    // (Each check polls the whole screen: a capture may catch a redraw half done.)
+    t.keys(&["b"]);
+    t.wait_until("the breakpoint and its mark", |s| {
+        s.contains("Breakpoint 1 set at") && s.contains(&format!("●  {call:>4} │"))
+    });
+
+    // Continue: the stop is the breakpoint, on main's goroutine at that line.
+    t.keys(&["c"]);
+    t.wait_until("the breakpoint's stop", |s| {
+        let st = state_line(s);
+        st.starts_with("STOPPED: Breakpoint 1 at main.loopMain")
+            && st.contains(&format!("loop.go:{call} (goroutine 1)"))
+            && s.contains(&format!("●=>{call:>4} │"))
+            && s.contains("Stack: goroutine 1 [running]")
+    });
+
+    // A watch on the loop variable.
+    t.keys(&["w"]);
+    t.typed("i");
+    t.keys(&["Enter"]);
+    // (The watch pane's rows start at its border; the variables pane indents.)
+    t.wait_for("│i = 0");
+
+    // next: the line moves to the loop's post statement.
+    t.keys(&["n"]);
+    t.wait_until("the step's stop", |s| {
+        let st = state_line(s);
+        st.starts_with("STOPPED: stepped at main.loopMain")
+            && st.contains(&format!("loop.go:{for_line}"))
+            && s.contains(&format!("=>{for_line:>4} │"))
+            && s.contains(&format!("0 main.loopMain src/loop.go:{for_line}"))
+    });
+
+    // The next hit: the watch shows the new value.
+    t.keys(&["c"]);
+    t.wait_until("the second hit", |s| {
+        state_line(s).starts_with("STOPPED: Breakpoint 1") && s.contains("│i = 1")
+    });
+}
