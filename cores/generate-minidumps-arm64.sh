@@ -15,18 +15,23 @@
 #   minidumps-arm64/go1.NN-MODE/stacks.dmp.zst       thread stacks only
 #   minidumps-arm64/go1.NN-MODE/datasegs.dmp.zst     stacks + the executable's .data/.bss
 #   minidumps-arm64/go1.NN-MODE/full.dmp.zst         every readable mapping (FULL_BUILDS)
+#   minidumps-arm64/go1.NN-MODE/full-ctxarm64.dmp.zst  the same in the other context layout,
+#                                                    CONTEXT_ARM64 (Crashpad's, Windows') (CTX_BUILDS)
 #   minidumps-arm64/go1.NN-MODE/service.stderr       the runtime's SIGQUIT traceback
 #   minidumps-arm64/go1.NN-MODE/build.json           version, mode, build command
 #
 # Environment (all optional):
 #   GO_TOOLCHAINS  directory holding go1.NN/ GOROOTs (default /opt/go); first argument overrides
-#   BUILDS         builds (default: go1.19-opt go1.22-noopt go1.25-opt go1.27-opt)
+#   BUILDS         builds go1.NN-MODE, MODE opt, noopt (-gcflags=all=-N -l) or stripped
+#                  (-ldflags=-s -w) (default: go1.19-opt go1.22-noopt go1.25-opt go1.27-opt)
 #   FULL_BUILDS    builds that also get a full-memory dump (default: all of BUILDS)
+#   CTX_BUILDS     builds that also get full-ctxarm64 (default: go1.27-opt)
 #   GEN_GO         the Go release that builds the dumper (default 1.25)
 #   KERNEL         an arm64 vmlinuz (default: Debian's linux-image-*-cloud-arm64, fetched
 #                  with `apt-get download` into WORKDIR: needs `dpkg --add-architecture arm64`)
 #   QEMU           default qemu-system-aarch64 (Debian package qemu-system-arm)
 #   VM_TIMEOUT     seconds before the VM is killed (default 900)
+#   OUT            where the results go (default cores/minidumps-arm64; e.g. a held-out root)
 #   WORKDIR        scratch directory (default /tmp/coroner-minidumps-arm64); sources are
 #                  copied to $WORKDIR/src, the path every binary and traceback names
 set -euo pipefail
@@ -37,12 +42,13 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 GO_TOOLCHAINS=${1:-${GO_TOOLCHAINS:-/opt/go}}
 BUILDS=${BUILDS:-"go1.19-opt go1.22-noopt go1.25-opt go1.27-opt"}
 FULL_BUILDS=${FULL_BUILDS:-$BUILDS}
+CTX_BUILDS=${CTX_BUILDS:-go1.27-opt}
 GEN_GO=${GEN_GO:-1.25}
 QEMU=${QEMU:-qemu-system-aarch64}
 VM_TIMEOUT=${VM_TIMEOUT:-900}
 WORKDIR=${WORKDIR:-/tmp/coroner-minidumps-arm64}
 SRC=$WORKDIR/src
-OUT=$HERE/minidumps-arm64
+OUT=${OUT:-$HERE/minidumps-arm64}
 
 for tool in zstd gzip base64 timeout "$QEMU"; do
 	command -v "$tool" >/dev/null || die "missing tool: $tool ($QEMU is in Debian's qemu-system-arm)"
@@ -52,6 +58,7 @@ mode_flags() {
 	case $1 in
 	opt) echo '' ;;
 	noopt) echo '-gcflags=all=-N -l' ;;
+	stripped) echo '-ldflags=-s -w' ;;
 	*) die "unknown mode $1" ;;
 	esac
 }
@@ -98,6 +105,7 @@ for tag in $BUILDS; do
 		"$v" "$gover" "$mode" "$(json_escape "GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build${flags:+ $flags} -o live .")" "$SRC" >"$bindir/build.json"
 	modes="stacks datasegs"
 	case " $FULL_BUILDS " in *" $tag "*) modes="$modes full" ;; esac
+	case " $CTX_BUILDS " in *" $tag "*) modes="$modes full-ctxarm64" ;; esac
 	echo "$modes" >"$bindir/modes"
 	cpio_args+=("fixtures/$tag/live=$bindir/live" "fixtures/$tag/modes=$bindir/modes")
 done

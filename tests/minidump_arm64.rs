@@ -9,7 +9,9 @@
 //! other goroutine must match strictly (status, wait reason, creator, every frame with
 //! file, line and PC). Full dumps: every such goroutine is read. Stacks-only and
 //! data-segment dumps: those whose runtime.g and stack are in the dump match, the
-//! others are counted.
+//! others are counted. `full-ctxarm64` is a full dump written from the same stop in the
+//! other arm64 context layout (Windows' and Crashpad's CONTEXT_ARM64, processor
+//! architecture 12).
 //!
 //! Held-out dumps: `COROMER_EXTRA_MINIDUMPS_ARM64=root1:root2`, each directory under a
 //! root with the layout of cores/minidumps-arm64/go1.NN-MODE (`live.zst`,
@@ -59,7 +61,7 @@ fn cases() -> Vec<Case> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        for variant in ["stacks", "datasegs", "full"] {
+        for variant in ["stacks", "datasegs", "full", "full-ctxarm64"] {
             let dump = d.join(format!("{variant}.dmp.zst"));
             if dump.exists() {
                 out.push(Case {
@@ -73,6 +75,12 @@ fn cases() -> Vec<Case> {
         }
     }
     out
+}
+
+/// Every readable mapping saved (`full`, and `full-ctxarm64`: the same memory with
+/// CONTEXT_ARM64 thread contexts).
+fn is_full(c: &Case) -> bool {
+    c.variant.starts_with("full")
 }
 
 fn open(c: &Case) -> Result<Target, String> {
@@ -109,14 +117,14 @@ fn check(c: &Case) -> Result<(usize, usize), Vec<String>> {
             continue;
         }
         let Some(g) = t.goroutine(tg.id) else {
-            if c.variant == "full" {
+            if is_full(c) {
                 problems.push(format!("goroutine {} missing", tg.id));
             } else {
                 unreadable += 1;
             }
             continue;
         };
-        if c.variant != "full" {
+        if !is_full(c) {
             let st = t.goroutine_stack(g, 100_000);
             let saved = t.memory().read_u64(g.sched.sp).is_ok();
             if !saved || st.frames.is_empty() {
@@ -136,7 +144,7 @@ fn check(c: &Case) -> Result<(usize, usize), Vec<String>> {
             ));
         }
     }
-    if c.variant == "full" && compared < 6 {
+    if is_full(c) && compared < 6 {
         problems.push(format!("only {compared} goroutines compared"));
     }
     if problems.is_empty() {
@@ -150,7 +158,7 @@ fn check(c: &Case) -> Result<(usize, usize), Vec<String>> {
 fn arm64_minidump_goroutines_match_the_runtime_traceback() {
     let cases = cases();
     assert!(
-        cases.iter().filter(|c| c.variant == "full").count() >= 2,
+        cases.iter().filter(|c| is_full(c)).count() >= 4,
         "cores/minidumps-arm64: full-memory fixtures missing (cores/generate-minidumps-arm64.sh)"
     );
     assert!(cases.len() >= 8, "cores/minidumps-arm64: fixtures missing");
@@ -174,7 +182,7 @@ fn arm64_minidump_goroutines_match_the_runtime_traceback() {
         match r {
             Ok((n, u)) => {
                 total += n;
-                if c.variant == "full" {
+                if is_full(c) {
                     full_compared += n;
                 }
                 eprintln!("ok   {name}: {n} goroutines match, {u} not in the dump, {frames}");
@@ -282,7 +290,7 @@ fn arm64_minidump_with_an_amd64_binary_is_refused() {
 #[test]
 fn arm64_partial_minidumps_say_what_is_missing() {
     let mut seen = 0;
-    for c in cases().iter().filter(|c| c.variant != "full") {
+    for c in cases().iter().filter(|c| !is_full(c)) {
         let name = format!("{}/{}", c.tag, c.variant);
         let t = open(c).unwrap_or_else(|e| panic!("{name}: {e}"));
         let listed = t.goroutines().len();
@@ -392,4 +400,62 @@ fn arm64_minidump_thread_stacks_match_goroutine_0() {
         matched >= 3,
         "only {matched} dumps had the SIGQUIT thread unmoved"
     );
+}
+
+/// Both arm64 context layouts, written from the same ptrace stop: Breakpad's
+/// MDRawContextARM64_Old (architecture 0x8003) in `full`, CONTEXT_ARM64 (12) in
+/// `full-ctxarm64`; coroner reads the same registers from both.
+#[test]
+fn arm64_context_layouts_give_the_same_registers() {
+    use minidump::{MinidumpRawContext, MinidumpSystemInfo, MinidumpThreadList};
+    let cases = cases();
+    let mut pairs = 0;
+    for new in cases.iter().filter(|c| c.variant == "full-ctxarm64") {
+        let Some(old) = cases
+            .iter()
+            .find(|c| c.variant == "full" && c.dump.parent() == new.dump.parent())
+        else {
+            continue;
+        };
+        let kinds = |c: &Case| {
+            let bytes = zstd::decode_all(std::fs::read(&c.dump).expect("read").as_slice())
+                .expect("decompress");
+            let md = minidump::Minidump::read(bytes).expect("parse");
+            let sys: MinidumpSystemInfo = md.get_stream().expect("system info");
+            let list: MinidumpThreadList = md.get_stream().expect("thread list");
+            let k: Vec<&'static str> = list
+                .threads
+                .iter()
+                .map(|t| match t.context(&sys, None) {
+                    Some(c) => match &c.raw {
+                        MinidumpRawContext::Arm64(_) => "CONTEXT_ARM64",
+                        MinidumpRawContext::OldArm64(_) => "CONTEXT_ARM64_OLD",
+                        _ => "other",
+                    },
+                    None => "none",
+                })
+                .collect();
+            (sys.raw.processor_architecture, k)
+        };
+        let (arch_old, k_old) = kinds(old);
+        let (arch_new, k_new) = kinds(new);
+        assert_eq!(arch_old, 0x8003);
+        assert_eq!(arch_new, 12);
+        assert!(k_old.iter().all(|k| *k == "CONTEXT_ARM64_OLD"), "{k_old:?}");
+        assert!(k_new.iter().all(|k| *k == "CONTEXT_ARM64"), "{k_new:?}");
+        let a = Minidump::open(&old.dump).expect("open full");
+        let b = Minidump::open(&new.dump).expect("open full-ctxarm64");
+        let regs = |d: &Minidump| -> Vec<(u32, Option<coroner::snapshot::Arm64Registers>)> {
+            d.threads()
+                .iter()
+                .map(|t| (t.tid, t.arm64.clone()))
+                .collect()
+        };
+        assert_eq!(regs(&a), regs(&b));
+        assert!(regs(&a)
+            .iter()
+            .all(|(_, r)| r.as_ref().is_some_and(|r| r.pc != 0)));
+        pairs += 1;
+    }
+    assert!(pairs >= 1, "no full-ctxarm64 dump beside a full one");
 }

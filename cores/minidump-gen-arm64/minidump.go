@@ -17,6 +17,11 @@ package main
 //
 // No exception stream: the dump is written on request, as minidump-writer does
 // without a crash context.
+//
+// Mode "full-ctxarm64" is "full" with the other arm64 context layout, Windows'
+// CONTEXT_ARM64 that Crashpad writes (context_flags u32 0x00400007, cpsr, x0..x28,
+// fp, lr, sp, pc, v0..v31, fpcr, fpsr, debug registers 0) and processor architecture
+// 12 (PROCESSOR_ARCHITECTURE_ARM64).
 
 import (
 	"bytes"
@@ -45,6 +50,10 @@ const (
 	streamLinuxMaps    = 0x47670009
 
 	cpuArchARM64Old   = 0x8003
+	cpuArchARM64      = 12
+	contextARM64      = 0x00400000
+	contextARM64All   = contextARM64 | 0x1 | 0x2 | 0x4 // CONTROL | INTEGER | FLOATING_POINT
+	contextARM64Size  = 8 + 31*8 + 8 + 8 + 32*16 + 4 + 4 + 8*4 + 8*8 + 2*4 + 2*8
 	platformLinux     = 0x8201
 	contextARM64Old   = 0x80000000
 	contextARM64Full  = contextARM64Old | 0x2 | 0x4 // INTEGER | FLOATING_POINT
@@ -249,6 +258,10 @@ func readProc(pid int, name string) []byte {
 
 // writeMinidump writes the dump of stopped process pid (threads already stopped).
 func writeMinidump(path string, pid int, threads []threadState, mode string) error {
+	newCtx := false
+	if mode == "full-ctxarm64" {
+		mode, newCtx = "full", true
+	}
 	mapsText := readProc(pid, "maps")
 	maps := parseMaps(string(mapsText))
 	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
@@ -302,21 +315,42 @@ func writeMinidump(path string, pid int, threads []threadState, mode string) err
 		// Context.
 		w.align()
 		ctxAt := w.pos()
-		flags := uint64(contextARM64Old | 0x2)
-		if t.haveFP {
-			flags = contextARM64Full
-		}
-		w.u64(flags)
-		for j := 0; j < 33; j++ { // x0..x30, sp, pc
-			w.u64(t.regs[j])
-		}
-		w.u32(uint32(t.regs[33])) // cpsr
 		var fp [528]byte
 		copy(fp[:], t.fp)
-		w.u32(binary.LittleEndian.Uint32(fp[512:])) // fpsr
-		w.u32(binary.LittleEndian.Uint32(fp[516:])) // fpcr
-		w.b = append(w.b, fp[:512]...)
-		binary.LittleEndian.PutUint32(w.b[r+40:], contextARM64Bytes)
+		ctxSize := uint32(contextARM64Bytes)
+		if newCtx {
+			flags := uint32(contextARM64 | 0x1 | 0x2)
+			if t.haveFP {
+				flags = contextARM64All
+			}
+			w.u32(flags)
+			w.u32(uint32(t.regs[33])) // cpsr
+			for j := 0; j < 33; j++ { // x0..x30, sp, pc
+				w.u64(t.regs[j])
+			}
+			w.b = append(w.b, fp[:512]...)
+			w.u32(binary.LittleEndian.Uint32(fp[516:])) // fpcr
+			w.u32(binary.LittleEndian.Uint32(fp[512:])) // fpsr
+			w.b = append(w.b, make([]byte, 8*4+8*8+2*4+2*8)...)
+			ctxSize = contextARM64Size
+		} else {
+			flags := uint64(contextARM64Old | 0x2)
+			if t.haveFP {
+				flags = contextARM64Full
+			}
+			w.u64(flags)
+			for j := 0; j < 33; j++ { // x0..x30, sp, pc
+				w.u64(t.regs[j])
+			}
+			w.u32(uint32(t.regs[33]))                   // cpsr
+			w.u32(binary.LittleEndian.Uint32(fp[512:])) // fpsr
+			w.u32(binary.LittleEndian.Uint32(fp[516:])) // fpcr
+			w.b = append(w.b, fp[:512]...)
+		}
+		if w.pos()-ctxAt != ctxSize {
+			return fmt.Errorf("internal: context of %d bytes, want %d", w.pos()-ctxAt, ctxSize)
+		}
+		binary.LittleEndian.PutUint32(w.b[r+40:], ctxSize)
 		binary.LittleEndian.PutUint32(w.b[r+44:], ctxAt)
 		// Stack.
 		if sr, ok := stackRange(maps, t.regs[31]); ok {
@@ -426,7 +460,11 @@ func writeMinidump(path string, pid int, threads []threadState, mode string) err
 	}
 	w.align()
 	sAt := w.pos()
-	w.u16(cpuArchARM64Old)
+	if newCtx {
+		w.u16(cpuArchARM64)
+	} else {
+		w.u16(cpuArchARM64Old)
+	}
 	w.u16(8) // processor_level: "CPU architecture: 8"
 	w.u16(0) // processor_revision
 	w.b = append(w.b, ncpu, 0)

@@ -47,7 +47,7 @@ pub enum MinidumpError {
     #[error("{path} is not a readable minidump: {msg}")]
     Malformed { path: String, msg: String },
     #[error(
-        "{path} is a minidump of a {arch} process; coroner reads amd64 (x86-64) minidumps, and arm64 ones of Linux processes, only"
+        "{path} is a minidump of a process on {arch}; coroner reads amd64 (x86-64) minidumps, and arm64 ones of Linux processes, only"
     )]
     WrongArch { path: String, arch: String },
     #[error(
