@@ -143,6 +143,13 @@ impl MinidumpWithBinary {
     /// when the dump saved the binary's code, the bytes themselves.
     pub fn check_match(&self) -> Result<(), String> {
         let name = self.binary.path.display();
+        if self.dump.arch() != self.binary.arch() {
+            return Err(format!(
+                "the minidump is of an {} process but {name} is an {} binary: give the binary that was dumped",
+                self.dump.arch(),
+                self.binary.arch()
+            ));
+        }
         if let (Some(pe), Some(m)) = (self.binary.pe(), self.main_module()) {
             // What the loader mapped: the image's size and link time stamp.
             if m.size != u64::from(pe.size_of_image) {
@@ -455,6 +462,9 @@ impl Snapshot for MinidumpWithBinary {
     }
     fn partial_memory(&self) -> bool {
         self.partial().is_some()
+    }
+    fn arch(&self) -> crate::arch::Arch {
+        self.dump.arch()
     }
 }
 

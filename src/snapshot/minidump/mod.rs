@@ -1,6 +1,7 @@
-//! Minidump backend: Breakpad/Crashpad/minidump-writer dumps of Linux amd64 processes
-//! and Windows `MiniDumpWriteDump` dumps of amd64 processes (with a PE binary: the g of
-//! each thread through its TEB, see windows.rs), parsed with the `minidump` crate.
+//! Minidump backend: Breakpad/Crashpad/minidump-writer dumps of Linux amd64 and arm64
+//! processes and Windows `MiniDumpWriteDump` dumps of amd64 processes (with a PE
+//! binary: the g of each thread through its TEB, see windows.rs), parsed with the
+//! `minidump` crate.
 //!
 //! The file is read once: the crate parses the stream directory and every stream, and
 //! everything coroner needs is copied out into owned facts (threads with registers,
@@ -20,7 +21,7 @@ pub mod windows;
 pub use memory::{MinidumpWithBinary, Piece};
 
 use super::compressed::{open_file, FileBytes, FileError};
-use super::{MappedFile, MemError, Memory, ProcessInfo, SignalInfo, Snapshot, Thread};
+use super::{Arch, MappedFile, MemError, Memory, ProcessInfo, SignalInfo, Snapshot, Thread};
 use crate::addr::Addr;
 use minidump::format::MINIDUMP_STREAM_TYPE as St;
 use minidump::system_info::{Cpu, Os};
@@ -46,7 +47,7 @@ pub enum MinidumpError {
     #[error("{path} is not a readable minidump: {msg}")]
     Malformed { path: String, msg: String },
     #[error(
-        "{path} is a minidump of a {arch} process; coroner reads amd64 (x86-64) minidumps only"
+        "{path} is a minidump of a process on {arch}; coroner reads amd64 (x86-64) minidumps, and arm64 ones of Linux processes, only"
     )]
     WrongArch { path: String, arch: String },
     #[error(
@@ -92,6 +93,7 @@ pub struct Minidump {
     path: PathBuf,
     data: FileBytes,
     os: DumpOs,
+    arch: Arch,
     /// Saved memory, sorted by address, not overlapping.
     pieces: Vec<Piece>,
     threads: Vec<Thread>,
@@ -188,12 +190,6 @@ impl Minidump {
                 crate_error(&e)
             ))
         })?;
-        if sys.cpu != Cpu::X86_64 {
-            return Err(MinidumpError::WrongArch {
-                path: p,
-                arch: format!("{:?}", sys.cpu).to_lowercase(),
-            });
-        }
         let os = match sys.os {
             Os::Linux => DumpOs::Linux,
             Os::Windows => DumpOs::Windows,
@@ -203,6 +199,26 @@ impl Minidump {
                     os: os_name(other),
                 })
             }
+        };
+        // arm64: Linux only (Windows' arm64 TEB and g are not modelled).
+        let arch = match (sys.cpu, os) {
+            (Cpu::X86_64, _) => Arch::Amd64,
+            (Cpu::Arm64, DumpOs::Linux) => Arch::Arm64,
+            (cpu, _) => {
+                let os = if os == DumpOs::Windows {
+                    "Windows "
+                } else {
+                    ""
+                };
+                return Err(MinidumpError::WrongArch {
+                    path: p,
+                    arch: format!("{os}{}", format!("{cpu:?}").to_lowercase()),
+                });
+            }
+        };
+        let arch_name = match arch {
+            Arch::Amd64 => "amd64",
+            Arch::Arm64 => "arm64",
         };
         let mut warnings = Vec::new();
         let misc: Option<MinidumpMiscInfo> = md.get_stream().ok();
@@ -249,15 +265,25 @@ impl Minidump {
         match md.get_stream::<MinidumpThreadList>() {
             Ok(list) => {
                 for t in &list.threads {
-                    let regs = t
+                    let (regs, arm64) = match t
                         .context(&sys, misc.as_ref())
-                        .and_then(|c| context::registers(&c));
+                        .and_then(|c| context::registers(&c))
+                    {
+                        Some(context::Regs::Amd64(r)) if arch == Arch::Amd64 => (Some(r), None),
+                        Some(context::Regs::Arm64(r)) if arch == Arch::Arm64 => {
+                            (Some(Default::default()), Some(r))
+                        }
+                        _ => (None, None),
+                    };
                     if regs.is_none() {
                         warnings.push(format!(
-                            "thread {} has no amd64 register context in the minidump",
+                            "thread {} has no {arch_name} register context in the minidump",
                             t.raw.thread_id
                         ));
                     }
+                    // A thread without a context still has the architecture's
+                    // register set (all zero).
+                    let arm64 = arm64.or_else(|| (arch == Arch::Arm64).then(Default::default));
                     let mut regs = regs.unwrap_or_default();
                     let mut g_slots = Vec::new();
                     if os == DumpOs::Windows {
@@ -273,7 +299,7 @@ impl Minidump {
                         tid: t.raw.thread_id,
                         regs,
                         signal: 0,
-                        arm64: None,
+                        arm64,
                         g_slots,
                     });
                 }
@@ -297,7 +323,11 @@ impl Minidump {
                 .and_then(|c| context::registers(&c))
             {
                 if let Some(t) = threads.iter_mut().find(|t| t.tid == tid) {
-                    t.regs = regs;
+                    match regs {
+                        context::Regs::Amd64(r) if arch == Arch::Amd64 => t.regs = r,
+                        context::Regs::Arm64(r) if arch == Arch::Arm64 => t.arm64 = Some(r),
+                        _ => {}
+                    }
                 }
             }
             match os {
@@ -446,6 +476,7 @@ impl Minidump {
             path: path.to_path_buf(),
             data,
             os,
+            arch,
             pieces,
             threads,
             files,
@@ -465,6 +496,10 @@ impl Minidump {
     }
     pub fn os(&self) -> DumpOs {
         self.os
+    }
+    /// The CPU of the dumped process (amd64, or arm64 on Linux).
+    pub fn arch(&self) -> Arch {
+        self.arch
     }
     /// Saved memory regions, sorted by address.
     pub fn pieces(&self) -> &[Piece] {
@@ -622,5 +657,8 @@ impl Snapshot for Minidump {
     }
     fn kind(&self) -> &'static str {
         "minidump"
+    }
+    fn arch(&self) -> Arch {
+        self.arch
     }
 }
