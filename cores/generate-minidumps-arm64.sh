@@ -31,7 +31,7 @@
 #                  (-ldflags=-s -w) (default: go1.19-opt go1.22-noopt go1.25-opt go1.27-opt)
 #   FULL_BUILDS    builds that also get a full-memory dump (default: all of BUILDS)
 #   CTX_BUILDS     builds that also get full-ctxarm64 (default: go1.27-opt)
-#   CRASH_BUILDS   builds that also get crash dumps (default: go1.27-opt)
+#   CRASH_BUILDS   builds that also get crash dumps (default: go1.19-opt go1.27-opt)
 #   GEN_GO         the Go release that builds the dumper (default 1.25)
 #   KERNEL         an arm64 vmlinuz (default: Debian's linux-image-*-cloud-arm64, fetched
 #                  with `apt-get download` into WORKDIR: needs `dpkg --add-architecture arm64`)
@@ -51,7 +51,7 @@ GO_TOOLCHAINS=${1:-${GO_TOOLCHAINS:-/opt/go}}
 BUILDS=${BUILDS:-"go1.19-opt go1.22-noopt go1.25-opt go1.27-opt"}
 FULL_BUILDS=${FULL_BUILDS:-$BUILDS}
 CTX_BUILDS=${CTX_BUILDS:-go1.27-opt}
-CRASH_BUILDS=${CRASH_BUILDS:-go1.27-opt}
+CRASH_BUILDS=${CRASH_BUILDS:-"go1.19-opt go1.27-opt"}
 GEN_GO=${GEN_GO:-1.25}
 QEMU=${QEMU:-qemu-system-aarch64}
 VM_TIMEOUT=${VM_TIMEOUT:-900}

@@ -283,12 +283,15 @@ fn arm64_minidump_threads_registers_and_header() {
 /// An amd64 binary given for an arm64 dump is refused, saying why.
 #[test]
 fn arm64_minidump_with_an_amd64_binary_is_refused() {
+    let amd64_of = |c: &Case| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("cores/live-fixtures/{}/live.zst", c.tag))
+    };
     let c = cases()
         .into_iter()
-        .find(|c| c.variant == "stacks")
-        .expect("a stacks arm64 minidump");
-    let amd64 = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("cores/live-fixtures/{}/live.zst", c.tag));
+        .find(|c| c.variant == "stacks" && amd64_of(c).exists())
+        .expect("a stacks arm64 minidump with an amd64 build of the same tag");
+    let amd64 = amd64_of(&c);
     let e = Target::open(&OpenOptions {
         binary: amd64,
         core: c.dump.clone(),
@@ -485,6 +488,7 @@ fn arm64_context_layouts_give_the_same_registers() {
 #[test]
 fn arm64_crash_minidump_cause_is_what_the_runtime_printed_first() {
     let mut seen = 0;
+    let mut full = 0;
     for c in cases().iter().filter(|c| is_crash(c)) {
         let name = format!("{}/{}", c.tag, c.variant);
         let text = std::fs::read_to_string(&c.stderr).expect("read the traceback");
@@ -501,26 +505,6 @@ fn arm64_crash_minidump_cause_is_what_the_runtime_printed_first() {
             .expect("the exception's signal");
         assert_eq!((sig.signo, sig.code), (6, -6), "{name}");
         let crash = t.crash();
-        if is_full(c) {
-            assert_eq!(crash.cause.lines, want, "{name}");
-        } else {
-            // A stacks-only dump lacks the M (in the heap): its id prints as "?".
-            let unknown_m: Vec<String> = want
-                .iter()
-                .map(|l| match l.split_once(" m=") {
-                    Some((a, b)) => match b.split_once(' ') {
-                        Some((_, rest)) => format!("{a} m=? {rest}"),
-                        None => l.clone(),
-                    },
-                    None => l.clone(),
-                })
-                .collect();
-            assert!(
-                crash.cause.lines == want || crash.cause.lines == unknown_m,
-                "{name}: {:?}, runtime printed {want:?}",
-                crash.cause.lines
-            );
-        }
         assert!(
             crash
                 .final_signal
@@ -529,15 +513,22 @@ fn arm64_crash_minidump_cause_is_what_the_runtime_printed_first() {
             "{name}: {:?}",
             crash.final_signal
         );
-        let h = Session::new(t).header();
-        assert!(
-            h.contains(&format!("Cause:       {}", want[0])),
-            "{name}: {h}"
-        );
         seen += 1;
+        // Strictly on full dumps: without the heap, m.dying (which M caught the
+        // signal first; before Go 1.22 the last M raises SIGABRT after catching the
+        // relayed SIGQUIT) and m.id are unknown.
+        if is_full(c) {
+            assert_eq!(crash.cause.lines, want, "{name}");
+            let h = Session::new(t).header();
+            assert!(
+                h.contains(&format!("Cause:       {}", want[0])),
+                "{name}: {h}"
+            );
+            full += 1;
+        }
     }
     assert!(
-        seen >= 2,
+        seen >= 4 && full >= 2,
         "crash minidumps missing (crash-stacks, crash-full)"
     );
 }
