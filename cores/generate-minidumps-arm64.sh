@@ -18,6 +18,11 @@
 #   minidumps-arm64/go1.NN-MODE/full-ctxarm64.dmp.zst  the same in the other context layout,
 #                                                    CONTEXT_ARM64 (Crashpad's, Windows') (CTX_BUILDS)
 #   minidumps-arm64/go1.NN-MODE/service.stderr       the runtime's SIGQUIT traceback
+#   minidumps-arm64/go1.NN-MODE/crash-stacks|crash-full.dmp.zst  (CRASH_BUILDS) dumps at a
+#                  crash: GOTRACEBACK=crash, SIGABRT sent; the runtime prints every
+#                  goroutine with the world stopped and re-raises SIGABRT; at that
+#                  signal's stop the dumps are written with an exception stream
+#   minidumps-arm64/go1.NN-MODE/crash.stderr         that traceback
 #   minidumps-arm64/go1.NN-MODE/build.json           version, mode, build command
 #
 # Environment (all optional):
@@ -26,10 +31,13 @@
 #                  (-ldflags=-s -w) (default: go1.19-opt go1.22-noopt go1.25-opt go1.27-opt)
 #   FULL_BUILDS    builds that also get a full-memory dump (default: all of BUILDS)
 #   CTX_BUILDS     builds that also get full-ctxarm64 (default: go1.27-opt)
+#   CRASH_BUILDS   builds that also get crash dumps (default: go1.19-opt go1.27-opt)
 #   GEN_GO         the Go release that builds the dumper (default 1.25)
 #   KERNEL         an arm64 vmlinuz (default: Debian's linux-image-*-cloud-arm64, fetched
 #                  with `apt-get download` into WORKDIR: needs `dpkg --add-architecture arm64`)
 #   QEMU           default qemu-system-aarch64 (Debian package qemu-system-arm)
+#   APPEND_EXTRA   more kernel command line (DUMPER_DEBUG=1: the dumper logs every ptrace
+#                  event of the crash run on the console)
 #   VM_TIMEOUT     seconds before the VM is killed (default 900)
 #   OUT            where the results go (default cores/minidumps-arm64; e.g. a held-out root)
 #   WORKDIR        scratch directory (default /tmp/coroner-minidumps-arm64); sources are
@@ -43,6 +51,7 @@ GO_TOOLCHAINS=${1:-${GO_TOOLCHAINS:-/opt/go}}
 BUILDS=${BUILDS:-"go1.19-opt go1.22-noopt go1.25-opt go1.27-opt"}
 FULL_BUILDS=${FULL_BUILDS:-$BUILDS}
 CTX_BUILDS=${CTX_BUILDS:-go1.27-opt}
+CRASH_BUILDS=${CRASH_BUILDS:-"go1.19-opt go1.27-opt"}
 GEN_GO=${GEN_GO:-1.25}
 QEMU=${QEMU:-qemu-system-aarch64}
 VM_TIMEOUT=${VM_TIMEOUT:-900}
@@ -108,6 +117,12 @@ for tag in $BUILDS; do
 	case " $CTX_BUILDS " in *" $tag "*) modes="$modes full-ctxarm64" ;; esac
 	echo "$modes" >"$bindir/modes"
 	cpio_args+=("fixtures/$tag/live=$bindir/live" "fixtures/$tag/modes=$bindir/modes")
+	rm -f "$bindir/crashmodes"
+	case " $CRASH_BUILDS " in *" $tag "*)
+		echo "stacks full" >"$bindir/crashmodes"
+		cpio_args+=("fixtures/$tag/crashmodes=$bindir/crashmodes")
+		;;
+	esac
 done
 "$WORKDIR/mkcpio" "$WORKDIR/initramfs.cpio" "${cpio_args[@]}"
 gzip -1 -f "$WORKDIR/initramfs.cpio"
@@ -115,9 +130,9 @@ gzip -1 -f "$WORKDIR/initramfs.cpio"
 log "== booting $QEMU (timeout ${VM_TIMEOUT}s)"
 serial=$WORKDIR/serial.log
 set +e
-timeout -s KILL "$VM_TIMEOUT" "$QEMU" -M virt -cpu max -smp 2 -m 1024 -nographic -no-reboot \
+timeout -s KILL "$VM_TIMEOUT" "$QEMU" -M virt -cpu max -smp 2 -m 2048 -nographic -no-reboot \
 	-kernel "$KERNEL" -initrd "$WORKDIR/initramfs.cpio.gz" \
-	-append 'console=ttyAMA0 panic=-1 quiet loglevel=1' </dev/null >"$serial" 2>&1
+	-append "console=ttyAMA0 panic=-1 quiet loglevel=1${APPEND_EXTRA:+ $APPEND_EXTRA}" </dev/null >"$serial" 2>&1
 rc=$?
 set -e
 grep -a '^coroner-init:' "$serial" | tr -d '\r' >&2 || true
@@ -146,11 +161,32 @@ for tag in $BUILDS; do
 		failures=$((failures + 1))
 		continue
 	fi
+	crash=
+	if [ -f "$WORKDIR/fixtures/$tag/crashmodes" ]; then
+		crash=crash.stderr
+		for m in $(cat "$WORKDIR/fixtures/$tag/crashmodes"); do
+			crash="$crash crash-$m.dmp"
+		done
+		for f in $crash; do
+			extract "$tag/$f" >"$dir/$f" 2>/dev/null && [ -s "$dir/$f" ] || ok=0
+		done
+		if [ "$ok" = 0 ] || ! grep -q '^SIGABRT: abort' "$dir/crash.stderr"; then
+			log "  $tag: no complete crash result in $serial"
+			failures=$((failures + 1))
+			continue
+		fi
+	fi
 	dest=$OUT/$tag
 	rm -rf "$dest"
 	mkdir -p "$dest"
 	for m in $modes; do
 		zstd -19 --long=27 -q -f "$dir/$m.dmp" -o "$dest/$m.dmp.zst"
+	done
+	for f in $crash; do
+		case $f in
+		*.dmp) zstd -19 --long=27 -q -f "$dir/$f" -o "$dest/$f.zst" ;;
+		*) cp "$dir/$f" "$dest/$f" ;;
+		esac
 	done
 	cp "$dir/service.stderr" "$dest/service.stderr"
 	cp "$WORKDIR/fixtures/$tag/build.json" "$dest/build.json"

@@ -5,6 +5,7 @@
 //! then "[signal ...]"; "fatal error: ..."). A gcore'd core (`core_kind: gcore`) was
 //! written from the running process: the traceback in its `.stderr` came after, from a
 //! SIGQUIT sent once the core was taken, so nothing had killed the process yet.
+//! The linux/arm64 cores of cores/arm64 (qemu-user's) are checked the same way.
 
 #[path = "support/traceback.rs"]
 mod traceback;
@@ -22,12 +23,14 @@ struct Case {
 
 /// Every fixture core of every version, mode and scenario that has its traceback.
 fn cases() -> Vec<Case> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("cores/fixtures");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("cores");
     let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(&root) else {
-        return out;
-    };
-    let mut dirs: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+    // amd64 kernel and gcore cores, and the arm64 cores qemu-user wrote (same layout).
+    let mut dirs: Vec<PathBuf> = ["fixtures", "arm64"]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(root.join(d)).ok())
+        .flat_map(|rd| rd.flatten().map(|e| e.path()))
+        .collect();
     dirs.sort();
     for d in dirs {
         let bin = d.join("scenarios.zst");

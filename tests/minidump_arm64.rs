@@ -61,14 +61,26 @@ fn cases() -> Vec<Case> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        for variant in ["stacks", "datasegs", "full", "full-ctxarm64"] {
+        for variant in [
+            "stacks",
+            "datasegs",
+            "full",
+            "full-ctxarm64",
+            "crash-stacks",
+            "crash-full",
+        ] {
             let dump = d.join(format!("{variant}.dmp.zst"));
+            let stderr = if variant.starts_with("crash") {
+                "crash.stderr"
+            } else {
+                "service.stderr"
+            };
             if dump.exists() {
                 out.push(Case {
                     tag: tag.clone(),
                     binary: d.join("live.zst"),
                     dump,
-                    stderr: d.join("service.stderr"),
+                    stderr: d.join(stderr),
                     variant: variant.to_string(),
                 });
             }
@@ -80,7 +92,13 @@ fn cases() -> Vec<Case> {
 /// Every readable mapping saved (`full`, and `full-ctxarm64`: the same memory with
 /// CONTEXT_ARM64 thread contexts).
 fn is_full(c: &Case) -> bool {
-    c.variant.starts_with("full")
+    c.variant.starts_with("full") || c.variant == "crash-full"
+}
+
+/// Written at the crash, the world stopped after the runtime printed it: nothing
+/// moved between the traceback and the dump.
+fn is_crash(c: &Case) -> bool {
+    c.variant.starts_with("crash")
 }
 
 fn open(c: &Case) -> Result<Target, String> {
@@ -113,7 +131,7 @@ fn check(c: &Case) -> Result<(usize, usize), Vec<String>> {
     let mut compared = 0;
     let mut unreadable = 0;
     for tg in tb.goroutines.iter().filter(|g| g.id != 0) {
-        if may_have_moved(tg) {
+        if !is_crash(c) && may_have_moved(tg) {
             continue;
         }
         let Some(g) = t.goroutine(tg.id) else {
@@ -265,12 +283,15 @@ fn arm64_minidump_threads_registers_and_header() {
 /// An amd64 binary given for an arm64 dump is refused, saying why.
 #[test]
 fn arm64_minidump_with_an_amd64_binary_is_refused() {
+    let amd64_of = |c: &Case| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("cores/live-fixtures/{}/live.zst", c.tag))
+    };
     let c = cases()
         .into_iter()
-        .find(|c| c.variant == "stacks")
-        .expect("a stacks arm64 minidump");
-    let amd64 = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("cores/live-fixtures/{}/live.zst", c.tag));
+        .find(|c| c.variant == "stacks" && amd64_of(c).exists())
+        .expect("a stacks arm64 minidump with an amd64 build of the same tag");
+    let amd64 = amd64_of(&c);
     let e = Target::open(&OpenOptions {
         binary: amd64,
         core: c.dump.clone(),
@@ -458,4 +479,56 @@ fn arm64_context_layouts_give_the_same_registers() {
         pairs += 1;
     }
     assert!(pairs >= 1, "no full-ctxarm64 dump beside a full one");
+}
+
+/// A dump written at the crash (exception stream: SIGABRT raised by the runtime with
+/// tgkill, si_code SI_TKILL) names the cause as the runtime printed it first: the
+/// SIGABRT its handler caught ("SIGABRT: abort", "PC=... m=N sigcode=N"), read from
+/// the signal frame on the handling thread's gsignal stack.
+#[test]
+fn arm64_crash_minidump_cause_is_what_the_runtime_printed_first() {
+    let mut seen = 0;
+    let mut full = 0;
+    for c in cases().iter().filter(|c| is_crash(c)) {
+        let name = format!("{}/{}", c.tag, c.variant);
+        let text = std::fs::read_to_string(&c.stderr).expect("read the traceback");
+        let want: Vec<String> = text
+            .lines()
+            .take_while(|l| !l.trim().is_empty())
+            .map(String::from)
+            .collect();
+        let t = open(c).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let sig = t
+            .snapshot()
+            .signal()
+            .cloned()
+            .expect("the exception's signal");
+        assert_eq!((sig.signo, sig.code), (6, -6), "{name}");
+        let crash = t.crash();
+        assert!(
+            crash
+                .final_signal
+                .as_deref()
+                .is_some_and(|s| s.starts_with("SIGABRT")),
+            "{name}: {:?}",
+            crash.final_signal
+        );
+        seen += 1;
+        // Strictly on full dumps: without the heap, m.dying (which M caught the
+        // signal first; before Go 1.22 the last M raises SIGABRT after catching the
+        // relayed SIGQUIT) and m.id are unknown.
+        if is_full(c) {
+            assert_eq!(crash.cause.lines, want, "{name}");
+            let h = Session::new(t).header();
+            assert!(
+                h.contains(&format!("Cause:       {}", want[0])),
+                "{name}: {h}"
+            );
+            full += 1;
+        }
+    }
+    assert!(
+        seen >= 4 && full >= 2,
+        "crash minidumps missing (crash-stacks, crash-full)"
+    );
 }

@@ -15,8 +15,10 @@ package main
 //   - SystemInfoStream, MiscInfoStream (pid), and Breakpad's Linux streams: CpuInfo,
 //     ProcStatus, CmdLine, Environ, Auxv, Maps.
 //
-// No exception stream: the dump is written on request, as minidump-writer does
-// without a crash context.
+// Dumps written on request have no exception stream, as minidump-writer's without a
+// crash context; crash dumps have one (MDRawExceptionStream: the signal, its si_code
+// and si_addr, the crashing thread and its context), as Breakpad's signal handler
+// writes.
 //
 // Mode "full-ctxarm64" is "full" with the other arm64 context layout, Windows'
 // CONTEXT_ARM64 that Crashpad writes (context_flags u32 0x00400007, cpsr, x0..x28,
@@ -40,6 +42,7 @@ const (
 	streamThreadList   = 3
 	streamModuleList   = 4
 	streamMemoryList   = 5
+	streamException    = 6
 	streamSystemInfo   = 7
 	streamMiscInfo     = 15
 	streamLinuxCPUInfo = 0x47670003
@@ -257,7 +260,15 @@ func readProc(pid int, name string) []byte {
 }
 
 // writeMinidump writes the dump of stopped process pid (threads already stopped).
-func writeMinidump(path string, pid int, threads []threadState, mode string) error {
+// crashInfo is the signal a crash dump is written for (Breakpad's exception stream:
+// exception_code the signal, exception_flags its si_code, exception_address si_addr).
+type crashInfo struct {
+	tid         int
+	signo, code int32
+	addr        uint64
+}
+
+func writeMinidump(path string, pid int, threads []threadState, mode string, crash *crashInfo) error {
 	newCtx := false
 	if mode == "full-ctxarm64" {
 		mode, newCtx = "full", true
@@ -279,7 +290,10 @@ func writeMinidump(path string, pid int, threads []threadState, mode string) err
 		return buf[:n]
 	}
 
-	const nStreams = 11
+	nStreams := uint32(11)
+	if crash != nil {
+		nStreams++
+	}
 	w := &writer{}
 	// Header.
 	w.u32(0x504d444d) // MDMP
@@ -309,6 +323,7 @@ func writeMinidump(path string, pid int, threads []threadState, mode string) err
 	recAt := w.pos()
 	w.b = append(w.b, make([]byte, 48*len(threads))...)
 	tlEnd := w.pos()
+	ctxOf := map[int][2]uint32{}
 	for i, t := range threads {
 		r := recAt + uint32(48*i)
 		w.put32(r, uint32(t.tid))
@@ -352,6 +367,7 @@ func writeMinidump(path string, pid int, threads []threadState, mode string) err
 		}
 		binary.LittleEndian.PutUint32(w.b[r+40:], ctxSize)
 		binary.LittleEndian.PutUint32(w.b[r+44:], ctxAt)
+		ctxOf[t.tid] = [2]uint32{ctxSize, ctxAt}
 		// Stack.
 		if sr, ok := stackRange(maps, t.regs[31]); ok {
 			if data := read(sr); len(data) > 0 {
@@ -501,8 +517,27 @@ func writeMinidump(path string, pid int, threads []threadState, mode string) err
 	raw(streamLinuxEnviron, readProc(pid, "environ"))
 	raw(streamLinuxAuxv, readProc(pid, "auxv"))
 	raw(streamLinuxMaps, mapsText)
+	if crash != nil {
+		// MDRawExceptionStream: thread_id, align, MDException (code, flags, record,
+		// address, number_parameters, align, information[15]), the thread's context.
+		w.align()
+		at := w.pos()
+		w.u32(uint32(crash.tid))
+		w.u32(0)
+		w.u32(uint32(crash.signo))
+		w.u32(uint32(crash.code))
+		w.u64(0)
+		w.u64(crash.addr)
+		w.u32(0)
+		w.u32(0)
+		w.b = append(w.b, make([]byte, 15*8)...)
+		c := ctxOf[crash.tid]
+		w.u32(c[0])
+		w.u32(c[1])
+		add(streamException, at)
+	}
 
-	if len(dir) != nStreams {
+	if uint32(len(dir)) != nStreams {
 		return fmt.Errorf("internal: %d streams, header says %d", len(dir), nStreams)
 	}
 	for i, d := range dir {

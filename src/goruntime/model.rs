@@ -515,6 +515,24 @@ impl GoRuntime {
                         }
                     }
                 }
+                // arm64: Go keeps g in x28 (g0, gsignal in a handler, or curg);
+                // its M must be this thread's and own it.
+                if let Some(r) = t.arm64.as_ref().filter(|_| c.m.is_null()) {
+                    let g = Addr(r.x[28]);
+                    if let Some(m) = (!g.is_null())
+                        .then(|| mem.read_ptr(g.add(gl.m)).ok())
+                        .flatten()
+                        .filter(|m| !m.is_null())
+                    {
+                        let owned = [ml.g0, ml.curg, ml.gsignal]
+                            .iter()
+                            .any(|&off| mem.read_ptr(m.add(off)).ok() == Some(g));
+                        if owned && mem.read_u64(m.add(ml.procid)).ok() == Some(t.tid.into()) {
+                            c.tls_g = g;
+                            c.m = m;
+                        }
+                    }
+                }
                 // Windows: where the TEB's TLS words point (m.tls, whose first word
                 // is g, if that word is Go's slot), checked the same way.
                 for slot in &t.g_slots {

@@ -275,15 +275,26 @@ impl Target {
             + frames[h + 1..]
                 .iter()
                 .position(|f| f.function == "runtime.sigtramp")?;
+        // sigtramp's CFA is the ucontext of the kernel's rt_sigframe; the siginfo is
+        // after it on amd64, before it (128 bytes) on arm64.
         let uc = frames[j].cfa;
-        let regs = crate::unwind::walk::read_ucontext(self.memory(), uc)?;
+        let (si, pc) = match t.arch() {
+            crate::arch::Arch::Amd64 => {
+                let regs = crate::unwind::walk::read_ucontext(self.memory(), uc)?;
+                (uc.add(UCONTEXT_SIZE), regs.rip)
+            }
+            crate::arch::Arch::Arm64 => {
+                let (start, _) = crate::unwind::arch::frame_arch(crate::arch::Arch::Arm64)
+                    .read_ucontext(self.memory(), uc)?;
+                (uc.sub(ARM64_SIGINFO_SIZE), start.pc.get())
+            }
+        };
         // The interrupted frame the unwinder continued with must be this ucontext's:
         // otherwise the CFA is not the signal frame and the siginfo would be garbage.
-        if frames.get(j + 1).map(|f| f.pc.get()) != Some(regs.rip) {
+        if frames.get(j + 1).map(|f| f.pc.get()) != Some(pc) {
             return None;
         }
         let mem = self.memory();
-        let si = uc.add(UCONTEXT_SIZE);
         let signo = mem.read_u32(si).ok()? as i32;
         if !(1..=64).contains(&signo) {
             return None;
@@ -305,14 +316,14 @@ impl Target {
         // lies outside the pclntab's functions, on a thread that has a curg.
         let in_go = self
             .pclntab()
-            .func_for_pc(crate::addr::Addr(regs.rip.wrapping_sub(self.bias())))
+            .func_for_pc(crate::addr::Addr(pc.wrapping_sub(self.bias())))
             .is_some();
         Some(Caught {
             tid: t.tid,
             signo,
             code,
             union,
-            pc: regs.rip,
+            pc,
             m_id,
             in_cgo: !in_go && !curg.is_null(),
             dying,
@@ -428,6 +439,8 @@ impl Target {
 /// Size of the kernel's `struct ucontext` on amd64 (flags, link, stack_t, sigcontext,
 /// sigset): the siginfo follows it in the rt_sigframe.
 const UCONTEXT_SIZE: u64 = 8 + 8 + 24 + 256 + 8;
+/// Size of the siginfo that starts the arm64 `struct rt_sigframe`.
+const ARM64_SIGINFO_SIZE: u64 = 128;
 
 /// A signal caught by the Go handler, read from its signal frame.
 struct Caught {
