@@ -406,7 +406,8 @@ fn next_interrupted_by_another_goroutine_asks_as_delve_does() {
 /// frame 0 was compiled with optimisations (the runtime, even under `all=-N -l`),
 /// Delve's warning under it (printcontextLocation / printcontextThread). Delve 1.27.1
 /// on these builds, goroutine 2 parked in runtime.gopark: `> runtime.gopark() ...`
-/// then `Warning: debugging optimized function`, for both commands.
+/// then `Warning: debugging optimized function`, for both commands (the goroutine
+/// may not have parked yet: then its frame 0 is another runtime function).
 #[test]
 fn list_and_frame_warn_about_an_optimized_frame_0() {
     if !ptrace_works() {
@@ -423,8 +424,10 @@ fn list_and_frame_warn_about_an_optimized_frame_0() {
         let out = run_script(&fixtures().join(b), b, &script, "step", dir.path())
             .unwrap_or_else(|e| panic!("{e}"));
         let lines: Vec<&str> = out.lines().collect();
+        // Goroutine 2 (forcegc) is usually parked in runtime.gopark; just started it
+        // may still be in runtime.forcegchelper: any runtime function is optimised.
         let heads: Vec<usize> = (0..lines.len())
-            .filter(|&i| lines[i].starts_with("> runtime.gopark() "))
+            .filter(|&i| lines[i].starts_with("> runtime."))
             .collect();
         assert_eq!(heads.len(), 2, "{b}: list and frame 1:\n{out}");
         for i in heads {
