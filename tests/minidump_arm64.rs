@@ -18,10 +18,13 @@
 //! `stacks|datasegs|full.dmp.zst`, `service.stderr`); `COROMER_ONLY=TEXT` keeps the
 //! cases whose name contains TEXT.
 
+#[path = "support/dump_oracle.rs"]
+mod dump_oracle;
 #[path = "support/oracle.rs"]
 mod oracle;
 #[path = "support/traceback.rs"]
 mod traceback;
+use dump_oracle::{check, open, Case};
 
 use coroner::arch::Arch;
 use coroner::repl::{Output, Session};
@@ -29,14 +32,6 @@ use coroner::snapshot::minidump::Minidump;
 use coroner::snapshot::Snapshot;
 use coroner::target::{OpenOptions, Target};
 use std::path::{Path, PathBuf};
-
-struct Case {
-    tag: String,
-    binary: PathBuf,
-    dump: PathBuf,
-    stderr: PathBuf,
-    variant: String,
-}
 
 fn cases() -> Vec<Case> {
     let mut roots = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("cores/minidumps-arm64")];
@@ -89,94 +84,11 @@ fn cases() -> Vec<Case> {
     out
 }
 
-/// Every readable mapping saved (`full`, and `full-ctxarm64`: the same memory with
-/// CONTEXT_ARM64 thread contexts).
-fn is_full(c: &Case) -> bool {
-    c.variant.starts_with("full") || c.variant == "crash-full"
-}
-
-/// Written at the crash, the world stopped after the runtime printed it: nothing
-/// moved between the traceback and the dump.
-fn is_crash(c: &Case) -> bool {
-    c.variant.starts_with("crash")
-}
-
-fn open(c: &Case) -> Result<Target, String> {
-    Target::open(&OpenOptions {
-        binary: c.binary.clone(),
-        core: c.dump.clone(),
-        force: false,
-    })
-    .map_err(|e| format!("open failed: {e}"))
-}
-
-/// Goroutines whose state may have changed between the dump and the SIGQUIT.
-fn may_have_moved(tg: &traceback::TbGoroutine) -> bool {
-    tg.status.starts_with("running")
-        || tg.status.starts_with("runnable")
-        || tg.status.starts_with("syscall")
-        || tg.has_frame("main.spinner")
-}
-
-/// (compared, unreadable) on success.
-fn check(c: &Case) -> Result<(usize, usize), Vec<String>> {
-    let text = std::fs::read_to_string(&c.stderr).map_err(|e| vec![e.to_string()])?;
-    let tb = traceback::parse(&text).map_err(|e| vec![format!("{e:?}")])?;
-    let t = open(c).map_err(|e| vec![e])?;
-    if t.snapshot().arch() != Arch::Arm64 {
-        return Err(vec![format!("arch {}", t.snapshot().arch())]);
-    }
-    let minor = t.runtime().version.minor;
-    let mut problems = Vec::new();
-    let mut compared = 0;
-    let mut unreadable = 0;
-    for tg in tb.goroutines.iter().filter(|g| g.id != 0) {
-        if !is_crash(c) && may_have_moved(tg) {
-            continue;
-        }
-        let Some(g) = t.goroutine(tg.id) else {
-            if is_full(c) {
-                problems.push(format!("goroutine {} missing", tg.id));
-            } else {
-                unreadable += 1;
-            }
-            continue;
-        };
-        if !is_full(c) {
-            let st = t.goroutine_stack(g, 100_000);
-            let saved = t.memory().read_u64(g.sched.sp).is_ok();
-            if !saved || st.frames.is_empty() {
-                unreadable += 1;
-                continue;
-            }
-        }
-        compared += 1;
-        oracle::compare_goroutine(&t, tg, minor, &mut problems);
-    }
-    for g in t.goroutines() {
-        if g.error.is_none() && !tb.goroutines.iter().any(|tg| tg.id == g.goid) {
-            problems.push(format!(
-                "coroner reports goroutine {} [{}] that the runtime did not print",
-                g.goid,
-                g.traceback_status()
-            ));
-        }
-    }
-    if is_full(c) && compared < 6 {
-        problems.push(format!("only {compared} goroutines compared"));
-    }
-    if problems.is_empty() {
-        Ok((compared, unreadable))
-    } else {
-        Err(problems)
-    }
-}
-
 #[test]
 fn arm64_minidump_goroutines_match_the_runtime_traceback() {
     let cases = cases();
     assert!(
-        cases.iter().filter(|c| is_full(c)).count() >= 4,
+        cases.iter().filter(|c| c.is_full()).count() >= 4,
         "cores/minidumps-arm64: full-memory fixtures missing (cores/generate-minidumps-arm64.sh)"
     );
     assert!(cases.len() >= 8, "cores/minidumps-arm64: fixtures missing");
@@ -190,7 +102,7 @@ fn arm64_minidump_goroutines_match_the_runtime_traceback() {
             continue;
         }
         let before = oracle::frame_counts();
-        let r = check(c);
+        let r = check(c, Arch::Arm64);
         let after = oracle::frame_counts();
         let frames = format!(
             "{} frames, {} equal",
@@ -200,7 +112,7 @@ fn arm64_minidump_goroutines_match_the_runtime_traceback() {
         match r {
             Ok((n, u)) => {
                 total += n;
-                if is_full(c) {
+                if c.is_full() {
                     full_compared += n;
                 }
                 eprintln!("ok   {name}: {n} goroutines match, {u} not in the dump, {frames}");
@@ -311,7 +223,7 @@ fn arm64_minidump_with_an_amd64_binary_is_refused() {
 #[test]
 fn arm64_partial_minidumps_say_what_is_missing() {
     let mut seen = 0;
-    for c in cases().iter().filter(|c| !is_full(c)) {
+    for c in cases().iter().filter(|c| !c.is_full()) {
         let name = format!("{}/{}", c.tag, c.variant);
         let t = open(c).unwrap_or_else(|e| panic!("{name}: {e}"));
         let listed = t.goroutines().len();
@@ -489,7 +401,7 @@ fn arm64_context_layouts_give_the_same_registers() {
 fn arm64_crash_minidump_cause_is_what_the_runtime_printed_first() {
     let mut seen = 0;
     let mut full = 0;
-    for c in cases().iter().filter(|c| is_crash(c)) {
+    for c in cases().iter().filter(|c| c.is_crash()) {
         let name = format!("{}/{}", c.tag, c.variant);
         let text = std::fs::read_to_string(&c.stderr).expect("read the traceback");
         let want: Vec<String> = text
@@ -517,7 +429,7 @@ fn arm64_crash_minidump_cause_is_what_the_runtime_printed_first() {
         // Strictly on full dumps: without the heap, m.dying (which M caught the
         // signal first; before Go 1.22 the last M raises SIGABRT after catching the
         // relayed SIGQUIT) and m.id are unknown.
-        if is_full(c) {
+        if c.is_full() {
             assert_eq!(crash.cause.lines, want, "{name}");
             let h = Session::new(t).header();
             assert!(

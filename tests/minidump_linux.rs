@@ -17,24 +17,19 @@
 //! the binary (its one other `.zst` file); `COROMER_ONLY=TEXT` keeps the matching
 //! cases in the oracle comparison.
 
+#[path = "support/dump_oracle.rs"]
+mod dump_oracle;
 #[path = "support/oracle.rs"]
 mod oracle;
 #[path = "support/traceback.rs"]
 mod traceback;
+use dump_oracle::{check, open, Case};
 
 use coroner::repl::{Output, Session};
 use coroner::snapshot::minidump::Minidump;
 use coroner::snapshot::{MemError, Memory, Snapshot};
 use coroner::target::{OpenOptions, Target};
 use std::path::{Path, PathBuf};
-
-struct Case {
-    tag: String,
-    binary: PathBuf,
-    dump: PathBuf,
-    stderr: PathBuf,
-    variant: String,
-}
 
 fn cases() -> Vec<Case> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("cores");
@@ -110,76 +105,6 @@ fn extra_cases() -> Vec<Case> {
     out
 }
 
-fn open(c: &Case) -> Result<Target, String> {
-    Target::open(&OpenOptions {
-        binary: c.binary.clone(),
-        core: c.dump.clone(),
-        force: false,
-    })
-    .map_err(|e| format!("open failed: {e}"))
-}
-
-/// Goroutines whose state may have changed between the dump and the SIGQUIT.
-fn may_have_moved(tg: &traceback::TbGoroutine) -> bool {
-    tg.status.starts_with("running")
-        || tg.status.starts_with("runnable")
-        || tg.status.starts_with("syscall")
-        || tg.has_frame("main.spinner")
-}
-
-/// (compared, unreadable) on success.
-fn check(c: &Case) -> Result<(usize, usize), Vec<String>> {
-    let text = std::fs::read_to_string(&c.stderr).map_err(|e| vec![e.to_string()])?;
-    let tb = traceback::parse(&text).map_err(|e| vec![format!("{e:?}")])?;
-    let t = open(c).map_err(|e| vec![e])?;
-    let minor = t.runtime().version.minor;
-    let mut problems = Vec::new();
-    let mut compared = 0;
-    let mut unreadable = 0;
-    for tg in tb.goroutines.iter().filter(|g| g.id != 0) {
-        if may_have_moved(tg) {
-            continue;
-        }
-        let Some(g) = t.goroutine(tg.id) else {
-            if c.variant == "full" {
-                problems.push(format!("goroutine {} missing", tg.id));
-            } else {
-                unreadable += 1;
-            }
-            continue;
-        };
-        if c.variant != "full" {
-            // Listed, but is its stack in the dump? Partial dumps may lack it.
-            let st = t.goroutine_stack(g, 100_000);
-            let saved = t.memory().read_u64(g.sched.sp).is_ok();
-            if !saved || st.frames.is_empty() {
-                unreadable += 1;
-                continue;
-            }
-        }
-        compared += 1;
-        oracle::compare_goroutine(&t, tg, minor, &mut problems);
-    }
-    // Every goroutine coroner lists must be one the runtime printed.
-    for g in t.goroutines() {
-        if g.error.is_none() && !tb.goroutines.iter().any(|tg| tg.id == g.goid) {
-            problems.push(format!(
-                "coroner reports goroutine {} [{}] that the runtime did not print",
-                g.goid,
-                g.traceback_status()
-            ));
-        }
-    }
-    if c.variant == "full" && compared < 6 {
-        problems.push(format!("only {compared} goroutines compared"));
-    }
-    if problems.is_empty() {
-        Ok((compared, unreadable))
-    } else {
-        Err(problems)
-    }
-}
-
 #[test]
 fn minidump_goroutines_match_the_runtime_traceback() {
     let cases = cases();
@@ -197,7 +122,7 @@ fn minidump_goroutines_match_the_runtime_traceback() {
             continue;
         }
         let before = oracle::frame_counts();
-        let r = check(c);
+        let r = check(c, coroner::arch::Arch::Amd64);
         let after = oracle::frame_counts();
         let frames = format!(
             "{} frames, {} equal",
